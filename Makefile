@@ -1,0 +1,62 @@
+# userptr-dmabuf top level.
+#   make          build the module (KDIR=...) and the userspace tests
+#   make deps     install everything from Debian's archive (idempotent)
+#   make check    deps + test kernels + the whole test matrix in VMs (TAP)
+#   make kernels  build (or reuse) the cached 6.12 and 7.3 test kernels
+#   make lint     checkpatch --strict over kmod/ and protocol/
+#   make demo     the Wayland demo (issue 5; not there yet)
+
+STOCK_VER := $(shell cat /var/cache/userptr-dmabuf/stock-kernel-version 2>/dev/null)
+ifneq ($(wildcard /lib/modules/$(shell uname -r)/build),)
+KDIR ?= /lib/modules/$(shell uname -r)/build
+else
+KDIR ?= /lib/modules/$(STOCK_VER)/build
+endif
+
+all: module
+
+deps:
+	@bash scripts/deps.sh
+
+module: deps
+	$(MAKE) -C kmod KDIR=$(KDIR)
+
+kernels: deps
+	@bash scripts/kernel.sh 6.12 >/dev/null
+	@bash scripts/kernel.sh 7.3 >/dev/null
+
+check: deps
+	@bash tests/check
+
+lint: deps
+	@bash scripts/lint.sh
+
+DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
+dkms-install:
+	rm -rf /usr/src/userptr-dmabuf-$(DKMS_VER)
+	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)
+	cp kmod/dkms.conf /usr/src/userptr-dmabuf-$(DKMS_VER)/
+	cp -r protocol /usr/src/userptr-dmabuf-$(DKMS_VER)/
+	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod
+	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod/
+	dkms install userptr-dmabuf/$(DKMS_VER)
+
+demo:
+	@echo "make DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
+dkms-install:
+	rm -rf /usr/src/userptr-dmabuf-$(DKMS_VER)
+	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)
+	cp kmod/dkms.conf /usr/src/userptr-dmabuf-$(DKMS_VER)/
+	cp -r protocol /usr/src/userptr-dmabuf-$(DKMS_VER)/
+	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod
+	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod/
+	dkms install userptr-dmabuf/$(DKMS_VER)
+
+demo: the Wayland demo is not built yet (issue 5)" >&2
+	@false
+
+clean:
+	rm -rf build
+	-$(MAKE) -C kmod KDIR=$(KDIR) clean
+
+.PHONY: all deps module kernels check lint dkms-install demo clean

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Differences between the kernels userptr-dmabuf supports (6.12 LTS, 7.x),
+ * kept in one place so the rest of the module reads like upstream code.
+ *
+ * The UDB_HAVE_* switches come from Kbuild, which probes the target
+ * kernel's headers (so distribution backports are detected too), rather
+ * than from version numbers.
+ */
+#ifndef _USERPTR_DMABUF_COMPAT_H
+#define _USERPTR_DMABUF_COMPAT_H
+
+#include <linux/module.h>
+
+/* 6.13 made the namespace argument a string literal. */
+#ifdef UDB_HAVE_STRING_IMPORT_NS
+#define UDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS("DMA_BUF")
+#else
+#define UDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS(DMA_BUF)
+#endif
+
+/*
+ * Whether importers can be dynamic: 6.12 needs CONFIG_DMABUF_MOVE_NOTIFY
+ * (Debian's stock kernel does not set it); 7.x renamed move_notify to
+ * invalidate_mappings and made it unconditional.
+ */
+#if defined(UDB_HAVE_INVALIDATE_MAPPINGS) || IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY)
+#define UDB_HAVE_DYNAMIC_IMPORTERS	1
+#else
+#define UDB_HAVE_DYNAMIC_IMPORTERS	0
+#endif
+
+#endif /* _USERPTR_DMABUF_COMPAT_H */
