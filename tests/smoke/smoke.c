@@ -65,10 +65,11 @@ TEST_F(dev, dynamic_feature_matches_kernel)
 	if (!k)
 		SKIP(return, "UDB_KERNEL not set (not run by tests/vm/run)");
 	ASSERT_EQ(0, ioctl(self->fd, USERPTR_DMABUF_IOC_VERSION, &v));
-	if (!strcmp(k, "stock"))
+	if (!strcmp(k, "stock")) {
 		EXPECT_EQ(0U, v.features & USERPTR_DMABUF_FEAT_DYNAMIC);
-	else
+	} else {
 		EXPECT_NE(0U, v.features & USERPTR_DMABUF_FEAT_DYNAMIC);
+	}
 }
 
 TEST_F(dev, version_rejects_nonzero_input)
