@@ -6,12 +6,15 @@
 #   make lint     checkpatch --strict over kmod/ and protocol/
 #   make demo     the Wayland demo (issue 5; not there yet)
 
+# Default target kernel: the running one if its headers are installed,
+# else Debian's stock kernel that 'make deps' installs headers for.
 STOCK_VER := $(shell cat /var/cache/userptr-dmabuf/stock-kernel-version 2>/dev/null)
 ifneq ($(wildcard /lib/modules/$(shell uname -r)/build),)
-KDIR ?= /lib/modules/$(shell uname -r)/build
+KVER ?= $(shell uname -r)
 else
-KDIR ?= /lib/modules/$(STOCK_VER)/build
+KVER ?= $(STOCK_VER)
 endif
+KDIR ?= /lib/modules/$(KVER)/build
 
 all: module
 
@@ -32,27 +35,17 @@ lint: deps
 	@bash scripts/lint.sh
 
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
+DKMS_SRC := /usr/src/userptr-dmabuf-$(DKMS_VER)
 dkms-install:
-	rm -rf /usr/src/userptr-dmabuf-$(DKMS_VER)
-	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)
-	cp kmod/dkms.conf /usr/src/userptr-dmabuf-$(DKMS_VER)/
-	cp -r protocol /usr/src/userptr-dmabuf-$(DKMS_VER)/
-	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod
-	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod/
-	dkms install userptr-dmabuf/$(DKMS_VER)
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)/kmod
+	cp kmod/dkms.conf $(DKMS_SRC)/
+	cp -r protocol $(DKMS_SRC)/
+	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] $(DKMS_SRC)/kmod/
+	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
 
 demo:
-	@echo "make DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
-dkms-install:
-	rm -rf /usr/src/userptr-dmabuf-$(DKMS_VER)
-	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)
-	cp kmod/dkms.conf /usr/src/userptr-dmabuf-$(DKMS_VER)/
-	cp -r protocol /usr/src/userptr-dmabuf-$(DKMS_VER)/
-	mkdir -p /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod
-	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] /usr/src/userptr-dmabuf-$(DKMS_VER)/kmod/
-	dkms install userptr-dmabuf/$(DKMS_VER)
-
-demo: the Wayland demo is not built yet (issue 5)" >&2
+	@echo "make demo: the Wayland demo is not built yet (issue 5)" >&2
 	@false
 
 clean:
