@@ -4,15 +4,22 @@
  *
  * Locking: this file holds no state of its own beyond the module
  * parameters, which are read-only after load (0444), so it takes no locks.
- * Each ioctl handler documents the locks it takes.
+ * Buffer creation takes the locks udb_buffer.c describes.
+ *
+ * Every ioctl argument arrives from an unprivileged user: sizes, flags,
+ * addresses and fds are validated here or in udb_buffer.c, and a failed
+ * copy_to_user() of a new fd releases the buffer without installing it.
  */
+#include <linux/dma-buf.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "compat.h"
-#include "userptr_dmabuf.h"
+#include "udb_internal.h"
 
 static unsigned int max_size_mb = 1024;
 module_param(max_size_mb, uint, 0444);
@@ -34,6 +41,125 @@ static long udb_ioctl_version(void __user *uarg, size_t usize)
 			USERPTR_DMABUF_FEAT_DYNAMIC : 0;
 	args.max_size = (u64)max_size_mb << 20;
 	args.page_size = PAGE_SIZE;
+
+	if (copy_to_user(uarg, &args, min(usize, sizeof(args))))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Install the buffer's dma-buf as a new fd, after telling userspace its
+ * number: if that copy fails, the fd was never visible and is released.
+ */
+static int udb_install_fd(struct udb_buffer *buf, u32 flags,
+			  s32 __user *ufd)
+{
+	int fd;
+
+	fd = get_unused_fd_flags(O_RDWR |
+				 ((flags & USERPTR_DMABUF_CREATE_CLOEXEC) ?
+				  O_CLOEXEC : 0));
+	if (fd < 0) {
+		dma_buf_put(buf->dmabuf);
+		return fd;
+	}
+	if (put_user(fd, ufd)) {
+		put_unused_fd(fd);
+		dma_buf_put(buf->dmabuf);
+		return -EFAULT;
+	}
+	fd_install(fd, buf->dmabuf->file);
+	return 0;
+}
+
+static long udb_ioctl_create(void __user *uarg, size_t usize)
+{
+	struct userptr_dmabuf_create args;
+	struct userptr_dmabuf_range range;
+	struct udb_buffer *buf;
+	int ret;
+
+	if (usize < offsetofend(struct userptr_dmabuf_create, fd))
+		return -EINVAL;
+	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (ret)
+		return ret;
+	if (args.flags & ~USERPTR_DMABUF_CREATE_FLAGS)
+		return -EINVAL;
+	if (memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+
+	range.addr = args.addr;
+	range.size = args.size;
+	ret = udb_buffer_create(&range, 1, args.flags,
+				(size_t)max_size_mb << 20, &buf);
+	if (ret)
+		return ret;
+	return udb_install_fd(buf, args.flags,
+			      uarg + offsetof(struct userptr_dmabuf_create, fd));
+}
+
+static long udb_ioctl_create_list(void __user *uarg, size_t usize)
+{
+	struct userptr_dmabuf_create_list args;
+	struct userptr_dmabuf_range *ranges;
+	struct udb_buffer *buf;
+	int ret;
+
+	if (usize < offsetofend(struct userptr_dmabuf_create_list, fd))
+		return -EINVAL;
+	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (ret)
+		return ret;
+	if (args.flags & ~USERPTR_DMABUF_CREATE_FLAGS)
+		return -EINVAL;
+	if (args.reserved0 || memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+	if (!args.count || args.count > USERPTR_DMABUF_MAX_RANGES)
+		return -EINVAL;
+
+	ranges = memdup_array_user(u64_to_user_ptr(args.ranges), args.count,
+				   sizeof(*ranges));
+	if (IS_ERR(ranges))
+		return PTR_ERR(ranges);
+	ret = udb_buffer_create(ranges, args.count, args.flags,
+				(size_t)max_size_mb << 20, &buf);
+	kfree(ranges);
+	if (ret)
+		return ret;
+	return udb_install_fd(buf, args.flags,
+			      uarg + offsetof(struct userptr_dmabuf_create_list, fd));
+}
+
+static long udb_ioctl_info(void __user *uarg, size_t usize)
+{
+	struct userptr_dmabuf_info args;
+	struct udb_buffer *buf;
+	struct dma_buf *dmabuf;
+	s32 fd;
+	int ret;
+
+	if (usize < offsetofend(struct userptr_dmabuf_info, fd))
+		return -EINVAL;
+	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	if (ret)
+		return ret;
+	fd = args.fd;
+	args.fd = 0;
+	if (memchr_inv(&args, 0, sizeof(args)))
+		return -EINVAL;
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	buf = udb_dmabuf_to_buffer(dmabuf);
+	if (!buf) {
+		dma_buf_put(dmabuf);
+		return -EINVAL;
+	}
+	udb_buffer_info(buf, &args);
+	args.fd = fd;
+	dma_buf_put(dmabuf);
 
 	if (copy_to_user(uarg, &args, min(usize, sizeof(args))))
 		return -EFAULT;
@@ -62,6 +188,12 @@ static long udb_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (_IOC_NR(cmd)) {
 	case _IOC_NR(USERPTR_DMABUF_IOC_VERSION):
 		return udb_ioctl_version(uarg, usize);
+	case _IOC_NR(USERPTR_DMABUF_IOC_CREATE):
+		return udb_ioctl_create(uarg, usize);
+	case _IOC_NR(USERPTR_DMABUF_IOC_CREATE_LIST):
+		return udb_ioctl_create_list(uarg, usize);
+	case _IOC_NR(USERPTR_DMABUF_IOC_INFO):
+		return udb_ioctl_info(uarg, usize);
 	default:
 		return -ENOTTY;
 	}

@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: the buffer object and its HMM mirror of the user range.
+ *
+ * A buffer keeps a "snapshot": one struct page per buffer page, as the
+ * owner's page tables mapped it when the snapshot was published. Like an
+ * HMM device page table it holds no page references: an entry is only
+ * read under buf->lock while it is valid, and the owner's page tables keep
+ * a valid page alive because the notifier runs before they let go of it.
+ * Users that outlive the lock take their own references: each
+ * map_dma_buf() result, and each page mapped into a CPU mapping of the
+ * dma-buf (cpu_refs, dropped once the refresh has zapped those mappings).
+ * map_dma_buf() serves the snapshot and never faults. When the CPU page
+ * tables change, the interval notifier waits for device work already
+ * submitted (all dma_resv fences), marks the affected pages dirty and
+ * queues a refresh; nothing of ours then stops migration, THP splits or
+ * KSM from taking the pages, unless an importer still maps them. The refresh re-faults only the dirty pages with
+ * hmm_range_fault() and publishes them under the dma_resv lock, notifying
+ * importers and adding a KERNEL fence in the same critical section.
+ *
+ * Locking, outermost first:
+ *
+ *   pin_lock      pinned-page set creation/teardown (udb_pin.c); takes
+ *                 mmap_lock inside.
+ *   refresh_lock  one refresh at a time; protects hmm_pfns. Held across
+ *                 mmap_read_lock() and hmm_range_fault().
+ *   mmap_lock     of the owner's mm, only around hmm_range_fault().
+ *   dma_resv      of the dma-buf. The refresh takes it after mmap_lock is
+ *                 dropped; map/unmap/pin/unpin/vmap are called with it.
+ *   lock          the snapshot and statistics. Also taken by the mmu
+ *                 notifier, which can run from reclaim, so while holding
+ *                 it: no memory allocation, no fence wait, no mm calls,
+ *                 no dma_resv_lock(). Page references may be dropped.
+ *
+ * The notifier waits for fences without any lock, never takes the
+ * dma_resv lock and never calls into importers (that is the refresh's job),
+ * which keeps it below fs_reclaim in the order dma_resv_lockdep() primes.
+ * Refresh fences are signalled right after the dma_resv lock is released,
+ * without taking any lock, so waiting for them under dma_resv is safe.
+ */
+#include <linux/cred.h>
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/overflow.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
+#include "udb_internal.h"
+
+static unsigned int max_buffers_per_user = 4096;
+module_param(max_buffers_per_user, uint, 0644);
+MODULE_PARM_DESC(max_buffers_per_user,
+		 "Live buffers one user may own (default 4096)");
+
+/* Live buffers per uid (in init_user_ns), as xa_mk_value() counts. */
+static DEFINE_XARRAY(udb_users);
+static DEFINE_MUTEX(udb_users_lock);
+
+static int udb_user_charge(uid_t uid)
+{
+	unsigned long n;
+	int ret = 0;
+
+	mutex_lock(&udb_users_lock);
+	n = xa_to_value(xa_load(&udb_users, uid) ?: xa_mk_value(0));
+	if (n >= READ_ONCE(max_buffers_per_user))
+		ret = -EMFILE;
+	else
+		ret = xa_err(xa_store(&udb_users, uid, xa_mk_value(n + 1),
+				      GFP_KERNEL));
+	mutex_unlock(&udb_users_lock);
+	return ret;
+}
+
+static void udb_user_uncharge(uid_t uid)
+{
+	unsigned long n;
+
+	mutex_lock(&udb_users_lock);
+	n = xa_to_value(xa_load(&udb_users, uid) ?: xa_mk_value(1));
+	if (n <= 1)
+		xa_erase(&udb_users, uid);
+	else
+		xa_store(&udb_users, uid, xa_mk_value(n - 1), GFP_KERNEL);
+	mutex_unlock(&udb_users_lock);
+}
+
+/* Give up a refresh that keeps colliding with invalidations after this. */
+#define UDB_REFRESH_TIMEOUT_MS	2000
+
+static void udb_dirty_extend(struct udb_buffer *buf, unsigned long lo,
+			     unsigned long hi)
+{
+	if (buf->dirty_lo >= buf->dirty_hi) {
+		buf->dirty_lo = lo;
+		buf->dirty_hi = hi;
+		return;
+	}
+	buf->dirty_lo = min(buf->dirty_lo, lo);
+	buf->dirty_hi = max(buf->dirty_hi, hi);
+}
+
+/**
+ * udb_invalidate() - mmu_interval_notifier_ops.invalidate
+ * @mni: the range's notifier
+ * @range: the CPU page-table change
+ * @cur_seq: sequence to publish with mmu_interval_set_seq()
+ *
+ * Waits for all device work on the buffer (BOOKKEEP fences), marks the
+ * overlapping pages dirty and queues a refresh. When the caller cannot
+ * block (OOM reaper), gives up with false if it would have to wait.
+ *
+ * Context: mmu notifier; see the locking rules at the top of the file.
+ * Return: true, or false if it would block and may not.
+ */
+static bool udb_invalidate(struct mmu_interval_notifier *mni,
+			   const struct mmu_notifier_range *range,
+			   unsigned long cur_seq)
+{
+	struct udb_range *r = container_of(mni, struct udb_range, notifier);
+	struct udb_buffer *buf = r->buf;
+	struct dma_resv *resv = buf->dmabuf->resv;
+	unsigned long start, end, lo, hi, i;
+
+	if (mmu_notifier_range_blockable(range)) {
+		dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+				      MAX_SCHEDULE_TIMEOUT);
+		mutex_lock(&buf->lock);
+	} else {
+		if (!dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
+			return false;
+		if (!mutex_trylock(&buf->lock))
+			return false;
+	}
+
+	mmu_interval_set_seq(mni, cur_seq);
+
+	start = max(range->start, r->start);
+	end = min(range->end, r->end);
+	lo = r->first + ((start - r->start) >> PAGE_SHIFT);
+	hi = r->first + ((end - r->start + PAGE_SIZE - 1) >> PAGE_SHIFT);
+
+	buf->invalidations++;
+	if (READ_ONCE(buf->pinset))
+		buf->pinned_invalidations++;
+
+	/*
+	 * The snapshot holds no page references: until this notifier returns
+	 * the owner's page tables still map (and reference) these pages.
+	 */
+	for (i = lo; i < hi; i++)
+		buf->pages[i] = NULL;
+	udb_dirty_extend(buf, lo, hi);
+	if (buf->state == USERPTR_DMABUF_STATE_VALID)
+		buf->state = USERPTR_DMABUF_STATE_STALE;
+	mutex_unlock(&buf->lock);
+
+	queue_work(system_unbound_wq, &buf->refresh_work);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops udb_mni_ops = {
+	.invalidate = udb_invalidate,
+};
+
+static void udb_notify_importers(struct udb_buffer *buf)
+{
+#ifdef UDB_HAVE_INVALIDATE_MAPPINGS
+	dma_buf_invalidate_mappings(buf->dmabuf);
+#else
+	dma_buf_move_notify(buf->dmabuf);
+#endif
+}
+
+/* Fault [lo, hi) of @r into buf->hmm_pfns. Called with refresh_lock held. */
+static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
+			   unsigned long lo, unsigned long hi)
+{
+	unsigned long timeout = jiffies +
+				msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
+	struct hmm_range hr = {
+		.notifier = &r->notifier,
+		.start = r->start + ((lo - r->first) << PAGE_SHIFT),
+		.end = r->start + ((hi - r->first) << PAGE_SHIFT),
+		.hmm_pfns = buf->hmm_pfns + lo,
+		.default_flags = HMM_PFN_REQ_FAULT,
+	};
+	int ret;
+
+	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
+		hr.default_flags |= HMM_PFN_REQ_WRITE;
+
+	do {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		hr.notifier_seq = mmu_interval_read_begin(&r->notifier);
+		mmap_read_lock(buf->mm);
+		ret = hmm_range_fault(&hr);
+		mmap_read_unlock(buf->mm);
+	} while (ret == -EBUSY);
+
+	r->seq = hr.notifier_seq;
+	return ret;
+}
+
+/* Set the final state after a failed refresh and tell importers. */
+static void udb_refresh_failed(struct udb_buffer *buf, int err)
+{
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	mutex_lock(&buf->lock);
+	buf->last_error = err;
+	buf->state = err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
+				      USERPTR_DMABUF_STATE_FAULT;
+	mutex_unlock(&buf->lock);
+	udb_notify_importers(buf);
+	dma_resv_unlock(buf->dmabuf->resv);
+	wake_up_all(&buf->refreshed);
+}
+
+static int udb_refresh_locked(struct udb_buffer *buf)
+{
+	struct dma_resv *resv = buf->dmabuf->resv;
+	struct dma_fence *fence;
+	unsigned long lo, hi, i;
+	unsigned int n;
+	bool retry;
+	u32 state;
+	int ret;
+
+again:
+	mutex_lock(&buf->lock);
+	lo = buf->dirty_lo;
+	hi = buf->dirty_hi;
+	state = buf->state;
+	mutex_unlock(&buf->lock);
+	if (state == USERPTR_DMABUF_STATE_DEAD)
+		return -ENODEV;
+	if (lo >= hi)
+		return 0;
+
+	/* CPU mappings of the dma-buf still show the old pages: zap them. */
+	if (atomic_read(&buf->mmaps))
+		udb_mmap_zap(buf);
+	mutex_lock(&buf->lock);
+	for (i = lo; i < hi; i++) {
+		if (buf->cpu_refs[i] && i >= buf->dirty_lo && i < buf->dirty_hi) {
+			put_page(buf->cpu_refs[i]);
+			buf->cpu_refs[i] = NULL;
+		}
+	}
+	mutex_unlock(&buf->lock);
+
+	if (!mmget_not_zero(buf->mm)) {
+		udb_refresh_failed(buf, -ENODEV);
+		return -ENODEV;
+	}
+	ret = 0;
+	for (n = 0; n < buf->nranges && !ret; n++) {
+		struct udb_range *r = &buf->ranges[n];
+		unsigned long rhi = r->first + ((r->end - r->start) >> PAGE_SHIFT);
+
+		if (r->first >= hi || rhi <= lo)
+			continue;
+		ret = udb_fault_range(buf, r, max(lo, r->first), min(hi, rhi));
+	}
+	mmput(buf->mm);
+	if (ret) {
+		udb_refresh_failed(buf, ret);
+		return ret;
+	}
+
+	fence = udb_fence_alloc(buf);
+	if (!fence)
+		return -ENOMEM;
+
+	dma_resv_lock(resv, NULL);
+	ret = dma_resv_reserve_fences(resv, 1);
+	if (ret) {
+		dma_resv_unlock(resv);
+		dma_fence_signal(fence);
+		dma_fence_put(fence);
+		return ret;
+	}
+
+	mutex_lock(&buf->lock);
+	retry = buf->dirty_lo != lo || buf->dirty_hi != hi;
+	for (n = 0; n < buf->nranges && !retry; n++) {
+		struct udb_range *r = &buf->ranges[n];
+		unsigned long rhi = r->first + ((r->end - r->start) >> PAGE_SHIFT);
+
+		if (r->first >= hi || rhi <= lo)
+			continue;
+		retry = mmu_interval_read_retry(&r->notifier, r->seq);
+	}
+	if (retry) {
+		mutex_unlock(&buf->lock);
+		dma_resv_unlock(resv);
+		dma_fence_signal(fence);
+		dma_fence_put(fence);
+		goto again;
+	}
+	for (i = lo; i < hi; i++)
+		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
+	buf->dirty_lo = 0;
+	buf->dirty_hi = 0;
+	buf->state = USERPTR_DMABUF_STATE_VALID;
+	buf->last_error = 0;
+	buf->generation++;
+	buf->refreshes++;
+	mutex_unlock(&buf->lock);
+
+	udb_notify_importers(buf);
+	dma_resv_add_fence(resv, fence, DMA_RESV_USAGE_KERNEL);
+	dma_resv_unlock(resv);
+
+	/* Depends on no lock: safe to wait for under dma_resv. */
+	dma_fence_signal(fence);
+	dma_fence_put(fence);
+	wake_up_all(&buf->refreshed);
+	return 0;
+}
+
+/**
+ * udb_buffer_refresh() - re-fault dirty pages and publish a new snapshot
+ * @buf: the buffer
+ *
+ * Context: process context, no locks held; takes refresh_lock, the owner's
+ * mmap_lock (read), then the dma_resv lock.
+ * Return: 0 when the snapshot is valid, or the fault's negative errno.
+ */
+int udb_buffer_refresh(struct udb_buffer *buf)
+{
+	int ret;
+
+	mutex_lock(&buf->refresh_lock);
+	ret = udb_refresh_locked(buf);
+	mutex_unlock(&buf->refresh_lock);
+	return ret;
+}
+
+static void udb_refresh_work(struct work_struct *work)
+{
+	struct udb_buffer *buf = container_of(work, struct udb_buffer,
+					      refresh_work);
+
+	udb_buffer_refresh(buf);
+}
+
+/* Every range must be covered by VMAs hmm_range_fault() can mirror. */
+static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, bool readonly)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr)
+			return -EFAULT;
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+			return -EFAULT;
+		if (!(vma->vm_flags & VM_READ))
+			return -EACCES;
+		if (!readonly && !(vma->vm_flags & VM_WRITE))
+			return -EACCES;
+		addr = vma->vm_end;
+	}
+	return 0;
+}
+
+static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
+			    unsigned int nranges, size_t max_size,
+			    unsigned long *npages)
+{
+	u64 total = 0, end_i, end_j;
+	unsigned int i, j;
+
+	for (i = 0; i < nranges; i++) {
+		const struct userptr_dmabuf_range *r = &ranges[i];
+
+		if (!r->size || !PAGE_ALIGNED(r->addr) || !PAGE_ALIGNED(r->size))
+			return -EINVAL;
+		if (check_add_overflow(r->addr, r->size, &end_i))
+			return -EINVAL;
+		if (check_add_overflow(total, r->size, &total) ||
+		    total > max_size)
+			return -E2BIG;
+		if (end_i > TASK_SIZE)
+			return -EFAULT;
+		for (j = 0; j < i; j++) {
+			end_j = ranges[j].addr + ranges[j].size;
+			if (r->addr < end_j && ranges[j].addr < end_i)
+				return -EINVAL;
+		}
+	}
+	*npages = total >> PAGE_SHIFT;
+	return 0;
+}
+
+/**
+ * udb_buffer_create() - mirror user ranges and export them as a dma-buf
+ * @ranges: the ranges, in buffer order (already copied from userspace)
+ * @nranges: how many, at least one
+ * @flags: USERPTR_DMABUF_CREATE_*
+ * @max_size: the size limit in bytes
+ * @out: the new buffer, whose dma-buf holds the only reference
+ *
+ * Context: process context of the owner, no locks held.
+ * Return: 0 or a negative errno: -EINVAL for misaligned, empty, wrapping
+ * or overlapping ranges, -E2BIG over the size limit, -EMFILE over the
+ * per-user buffer limit, -EFAULT for holes, VM_IO or
+ * VM_PFNMAP, -EACCES for missing permissions, -ENOMEM.
+ */
+int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
+		      unsigned int nranges, u32 flags, size_t max_size,
+		      struct udb_buffer **out)
+{
+	struct mm_struct *mm = current->mm;
+	bool readonly = flags & USERPTR_DMABUF_CREATE_READONLY;
+	struct udb_buffer *buf;
+	unsigned long npages;
+	pgoff_t first = 0;
+	unsigned int i;
+	uid_t uid;
+	int ret;
+
+	if (!mm)
+		return -EINVAL;
+	ret = udb_check_ranges(ranges, nranges, max_size, &npages);
+	if (ret)
+		return ret;
+
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	for (i = 0; i < nranges && !ret; i++)
+		ret = udb_check_vmas(mm, ranges[i].addr,
+				     ranges[i].addr + ranges[i].size, readonly);
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+
+	uid = from_kuid(&init_user_ns, current_uid());
+	ret = udb_user_charge(uid);
+	if (ret)
+		return ret;
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf) {
+		udb_user_uncharge(uid);
+		return -ENOMEM;
+	}
+	buf->uid = uid;
+	buf->ranges = kcalloc(nranges, sizeof(*buf->ranges),
+			      GFP_KERNEL_ACCOUNT);
+	buf->pages = kvcalloc(npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
+	buf->cpu_refs = kvcalloc(npages, sizeof(*buf->cpu_refs),
+				 GFP_KERNEL_ACCOUNT);
+	buf->hmm_pfns = kvcalloc(npages, sizeof(*buf->hmm_pfns),
+				 GFP_KERNEL_ACCOUNT);
+	if (!buf->ranges || !buf->pages || !buf->cpu_refs || !buf->hmm_pfns) {
+		kfree(buf->ranges);
+		kvfree(buf->pages);
+		kvfree(buf->cpu_refs);
+		kvfree(buf->hmm_pfns);
+		kfree(buf);
+		udb_user_uncharge(uid);
+		return -ENOMEM;
+	}
+
+	mutex_init(&buf->lock);
+	mutex_init(&buf->refresh_lock);
+	mutex_init(&buf->pin_lock);
+	INIT_WORK(&buf->refresh_work, udb_refresh_work);
+	init_waitqueue_head(&buf->refreshed);
+	spin_lock_init(&buf->fence_lock);
+	buf->fence_context = dma_fence_context_alloc(1);
+	atomic_set(&buf->mmaps, 0);
+	mmgrab(mm);
+	buf->mm = mm;
+	buf->owner_pid = task_tgid_nr(current);
+	buf->flags = flags;
+	buf->npages = npages;
+	buf->size = (size_t)npages << PAGE_SHIFT;
+	buf->dirty_lo = 0;
+	buf->dirty_hi = npages;
+	buf->state = USERPTR_DMABUF_STATE_STALE;
+	for (i = 0; i < nranges; i++) {
+		buf->ranges[i].buf = buf;
+		buf->ranges[i].start = ranges[i].addr;
+		buf->ranges[i].end = ranges[i].addr + ranges[i].size;
+		buf->ranges[i].first = first;
+		first += ranges[i].size >> PAGE_SHIFT;
+	}
+
+	/* From here on, the dma-buf's release tears the buffer down. */
+	ret = udb_dmabuf_export(buf);
+	if (ret) {
+		udb_buffer_destroy(buf);
+		return ret;
+	}
+
+	for (i = 0; i < nranges; i++) {
+		struct udb_range *r = &buf->ranges[i];
+
+		ret = mmu_interval_notifier_insert(&r->notifier, mm, r->start,
+						   r->end - r->start,
+						   &udb_mni_ops);
+		if (ret)
+			goto err_put;
+		buf->nranges = i + 1;
+	}
+
+	ret = udb_buffer_refresh(buf);
+	if (ret)
+		goto err_put;
+
+	*out = buf;
+	return 0;
+
+err_put:
+	dma_buf_put(buf->dmabuf);
+	return ret;
+}
+
+/**
+ * udb_buffer_destroy() - tear down a buffer whose dma-buf is being released
+ * @buf: the buffer; no attachment, mapping, pin or mmap is left
+ *
+ * Context: process context, no locks held.
+ */
+void udb_buffer_destroy(struct udb_buffer *buf)
+{
+	unsigned long i;
+	unsigned int n;
+
+	/* No notifier runs after this, so no refresh is queued after it. */
+	for (n = 0; n < buf->nranges; n++)
+		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
+	cancel_work_sync(&buf->refresh_work);
+
+	WARN_ON(buf->pinset);
+	for (i = 0; i < buf->npages; i++)
+		if (buf->cpu_refs[i])
+			put_page(buf->cpu_refs[i]);
+	mmdrop(buf->mm);
+	mutex_destroy(&buf->lock);
+	mutex_destroy(&buf->refresh_lock);
+	mutex_destroy(&buf->pin_lock);
+	kvfree(buf->hmm_pfns);
+	kvfree(buf->cpu_refs);
+	kvfree(buf->pages);
+	kfree(buf->ranges);
+	udb_user_uncharge(buf->uid);
+	kfree(buf);
+}
+
+/**
+ * udb_buffer_info() - fill the statistics of USERPTR_DMABUF_IOC_INFO
+ * @buf: the buffer
+ * @info: out; @info->fd is left alone
+ *
+ * Context: process context; takes buf->lock, then pin_lock.
+ */
+void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
+{
+	struct udb_pinset *ps;
+
+	mutex_lock(&buf->lock);
+	info->state = buf->state;
+	info->size = buf->size;
+	info->flags = buf->flags;
+	info->nranges = buf->nranges;
+	info->generation = buf->generation;
+	info->invalidations = buf->invalidations;
+	info->pinned_invalidations = buf->pinned_invalidations;
+	info->last_error = buf->last_error;
+	mutex_unlock(&buf->lock);
+
+	mutex_lock(&buf->pin_lock);
+	ps = buf->pinset;
+	info->pinned_pages = ps ? ps->npages : 0;
+	mutex_unlock(&buf->pin_lock);
+	info->attachments = READ_ONCE(buf->attachments);
+	info->mmaps = atomic_read(&buf->mmaps);
+}

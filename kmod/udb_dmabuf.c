@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: the dma_buf_ops of the exporter.
+ *
+ * Dynamic importers (move_notify / invalidate_mappings) are served the
+ * current snapshot; every mapping holds its own page references until it
+ * is unmapped, so DMA never reaches a freed page even in the window between
+ * a CPU change and the notification. While a refresh is pending the map
+ * fails with -EAGAIN: the importer retries after the notification that the
+ * refresh sends, and waits for KERNEL fences before using the new mapping.
+ *
+ * Attachments that may pin are served the pinned set (udb_pin.c), created
+ * in ->attach because ->pin runs under the dma_resv lock.
+ *
+ * Locking (per the dma-buf convention): attach, detach, release,
+ * begin/end_cpu_access and mmap are called without the dma_resv lock;
+ * pin, unpin, map_dma_buf, unmap_dma_buf, vmap and vunmap with it.
+ * buf->mappings, buf->attachments and the attachments' pin counts are
+ * protected by the dma_resv lock; the snapshot by buf->lock (see
+ * udb_buffer.c), which map_dma_buf takes only to copy page pointers.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/iosys-map.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "compat.h"
+#include "udb_internal.h"
+
+/**
+ * struct udb_mapping - one map_dma_buf() result
+ * @sgt: what the importer gets
+ * @node: in buf->mappings
+ * @dev: the importer's device, for cache maintenance
+ * @dir: the direction it was mapped with
+ * @generation: snapshot generation it was built from (0 when pinned)
+ * @npages: number of @pages
+ * @pages: referenced pages, released at unmap
+ */
+struct udb_mapping {
+	struct sg_table sgt;
+	struct list_head node;
+	struct device *dev;
+	enum dma_data_direction dir;
+	u64 generation;
+	unsigned long npages;
+	struct page **pages;
+};
+
+static bool udb_attach_may_pin(struct dma_buf_attachment *attach)
+{
+	if (!UDB_HAVE_DYNAMIC_IMPORTERS || !attach->importer_ops)
+		return true;
+#ifdef UDB_HAVE_INVALIDATE_MAPPINGS
+	return !attach->importer_ops->invalidate_mappings;
+#else
+	return !attach->importer_ops->move_notify;
+#endif
+}
+
+/**
+ * udb_attach() - dma_buf_ops.attach
+ * @dmabuf: our buffer
+ * @attach: the new attachment
+ *
+ * Attachments that may pin get the pinned set now, while mmap_lock may
+ * still be taken; dynamic ones get a snapshot refresh if one is pending.
+ *
+ * Return: 0, or the errno of udb_pinset_get().
+ */
+static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+	struct udb_attachment *ua;
+
+	ua = kzalloc(sizeof(*ua), GFP_KERNEL);
+	if (!ua)
+		return -ENOMEM;
+	if (udb_attach_may_pin(attach)) {
+		ua->pinset = udb_pinset_get(buf);
+		if (IS_ERR(ua->pinset)) {
+			int ret = PTR_ERR(ua->pinset);
+
+			kfree(ua);
+			return ret;
+		}
+	} else {
+		/* Errors show up at map time, where the state is known. */
+		udb_buffer_refresh(buf);
+	}
+	attach->priv = ua;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	buf->attachments++;
+	dma_resv_unlock(dmabuf->resv);
+	return 0;
+}
+
+/**
+ * udb_detach() - dma_buf_ops.detach
+ * @dmabuf: our buffer
+ * @attach: the attachment going away; the core unmapped and unpinned it
+ */
+static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+	struct udb_attachment *ua = attach->priv;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	buf->attachments--;
+	dma_resv_unlock(dmabuf->resv);
+
+	if (ua->pinset)
+		udb_pinset_put(ua->pinset);
+	kfree(ua);
+}
+
+/**
+ * udb_pin() - dma_buf_ops.pin
+ * @attach: the attachment; its pages were pinned at attach
+ *
+ * Return: 0, or -EOPNOTSUPP for a revocable attachment (it was not pinned
+ * at attach and mmap_lock cannot be taken here).
+ */
+static int udb_pin(struct dma_buf_attachment *attach)
+{
+	struct udb_attachment *ua = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!ua->pinset) {
+		dev_warn_ratelimited(attach->dev,
+				     "userptr_dmabuf: dma_buf_pin() on a revocable attachment is not supported\n");
+		return -EOPNOTSUPP;
+	}
+	ua->pin_count++;
+	return 0;
+}
+
+/**
+ * udb_unpin() - dma_buf_ops.unpin
+ * @attach: the attachment
+ */
+static void udb_unpin(struct dma_buf_attachment *attach)
+{
+	struct udb_attachment *ua = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!WARN_ON_ONCE(!ua->pin_count))
+		ua->pin_count--;
+}
+
+static void udb_mapping_free(struct udb_mapping *m)
+{
+	unsigned long i;
+
+	for (i = 0; i < m->npages; i++)
+		put_page(m->pages[i]);
+	kvfree(m->pages);
+	kfree(m);
+}
+
+/* Copy and reference the snapshot's pages; -EAGAIN while it is stale. */
+static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
+{
+	unsigned long i;
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	switch (buf->state) {
+	case USERPTR_DMABUF_STATE_VALID:
+		for (i = 0; i < buf->npages; i++) {
+			get_page(buf->pages[i]);
+			m->pages[i] = buf->pages[i];
+		}
+		m->npages = buf->npages;
+		m->generation = buf->generation;
+		break;
+	case USERPTR_DMABUF_STATE_STALE:
+		ret = -EAGAIN;
+		break;
+	case USERPTR_DMABUF_STATE_FAULT:
+		ret = buf->last_error;
+		break;
+	default:
+		ret = -ENODEV;
+		break;
+	}
+	mutex_unlock(&buf->lock);
+
+	/* A failed range may have been mapped again since: retry. */
+	if (ret && ret != -EAGAIN && ret != -ENODEV)
+		queue_work(system_unbound_wq, &buf->refresh_work);
+	return ret;
+}
+
+/**
+ * udb_map_dma_buf() - dma_buf_ops.map_dma_buf
+ * @attach: the attachment
+ * @dir: requested direction; read-only buffers accept DMA_TO_DEVICE only
+ *	(their pages may be shared read-only, e.g. the zero page)
+ *
+ * Never takes mmap_lock and never faults: serves the pinned set or the
+ * snapshot.
+ *
+ * Return: the mapping, or ERR_PTR(-EAGAIN) while a refresh is pending,
+ * ERR_PTR(-ENODEV) once the owner's mm is gone, the last refresh's errno,
+ * ERR_PTR(-EPERM) for a device write to a read-only buffer, or -ENOMEM.
+ */
+static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
+					enum dma_data_direction dir)
+{
+	struct udb_buffer *buf = attach->dmabuf->priv;
+	struct udb_attachment *ua = attach->priv;
+	struct udb_mapping *m;
+	unsigned long i;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if ((buf->flags & USERPTR_DMABUF_CREATE_READONLY) &&
+	    dir != DMA_TO_DEVICE)
+		return ERR_PTR(-EPERM);
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	m->pages = kvmalloc_array(buf->npages, sizeof(*m->pages), GFP_KERNEL);
+	if (!m->pages) {
+		kfree(m);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	if (ua->pinset) {
+		for (i = 0; i < buf->npages; i++) {
+			get_page(ua->pinset->pages[i]);
+			m->pages[i] = ua->pinset->pages[i];
+		}
+		m->npages = buf->npages;
+	} else {
+		ret = udb_take_snapshot(buf, m);
+		if (ret)
+			goto err_free;
+	}
+
+	ret = sg_alloc_table_from_pages_segment(&m->sgt, m->pages, m->npages,
+						0, buf->size,
+						dma_max_mapping_size(attach->dev) & PAGE_MASK,
+						GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	ret = dma_map_sgtable(attach->dev, &m->sgt, dir, 0);
+	if (ret)
+		goto err_sgt;
+
+	m->dev = attach->dev;
+	m->dir = dir;
+	list_add(&m->node, &buf->mappings);
+	return &m->sgt;
+
+err_sgt:
+	sg_free_table(&m->sgt);
+err_free:
+	udb_mapping_free(m);
+	return ERR_PTR(ret);
+}
+
+/**
+ * udb_unmap_dma_buf() - dma_buf_ops.unmap_dma_buf
+ * @attach: the attachment
+ * @sgt: a table returned by udb_map_dma_buf() for it
+ * @dir: the direction the importer mapped with
+ *
+ * Marks the pages dirty if the device could write them, so writeback of
+ * file-backed memory sees device writes, then drops the references.
+ */
+static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
+			      struct sg_table *sgt, enum dma_data_direction dir)
+{
+	struct udb_mapping *m = container_of(sgt, struct udb_mapping, sgt);
+	unsigned long i;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	list_del(&m->node);
+	dma_unmap_sgtable(attach->dev, sgt, m->dir, 0);
+	if (m->dir != DMA_TO_DEVICE)
+		for (i = 0; i < m->npages; i++)
+			set_page_dirty_lock(m->pages[i]);
+	sg_free_table(sgt);
+	udb_mapping_free(m);
+}
+
+/**
+ * udb_release() - dma_buf_ops.release: the last file reference is gone
+ * @dmabuf: our buffer
+ */
+static void udb_release(struct dma_buf *dmabuf)
+{
+	udb_buffer_destroy(dmabuf->priv);
+}
+
+static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+	struct udb_mapping *m;
+	int ret;
+
+	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
+	if (ret)
+		return ret;
+	list_for_each_entry(m, &buf->mappings, node) {
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(m->dev, &m->sgt, m->dir);
+		else
+			dma_sync_sgtable_for_device(m->dev, &m->sgt, m->dir);
+	}
+	dma_resv_unlock(dmabuf->resv);
+	return 0;
+}
+
+/**
+ * udb_begin_cpu_access() - dma_buf_ops.begin_cpu_access
+ * @dmabuf: our buffer
+ * @dir: CPU access direction
+ *
+ * The core has already waited for the fences; this makes device writes
+ * visible to the CPU on non-coherent devices.
+ *
+ * Return: 0 or -EINTR.
+ */
+static int udb_begin_cpu_access(struct dma_buf *dmabuf,
+				enum dma_data_direction dir)
+{
+	return udb_sync_mappings(dmabuf, true);
+}
+
+/**
+ * udb_end_cpu_access() - dma_buf_ops.end_cpu_access
+ * @dmabuf: our buffer
+ * @dir: CPU access direction
+ *
+ * Return: 0 or -EINTR.
+ */
+static int udb_end_cpu_access(struct dma_buf *dmabuf,
+			      enum dma_data_direction dir)
+{
+	return udb_sync_mappings(dmabuf, false);
+}
+
+/**
+ * udb_vmap() - dma_buf_ops.vmap
+ * @dmabuf: our buffer
+ * @map: out: the kernel address
+ *
+ * Only pinned pages can be vmapped: some attachment must be pinned (every
+ * static importer is, from attach until detach).
+ *
+ * Return: 0, -EOPNOTSUPP without pinned pages, or -ENOMEM.
+ */
+static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+	struct udb_pinset *ps = buf->pinset;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (!ps)
+		return -EOPNOTSUPP;
+	if (!ps->vaddr) {
+		ps->vaddr = vmap(ps->pages, ps->npages, VM_MAP, PAGE_KERNEL);
+		if (!ps->vaddr)
+			return -ENOMEM;
+	}
+	ps->vmap_count++;
+	iosys_map_set_vaddr(map, ps->vaddr);
+	return 0;
+}
+
+/**
+ * udb_vunmap() - dma_buf_ops.vunmap
+ * @dmabuf: our buffer
+ * @map: what udb_vmap() returned
+ */
+static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+	struct udb_pinset *ps = buf->pinset;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (WARN_ON_ONCE(!ps || !ps->vmap_count || map->vaddr != ps->vaddr))
+		return;
+	if (--ps->vmap_count == 0) {
+		vunmap(ps->vaddr);
+		ps->vaddr = NULL;
+	}
+}
+
+static const struct dma_buf_ops udb_dmabuf_ops = {
+	.attach = udb_attach,
+	.detach = udb_detach,
+	.pin = udb_pin,
+	.unpin = udb_unpin,
+	.map_dma_buf = udb_map_dma_buf,
+	.unmap_dma_buf = udb_unmap_dma_buf,
+	.release = udb_release,
+	.begin_cpu_access = udb_begin_cpu_access,
+	.end_cpu_access = udb_end_cpu_access,
+	.mmap = udb_mmap,
+	.vmap = udb_vmap,
+	.vunmap = udb_vunmap,
+};
+
+/**
+ * udb_dmabuf_export() - export a buffer as a dma-buf
+ * @buf: the buffer; on success its dma-buf owns it
+ *
+ * Names the dma-buf "pid:<owner tgid>:<first address>" (see
+ * /sys/kernel/debug/dma_buf/bufinfo).
+ *
+ * Return: 0 or a negative errno.
+ */
+int udb_dmabuf_export(struct udb_buffer *buf)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct dma_buf *dmabuf;
+	char *name;
+
+	INIT_LIST_HEAD(&buf->mappings);
+	exp.ops = &udb_dmabuf_ops;
+	exp.size = buf->size;
+	exp.flags = (buf->flags & USERPTR_DMABUF_CREATE_READONLY) ?
+		    O_RDONLY : O_RDWR;
+	exp.priv = buf;
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	buf->dmabuf = dmabuf;
+
+	name = kasprintf(GFP_KERNEL, "pid:%d:0x%lx", buf->owner_pid,
+			 buf->ranges[0].start);
+	if (name) {
+		spin_lock(&dmabuf->name_lock);
+		dmabuf->name = name;
+		spin_unlock(&dmabuf->name_lock);
+	}
+	return 0;
+}
+
+/**
+ * udb_dmabuf_to_buffer() - our buffer behind a dma-buf, if it is ours
+ * @dmabuf: any dma-buf
+ *
+ * Return: the buffer, or NULL for another exporter's dma-buf.
+ */
+struct udb_buffer *udb_dmabuf_to_buffer(struct dma_buf *dmabuf)
+{
+	return dmabuf->ops == &udb_dmabuf_ops ? dmabuf->priv : NULL;
+}

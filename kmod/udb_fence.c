@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: the KERNEL-usage fence a refresh adds to the dma_resv.
+ *
+ * Dynamic importers wait for DMA_RESV_USAGE_KERNEL fences before they use a
+ * new mapping (and static importers' maps wait for them in the core). A
+ * refresh publishes the new snapshot, notifies importers and adds one of
+ * these fences in a single dma_resv critical section, and signals it right
+ * after unlocking: it depends on no lock, so waiting for it with the
+ * dma_resv lock held is safe.
+ *
+ * Locking: each fence uses its buffer's fence_lock (a spinlock, only taken
+ * by the dma_fence core).
+ */
+#include <linux/dma-fence.h>
+#include <linux/slab.h>
+
+#include "udb_internal.h"
+
+static const char *udb_fence_driver_name(struct dma_fence *fence)
+{
+	return "userptr_dmabuf";
+}
+
+static const char *udb_fence_timeline_name(struct dma_fence *fence)
+{
+	return "refresh";
+}
+
+static const struct dma_fence_ops udb_fence_ops = {
+	.get_driver_name = udb_fence_driver_name,
+	.get_timeline_name = udb_fence_timeline_name,
+};
+
+/**
+ * udb_fence_alloc() - allocate the next refresh fence of a buffer
+ * @buf: the buffer; the caller holds refresh_lock, which orders seqnos
+ *
+ * Context: process context, may sleep; call before taking dma_resv.
+ * Return: a new unsignalled fence, or NULL without memory.
+ */
+struct dma_fence *udb_fence_alloc(struct udb_buffer *buf)
+{
+	struct dma_fence *fence;
+
+	lockdep_assert_held(&buf->refresh_lock);
+	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+	if (!fence)
+		return NULL;
+	dma_fence_init(fence, &udb_fence_ops, &buf->fence_lock,
+		       buf->fence_context, ++buf->fence_seqno);
+	return fence;
+}

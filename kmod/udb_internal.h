@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * userptr-dmabuf: objects shared by the module's files.
+ *
+ * A struct udb_buffer mirrors one or more user address ranges of its
+ * owner's mm and is exported as one dma-buf. See udb_buffer.c for the
+ * locking rules; in short, the lock order is
+ *
+ *   udb_buffer.pin_lock -> udb_buffer.refresh_lock -> mmap_lock ->
+ *   dma_resv -> udb_buffer.lock
+ *
+ * and udb_buffer.lock is also taken inside the mmu notifier, so nothing may
+ * allocate memory, wait for a fence or call into the mm while holding it.
+ */
+#ifndef _USERPTR_DMABUF_INTERNAL_H
+#define _USERPTR_DMABUF_INTERNAL_H
+
+#include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-resv.h>
+#include <linux/kref.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "userptr_dmabuf.h"
+
+struct udb_buffer;
+
+/**
+ * struct udb_range - one mirrored range of a buffer
+ * @buf: the buffer it belongs to
+ * @notifier: interval notifier over [@start, @end) of the owner's mm
+ * @start: first user address
+ * @end: one past the last user address
+ * @first: index of the range's first page within the buffer
+ * @seq: notifier sequence sampled by the refresh in progress
+ */
+struct udb_range {
+	struct udb_buffer *buf;
+	struct mmu_interval_notifier notifier;
+	unsigned long start;
+	unsigned long end;
+	pgoff_t first;
+	unsigned long seq;
+};
+
+/**
+ * struct udb_pinset - pages held with FOLL_LONGTERM for pinned users
+ * @ref: one per pre-pinned attachment and per vmap
+ * @buf: owner
+ * @npages: number of pages, always the whole buffer
+ * @vaddr: kernel mapping while vmapped (under the dma_resv lock)
+ * @vmap_count: vmap users (under the dma_resv lock)
+ * @pages: the pinned pages
+ */
+struct udb_pinset {
+	struct kref ref;
+	struct udb_buffer *buf;
+	unsigned long npages;
+	void *vaddr;
+	unsigned int vmap_count;
+	struct page *pages[] __counted_by(npages);
+};
+
+/**
+ * struct udb_buffer - a user range exported as a dma-buf
+ * @dmabuf: the exported buffer; its resv is the dma_resv lock
+ * @mm: owner's mm (mmgrab()ed); faulted only while mmget_not_zero()
+ * @owner_pid: tgid of the creator, for the dma-buf name and debugfs
+ * @uid: creator's uid in init_user_ns, charged for the buffer
+ * @flags: USERPTR_DMABUF_CREATE_* flags
+ * @size: total bytes
+ * @npages: total pages
+ * @nranges: number of @ranges
+ * @ranges: the mirrored ranges, in buffer order
+ * @lock: protects the snapshot (@pages, @cpu_refs, @dirty_lo/@dirty_hi,
+ *	@state, @generation, @mmap_seq) and the statistics. Taken in the
+ *	notifier.
+ * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
+ *	page the owner's page tables map (no reference held); NULL inside
+ * @cpu_refs: a reference per page mapped into a CPU mapping of the
+ *	dma-buf, dropped after those mappings are zapped
+ * @dirty_lo: first page index invalidated since the last publish
+ * @dirty_hi: one past the last; @dirty_lo >= @dirty_hi means clean
+ * @state: USERPTR_DMABUF_STATE_*
+ * @last_error: errno of the last failed refresh
+ * @generation: bumped by each publish
+ * @mmap_seq: bumped before CPU mappings of the dma-buf are zapped
+ * @invalidations: notifier calls that hit the buffer
+ * @pinned_invalidations: those that hit while @pinset was live
+ * @refreshes: publishes
+ * @refresh_lock: serialises refreshes; protects @hmm_pfns
+ * @hmm_pfns: hmm_range_fault() output, one per page
+ * @refresh_work: runs udb_buffer_refresh() after an invalidation
+ * @refreshed: woken after each publish or failed refresh
+ * @fence_context: dma_fence context of the refresh fences
+ * @fence_seqno: last refresh fence seqno
+ * @fence_lock: spinlock of the refresh fences
+ * @pin_lock: protects @pinset creation and teardown (with the resv lock)
+ * @pinset: pinned pages, or NULL
+ * @attachments: live attachments (under the dma_resv lock)
+ * @mappings: live map_dma_buf() results (under the dma_resv lock)
+ * @mmaps: live CPU mappings of the dma-buf
+ */
+struct udb_buffer {
+	struct dma_buf *dmabuf;
+	struct mm_struct *mm;
+	pid_t owner_pid;
+	uid_t uid;
+	u32 flags;
+	size_t size;
+	unsigned long npages;
+	unsigned int nranges;
+	struct udb_range *ranges;
+
+	struct mutex lock;
+	struct page **pages;
+	struct page **cpu_refs;
+	unsigned long dirty_lo;
+	unsigned long dirty_hi;
+	u32 state;
+	int last_error;
+	u64 generation;
+	u64 mmap_seq;
+	u64 invalidations;
+	u64 pinned_invalidations;
+	u64 refreshes;
+
+	struct mutex refresh_lock;
+	unsigned long *hmm_pfns;
+	struct work_struct refresh_work;
+	wait_queue_head_t refreshed;
+
+	u64 fence_context;
+	u64 fence_seqno;
+	spinlock_t fence_lock;
+
+	struct mutex pin_lock;
+	struct udb_pinset *pinset;
+
+	unsigned int attachments;
+	struct list_head mappings;
+	atomic_t mmaps;
+};
+
+/**
+ * struct udb_attachment - exporter state of one attachment
+ * @pinset: reference taken at attach for attachments that may pin
+ * @pin_count: ->pin() calls not yet undone (under the dma_resv lock)
+ */
+struct udb_attachment {
+	struct udb_pinset *pinset;
+	unsigned int pin_count;
+};
+
+/* udb_buffer.c */
+int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
+		      unsigned int nranges, u32 flags, size_t max_size,
+		      struct udb_buffer **out);
+void udb_buffer_destroy(struct udb_buffer *buf);
+int udb_buffer_refresh(struct udb_buffer *buf);
+void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
+
+/* udb_dmabuf.c */
+int udb_dmabuf_export(struct udb_buffer *buf);
+struct udb_buffer *udb_dmabuf_to_buffer(struct dma_buf *dmabuf);
+
+/* udb_mmap.c */
+int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma);
+void udb_mmap_zap(struct udb_buffer *buf);
+
+/* udb_pin.c */
+struct udb_pinset *udb_pinset_get(struct udb_buffer *buf);
+void udb_pinset_put(struct udb_pinset *ps);
+
+/* udb_fence.c */
+struct dma_fence *udb_fence_alloc(struct udb_buffer *buf);
+
+#endif /* _USERPTR_DMABUF_INTERNAL_H */

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: CPU mmap() of the dma-buf, by any process.
+ *
+ * The mapping is a shared PFN map of the owner's current pages, filled at
+ * fault time from the snapshot. PFN maps hold no page references, so the
+ * fault takes one into buf->cpu_refs; the refresh drops it only after it
+ * has zapped every CPU mapping of the dma-buf, and the last munmap drops
+ * them all. A fault on a page whose refresh is pending drops the mmap
+ * lock, waits for the refresh and retries.
+ *
+ * Pages are mapped read-only first and made writable on the first write
+ * (pfn_mkwrite), which marks them dirty: writeback of file-backed memory
+ * then sees writes made through the dma-buf. Writeback write-protects the
+ * owner's mapping, which invalidates the buffer and zaps these mappings,
+ * so the next write dirties the page again.
+ *
+ * Locking: the fault handler runs under the faulting mm's mmap_lock (or
+ * VMA lock) and takes buf->lock only to read the snapshot; it inserts and
+ * zaps PTEs without it. buf->mmap_seq is bumped under buf->lock before a
+ * zap, so a fault that raced with a zap zaps its own PTE; the page
+ * reference it holds meanwhile keeps the page alive.
+ */
+#include <linux/dma-buf.h>
+#include <linux/mm.h>
+
+#include "udb_internal.h"
+
+/* How long a fault waits for a pending refresh before SIGBUS. */
+#define UDB_FAULT_WAIT_MS	2000
+
+static void udb_vm_open(struct vm_area_struct *vma)
+{
+	struct udb_buffer *buf = vma->vm_private_data;
+
+	atomic_inc(&buf->mmaps);
+}
+
+static void udb_vm_close(struct vm_area_struct *vma)
+{
+	struct udb_buffer *buf = vma->vm_private_data;
+	unsigned long i;
+
+	if (!atomic_dec_and_test(&buf->mmaps))
+		return;
+	/* No CPU mapping is left to need the pages. */
+	mutex_lock(&buf->lock);
+	for (i = 0; i < buf->npages; i++) {
+		if (buf->cpu_refs[i]) {
+			put_page(buf->cpu_refs[i]);
+			buf->cpu_refs[i] = NULL;
+		}
+	}
+	mutex_unlock(&buf->lock);
+}
+
+static bool udb_page_ready(struct udb_buffer *buf, pgoff_t pgoff)
+{
+	bool ready;
+
+	mutex_lock(&buf->lock);
+	ready = buf->state != USERPTR_DMABUF_STATE_STALE ||
+		pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi;
+	mutex_unlock(&buf->lock);
+	return ready;
+}
+
+static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct udb_buffer *buf = vma->vm_private_data;
+	pgoff_t pgoff = vmf->pgoff;
+	struct page *page = NULL;
+	vm_fault_t ret;
+	u64 seq = 0;
+	u32 state;
+	bool stale;
+
+	if (pgoff >= buf->npages)
+		return VM_FAULT_SIGBUS;
+
+	mutex_lock(&buf->lock);
+	state = buf->state;
+	if (pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi) {
+		page = buf->pages[pgoff];
+		if (page) {
+			/* one for the PTE, one for us until the seq check */
+			if (!buf->cpu_refs[pgoff]) {
+				get_page(page);
+				buf->cpu_refs[pgoff] = page;
+			}
+			get_page(page);
+		}
+		seq = buf->mmap_seq;
+	}
+	mutex_unlock(&buf->lock);
+
+	if (!page) {
+		if (state == USERPTR_DMABUF_STATE_FAULT ||
+		    state == USERPTR_DMABUF_STATE_DEAD)
+			return VM_FAULT_SIGBUS;
+		if (!fault_flag_allow_retry_first(vmf->flags))
+			return VM_FAULT_SIGBUS;
+		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+			return VM_FAULT_RETRY;
+		/* The refresh may need this very mmap_lock: drop it. */
+		get_dma_buf(buf->dmabuf);
+		release_fault_lock(vmf);
+		wait_event_killable_timeout(buf->refreshed,
+					    udb_page_ready(buf, pgoff),
+					    msecs_to_jiffies(UDB_FAULT_WAIT_MS));
+		dma_buf_put(buf->dmabuf);
+		return VM_FAULT_RETRY;
+	}
+
+	if (write) {
+		set_page_dirty_lock(page);
+		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+					  vma->vm_page_prot);
+	} else {
+		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+					  vm_get_page_prot(vma->vm_flags &
+							   ~VM_WRITE));
+	}
+
+	mutex_lock(&buf->lock);
+	stale = seq != buf->mmap_seq;
+	mutex_unlock(&buf->lock);
+	if (stale)
+		zap_vma_ptes(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	put_page(page);
+	return ret;
+}
+
+static vm_fault_t udb_vm_fault(struct vm_fault *vmf)
+{
+	return udb_insert(vmf, vmf->flags & FAULT_FLAG_WRITE);
+}
+
+/* First write to a page mapped read-only: dirty it, let it be writable. */
+static vm_fault_t udb_vm_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct udb_buffer *buf = vmf->vma->vm_private_data;
+	pgoff_t pgoff = vmf->pgoff;
+	struct page *page = NULL;
+
+	if (pgoff >= buf->npages)
+		return VM_FAULT_SIGBUS;
+	mutex_lock(&buf->lock);
+	if (pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi) {
+		page = buf->pages[pgoff];
+		if (page)
+			get_page(page);
+	}
+	mutex_unlock(&buf->lock);
+
+	if (!page) {
+		/* Being refreshed: drop the PTE, the refault waits. */
+		zap_vma_ptes(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		return VM_FAULT_NOPAGE;
+	}
+	set_page_dirty_lock(page);
+	put_page(page);
+	return 0;
+}
+
+static const struct vm_operations_struct udb_vm_ops = {
+	.open = udb_vm_open,
+	.close = udb_vm_close,
+	.fault = udb_vm_fault,
+	.pfn_mkwrite = udb_vm_pfn_mkwrite,
+};
+
+/**
+ * udb_mmap() - dma_buf_ops.mmap
+ * @dmabuf: our buffer
+ * @vma: the new mapping; the core checked its size and offset
+ *
+ * Return: 0, -EINVAL for a private mapping, -EPERM for a writable mapping
+ * of a read-only buffer.
+ */
+int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	struct udb_buffer *buf = dmabuf->priv;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (buf->flags & USERPTR_DMABUF_CREATE_READONLY) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EPERM;
+		vm_flags_clear(vma, VM_MAYWRITE);
+	}
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &udb_vm_ops;
+	vma->vm_private_data = buf;
+	atomic_inc(&buf->mmaps);
+	return 0;
+}
+
+/**
+ * udb_mmap_zap() - remove every CPU mapping of the dma-buf's pages
+ * @buf: the buffer
+ *
+ * Context: process context, no locks held (zapping runs mmu notifiers of
+ * the mappers' mms).
+ */
+void udb_mmap_zap(struct udb_buffer *buf)
+{
+	mutex_lock(&buf->lock);
+	buf->mmap_seq++;
+	mutex_unlock(&buf->lock);
+	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+}

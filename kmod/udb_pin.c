@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: the pinned fallback for importers that cannot follow
+ * invalidations (static importers, importers that call dma_buf_pin(), every
+ * importer on kernels without CONFIG_DMABUF_MOVE_NOTIFY) and for vmap.
+ *
+ * The whole buffer is pinned with pin_user_pages_remote(FOLL_LONGTERM) on
+ * the owner's mm and charged to its mm->pinned_vm, limited by the pinning
+ * task's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (as RDMA and VFIO do).
+ * ->pin and ->vmap run under the dma_resv lock, where mmap_lock may not be
+ * taken, so the pages are pinned earlier, in ->attach, and the pin set is
+ * shared by all attachments that need it. A CPU page-table change does not
+ * move pinned pages; the notifier counts it in pinned_invalidations.
+ *
+ * Locking: pin_lock serialises creation and teardown and is taken before
+ * mmap_lock; buf->pinset is written with both pin_lock and the dma_resv
+ * lock held, so either is enough to read it. vaddr and vmap_count are
+ * protected by the dma_resv lock.
+ */
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "udb_internal.h"
+
+static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
+{
+	unsigned int gup = FOLL_LONGTERM;
+	unsigned long done = 0, want;
+	unsigned int n;
+	long got;
+	int ret = 0;
+
+	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
+		gup |= FOLL_WRITE;
+	if (!mmget_not_zero(buf->mm))
+		return -ENODEV;
+	ret = mmap_read_lock_killable(buf->mm);
+	if (ret)
+		goto out_mmput;
+	for (n = 0; n < buf->nranges && !ret; n++) {
+		struct udb_range *r = &buf->ranges[n];
+		unsigned long addr = r->start;
+
+		while (addr < r->end) {
+			want = (r->end - addr) >> PAGE_SHIFT;
+			got = pin_user_pages_remote(buf->mm, addr, want, gup,
+						    ps->pages + done, NULL);
+			if (got <= 0) {
+				ret = got ? got : -EFAULT;
+				break;
+			}
+			done += got;
+			addr += got << PAGE_SHIFT;
+		}
+	}
+	mmap_read_unlock(buf->mm);
+	if (ret)
+		unpin_user_pages(ps->pages, done);
+out_mmput:
+	mmput(buf->mm);
+	return ret;
+}
+
+/**
+ * udb_pinset_get() - take a reference on the buffer's pinned pages
+ * @buf: the buffer
+ *
+ * Pins the whole buffer the first time.
+ *
+ * Context: process context, no dma_resv lock held; takes pin_lock, the
+ * owner's mmap_lock, then the dma_resv lock.
+ * Return: the pin set, or ERR_PTR(-ENOMEM) over RLIMIT_MEMLOCK or without
+ * memory, ERR_PTR(-ENODEV) if the owner is gone, or a GUP errno.
+ */
+struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct udb_pinset *ps;
+	s64 pinned;
+	int ret;
+
+	mutex_lock(&buf->pin_lock);
+	ps = buf->pinset;
+	if (ps) {
+		kref_get(&ps->ref);
+		goto out;
+	}
+
+	ps = kvzalloc(struct_size(ps, pages, buf->npages), GFP_KERNEL_ACCOUNT);
+	if (!ps) {
+		ps = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	kref_init(&ps->ref);
+	ps->buf = buf;
+	ps->npages = buf->npages;
+
+	pinned = atomic64_add_return(ps->npages, &buf->mm->pinned_vm);
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		ret = -ENOMEM;
+		goto err_unaccount;
+	}
+	ret = udb_pin_pages(buf, ps);
+	if (ret)
+		goto err_unaccount;
+
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	buf->pinset = ps;
+	dma_resv_unlock(buf->dmabuf->resv);
+	goto out;
+
+err_unaccount:
+	atomic64_sub(ps->npages, &buf->mm->pinned_vm);
+	kvfree(ps);
+	ps = ERR_PTR(ret);
+out:
+	mutex_unlock(&buf->pin_lock);
+	return ps;
+}
+
+static void udb_pinset_release(struct kref *ref)
+{
+	struct udb_pinset *ps = container_of(ref, struct udb_pinset, ref);
+	struct udb_buffer *buf = ps->buf;
+
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	buf->pinset = NULL;
+	if (ps->vaddr) {
+		/* An in-kernel user detached before vunmap; do not leak. */
+		pr_warn_ratelimited("userptr_dmabuf: pinned pages released while vmapped\n");
+		vunmap(ps->vaddr);
+	}
+	dma_resv_unlock(buf->dmabuf->resv);
+
+	unpin_user_pages_dirty_lock(ps->pages, ps->npages,
+				    !(buf->flags & USERPTR_DMABUF_CREATE_READONLY));
+	atomic64_sub(ps->npages, &buf->mm->pinned_vm);
+	kvfree(ps);
+}
+
+/**
+ * udb_pinset_put() - drop a reference taken by udb_pinset_get()
+ * @ps: the pin set
+ *
+ * Context: process context, no dma_resv lock held; may take pin_lock and
+ * the dma_resv lock.
+ */
+void udb_pinset_put(struct udb_pinset *ps)
+{
+	struct udb_buffer *buf = ps->buf;
+
+	if (kref_put_mutex(&ps->ref, udb_pinset_release, &buf->pin_lock))
+		mutex_unlock(&buf->pin_lock);
+}

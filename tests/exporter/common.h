@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the exporter tests: thin wrappers that return -errno,
+ * byte patterns that differ per page and per "generation", and a waiter for
+ * the asynchronous refresh.
+ */
+#ifndef UDB_TEST_COMMON_H
+#define UDB_TEST_COMMON_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "udb_importer.h"
+#include "userptr_dmabuf.h"
+
+static inline size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static inline int udb_create(int dev, void *addr, size_t size, uint32_t flags)
+{
+	struct userptr_dmabuf_create c = {
+		.addr = (uintptr_t)addr, .size = size, .flags = flags,
+	};
+
+	if (ioctl(dev, USERPTR_DMABUF_IOC_CREATE, &c))
+		return -errno;
+	return c.fd;
+}
+
+static inline int udb_info(int dev, int fd, struct userptr_dmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->fd = fd;
+	return ioctl(dev, USERPTR_DMABUF_IOC_INFO, info) ? -errno : 0;
+}
+
+/* Wait until no refresh is pending; returns the state. */
+static inline int udb_settle(int dev, int fd)
+{
+	struct userptr_dmabuf_info info;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		if (udb_info(dev, fd, &info))
+			return -1;
+		if (info.state != USERPTR_DMABUF_STATE_STALE)
+			return (int)info.state;
+		usleep(5000);
+	}
+	return (int)info.state;
+}
+
+static inline int imp_attach(int imp, int fd, uint32_t flags)
+{
+	struct udb_importer_attach a = { .fd = fd, .flags = flags };
+
+	if (ioctl(imp, UDB_IMPORTER_IOC_ATTACH, &a))
+		return -errno;
+	return (int)a.handle;
+}
+
+static inline int imp_detach(int imp, int handle)
+{
+	uint32_t h = (uint32_t)handle;
+
+	return ioctl(imp, UDB_IMPORTER_IOC_DETACH, &h) ? -errno : 0;
+}
+
+static inline int imp_copy(int imp, int handle, uint32_t op, size_t off,
+			   void *data, size_t len,
+			   struct udb_importer_copy *out)
+{
+	struct udb_importer_copy c = {
+		.handle = (uint32_t)handle, .op = op, .offset = off,
+		.len = len, .data = (uintptr_t)data,
+	};
+	int ret = ioctl(imp, UDB_IMPORTER_IOC_COPY, &c) ? -errno : 0;
+
+	if (out)
+		*out = c;
+	return ret;
+}
+
+/* Device read of the whole buffer into a fresh allocation (or NULL). */
+static inline uint8_t *imp_read_all(int imp, int handle, size_t len, int *err)
+{
+	uint8_t *p = malloc(len);
+
+	*err = -ENOMEM;
+	if (!p)
+		return NULL;
+	*err = imp_copy(imp, handle, UDB_IMPORTER_READ, 0, p, len, NULL);
+	if (*err) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* A pattern that differs per page, per byte and per seed. */
+static inline void fill(void *p, size_t len, uint32_t seed)
+{
+	uint32_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 4; i++)
+		w[i] = seed * 2654435761u + (uint32_t)i * 40503u + 1;
+}
+
+/* Returns the index of the first mismatching word, or -1. */
+static inline long check(const void *p, size_t len, uint32_t seed)
+{
+	const uint32_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 4; i++)
+		if (w[i] != seed * 2654435761u + (uint32_t)i * 40503u + 1)
+			return (long)i;
+	return -1;
+}
+
+static inline long check_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return (long)i;
+	return -1;
+}
+
+static inline void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static inline int count_fds(void)
+{
+	int n = 0, fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+static inline int kernel_is_dynamic(int dev)
+{
+	struct userptr_dmabuf_version v = { 0 };
+
+	if (ioctl(dev, USERPTR_DMABUF_IOC_VERSION, &v))
+		return -1;
+	return !!(v.features & USERPTR_DMABUF_FEAT_DYNAMIC);
+}
+
+#endif /* UDB_TEST_COMMON_H */

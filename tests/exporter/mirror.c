@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Coherence and invalidation: the CPU writes, the reference importer reads
+ * through its device mapping (and the other way round), and the bytes must
+ * match, so a stale mapping is a failure, not a pass. Every CPU page-table
+ * change listed in DESIGN.md that the VM can produce has a case here.
+ *
+ * On kernels without dynamic importers (Debian's stock 6.12) every
+ * attachment is pinned: the cases that expect the device to follow the CPU
+ * are skipped there and the pinned semantics are checked instead.
+ */
+#include "common.h"
+#include <linux/dma-buf.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+
+#define NPAGES	64
+
+FIXTURE(mirror)
+{
+	int dev, imp, dynamic;
+	size_t ps, len;
+	uint8_t *mem;
+	int fd, h;
+};
+
+FIXTURE_SETUP(mirror)
+{
+	self->dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->dev, 0);
+	self->imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->imp, 0) TH_LOG("is udb_importer loaded?");
+	self->dynamic = kernel_is_dynamic(self->dev);
+	ASSERT_GE(self->dynamic, 0);
+	self->ps = page_size();
+	self->len = NPAGES * self->ps;
+	self->mem = map_anon(self->len);
+	ASSERT_NE(NULL, self->mem);
+	fill(self->mem, self->len, 1);
+	self->fd = udb_create(self->dev, self->mem, self->len, 0);
+	ASSERT_GE(self->fd, 0) TH_LOG("create: %s", strerror(-self->fd));
+	self->h = imp_attach(self->imp, self->fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(self->h, 0) TH_LOG("attach: %s", strerror(-self->h));
+}
+
+FIXTURE_TEARDOWN(mirror)
+{
+	close(self->imp);
+	close(self->fd);
+	munmap(self->mem, self->len);
+	close(self->dev);
+}
+
+/* Device view of the whole buffer must equal @seed's pattern. */
+static long device_check(struct __test_metadata *_metadata, int imp, int h,
+			 size_t len, uint32_t seed)
+{
+	uint8_t *p;
+	long bad;
+	int err;
+
+	p = imp_read_all(imp, h, len, &err);
+	if (!p) {
+		TH_LOG("device read: %s", strerror(-err));
+		return -2;
+	}
+	bad = check(p, len, seed);
+	free(p);
+	return bad;
+}
+
+TEST_F(mirror, cpu_writes_device_reads)
+{
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 1));
+	/* CPU writes without any page-table change: same pages, visible */
+	fill(self->mem, self->len, 2);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 2));
+}
+
+TEST_F(mirror, device_writes_cpu_reads)
+{
+	uint8_t *p = malloc(self->len);
+
+	ASSERT_NE(NULL, p);
+	fill(p, self->len, 3);
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_WRITE, 0, p,
+			      self->len, NULL));
+	EXPECT_EQ(-1, check(self->mem, self->len, 3));
+	/* partial, unaligned device write */
+	memset(p, 0xab, 100);
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_WRITE,
+			      self->ps - 50, p, 100, NULL));
+	EXPECT_EQ(0xab, self->mem[self->ps - 50]);
+	EXPECT_EQ(0xab, self->mem[self->ps + 49]);
+	free(p);
+}
+
+TEST_F(mirror, importer_bounds)
+{
+	uint8_t b[8];
+
+	EXPECT_EQ(-EINVAL, imp_copy(self->imp, self->h, UDB_IMPORTER_READ,
+				    self->len - 4, b, 8, NULL));
+	EXPECT_EQ(-EINVAL, imp_copy(self->imp, self->h, UDB_IMPORTER_READ,
+				    UINT64_MAX - 2, b, 8, NULL));
+	EXPECT_EQ(-ENOENT, imp_copy(self->imp, 12345, UDB_IMPORTER_READ,
+				    0, b, 8, NULL));
+}
+
+TEST_F(mirror, madvise_dontneed_then_cpu_write)
+{
+	struct userptr_dmabuf_info a, b;
+	uint8_t *p;
+	int err;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 1));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &a));
+
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_DONTNEED));
+	/* the device sees the zero pages the CPU now has */
+	p = imp_read_all(self->imp, self->h, self->len, &err);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(-1, check_zero(p, self->len));
+	free(p);
+
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &b));
+	EXPECT_GT(b.invalidations, a.invalidations);
+	EXPECT_GT(b.generation, a.generation);
+
+	/* writing faults in fresh pages: another change the device follows */
+	fill(self->mem, self->len, 4);
+	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 4));
+}
+
+TEST_F(mirror, importer_is_notified_and_remaps)
+{
+	struct udb_importer_copy c1, c2;
+	uint8_t b[16];
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, b,
+			      sizeof(b), &c1));
+	ASSERT_EQ(0, madvise(self->mem + 5 * self->ps, self->ps,
+			     MADV_DONTNEED));
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, self->fd));
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, b,
+			      sizeof(b), &c2));
+	EXPECT_GT(c2.invalidations, c1.invalidations);
+	EXPECT_GT(c2.maps, c1.maps);
+}
+
+TEST_F(mirror, munmap_then_map_fixed)
+{
+	struct userptr_dmabuf_info info;
+	uint8_t b[16];
+	int i, ret;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(0, munmap(self->mem, self->len));
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ(-EFAULT, info.last_error);
+	EXPECT_EQ(-EFAULT, imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0,
+				    b, sizeof(b), NULL));
+
+	/* new memory at the same address: the buffer mirrors it */
+	ASSERT_EQ(self->mem, mmap(self->mem, self->len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				  -1, 0));
+	fill(self->mem, self->len, 5);
+	/* the failed map queued a refresh; it now finds the range again */
+	for (i = 0; i < 100; i++) {
+		ret = imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, b,
+			       sizeof(b), NULL);
+		if (ret != -EFAULT)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 5));
+}
+
+TEST_F(mirror, map_fixed_over_the_range)
+{
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 1));
+	ASSERT_EQ(self->mem + self->ps,
+		  mmap(self->mem + self->ps, self->ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	fill(self->mem, self->len, 6);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 6));
+}
+
+TEST_F(mirror, mremap_move_leaves_a_hole)
+{
+	void *to;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	to = mmap(NULL, self->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		  -1, 0);
+	ASSERT_NE(MAP_FAILED, to);
+	ASSERT_EQ(to, mremap(self->mem, self->len, self->len,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, to));
+	/* the buffer follows the address, which is now unmapped */
+	EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	/* the moved memory still has the data; the fixture unmaps it */
+	EXPECT_EQ(-1, check(to, self->len, 1));
+	self->mem = to;
+}
+
+TEST_F(mirror, mremap_grow_keeps_pages)
+{
+	void *p;
+
+	/* growing in place (or moving) must not corrupt what the device sees */
+	p = mremap(self->mem, self->len, 2 * self->len, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "cannot grow in place here");
+	fill(self->mem, self->len, 7);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 7));
+	munmap(self->mem + self->len, self->len);
+}
+
+TEST_F(mirror, mprotect_read_only_then_back)
+{
+	uint8_t b[16];
+	int i, ret;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ));
+	/* a writable buffer cannot mirror a read-only range */
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	EXPECT_NE(0, imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, b,
+			      sizeof(b), NULL));
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ | PROT_WRITE));
+	for (i = 0; i < 100; i++) {
+		ret = imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, b,
+			       sizeof(b), NULL);
+		if (!ret)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(0, ret);
+	fill(self->mem, self->len, 8);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 8));
+}
+
+/* After fork the owner's next write breaks COW: the device must follow. */
+TEST_F(mirror, fork_parent_writes_first)
+{
+	int pipefd[2], status;
+	pid_t pid;
+	char c;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(pipefd[1]);
+		/* hold the COW pages until the parent is done */
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(1);
+		_exit(check(self->mem, self->len, 1) == -1 ? 0 : 2);
+	}
+	close(pipefd[0]);
+	fill(self->mem, self->len, 9);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 9));
+	ASSERT_EQ(1, write(pipefd[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* and the child still saw its own copy of the old data */
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(pipefd[1]);
+}
+
+/* The child writes first: its copy must never reach the device. */
+TEST_F(mirror, fork_child_writes_first)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		fill(self->mem, self->len, 10);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 1));
+	fill(self->mem, self->len, 11);
+	if (self->dynamic)
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h,
+					   self->len, 11));
+}
+
+/* Device writes go to the owner's pages, also right after a fork. */
+TEST_F(mirror, device_write_after_fork)
+{
+	uint8_t *p = malloc(self->len);
+	int status;
+	pid_t pid;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	ASSERT_NE(NULL, p);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		usleep(200000);
+		_exit(check(self->mem, self->len, 1) == -1 ? 0 : 3);
+	}
+	/* our first CPU write after fork breaks COW and refreshes */
+	self->mem[0] ^= 1;
+	self->mem[0] ^= 1;
+	fill(p, self->len, 12);
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_WRITE, 0, p,
+			      self->len, NULL));
+	EXPECT_EQ(-1, check(self->mem, self->len, 12));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	free(p);
+}
+
+/* Another process maps the dma-buf and sees and changes the owner's bytes. */
+TEST_F(mirror, mmap_in_another_process)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint8_t *m = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, self->fd, 0);
+
+		if (m == MAP_FAILED)
+			_exit(1);
+		if (check(m, self->len, 1) != -1)
+			_exit(2);
+		fill(m, self->len, 13);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* the child's writes landed in the owner's memory... */
+	EXPECT_EQ(-1, check(self->mem, self->len, 13));
+	/* ...and the device sees them */
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->h, self->len, 13));
+}
+
+/* A CPU mapping of the dma-buf follows the owner's page-table changes. */
+TEST_F(mirror, mmap_follows_invalidation)
+{
+	uint8_t *m;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(-1, check(m, self->len, 1));
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_DONTNEED));
+	EXPECT_EQ(-1, check_zero(m, self->len));
+	fill(self->mem, self->len, 14);
+	EXPECT_EQ(-1, check(m, self->len, 14));
+	fill(m, self->len, 15);
+	EXPECT_EQ(-1, check(self->mem, self->len, 15));
+	/* offset mapping */
+	munmap(m, self->len);
+	m = mmap(NULL, self->ps, PROT_READ, MAP_SHARED, self->fd,
+		 3 * self->ps);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(0, memcmp(m, self->mem + 3 * self->ps, self->ps));
+	munmap(m, self->ps);
+	/* private and out-of-range mappings are refused */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->ps, PROT_READ, MAP_PRIVATE,
+				   self->fd, 0));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * self->ps, PROT_READ, MAP_SHARED,
+				   self->fd, self->len - self->ps));
+}
+
+/* Shared file memory: device writes reach the page cache and read(2). */
+TEST_F(mirror, memfd_device_write_reaches_page_cache)
+{
+	int mfd, fd, h;
+	uint8_t *m, *p, *r;
+
+	mfd = memfd_create("udb-test", MFD_CLOEXEC);
+	ASSERT_GE(mfd, 0);
+	ASSERT_EQ(0, ftruncate(mfd, self->len));
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+
+	p = malloc(self->len);
+	r = malloc(self->len);
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, r);
+	fill(p, self->len, 16);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, p,
+			      self->len, NULL));
+	ASSERT_EQ(0, msync(m, self->len, MS_SYNC));
+	ASSERT_EQ((ssize_t)self->len, pread(mfd, r, self->len, 0));
+	EXPECT_EQ(-1, check(r, self->len, 16));
+
+	/* and pwrite(2) is what the device reads */
+	fill(r, self->len, 17);
+	ASSERT_EQ((ssize_t)self->len, pwrite(mfd, r, self->len, 0));
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 17));
+
+	/* truncation takes the pages away */
+	if (self->dynamic) {
+		ASSERT_EQ(0, ftruncate(mfd, 0));
+		EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT,
+			  udb_settle(self->dev, fd));
+	}
+	free(p);
+	free(r);
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(m, self->len);
+	close(mfd);
+}
+
+/* Private file mapping: the buffer gets the process's private copy. */
+TEST_F(mirror, private_file_mapping)
+{
+	int mfd, fd, h;
+	uint8_t *m, *r;
+
+	mfd = memfd_create("udb-priv", MFD_CLOEXEC);
+	ASSERT_GE(mfd, 0);
+	r = malloc(self->len);
+	ASSERT_NE(NULL, r);
+	fill(r, self->len, 18);
+	ASSERT_EQ((ssize_t)self->len, pwrite(mfd, r, self->len, 0));
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 18));
+	fill(r, self->len, 19);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, r,
+			      self->len, NULL));
+	EXPECT_EQ(-1, check(m, self->len, 19));
+	/* the file itself is untouched */
+	ASSERT_EQ((ssize_t)self->len, pread(mfd, r, self->len, 0));
+	EXPECT_EQ(-1, check(r, self->len, 18));
+	free(r);
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(m, self->len);
+	close(mfd);
+}
+
+TEST_F(mirror, transparent_huge_pages)
+{
+	size_t hp = 2UL << 20, len = 2 * hp;
+	uint8_t *raw, *m;
+	int fd, h;
+
+	raw = map_anon(len + hp);
+	ASSERT_NE(NULL, raw);
+	m = (uint8_t *)(((uintptr_t)raw + hp - 1) & ~(hp - 1));
+	if (madvise(m, len, MADV_HUGEPAGE))
+		SKIP(goto out, "no THP");
+	fill(m, len, 20);
+	fd = udb_create(self->dev, m, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, len, 20));
+	if (self->dynamic) {
+		/* split: unmap one small page out of the huge page */
+		ASSERT_EQ(0, madvise(m + 4 * self->ps, self->ps, MADV_DONTNEED));
+		fill(m, len, 21);
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, h, len, 21));
+#ifdef MADV_COLLAPSE
+		/* collapse back, where the kernel supports it */
+		if (!madvise(m, len, MADV_COLLAPSE)) {
+			fill(m, len, 22);
+			EXPECT_EQ(-1, device_check(_metadata, self->imp, h,
+						   len, 22));
+		}
+#endif
+	}
+	imp_detach(self->imp, h);
+	close(fd);
+out:
+	munmap(raw, len + hp);
+}
+
+TEST_F(mirror, hugetlb)
+{
+	size_t len = 4UL << 20;
+	uint8_t *m;
+	int fd, h;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED)
+		SKIP(return, "no free huge pages (set nr_hugepages)");
+	fill(m, len, 23);
+	fd = udb_create(self->dev, m, len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, len, 23));
+	fill(m, len, 24);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, len, 24));
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(m, len);
+}
+
+TEST_F(mirror, create_list_concatenates)
+{
+	uint8_t *a = map_anon(2 * self->ps), *b = map_anon(3 * self->ps), *p;
+	struct userptr_dmabuf_range r[2] = {
+		{ (uintptr_t)b, 3 * self->ps }, { (uintptr_t)a, 2 * self->ps },
+	};
+	struct userptr_dmabuf_create_list l = {
+		.ranges = (uintptr_t)r, .count = 2,
+	};
+	int h, err;
+
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	memset(a, 0xaa, 2 * self->ps);
+	memset(b, 0xbb, 3 * self->ps);
+	ASSERT_EQ(0, ioctl(self->dev, USERPTR_DMABUF_IOC_CREATE_LIST, &l));
+	h = imp_attach(self->imp, l.fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	p = imp_read_all(self->imp, h, 5 * self->ps, &err);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0xbb, p[0]);
+	EXPECT_EQ(0xbb, p[3 * self->ps - 1]);
+	EXPECT_EQ(0xaa, p[3 * self->ps]);
+	EXPECT_EQ(0xaa, p[5 * self->ps - 1]);
+	free(p);
+	if (self->dynamic) {
+		/* invalidating the second range refreshes only that part */
+		ASSERT_EQ(0, madvise(a, 2 * self->ps, MADV_DONTNEED));
+		memset(a, 0xcc, 2 * self->ps);
+		p = imp_read_all(self->imp, h, 5 * self->ps, &err);
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(0xbb, p[0]);
+		EXPECT_EQ(0xcc, p[3 * self->ps]);
+		free(p);
+	}
+	imp_detach(self->imp, h);
+	close(l.fd);
+	munmap(a, 2 * self->ps);
+	munmap(b, 3 * self->ps);
+}
+
+/* The owner dies; the fd lives on in another process, safely. */
+TEST_F(mirror, owner_exit)
+{
+	struct userptr_dmabuf_info info;
+	int sv[2], status, fd, h;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	uint8_t b[16];
+	pid_t pid;
+	char x;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint8_t *m = map_anon(self->len);
+		int cfd;
+
+		fill(m, self->len, 25);
+		cfd = udb_create(self->dev, m, self->len, 0);
+		if (cfd < 0)
+			_exit(1);
+		iov.iov_base = &x;
+		iov.iov_len = 1;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
+		_exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 2);
+	}
+	iov.iov_base = &x;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
+	cm = CMSG_FIRSTHDR(&msg);
+	ASSERT_NE(NULL, cm);
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(USERPTR_DMABUF_STATE_DEAD, udb_settle(self->dev, fd));
+	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+	EXPECT_EQ(-ENODEV, info.last_error);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	if (self->dynamic) {
+		ASSERT_GE(h, 0);
+		EXPECT_EQ(-ENODEV, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0,
+					    b, sizeof(b), NULL));
+		imp_detach(self->imp, h);
+	} else {
+		/* pinning needs the owner's mm */
+		EXPECT_EQ(-ENODEV, h);
+	}
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Static importers get the pinned fallback; changes are counted, not lost. */
+TEST_F(mirror, static_importer_is_pinned)
+{
+	struct userptr_dmabuf_info info;
+	int h;
+
+	h = imp_attach(self->imp, self->fd, 0);
+	ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ((uint64_t)NPAGES, info.pinned_pages);
+	EXPECT_EQ(2u, info.attachments);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 1));
+	fill(self->mem, self->len, 26);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 26));
+
+	/* a CPU change cannot move pinned pages: counted */
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_DONTNEED));
+	udb_settle(self->dev, self->fd);
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_GT(info.pinned_invalidations, 0ULL);
+	/* the pinned pages still hold the old bytes, safely */
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 26));
+
+	ASSERT_EQ(0, imp_detach(self->imp, h));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ(0ULL, info.pinned_pages);
+	EXPECT_EQ(1u, info.attachments);
+}
+
+/* Pinning is charged to RLIMIT_MEMLOCK for users without CAP_IPC_LOCK. */
+TEST_F(mirror, pinning_respects_memlock)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 16 * 4096, 16 * 4096 };
+		int fd, h, ret = 0;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		if (geteuid() == 0 &&
+		    (setresgid(65534, 65534, 65534) ||
+		     setresuid(65534, 65534, 65534)))
+			_exit(11);
+		/* our own buffer, so nothing is pinned for it yet */
+		fd = udb_create(self->dev, self->mem, self->len, 0);
+		if (fd < 0)
+			_exit(12);
+		/* 64 pages > 16: refused */
+		h = imp_attach(self->imp, fd, 0);
+		if (h != -ENOMEM)
+			ret = 13;
+		/* within the limit: fine */
+		fd = udb_create(self->dev, self->mem, 8 * 4096, 0);
+		if (fd < 0 || imp_attach(self->imp, fd, 0) < 0)
+			ret = 14;
+		_exit(ret);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(mirror, read_only_buffer)
+{
+	struct userptr_dmabuf_info info;
+	uint8_t b[16];
+	int fd, h;
+
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ));
+	fd = udb_create(self->dev, self->mem, self->len,
+			USERPTR_DMABUF_CREATE_READONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+	EXPECT_EQ(USERPTR_DMABUF_CREATE_READONLY, info.flags);
+	/* no writable CPU mapping */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0));
+	/* read-only mapping is fine */
+	{
+		uint8_t *m = mmap(NULL, self->len, PROT_READ, MAP_SHARED, fd, 0);
+
+		ASSERT_NE(MAP_FAILED, m);
+		EXPECT_EQ(-1, check(m, self->len, 1));
+		EXPECT_NE(0, mprotect(m, self->len, PROT_READ | PROT_WRITE));
+		munmap(m, self->len);
+	}
+	/* device mappings are DMA_TO_DEVICE only */
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	if (h >= 0) {
+		EXPECT_EQ(-EPERM, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0,
+					   b, sizeof(b), NULL));
+		imp_detach(self->imp, h);
+	}
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
+		       UDB_IMPORTER_ATTACH_READONLY);
+	ASSERT_GE(h, 0);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, h, self->len, 1));
+	EXPECT_EQ(-EPERM, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, b,
+				   sizeof(b), NULL));
+	imp_detach(self->imp, h);
+	close(fd);
+	ASSERT_EQ(0, mprotect(self->mem, self->len, PROT_READ | PROT_WRITE));
+}
+
+/* Implicit sync and CPU access brackets work with this exporter. */
+TEST_F(mirror, sync_file_and_cpu_access)
+{
+	struct dma_buf_export_sync_file ex = { .flags = DMA_BUF_SYNC_RW };
+	struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE };
+	struct dma_buf_sync s = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+	struct pollfd pfd;
+
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex));
+	ASSERT_GE(ex.fd, 0);
+	pfd.fd = ex.fd;
+	pfd.events = POLLIN;
+	/* the refresh fences signal right away */
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	im.fd = ex.fd;
+	EXPECT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im));
+	close(ex.fd);
+
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &s));
+	s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &s));
+	pfd.fd = self->fd;
+	pfd.events = POLLIN | POLLOUT;
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+}
+
+/* Buffers and attachments outlive the importer file and vice versa. */
+TEST_F(mirror, close_order)
+{
+	int fd2 = dup(self->fd), imp2, h;
+
+	ASSERT_GE(fd2, 0);
+	imp2 = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(imp2, 0);
+	h = imp_attach(imp2, fd2, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	close(fd2);
+	close(self->fd);
+	self->fd = -1;
+	/* the attachment holds the dma-buf */
+	munmap(self->mem, self->len);
+	self->mem = map_anon(self->len);
+	close(imp2);
+	self->fd = udb_create(self->dev, self->mem, self->len, 0);
+	ASSERT_GE(self->fd, 0);
+}
+
+TEST_HARNESS_MAIN
