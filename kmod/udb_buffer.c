@@ -14,9 +14,10 @@
  * tables change, the interval notifier waits for device work already
  * submitted (all dma_resv fences), marks the affected pages dirty and
  * queues a refresh; nothing of ours then stops migration, THP splits or
- * KSM from taking the pages, unless an importer still maps them. The refresh re-faults only the dirty pages with
- * hmm_range_fault() and publishes them under the dma_resv lock, notifying
- * importers and adding a KERNEL fence in the same critical section.
+ * KSM from taking the pages, unless an importer still maps them. The
+ * refresh re-faults only the dirty pages with hmm_range_fault() and
+ * publishes them under the dma_resv lock, notifying importers and adding a
+ * KERNEL fence in the same critical section.
  *
  * Locking, outermost first:
  *
@@ -89,6 +90,9 @@ static void udb_user_uncharge(uid_t uid)
 	mutex_unlock(&udb_users_lock);
 }
 
+/* Longest the notifier waits for device work before letting the CPU go on. */
+#define UDB_FENCE_WAIT_MS	5000
+
 /* Give up a refresh that keeps colliding with invalidations after this. */
 #define UDB_REFRESH_TIMEOUT_MS	2000
 
@@ -96,12 +100,12 @@ static void udb_dirty_extend(struct udb_buffer *buf, unsigned long lo,
 			     unsigned long hi)
 {
 	if (buf->dirty_lo >= buf->dirty_hi) {
-		buf->dirty_lo = lo;
-		buf->dirty_hi = hi;
+		WRITE_ONCE(buf->dirty_lo, lo);
+		WRITE_ONCE(buf->dirty_hi, hi);
 		return;
 	}
-	buf->dirty_lo = min(buf->dirty_lo, lo);
-	buf->dirty_hi = max(buf->dirty_hi, hi);
+	WRITE_ONCE(buf->dirty_lo, min(buf->dirty_lo, lo));
+	WRITE_ONCE(buf->dirty_hi, max(buf->dirty_hi, hi));
 }
 
 /**
@@ -127,8 +131,20 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start, end, lo, hi, i;
 
 	if (mmu_notifier_range_blockable(range)) {
-		dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
-				      MAX_SCHEDULE_TIMEOUT);
+		/*
+		 * Bounded: a fence that never signals (a stuck device, a
+		 * user's sync_file) must not hang munmap() or exit. Memory
+		 * safety does not depend on this wait, every mapping holds
+		 * page references; coherence does, so it is counted.
+		 */
+		if (dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+					  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0) {
+			pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
+					    buf->owner_pid, UDB_FENCE_WAIT_MS);
+			mutex_lock(&buf->lock);
+			buf->fence_timeouts++;
+			mutex_unlock(&buf->lock);
+		}
 		mutex_lock(&buf->lock);
 	} else {
 		if (!dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
@@ -156,7 +172,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		buf->pages[i] = NULL;
 	udb_dirty_extend(buf, lo, hi);
 	if (buf->state == USERPTR_DMABUF_STATE_VALID)
-		buf->state = USERPTR_DMABUF_STATE_STALE;
+		WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_STALE);
 	mutex_unlock(&buf->lock);
 
 	queue_work(system_unbound_wq, &buf->refresh_work);
@@ -215,8 +231,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
 	buf->last_error = err;
-	buf->state = err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
-				      USERPTR_DMABUF_STATE_FAULT;
+	WRITE_ONCE(buf->state, err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
+						USERPTR_DMABUF_STATE_FAULT);
 	mutex_unlock(&buf->lock);
 	udb_notify_importers(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
@@ -307,9 +323,9 @@ again:
 	}
 	for (i = lo; i < hi; i++)
 		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
-	buf->dirty_lo = 0;
-	buf->dirty_hi = 0;
-	buf->state = USERPTR_DMABUF_STATE_VALID;
+	WRITE_ONCE(buf->dirty_lo, 0);
+	WRITE_ONCE(buf->dirty_hi, 0);
+	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
 	buf->last_error = 0;
 	buf->generation++;
 	buf->refreshes++;
@@ -579,6 +595,7 @@ void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
 	info->generation = buf->generation;
 	info->invalidations = buf->invalidations;
 	info->pinned_invalidations = buf->pinned_invalidations;
+	info->fence_timeouts = buf->fence_timeouts;
 	info->last_error = buf->last_error;
 	mutex_unlock(&buf->lock);
 

@@ -162,6 +162,14 @@ static void udb_mapping_free(struct udb_mapping *m)
 	kfree(m);
 }
 
+static unsigned int udb_max_segment(struct device *dev)
+{
+	size_t lim = min_t(size_t, dma_max_mapping_size(dev),
+			   dma_get_max_seg_size(dev));
+
+	return max(min_t(size_t, lim, UINT_MAX) & PAGE_MASK, PAGE_SIZE);
+}
+
 /* Copy and reference the snapshot's pages; -EAGAIN while it is stale. */
 static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 {
@@ -244,9 +252,10 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 			goto err_free;
 	}
 
+	/* Segments no longer than the importer's device takes. */
 	ret = sg_alloc_table_from_pages_segment(&m->sgt, m->pages, m->npages,
 						0, buf->size,
-						dma_max_mapping_size(attach->dev) & PAGE_MASK,
+						udb_max_segment(attach->dev),
 						GFP_KERNEL);
 	if (ret)
 		goto err_free;

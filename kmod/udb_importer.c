@@ -2,8 +2,8 @@
 /*
  * udb_importer: a reference importer of dynamic dma-bufs.
  *
- * A virtual DMA device (a platform device with a 64-bit DMA mask, no
- * IOMMU) that imports dma-bufs the way a driver should:
+ * A virtual DMA device (a platform device with a 64-bit DMA mask, the
+ * default 64 KiB segment limit, no IOMMU) that imports dma-bufs the way a driver should:
  *
  *  - dynamic attachments register invalidate_mappings (move_notify on
  *    6.12); the callback runs with the dma_resv lock held and unmaps at
@@ -403,6 +403,10 @@ static int __init imp_init(void)
 	ret = dma_coerce_mask_and_coherent(&imp_pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
 		goto err;
+	/*
+	 * No dma_set_max_seg_size(): the default 64 KiB segment limit is
+	 * kept on purpose, so exporters must split their tables for it.
+	 */
 	ret = misc_register(&imp_misc);
 	if (ret)
 		goto err;

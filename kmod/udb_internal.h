@@ -91,6 +91,7 @@ struct udb_pinset {
  * @invalidations: notifier calls that hit the buffer
  * @pinned_invalidations: those that hit while @pinset was live
  * @refreshes: publishes
+ * @fence_timeouts: notifier calls that stopped waiting for device work
  * @refresh_lock: serialises refreshes; protects @hmm_pfns
  * @hmm_pfns: hmm_range_fault() output, one per page
  * @refresh_work: runs udb_buffer_refresh() after an invalidation
@@ -115,7 +116,7 @@ struct udb_buffer {
 	unsigned int nranges;
 	struct udb_range *ranges;
 
-	struct mutex lock;
+	struct mutex lock;	/* snapshot; taken in the notifier */
 	struct page **pages;
 	struct page **cpu_refs;
 	unsigned long dirty_lo;
@@ -127,17 +128,18 @@ struct udb_buffer {
 	u64 invalidations;
 	u64 pinned_invalidations;
 	u64 refreshes;
+	u64 fence_timeouts;
 
-	struct mutex refresh_lock;
+	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;
 	struct work_struct refresh_work;
 	wait_queue_head_t refreshed;
 
 	u64 fence_context;
 	u64 fence_seqno;
-	spinlock_t fence_lock;
+	spinlock_t fence_lock;	/* of the refresh fences */
 
-	struct mutex pin_lock;
+	struct mutex pin_lock;	/* pin set lifetime, before mmap_lock */
 	struct udb_pinset *pinset;
 
 	unsigned int attachments;

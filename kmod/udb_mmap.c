@@ -54,15 +54,15 @@ static void udb_vm_close(struct vm_area_struct *vma)
 	mutex_unlock(&buf->lock);
 }
 
+/*
+ * Wake-up condition, evaluated in a wait loop where sleeping (buf->lock)
+ * is not allowed: lockless reads are enough, the fault is retried anyway.
+ */
 static bool udb_page_ready(struct udb_buffer *buf, pgoff_t pgoff)
 {
-	bool ready;
-
-	mutex_lock(&buf->lock);
-	ready = buf->state != USERPTR_DMABUF_STATE_STALE ||
-		pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi;
-	mutex_unlock(&buf->lock);
-	return ready;
+	return READ_ONCE(buf->state) != USERPTR_DMABUF_STATE_STALE ||
+	       pgoff < READ_ONCE(buf->dirty_lo) ||
+	       pgoff >= READ_ONCE(buf->dirty_hi);
 }
 
 static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
@@ -183,7 +183,8 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
 	struct udb_buffer *buf = dmabuf->priv;
 
-	if (!(vma->vm_flags & VM_SHARED))
+	/* read-only shared mappings of an O_RDONLY file lose VM_SHARED */
+	if (!(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
 		return -EINVAL;
 	if (buf->flags & USERPTR_DMABUF_CREATE_READONLY) {
 		if (vma->vm_flags & VM_WRITE)

@@ -137,7 +137,12 @@ struct userptr_dmabuf_create_list {
  * @mmaps: out: live CPU mappings of the dma-buf
  * @last_error: out: negative errno of the last failed refresh, or 0
  * @reserved0: zero
+ * @fence_timeouts: out: CPU mapping changes that went ahead while device
+ *	work on the buffer was still unfinished after 5 s (the device then
+ *	kept accessing the old, still referenced pages)
  * @reserved: must be zero on input, zero on output
+ *
+ * Every field but @fd must be zero on input.
  */
 struct userptr_dmabuf_info {
 	__s32 fd;
@@ -153,7 +158,8 @@ struct userptr_dmabuf_info {
 	__u32 mmaps;
 	__s32 last_error;
 	__u32 reserved0;
-	__u64 reserved[4];
+	__u64 fence_timeouts;
+	__u64 reserved[3];
 };
 
 #define USERPTR_DMABUF_IOC_MAGIC	'u'
