@@ -10,6 +10,7 @@
 #ifndef _USERPTR_DMABUF_COMPAT_H
 #define _USERPTR_DMABUF_COMPAT_H
 
+#include <linux/mm.h>
 #include <linux/module.h>
 
 /* 6.13 made the namespace argument a string literal. */
@@ -28,6 +29,13 @@
 #define UDB_HAVE_DYNAMIC_IMPORTERS	1
 #else
 #define UDB_HAVE_DYNAMIC_IMPORTERS	0
+#endif
+
+/* 7.x renamed zap_vma_ptes() (PFN/mixed maps only) to zap_special_vma_range(). */
+#ifdef UDB_HAVE_ZAP_SPECIAL_VMA_RANGE
+#define udb_zap_pfn_range(vma, addr, size)	zap_special_vma_range(vma, addr, size)
+#else
+#define udb_zap_pfn_range(vma, addr, size)	zap_vma_ptes(vma, addr, size)
 #endif
 
 #endif /* _USERPTR_DMABUF_COMPAT_H */

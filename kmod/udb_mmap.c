@@ -24,6 +24,7 @@
 #include <linux/dma-buf.h>
 #include <linux/mm.h>
 
+#include "compat.h"
 #include "udb_internal.h"
 
 /* How long a fault waits for a pending refresh before SIGBUS. */
@@ -127,7 +128,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	stale = seq != buf->mmap_seq;
 	mutex_unlock(&buf->lock);
 	if (stale)
-		zap_vma_ptes(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 	put_page(page);
 	return ret;
 }
@@ -156,7 +157,7 @@ static vm_fault_t udb_vm_pfn_mkwrite(struct vm_fault *vmf)
 
 	if (!page) {
 		/* Being refreshed: drop the PTE, the refault waits. */
-		zap_vma_ptes(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		udb_zap_pfn_range(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 		return VM_FAULT_NOPAGE;
 	}
 	set_page_dirty_lock(page);
