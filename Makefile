@@ -34,6 +34,13 @@ check: deps
 lint: deps
 	@bash scripts/lint.sh
 
+# Benchmarks: separate from tests, ratios against peers from the same run.
+# BENCH_KERNEL=6.12|7.3|stock; the figures are in build/vm/bench-<kernel>/bench.log
+BENCH_KERNEL ?= 6.12
+bench: deps
+	@bash tests/vm/run -k $(BENCH_KERNEL) -o build/vm/bench-$(BENCH_KERNEL) tests/vm/plans/bench.plan >/dev/null || true
+	@cat build/vm/bench-$(BENCH_KERNEL)/bench.log
+
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
 DKMS_SRC := /usr/src/userptr-dmabuf-$(DKMS_VER)
 dkms-install:
@@ -52,4 +59,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps module kernels check lint dkms-install demo clean
+.PHONY: all deps module kernels check lint bench dkms-install demo clean

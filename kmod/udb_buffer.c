@@ -171,8 +171,10 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	for (i = lo; i < hi; i++)
 		buf->pages[i] = NULL;
 	udb_dirty_extend(buf, lo, hi);
-	if (buf->state == USERPTR_DMABUF_STATE_VALID)
+	if (buf->state == USERPTR_DMABUF_STATE_VALID) {
 		WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_STALE);
+		buf->stale_since = ktime_get_ns();
+	}
 	mutex_unlock(&buf->lock);
 
 	queue_work(system_unbound_wq, &buf->refresh_work);
@@ -329,6 +331,10 @@ again:
 	buf->last_error = 0;
 	buf->generation++;
 	buf->refreshes++;
+	/* the notification follows in this same dma_resv critical section */
+	if (buf->stale_since)
+		buf->last_window_ns = ktime_get_ns() - buf->stale_since;
+	buf->stale_since = 0;
 	mutex_unlock(&buf->lock);
 
 	udb_notify_importers(buf);
@@ -596,6 +602,7 @@ void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
 	info->invalidations = buf->invalidations;
 	info->pinned_invalidations = buf->pinned_invalidations;
 	info->fence_timeouts = buf->fence_timeouts;
+	info->last_window_ns = buf->last_window_ns;
 	info->last_error = buf->last_error;
 	mutex_unlock(&buf->lock);
 

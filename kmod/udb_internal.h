@@ -92,6 +92,8 @@ struct udb_pinset {
  * @pinned_invalidations: those that hit while @pinset was live
  * @refreshes: publishes
  * @fence_timeouts: notifier calls that stopped waiting for device work
+ * @stale_since: ktime_get_ns() when the buffer last went from VALID to STALE
+ * @last_window_ns: stale_since to notification, for the last publish
  * @refresh_lock: serialises refreshes; protects @hmm_pfns
  * @hmm_pfns: hmm_range_fault() output, one per page
  * @refresh_work: runs udb_buffer_refresh() after an invalidation
@@ -129,6 +131,8 @@ struct udb_buffer {
 	u64 pinned_invalidations;
 	u64 refreshes;
 	u64 fence_timeouts;
+	u64 stale_since;
+	u64 last_window_ns;
 
 	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;

@@ -140,6 +140,9 @@ struct userptr_dmabuf_create_list {
  * @fence_timeouts: out: CPU mapping changes that went ahead while device
  *	work on the buffer was still unfinished after 5 s (the device then
  *	kept accessing the old, still referenced pages)
+ * @last_window_ns: out: for the last published refresh, nanoseconds from
+ *	the CPU change that made the buffer stale to the importers'
+ *	notification: the window of docs/design.md
  * @reserved: must be zero on input, zero on output
  *
  * Every field but @fd must be zero on input.
@@ -159,7 +162,8 @@ struct userptr_dmabuf_info {
 	__s32 last_error;
 	__u32 reserved0;
 	__u64 fence_timeouts;
-	__u64 reserved[3];
+	__u64 last_window_ns;
+	__u64 reserved[2];
 };
 
 #define USERPTR_DMABUF_IOC_MAGIC	'u'
