@@ -51,6 +51,7 @@
 
 #include "compat.h"
 #include "udb_internal.h"
+#include "udb_trace.h"
 
 static unsigned int max_buffers_per_user = 4096;
 module_param(max_buffers_per_user, uint, 0644);
@@ -160,6 +161,8 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	lo = r->first + ((start - r->start) >> PAGE_SHIFT);
 	hi = r->first + ((end - r->start + PAGE_SIZE - 1) >> PAGE_SHIFT);
 
+	trace_udb_invalidate(buf->ino, lo, hi, range->event,
+			     mmu_notifier_range_blockable(range));
 	buf->invalidations++;
 	if (READ_ONCE(buf->pinset))
 		buf->pinned_invalidations++;
@@ -235,6 +238,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	buf->last_error = err;
 	WRITE_ONCE(buf->state, err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
 						USERPTR_DMABUF_STATE_FAULT);
+	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
+			  buf->generation, err, 0);
 	mutex_unlock(&buf->lock);
 	udb_notify_importers(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
@@ -335,6 +340,8 @@ again:
 	if (buf->stale_since)
 		buf->last_window_ns = ktime_get_ns() - buf->stale_since;
 	buf->stale_since = 0;
+	trace_udb_refresh(buf->ino, lo, hi, buf->generation, 0,
+			  buf->last_window_ns);
 	mutex_unlock(&buf->lock);
 
 	udb_notify_importers(buf);
@@ -542,6 +549,8 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	if (ret)
 		goto err_put;
 
+	trace_udb_create(buf->ino, buf->owner_pid, buf->ranges[0].start,
+			 npages, nranges, flags);
 	*out = buf;
 	return 0;
 

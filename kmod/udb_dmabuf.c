@@ -29,6 +29,7 @@
 
 #include "compat.h"
 #include "udb_internal.h"
+#include "udb_trace.h"
 
 /**
  * struct udb_mapping - one map_dma_buf() result
@@ -266,11 +267,15 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	m->dev = attach->dev;
 	m->dir = dir;
 	list_add(&m->node, &buf->mappings);
+	trace_udb_map(buf->ino, dev_name(attach->dev), m->npages,
+		      m->generation, !!ua->pinset, dir, 0);
 	return &m->sgt;
 
 err_sgt:
 	sg_free_table(&m->sgt);
 err_free:
+	trace_udb_map(buf->ino, dev_name(attach->dev), 0, 0, !!ua->pinset,
+		      dir, ret);
 	udb_mapping_free(m);
 	return ERR_PTR(ret);
 }
@@ -288,9 +293,11 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 			      struct sg_table *sgt, enum dma_data_direction dir)
 {
 	struct udb_mapping *m = container_of(sgt, struct udb_mapping, sgt);
+	struct udb_buffer *buf = attach->dmabuf->priv;
 	unsigned long i;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
+	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
 	dma_unmap_sgtable(attach->dev, sgt, m->dir, 0);
 	if (m->dir != DMA_TO_DEVICE)
@@ -444,6 +451,7 @@ int udb_dmabuf_export(struct udb_buffer *buf)
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	buf->dmabuf = dmabuf;
+	buf->ino = file_inode(dmabuf->file)->i_ino;
 
 	name = kasprintf(GFP_KERNEL, "pid:%d:0x%lx", buf->owner_pid,
 			 buf->ranges[0].start);

@@ -68,6 +68,7 @@ struct udb_pinset {
  * struct udb_buffer - a user range exported as a dma-buf
  * @dmabuf: the exported buffer; its resv is the dma_resv lock
  * @mm: owner's mm (mmgrab()ed); faulted only while mmget_not_zero()
+ * @ino: the dma-buf's inode number, names the buffer in traces
  * @owner_pid: tgid of the creator, for the dma-buf name and debugfs
  * @uid: creator's uid in init_user_ns, charged for the buffer
  * @flags: USERPTR_DMABUF_CREATE_* flags
@@ -110,6 +111,7 @@ struct udb_pinset {
 struct udb_buffer {
 	struct dma_buf *dmabuf;
 	struct mm_struct *mm;
+	unsigned long ino;
 	pid_t owner_pid;
 	uid_t uid;
 	u32 flags;

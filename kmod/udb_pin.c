@@ -24,6 +24,7 @@
 #include <linux/vmalloc.h>
 
 #include "udb_internal.h"
+#include "udb_trace.h"
 
 static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
 {
@@ -101,9 +102,11 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	pinned = atomic64_add_return(ps->npages, &buf->mm->pinned_vm);
 	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
 		ret = -ENOMEM;
+		trace_udb_pin(buf->ino, ps->npages, true, ret);
 		goto err_unaccount;
 	}
 	ret = udb_pin_pages(buf, ps);
+	trace_udb_pin(buf->ino, ps->npages, true, ret);
 	if (ret)
 		goto err_unaccount;
 
@@ -135,6 +138,7 @@ static void udb_pinset_release(struct kref *ref)
 	}
 	dma_resv_unlock(buf->dmabuf->resv);
 
+	trace_udb_pin(buf->ino, ps->npages, false, 0);
 	unpin_user_pages_dirty_lock(ps->pages, ps->npages,
 				    !(buf->flags & USERPTR_DMABUF_CREATE_READONLY));
 	atomic64_sub(ps->npages, &buf->mm->pinned_vm);

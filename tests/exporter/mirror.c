@@ -11,9 +11,11 @@
  */
 #include "common.h"
 #include <linux/dma-buf.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/mempolicy.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -389,6 +391,250 @@ TEST_F(mirror, invalidation_window_is_short)
 	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, state);
 	EXPECT_LT(ms, 1000.0);
 	EXPECT_EQ(0ULL, info.fence_timeouts);
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+static long read_sysfs_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Migration between NUMA nodes (the VM has two): it succeeds while the
+ * buffer lives (the snapshot holds no references; an importer's mapping
+ * does, until it is notified), and the device follows the moved pages.
+ */
+TEST_F(mirror, move_pages_between_nodes)
+{
+	int nodes[NPAGES], status[NPAGES], i, round, moved = 0;
+	void *pages[NPAGES];
+	long ret;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	for (i = 0; i < NPAGES; i++) {
+		pages[i] = self->mem + i * self->ps;
+		nodes[i] = 1;
+	}
+	ret = syscall(SYS_move_pages, 0, NPAGES, pages, NULL, status, 0);
+	if (ret || status[0] < 0)
+		SKIP(return, "move_pages query failed");
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node only");
+	if (status[0] == 1)
+		for (i = 0; i < NPAGES; i++)
+			nodes[i] = 0;
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 1));
+	/* the importer's mapping blocks the first attempt; it is then notified */
+	for (round = 0; round < 10 && moved < NPAGES; round++) {
+		ret = syscall(SYS_move_pages, 0, NPAGES, pages, nodes, status,
+			      MPOL_MF_MOVE);
+		ASSERT_GE(ret, 0) TH_LOG("move_pages: %s", strerror(errno));
+		udb_settle(self->dev, self->fd);
+		for (moved = 0, i = 0; i < NPAGES; i++)
+			moved += status[i] == nodes[i];
+	}
+	TH_LOG("all %d pages on node %d after %d move_pages calls", moved,
+	       nodes[0], round);
+	EXPECT_EQ(NPAGES, moved);
+	EXPECT_EQ(-1, check(self->mem, self->len, 1));
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 1));
+	fill(self->mem, self->len, 29);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 29));
+}
+
+/* Compaction migrates what it can; the device keeps seeing the right bytes. */
+TEST_F(mirror, compaction)
+{
+	if (geteuid() != 0)
+		SKIP(return, "compact_memory needs root");
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 1));
+	ASSERT_EQ(0, write_sysfs("/proc/sys/vm/compact_memory", "1"));
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 1));
+	fill(self->mem, self->len, 30);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
+				   self->len, 30));
+}
+
+/*
+ * KSM merges identical pages of a buffer (write-protecting them first,
+ * which invalidates): a read-only buffer keeps the merged page, a writable
+ * one breaks the merge again when it re-faults for write. Both stay right.
+ */
+TEST_F(mirror, ksm_merge)
+{
+	const char *ksm = "/sys/kernel/mm/ksm/";
+	struct userptr_dmabuf_info before, after;
+	size_t len = 16 * self->ps;
+	uint8_t *a, *b, *p;
+	int fd, h, i, err;
+	long shared = 0;
+
+	if (geteuid() != 0 || access("/sys/kernel/mm/ksm/run", W_OK))
+		SKIP(return, "KSM control needs root");
+	a = map_anon(len);
+	b = map_anon(len);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	for (i = 0; i < 16; i++) {
+		memset(a + i * self->ps, 0x30 + i, self->ps);
+		memset(b + i * self->ps, 0x30 + i, self->ps);
+	}
+	fd = udb_create(self->dev, a, len, USERPTR_DMABUF_CREATE_READONLY);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
+		       UDB_IMPORTER_ATTACH_READONLY);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &before));
+	ASSERT_EQ(0, madvise(a, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(b, len, MADV_MERGEABLE));
+	write_sysfs("/sys/kernel/mm/ksm/sleep_millisecs", "10");
+	write_sysfs("/sys/kernel/mm/ksm/pages_to_scan", "1000");
+	ASSERT_EQ(0, write_sysfs("/sys/kernel/mm/ksm/run", "1"));
+	for (i = 0; i < 500 && shared <= 0; i++) {
+		usleep(20000);
+		shared = read_sysfs_long("/sys/kernel/mm/ksm/pages_shared");
+	}
+	TH_LOG("%sksm: pages_shared %ld after %d ms", ksm, shared, i * 20);
+	EXPECT_GT(shared, 0L) TH_LOG("KSM merged nothing");
+	udb_settle(self->dev, fd);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+	EXPECT_GT(after.invalidations, before.invalidations);
+	p = imp_read_all(self->imp, h, len, &err);
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ(0x30 + i, p[i * self->ps + 7]);
+	free(p);
+	write_sysfs("/sys/kernel/mm/ksm/run", "2");
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(a, len);
+	munmap(b, len);
+}
+
+/*
+ * userfaultfd: missing pages the monitor has not supplied cannot be
+ * faulted by the exporter (EFAULT, not a hang); once supplied they can;
+ * write-protecting them invalidates the buffer.
+ */
+TEST_F(mirror, userfaultfd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	struct uffdio_copy copy = { 0 };
+	size_t len = 4 * self->ps;
+	uint8_t *m, *src;
+	int uffd, fd;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	m = map_anon(len);
+	src = map_anon(len);
+	ASSERT_NE(NULL, m);
+	ASSERT_NE(NULL, src);
+	reg.range.start = (uintptr_t)m;
+	reg.range.len = len;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	/* nobody answers the fault: a clear error, never a hang */
+	EXPECT_EQ(-EFAULT, udb_create(self->dev, m, len, 0));
+
+	fill(src, len, 31);
+	copy.dst = (uintptr_t)m;
+	copy.src = (uintptr_t)src;
+	copy.len = len;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	fd = udb_create(self->dev, m, len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	{
+		int h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+
+		ASSERT_GE(h, 0);
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, fd, h, len, 31));
+		if (self->dynamic) {
+			/* zap + missing again: the refresh cannot fault it */
+			ASSERT_EQ(0, madvise(m, len, MADV_DONTNEED));
+			EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT,
+				  udb_settle(self->dev, fd));
+		}
+		imp_detach(self->imp, h);
+	}
+	close(fd);
+	close(uffd);
+	munmap(m, len);
+	munmap(src, len);
+}
+
+/* The tracepoints fire and name the buffer: create, invalidate, refresh, map. */
+TEST_F(mirror, tracepoints)
+{
+	const char *t = "/sys/kernel/tracing";
+	char path[128], *buf;
+	uint8_t tmp[8];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/enable", t);
+	if (geteuid() != 0 || access(path, W_OK)) {
+		t = "/sys/kernel/debug/tracing";
+		snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/enable", t);
+		if (geteuid() != 0 || access(path, W_OK))
+			SKIP(return, "no tracefs");
+	}
+	snprintf(path, sizeof(path), "%s/trace", t);
+	ASSERT_EQ(0, write_sysfs(path, ""));
+	snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/enable", t);
+	ASSERT_EQ(0, write_sysfs(path, "1"));
+
+	close(udb_create(self->dev, self->mem, self->ps, 0));
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_DONTNEED));
+	EXPECT_EQ(-1, check_zero(self->mem, 64));
+	udb_settle(self->dev, self->fd);
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_READ, 0, tmp,
+			      sizeof(tmp), NULL));
+
+	ASSERT_EQ(0, write_sysfs(path, "0"));
+	snprintf(path, sizeof(path), "%s/trace", t);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	buf = calloc(1, 1 << 20);
+	ASSERT_NE(NULL, buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	ASSERT_GT(n, 0UL);
+	EXPECT_NE(NULL, strstr(buf, "udb_create: buf="));
+	EXPECT_NE(NULL, strstr(buf, "udb_invalidate: buf="));
+	EXPECT_NE(NULL, strstr(buf, "udb_refresh: buf="));
+	EXPECT_NE(NULL, strstr(buf, "udb_map: buf="));
+	free(buf);
 }
 
 /* Another process maps the dma-buf and sees and changes the owner's bytes. */
