@@ -300,9 +300,20 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
 	dma_unmap_sgtable(attach->dev, sgt, m->dir, 0);
-	if (m->dir != DMA_TO_DEVICE)
-		for (i = 0; i < m->npages; i++)
-			set_page_dirty_lock(m->pages[i]);
+	if (m->dir != DMA_TO_DEVICE) {
+		for (i = 0; i < m->npages; i++) {
+			struct folio *folio = page_folio(m->pages[i]);
+
+			/*
+			 * Anonymous memory outside the swap cache is dirtied
+			 * when it enters it; file and shmem pages must be
+			 * marked now or writeback misses the device's writes.
+			 */
+			if (!folio_test_anon(folio) ||
+			    folio_test_swapcache(folio))
+				set_page_dirty_lock(m->pages[i]);
+		}
+	}
 	sg_free_table(sgt);
 	udb_mapping_free(m);
 }

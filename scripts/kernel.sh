@@ -3,7 +3,9 @@
 #
 #   scripts/kernel.sh VERSION [FLAVOUR]
 #     VERSION  6.12 | 7.3       (Debian's linux-source-VERSION tarball)
-#     FLAVOUR  debug | kasan    (kasan adds tests/kconfig/kasan.config)
+#     FLAVOUR  debug | kasan | perf
+#              kasan adds tests/kconfig/kasan.config; perf adds perf.config,
+#              which turns the debugging options off again (benchmarks only)
 #
 # Prints the build directory on stdout (usable as KDIR for the module and
 # as `vng --run DIR`); progress goes to stderr. Builds are cached under
@@ -22,6 +24,7 @@ tarball=$(ls /usr/src/linux-source-"$ver".tar.* 2>/dev/null | head -n1)
 case $flavour in
 debug) frags="base.config $ver.config" ;;
 kasan) frags="base.config $ver.config kasan.config" ;;
+perf) frags="base.config $ver.config perf.config" ;;
 *) echo "kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 
@@ -56,12 +59,20 @@ make -s -C "$src" O="$out" defconfig >/dev/null
 (cd "$src" && scripts/kconfig/merge_config.sh -m -O "$out" "$out/.config" "$frag" >/dev/null 2>&1)
 make -s -C "$src" O="$out" olddefconfig >/dev/null 2>&1
 
-# Every fragment line must have survived dependency resolution.
+# Every fragment line must have survived dependency resolution; a later
+# fragment may override an earlier one (the last line for a symbol wins).
 bad=0
+declare -A want=()
+order=()
 while IFS= read -r line; do
 	case $line in CONFIG_*=*) ;; *) continue ;; esac
 	sym=${line%%=*}
-	val=${line#*=}
+	[ -n "${want[$sym]+x}" ] || order+=("$sym")
+	want[$sym]=${line#*=}
+done <"$frag"
+for sym in "${order[@]}"; do
+	val=${want[$sym]}
+	line=$sym=$val
 	if [ "$val" = n ]; then
 		if grep -q "^$sym=[ym]" "$out/.config"; then
 			log "config: $sym is set but the fragment says n"
@@ -71,7 +82,7 @@ while IFS= read -r line; do
 		log "config: wanted $line, got '$(grep "^$sym=" "$out/.config" || echo unset)'"
 		bad=1
 	fi
-done <"$frag"
+done
 [ $bad = 0 ] || { log "config does not match the fragment"; exit 1; }
 
 log "building with $jobs jobs (log: $out/build.log)"

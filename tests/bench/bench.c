@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 {
 	size_t max_size = (size_t)(argc > 1 ? atol(argv[1]) : 1024) << 20;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
 	imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
 	udmabuf_dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);

@@ -637,6 +637,37 @@ TEST_F(mirror, tracepoints)
 	free(buf);
 }
 
+/*
+ * MADV_FREE: the pages may go at any time (they do under memory pressure);
+ * writing again cancels that. Either way the device sees what the CPU has.
+ * MADV_PAGEOUT: reclaims what it can (nothing for anonymous memory without
+ * swap, as in the test VM); the device keeps seeing the CPU's bytes.
+ */
+TEST_F(mirror, madvise_free_and_pageout)
+{
+	uint8_t *p;
+	int err;
+
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_FREE));
+	p = imp_read_all(self->imp, self->h, self->len, &err);
+	ASSERT_NE(NULL, p) TH_LOG("read: %s", strerror(-err));
+	/* each page is either still the old data or a fresh zero page */
+	EXPECT_TRUE(check(p, self->ps, 1) == -1 || check_zero(p, self->ps) == -1);
+	free(p);
+	fill(self->mem, self->len, 32);
+	if (self->dynamic)
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd,
+					   self->h, self->len, 32));
+
+#ifdef MADV_PAGEOUT
+	if (madvise(self->mem, self->len, MADV_PAGEOUT) == 0 && self->dynamic) {
+		EXPECT_EQ(-1, check(self->mem, self->len, 32));
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd,
+					   self->h, self->len, 32));
+	}
+#endif
+}
+
 /* Another process maps the dma-buf and sees and changes the owner's bytes. */
 TEST_F(mirror, mmap_in_another_process)
 {
