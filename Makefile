@@ -35,11 +35,14 @@ lint: deps
 	@bash scripts/lint.sh
 
 # Benchmarks: separate from tests, ratios against peers from the same run.
-# BENCH_KERNEL=6.12|7.3|stock; the figures are in build/vm/bench-<kernel>/bench.log
-BENCH_KERNEL ?= 6.12
+# BENCH_KERNEL=6.12|7.3|stock, BENCH_FLAVOUR=perf (no debug options; built
+# on first use) or debug; figures in build/vm/bench-<kernel>-<flavour>/bench.log
+BENCH_KERNEL ?= 7.3
+BENCH_FLAVOUR ?= perf
+BENCH_OUT = build/vm/bench-$(BENCH_KERNEL)-$(BENCH_FLAVOUR)
 bench: deps
-	@bash tests/vm/run -k $(BENCH_KERNEL) -o build/vm/bench-$(BENCH_KERNEL) tests/vm/plans/bench.plan >/dev/null || true
-	@cat build/vm/bench-$(BENCH_KERNEL)/bench.log
+	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(BENCH_OUT) tests/vm/plans/bench.plan >/dev/null || true
+	@cat $(BENCH_OUT)/bench.log
 
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
 DKMS_SRC := /usr/src/userptr-dmabuf-$(DKMS_VER)

@@ -72,11 +72,24 @@ static int udb_install_fd(struct udb_buffer *buf, u32 flags,
 	return 0;
 }
 
+static int udb_create_and_install(const struct userptr_dmabuf_range *ranges,
+				  unsigned int nranges, u32 flags,
+				  s32 __user *ufd)
+{
+	struct udb_buffer *buf;
+	int ret;
+
+	ret = udb_buffer_create(ranges, nranges, flags,
+				(size_t)max_size_mb << 20, &buf);
+	if (ret)
+		return ret;
+	return udb_install_fd(buf, flags, ufd);
+}
+
 static long udb_ioctl_create(void __user *uarg, size_t usize)
 {
 	struct userptr_dmabuf_create args;
 	struct userptr_dmabuf_range range;
-	struct udb_buffer *buf;
 	int ret;
 
 	if (usize < offsetofend(struct userptr_dmabuf_create, fd))
@@ -91,19 +104,14 @@ static long udb_ioctl_create(void __user *uarg, size_t usize)
 
 	range.addr = args.addr;
 	range.size = args.size;
-	ret = udb_buffer_create(&range, 1, args.flags,
-				(size_t)max_size_mb << 20, &buf);
-	if (ret)
-		return ret;
-	return udb_install_fd(buf, args.flags,
-			      uarg + offsetof(struct userptr_dmabuf_create, fd));
+	return udb_create_and_install(&range, 1, args.flags,
+				      uarg + offsetof(struct userptr_dmabuf_create, fd));
 }
 
 static long udb_ioctl_create_list(void __user *uarg, size_t usize)
 {
 	struct userptr_dmabuf_create_list args;
 	struct userptr_dmabuf_range *ranges;
-	struct udb_buffer *buf;
 	int ret;
 
 	if (usize < offsetofend(struct userptr_dmabuf_create_list, fd))
@@ -122,13 +130,10 @@ static long udb_ioctl_create_list(void __user *uarg, size_t usize)
 				   sizeof(*ranges));
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
-	ret = udb_buffer_create(ranges, args.count, args.flags,
-				(size_t)max_size_mb << 20, &buf);
+	ret = udb_create_and_install(ranges, args.count, args.flags,
+				     uarg + offsetof(struct userptr_dmabuf_create_list, fd));
 	kfree(ranges);
-	if (ret)
-		return ret;
-	return udb_install_fd(buf, args.flags,
-			      uarg + offsetof(struct userptr_dmabuf_create_list, fd));
+	return ret;
 }
 
 static long udb_ioctl_info(void __user *uarg, size_t usize)

@@ -85,12 +85,20 @@ static long device_check(struct __test_metadata *_metadata, int imp, int fd,
 	return bad;
 }
 
+/* The fixture's buffer, through the fixture's importer handle. */
+#define EXPECT_DEVICE(seed) \
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, \
+				   self->len, seed))
+#define ASSERT_DEVICE(seed) \
+	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, \
+				   self->len, seed))
+
 TEST_F(mirror, cpu_writes_device_reads)
 {
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 1));
+	EXPECT_DEVICE(1);
 	/* CPU writes without any page-table change: same pages, visible */
 	fill(self->mem, self->len, 2);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 2));
+	EXPECT_DEVICE(2);
 }
 
 TEST_F(mirror, device_writes_cpu_reads)
@@ -131,7 +139,7 @@ TEST_F(mirror, madvise_dontneed_then_cpu_write)
 
 	if (!self->dynamic)
 		SKIP(return, "no dynamic importers on this kernel");
-	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 1));
+	ASSERT_DEVICE(1);
 	ASSERT_EQ(0, udb_info(self->dev, self->fd, &a));
 
 	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_DONTNEED));
@@ -148,7 +156,7 @@ TEST_F(mirror, madvise_dontneed_then_cpu_write)
 
 	/* writing faults in fresh pages: another change the device follows */
 	fill(self->mem, self->len, 4);
-	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 4));
+	ASSERT_DEVICE(4);
 }
 
 TEST_F(mirror, importer_is_notified_and_remaps)
@@ -198,19 +206,19 @@ TEST_F(mirror, munmap_then_map_fixed)
 		usleep(10000);
 	}
 	ASSERT_EQ(0, ret);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 5));
+	EXPECT_DEVICE(5);
 }
 
 TEST_F(mirror, map_fixed_over_the_range)
 {
 	if (!self->dynamic)
 		SKIP(return, "no dynamic importers on this kernel");
-	ASSERT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 1));
+	ASSERT_DEVICE(1);
 	ASSERT_EQ(self->mem + self->ps,
 		  mmap(self->mem + self->ps, self->ps, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	fill(self->mem, self->len, 6);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 6));
+	EXPECT_DEVICE(6);
 }
 
 TEST_F(mirror, mremap_move_leaves_a_hole)
@@ -286,7 +294,7 @@ TEST_F(mirror, mprotect_read_only_then_back)
 	}
 	ASSERT_EQ(0, ret);
 	fill(self->mem, self->len, 8);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 8));
+	EXPECT_DEVICE(8);
 }
 
 /* After fork the owner's next write breaks COW: the device must follow. */
@@ -310,7 +318,7 @@ TEST_F(mirror, fork_parent_writes_first)
 	}
 	close(pipefd[0]);
 	fill(self->mem, self->len, 9);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 9));
+	EXPECT_DEVICE(9);
 	ASSERT_EQ(1, write(pipefd[1], "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	/* and the child still saw its own copy of the old data */
@@ -331,11 +339,10 @@ TEST_F(mirror, fork_child_writes_first)
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 1));
+	EXPECT_DEVICE(1);
 	fill(self->mem, self->len, 11);
 	if (self->dynamic)
-		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-					   self->len, 11));
+		EXPECT_DEVICE(11);
 }
 
 /* Device writes go to the owner's pages, also right after a fork. */
@@ -444,8 +451,7 @@ TEST_F(mirror, move_pages_between_nodes)
 	if (status[0] == 1)
 		for (i = 0; i < NPAGES; i++)
 			nodes[i] = 0;
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 1));
+	EXPECT_DEVICE(1);
 	/* the importer's mapping blocks the first attempt; it is then notified */
 	for (round = 0; round < 10 && moved < NPAGES; round++) {
 		ret = syscall(SYS_move_pages, 0, NPAGES, pages, nodes, status,
@@ -459,11 +465,9 @@ TEST_F(mirror, move_pages_between_nodes)
 	       nodes[0], round);
 	EXPECT_EQ(NPAGES, moved);
 	EXPECT_EQ(-1, check(self->mem, self->len, 1));
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 1));
+	EXPECT_DEVICE(1);
 	fill(self->mem, self->len, 29);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 29));
+	EXPECT_DEVICE(29);
 }
 
 /* Compaction migrates what it can; the device keeps seeing the right bytes. */
@@ -471,14 +475,11 @@ TEST_F(mirror, compaction)
 {
 	if (geteuid() != 0)
 		SKIP(return, "compact_memory needs root");
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 1));
+	EXPECT_DEVICE(1);
 	ASSERT_EQ(0, write_sysfs("/proc/sys/vm/compact_memory", "1"));
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 1));
+	EXPECT_DEVICE(1);
 	fill(self->mem, self->len, 30);
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h,
-				   self->len, 30));
+	EXPECT_DEVICE(30);
 }
 
 /*
@@ -656,14 +657,12 @@ TEST_F(mirror, madvise_free_and_pageout)
 	free(p);
 	fill(self->mem, self->len, 32);
 	if (self->dynamic)
-		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd,
-					   self->h, self->len, 32));
+		EXPECT_DEVICE(32);
 
 #ifdef MADV_PAGEOUT
 	if (madvise(self->mem, self->len, MADV_PAGEOUT) == 0 && self->dynamic) {
 		EXPECT_EQ(-1, check(self->mem, self->len, 32));
-		EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd,
-					   self->h, self->len, 32));
+		EXPECT_DEVICE(32);
 	}
 #endif
 }
@@ -693,7 +692,7 @@ TEST_F(mirror, mmap_in_another_process)
 	/* the child's writes landed in the owner's memory... */
 	EXPECT_EQ(-1, check(self->mem, self->len, 13));
 	/* ...and the device sees them */
-	EXPECT_EQ(-1, device_check(_metadata, self->imp, self->fd, self->h, self->len, 13));
+	EXPECT_DEVICE(13);
 }
 
 /* A CPU mapping of the dma-buf follows the owner's page-table changes. */
