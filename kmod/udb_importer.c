@@ -30,6 +30,7 @@
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/iosys-map.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
@@ -184,6 +185,25 @@ static void imp_dma(struct imp_attachment *ia, bool to_buffer, u64 offset,
 	dma_sync_sgtable_for_device(dev, ia->sgt, ia->dir);
 }
 
+/* A CPU read through the exporter's kernel mapping (dma_buf_vmap()). */
+static int imp_vmap_read(struct imp_attachment *ia, u64 offset, void *bounce,
+			 size_t len)
+{
+	struct iosys_map map;
+	int ret;
+
+	ret = dma_resv_lock_interruptible(ia->dmabuf->resv, NULL);
+	if (ret)
+		return ret;
+	ret = dma_buf_vmap(ia->dmabuf, &map);
+	if (!ret) {
+		iosys_map_memcpy_from(bounce, &map, offset, len);
+		dma_buf_vunmap(ia->dmabuf, &map);
+	}
+	dma_resv_unlock(ia->dmabuf->resv);
+	return ret;
+}
+
 static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 {
 	struct udb_importer_attach args;
@@ -261,7 +281,7 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
 		return -EFAULT;
-	if (args.op > UDB_IMPORTER_WRITE || args.maps || args.invalidations ||
+	if (args.op > UDB_IMPORTER_READ_VMAP || args.maps || args.invalidations ||
 	    args.map_retries || memchr_inv(args.reserved, 0,
 					   sizeof(args.reserved)))
 		return -EINVAL;
@@ -287,6 +307,13 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 		goto out;
 	}
 
+	if (args.op == UDB_IMPORTER_READ_VMAP) {
+		ret = imp_vmap_read(ia, args.offset, bounce, args.len);
+		if (ret)
+			goto out;
+		goto copy_out;
+	}
+
 	ret = imp_map_locked(ia, &args.map_retries);
 	if (ret)
 		goto out;
@@ -296,7 +323,8 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	args.invalidations = ia->invalidations;
 	dma_resv_unlock(ia->dmabuf->resv);
 
-	if (args.op == UDB_IMPORTER_READ &&
+copy_out:
+	if (args.op != UDB_IMPORTER_WRITE &&
 	    copy_to_user(u64_to_user_ptr(args.data), bounce, args.len)) {
 		ret = -EFAULT;
 		goto out;

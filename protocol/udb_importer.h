@@ -39,11 +39,13 @@ struct udb_importer_attach {
 /* Directions of struct udb_importer_copy. */
 #define UDB_IMPORTER_READ	0	/* device reads the buffer */
 #define UDB_IMPORTER_WRITE	1	/* device writes the buffer */
+/* CPU reads through dma_buf_vmap(): the exporter's kernel mapping */
+#define UDB_IMPORTER_READ_VMAP	2
 
 /**
  * struct udb_importer_copy - UDB_IMPORTER_IOC_COPY argument
  * @handle: in: from UDB_IMPORTER_IOC_ATTACH
- * @op: in: UDB_IMPORTER_READ or UDB_IMPORTER_WRITE
+ * @op: in: UDB_IMPORTER_READ, UDB_IMPORTER_WRITE or UDB_IMPORTER_READ_VMAP
  * @offset: in: byte offset in the dma-buf
  * @len: in: bytes, offset + len <= the dma-buf's size
  * @data: in: user pointer the bytes come from or go to
