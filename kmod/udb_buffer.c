@@ -164,7 +164,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	trace_udb_invalidate(buf->ino, lo, hi, range->event,
 			     mmu_notifier_range_blockable(range));
 	buf->invalidations++;
-	if (READ_ONCE(buf->pinset))
+	if (READ_ONCE(buf->pinset) || buf->vmapped)
 		buf->pinned_invalidations++;
 
 	/*
@@ -575,7 +575,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
 	cancel_work_sync(&buf->refresh_work);
 
-	WARN_ON(buf->pinset);
+	WARN_ON(buf->pinset || buf->vmap_pages);
 	for (i = 0; i < buf->npages; i++)
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);

@@ -171,8 +171,12 @@ static unsigned int udb_max_segment(struct device *dev)
 	return max(min_t(size_t, lim, UINT_MAX) & PAGE_MASK, PAGE_SIZE);
 }
 
-/* Copy and reference the snapshot's pages; -EAGAIN while it is stale. */
-static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
+/*
+ * Copy and reference the snapshot's pages into @pages (buf->npages long);
+ * -EAGAIN while it is stale.
+ */
+static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
+			     u64 *generation)
 {
 	unsigned long i;
 	int ret = 0;
@@ -182,10 +186,9 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 	case USERPTR_DMABUF_STATE_VALID:
 		for (i = 0; i < buf->npages; i++) {
 			get_page(buf->pages[i]);
-			m->pages[i] = buf->pages[i];
+			pages[i] = buf->pages[i];
 		}
-		m->npages = buf->npages;
-		m->generation = buf->generation;
+		*generation = buf->generation;
 		break;
 	case USERPTR_DMABUF_STATE_STALE:
 		ret = -EAGAIN;
@@ -248,9 +251,10 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 		}
 		m->npages = buf->npages;
 	} else {
-		ret = udb_take_snapshot(buf, m);
+		ret = udb_take_snapshot(buf, m->pages, &m->generation);
 		if (ret)
 			goto err_free;
+		m->npages = buf->npages;
 	}
 
 	/* Segments no longer than the importer's device takes. */
@@ -380,26 +384,60 @@ static int udb_end_cpu_access(struct dma_buf *dmabuf,
  * @dmabuf: our buffer
  * @map: out: the kernel address
  *
- * Only pinned pages can be vmapped: some attachment must be pinned (every
- * static importer is, from attach until detach).
+ * Maps the pinned pages when some attachment pinned them (every static
+ * importer does, from attach until detach). Otherwise maps the current
+ * snapshot, holding page references until vunmap: a point-in-time view
+ * that does not follow later CPU changes (vmap users are never notified),
+ * which the notifier counts in pinned_invalidations. The core caches the
+ * mapping, so only one of ours is live at a time.
  *
- * Return: 0, -EOPNOTSUPP without pinned pages, or -ENOMEM.
+ * Return: 0, -EAGAIN while a refresh is pending (no pinned pages),
+ * -ENODEV or the last refresh error, or -ENOMEM.
  */
 static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
 	struct udb_pinset *ps = buf->pinset;
+	struct page **pages;
+	u64 generation;
+	unsigned long i;
+	void *vaddr;
+	int ret;
 
 	dma_resv_assert_held(dmabuf->resv);
-	if (!ps)
-		return -EOPNOTSUPP;
-	if (!ps->vaddr) {
-		ps->vaddr = vmap(ps->pages, ps->npages, VM_MAP, PAGE_KERNEL);
-		if (!ps->vaddr)
-			return -ENOMEM;
+	if (ps) {
+		if (!ps->vaddr) {
+			ps->vaddr = vmap(ps->pages, ps->npages, VM_MAP,
+					 PAGE_KERNEL);
+			if (!ps->vaddr)
+				return -ENOMEM;
+		}
+		ps->vmap_count++;
+		iosys_map_set_vaddr(map, ps->vaddr);
+		return 0;
 	}
-	ps->vmap_count++;
-	iosys_map_set_vaddr(map, ps->vaddr);
+
+	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	ret = udb_take_snapshot(buf, pages, &generation);
+	if (ret) {
+		kvfree(pages);
+		return ret;
+	}
+	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
+	if (!vaddr) {
+		for (i = 0; i < buf->npages; i++)
+			put_page(pages[i]);
+		kvfree(pages);
+		return -ENOMEM;
+	}
+	buf->vmap_pages = pages;
+	buf->vmap_vaddr = vaddr;
+	mutex_lock(&buf->lock);
+	buf->vmapped = true;
+	mutex_unlock(&buf->lock);
+	iosys_map_set_vaddr(map, vaddr);
 	return 0;
 }
 
@@ -412,8 +450,21 @@ static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
 	struct udb_pinset *ps = buf->pinset;
+	unsigned long i;
 
 	dma_resv_assert_held(dmabuf->resv);
+	if (buf->vmap_pages && map->vaddr == buf->vmap_vaddr) {
+		vunmap(buf->vmap_vaddr);
+		mutex_lock(&buf->lock);
+		buf->vmapped = false;
+		mutex_unlock(&buf->lock);
+		for (i = 0; i < buf->npages; i++)
+			put_page(buf->vmap_pages[i]);
+		kvfree(buf->vmap_pages);
+		buf->vmap_pages = NULL;
+		buf->vmap_vaddr = NULL;
+		return;
+	}
 	if (WARN_ON_ONCE(!ps || !ps->vmap_count || map->vaddr != ps->vaddr))
 		return;
 	if (--ps->vmap_count == 0) {

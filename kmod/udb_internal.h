@@ -107,6 +107,10 @@ struct udb_pinset {
  * @attachments: live attachments (under the dma_resv lock)
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @mmaps: live CPU mappings of the dma-buf
+ * @vmap_pages: referenced snapshot pages of a vmap without pinned pages
+ *	(under the dma_resv lock)
+ * @vmap_vaddr: their kernel mapping (under the dma_resv lock)
+ * @vmapped: a snapshot vmap is live (under @lock, for the notifier)
  */
 struct udb_buffer {
 	struct dma_buf *dmabuf;
@@ -151,6 +155,9 @@ struct udb_buffer {
 	unsigned int attachments;
 	struct list_head mappings;
 	atomic_t mmaps;
+	struct page **vmap_pages;
+	void *vmap_vaddr;
+	bool vmapped;
 };
 
 /**

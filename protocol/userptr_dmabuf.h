@@ -131,7 +131,7 @@ struct userptr_dmabuf_create_list {
  * @generation: out: bumped each time a new snapshot is published
  * @invalidations: out: notifier calls that hit the range
  * @pinned_invalidations: out: of those, ones that hit while pinned pages
- *	(static importers, vmap) could not follow the change
+ *	(static importers) or a kernel vmap could not follow the change
  * @pinned_pages: out: pages held with FOLL_LONGTERM for pinned users
  * @attachments: out: current device attachments
  * @mmaps: out: live CPU mappings of the dma-buf
