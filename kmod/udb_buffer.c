@@ -44,7 +44,9 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
+#include <linux/hugetlb_inline.h>
 #include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -136,10 +138,16 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		 * Bounded: a fence that never signals (a stuck device, a
 		 * user's sync_file) must not hang munmap() or exit. Memory
 		 * safety does not depend on this wait, every mapping holds
-		 * page references; coherence does, so it is counted.
+		 * page references; coherence does, so it is counted. After
+		 * one timeout the buffer's later calls do not wait for the
+		 * next UDB_FENCE_WAIT_MS (an munmap over many ranges, or
+		 * reclaim, would otherwise pay it again and again).
 		 */
-		if (dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+		if (time_before(jiffies, READ_ONCE(buf->fences_stuck_until)) ||
+		    dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 					  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0) {
+			WRITE_ONCE(buf->fences_stuck_until, jiffies +
+				   msecs_to_jiffies(UDB_FENCE_WAIT_MS));
 			pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
 					    buf->owner_pid, UDB_FENCE_WAIT_MS);
 			mutex_lock(&buf->lock);
@@ -180,7 +188,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	}
 	mutex_unlock(&buf->lock);
 
-	queue_work(system_unbound_wq, &buf->refresh_work);
+	queue_work(udb_wq, &buf->refresh_work);
 	return true;
 }
 
@@ -195,6 +203,41 @@ static void udb_notify_importers(struct udb_buffer *buf)
 #else
 	dma_buf_move_notify(buf->dmabuf);
 #endif
+}
+
+/*
+ * Every range must be covered by VMAs hmm_range_fault() can mirror and, for
+ * writable buffers, whose device writes the kernel can account: anonymous,
+ * private (written pages become anonymous), shmem and hugetlb memory. A
+ * shared mapping of a disk filesystem needs page_mkwrite before a page is
+ * dirtied, which a device cannot do (the rule FOLL_LONGTERM pins follow).
+ * Called at create and by every refresh, under the mmap_lock.
+ */
+static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, bool readonly)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr)
+			return -EFAULT;
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+			return -EFAULT;
+		if (!(vma->vm_flags & VM_READ))
+			return -EACCES;
+		if (!readonly) {
+			if (!(vma->vm_flags & VM_WRITE))
+				return -EACCES;
+			if ((vma->vm_flags & VM_SHARED) && vma->vm_file &&
+			    !shmem_file(vma->vm_file) &&
+			    !is_vm_hugetlb_page(vma))
+				return -EOPNOTSUPP;
+		}
+		addr = vma->vm_end;
+	}
+	return 0;
 }
 
 /* Fault [lo, hi) of @r into buf->hmm_pfns. Called with refresh_lock held. */
@@ -221,8 +264,13 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		hr.notifier_seq = mmu_interval_read_begin(&r->notifier);
-		mmap_read_lock(buf->mm);
-		ret = hmm_range_fault(&hr);
+		if (mmap_read_lock_killable(buf->mm))
+			return -EINTR;
+		/* a MAP_FIXED since create may have put anything here */
+		ret = udb_check_vmas(buf->mm, hr.start, hr.end,
+				     buf->flags & USERPTR_DMABUF_CREATE_READONLY);
+		if (!ret)
+			ret = hmm_range_fault(&hr);
 		mmap_read_unlock(buf->mm);
 	} while (ret == -EBUSY);
 
@@ -248,6 +296,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 
 static int udb_refresh_locked(struct udb_buffer *buf)
 {
+	unsigned long deadline = jiffies +
+				 msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct dma_fence *fence;
 	unsigned long lo, hi, i;
@@ -257,6 +307,11 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	int ret;
 
 again:
+	/* invalidations keep colliding with the fault: give up for now */
+	if (time_after(jiffies, deadline)) {
+		udb_refresh_failed(buf, -EBUSY);
+		return -EBUSY;
+	}
 	mutex_lock(&buf->lock);
 	lo = buf->dirty_lo;
 	hi = buf->dirty_hi;
@@ -269,7 +324,7 @@ again:
 
 	/* CPU mappings of the dma-buf still show the old pages: zap them. */
 	if (atomic_read(&buf->mmaps))
-		udb_mmap_zap(buf);
+		udb_mmap_zap(buf, lo, hi);
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi; i++) {
 		if (buf->cpu_refs[i] && i >= buf->dirty_lo && i < buf->dirty_hi) {
@@ -293,14 +348,21 @@ again:
 		ret = udb_fault_range(buf, r, max(lo, r->first), min(hi, rhi));
 	}
 	mmput(buf->mm);
+	if (ret == -EINTR) {
+		/* our caller was killed: the buffer is fine, finish later */
+		queue_work(udb_wq, &buf->refresh_work);
+		return ret;
+	}
 	if (ret) {
 		udb_refresh_failed(buf, ret);
 		return ret;
 	}
 
 	fence = udb_fence_alloc(buf);
-	if (!fence)
+	if (!fence) {
+		udb_refresh_failed(buf, -ENOMEM);
 		return -ENOMEM;
+	}
 
 	dma_resv_lock(resv, NULL);
 	ret = dma_resv_reserve_fences(resv, 1);
@@ -308,6 +370,7 @@ again:
 		dma_resv_unlock(resv);
 		dma_fence_signal(fence);
 		dma_fence_put(fence);
+		udb_refresh_failed(buf, ret);
 		return ret;
 	}
 
@@ -361,13 +424,16 @@ again:
  *
  * Context: process context, no locks held; takes refresh_lock, the owner's
  * mmap_lock (read), then the dma_resv lock.
- * Return: 0 when the snapshot is valid, or the fault's negative errno.
+ * Return: 0 when the snapshot is valid, -EINTR if the caller was killed
+ * (the refresh is then queued), or the fault's negative errno.
  */
 int udb_buffer_refresh(struct udb_buffer *buf)
 {
 	int ret;
 
-	mutex_lock(&buf->refresh_lock);
+	/* killable: a refresh stuck in a fault must not hang attach() */
+	if (mutex_lock_killable(&buf->refresh_lock))
+		return -EINTR;
 	ret = udb_refresh_locked(buf);
 	mutex_unlock(&buf->refresh_lock);
 	return ret;
@@ -379,28 +445,6 @@ static void udb_refresh_work(struct work_struct *work)
 					      refresh_work);
 
 	udb_buffer_refresh(buf);
-}
-
-/* Every range must be covered by VMAs hmm_range_fault() can mirror. */
-static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
-			  unsigned long end, bool readonly)
-{
-	struct vm_area_struct *vma;
-	unsigned long addr = start;
-
-	while (addr < end) {
-		vma = find_vma(mm, addr);
-		if (!vma || vma->vm_start > addr)
-			return -EFAULT;
-		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-			return -EFAULT;
-		if (!(vma->vm_flags & VM_READ))
-			return -EACCES;
-		if (!readonly && !(vma->vm_flags & VM_WRITE))
-			return -EACCES;
-		addr = vma->vm_end;
-	}
-	return 0;
 }
 
 static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
@@ -443,7 +487,8 @@ static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
  * Context: process context of the owner, no locks held.
  * Return: 0 or a negative errno: -EINVAL for misaligned, empty, wrapping
  * or overlapping ranges, -E2BIG over the size limit, -EMFILE over the
- * per-user buffer limit, -EFAULT for holes, VM_IO or
+ * per-user buffer limit, -EOPNOTSUPP for a writable buffer over a shared
+ * mapping of a disk filesystem, -EFAULT for holes, VM_IO or
  * VM_PFNMAP, -EACCES for missing permissions, -ENOMEM.
  */
 int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
@@ -507,8 +552,8 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	mutex_init(&buf->pin_lock);
 	INIT_WORK(&buf->refresh_work, udb_refresh_work);
 	init_waitqueue_head(&buf->refreshed);
-	spin_lock_init(&buf->fence_lock);
 	buf->fence_context = dma_fence_context_alloc(1);
+	buf->fences_stuck_until = jiffies;
 	atomic_set(&buf->mmaps, 0);
 	mmgrab(mm);
 	buf->mm = mm;

@@ -204,7 +204,7 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
 
 	/* A failed range may have been mapped again since: retry. */
 	if (ret && ret != -EAGAIN && ret != -ENODEV)
-		queue_work(system_unbound_wq, &buf->refresh_work);
+		queue_work(udb_wq, &buf->refresh_work);
 	return ret;
 }
 
@@ -385,14 +385,18 @@ static int udb_end_cpu_access(struct dma_buf *dmabuf,
  * @map: out: the kernel address
  *
  * Maps the pinned pages when some attachment pinned them (every static
- * importer does, from attach until detach). Otherwise maps the current
- * snapshot, holding page references until vunmap: a point-in-time view
- * that does not follow later CPU changes (vmap users are never notified),
- * which the notifier counts in pinned_invalidations. The core caches the
- * mapping, so only one of ours is live at a time.
+ * importer does, from attach until detach), else the current snapshot: a
+ * point-in-time view that does not follow later CPU changes (vmap users
+ * are never notified), which the notifier counts in pinned_invalidations.
+ * Either way the mapping holds its own page references until vunmap, so
+ * it outlives detaches and invalidations safely. The core caches the
+ * mapping, so only one of ours is live at a time. Read-only buffers are
+ * refused: a kernel mapping is writable, and their pages may belong to
+ * files the user cannot write, or be the shared zero page.
  *
- * Return: 0, -EAGAIN while a refresh is pending (no pinned pages),
- * -ENODEV or the last refresh error, or -ENOMEM.
+ * Return: 0, -EPERM for a read-only buffer, -EAGAIN while a refresh is
+ * pending (without pinned pages), -ENODEV or the last refresh error, or
+ * -ENOMEM.
  */
 static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
@@ -402,28 +406,28 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	u64 generation;
 	unsigned long i;
 	void *vaddr;
-	int ret;
+	int ret = 0;
 
 	dma_resv_assert_held(dmabuf->resv);
-	if (ps) {
-		if (!ps->vaddr) {
-			ps->vaddr = vmap(ps->pages, ps->npages, VM_MAP,
-					 PAGE_KERNEL);
-			if (!ps->vaddr)
-				return -ENOMEM;
-		}
-		ps->vmap_count++;
-		iosys_map_set_vaddr(map, ps->vaddr);
-		return 0;
-	}
+	if (buf->flags & USERPTR_DMABUF_CREATE_READONLY)
+		return -EPERM;
+	if (WARN_ON_ONCE(buf->vmap_pages))
+		return -EBUSY;
 
 	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
-	ret = udb_take_snapshot(buf, pages, &generation);
-	if (ret) {
-		kvfree(pages);
-		return ret;
+	if (ps) {
+		for (i = 0; i < buf->npages; i++) {
+			get_page(ps->pages[i]);
+			pages[i] = ps->pages[i];
+		}
+	} else {
+		ret = udb_take_snapshot(buf, pages, &generation);
+		if (ret) {
+			kvfree(pages);
+			return ret;
+		}
 	}
 	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr) {
@@ -449,28 +453,20 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
-	struct udb_pinset *ps = buf->pinset;
 	unsigned long i;
 
 	dma_resv_assert_held(dmabuf->resv);
-	if (buf->vmap_pages && map->vaddr == buf->vmap_vaddr) {
-		vunmap(buf->vmap_vaddr);
-		mutex_lock(&buf->lock);
-		buf->vmapped = false;
-		mutex_unlock(&buf->lock);
-		for (i = 0; i < buf->npages; i++)
-			put_page(buf->vmap_pages[i]);
-		kvfree(buf->vmap_pages);
-		buf->vmap_pages = NULL;
-		buf->vmap_vaddr = NULL;
+	if (WARN_ON_ONCE(!buf->vmap_pages || map->vaddr != buf->vmap_vaddr))
 		return;
-	}
-	if (WARN_ON_ONCE(!ps || !ps->vmap_count || map->vaddr != ps->vaddr))
-		return;
-	if (--ps->vmap_count == 0) {
-		vunmap(ps->vaddr);
-		ps->vaddr = NULL;
-	}
+	vunmap(buf->vmap_vaddr);
+	mutex_lock(&buf->lock);
+	buf->vmapped = false;
+	mutex_unlock(&buf->lock);
+	for (i = 0; i < buf->npages; i++)
+		put_page(buf->vmap_pages[i]);
+	kvfree(buf->vmap_pages);
+	buf->vmap_pages = NULL;
+	buf->vmap_vaddr = NULL;
 }
 
 static const struct dma_buf_ops udb_dmabuf_ops = {

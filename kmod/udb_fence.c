@@ -9,13 +9,23 @@
  * after unlocking: it depends on no lock, so waiting for it with the
  * dma_resv lock held is safe.
  *
- * Locking: each fence uses its buffer's fence_lock (a spinlock, only taken
- * by the dma_fence core).
+ * Locking: each fence carries its own spinlock (only the dma_fence core
+ * takes it), so a fence that outlives its buffer in a sync_file is safe.
  */
 #include <linux/dma-fence.h>
 #include <linux/slab.h>
 
 #include "udb_internal.h"
+
+/**
+ * struct udb_fence - a refresh fence
+ * @base: the fence; first, so the core's kfree_rcu() frees the whole
+ * @lock: its spinlock
+ */
+struct udb_fence {
+	struct dma_fence base;
+	spinlock_t lock;	/* taken by the dma_fence core only */
+};
 
 static const char *udb_fence_driver_name(struct dma_fence *fence)
 {
@@ -41,13 +51,14 @@ static const struct dma_fence_ops udb_fence_ops = {
  */
 struct dma_fence *udb_fence_alloc(struct udb_buffer *buf)
 {
-	struct dma_fence *fence;
+	struct udb_fence *fence;
 
 	lockdep_assert_held(&buf->refresh_lock);
 	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
 	if (!fence)
 		return NULL;
-	dma_fence_init(fence, &udb_fence_ops, &buf->fence_lock,
+	spin_lock_init(&fence->lock);
+	dma_fence_init(&fence->base, &udb_fence_ops, &fence->lock,
 		       buf->fence_context, ++buf->fence_seqno);
-	return fence;
+	return &fence->base;
 }

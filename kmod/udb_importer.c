@@ -18,10 +18,11 @@
  * back into a page (dma == phys without an IOMMU) and brackets the access
  * with dma_sync_sgtable_for_cpu()/_for_device(), as hardware would need.
  *
- * Locking: an attachment's mapping state (sgt, invalid) is protected by
- * the dma-buf's dma_resv lock. Per-file handles live in an xarray with its
- * own lock. User memory is only touched with no dma_resv lock held (a user
- * page fault takes mmap_lock, which orders before dma_resv).
+ * Locking: an attachment's mapping state (sgt) is protected by the
+ * dma-buf's dma_resv lock. Per-file handles live in an xarray; a per-file
+ * mutex serialises that file's ioctls. User memory is only touched with no
+ * dma_resv lock held (a user page fault takes mmap_lock, which orders
+ * before dma_resv).
  */
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
@@ -226,6 +227,12 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 		ret = PTR_ERR(ia->dmabuf);
 		goto err_free;
 	}
+	/* A device that writes needs a dma-buf opened for writing. */
+	if (!(args.flags & UDB_IMPORTER_ATTACH_READONLY) &&
+	    !(ia->dmabuf->file->f_mode & FMODE_WRITE)) {
+		ret = -EACCES;
+		goto err_put;
+	}
 	ia->dynamic = args.flags & UDB_IMPORTER_ATTACH_DYNAMIC;
 	ia->dir = (args.flags & UDB_IMPORTER_ATTACH_READONLY) ?
 		  DMA_TO_DEVICE : DMA_BIDIRECTIONAL;
@@ -288,7 +295,7 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	if (!args.len || args.len > IMP_MAX_COPY)
 		return -EINVAL;
 
-	/* The handle stays valid: DETACH and COPY on one file are serialised. */
+	/* The handle stays valid: ioctls on one file are serialised. */
 	ia = xa_load(handles, args.handle);
 	if (!ia)
 		return -ENOENT;
@@ -336,31 +343,42 @@ out:
 	return ret;
 }
 
+/**
+ * struct imp_file - one open /dev/udb_importer
+ * @lock: one ioctl at a time on this file, so a handle in use by a copy
+ *	cannot be detached under it
+ * @handles: the attachments
+ */
+struct imp_file {
+	struct mutex lock;	/* serialises this file's ioctls */
+	struct xarray handles;
+};
+
 static int imp_open(struct inode *inode, struct file *file)
 {
-	struct xarray *handles = kzalloc(sizeof(*handles), GFP_KERNEL);
+	struct imp_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
 
-	if (!handles)
+	if (!f)
 		return -ENOMEM;
-	xa_init_flags(handles, XA_FLAGS_ALLOC);
-	file->private_data = handles;
+	mutex_init(&f->lock);
+	xa_init_flags(&f->handles, XA_FLAGS_ALLOC);
+	file->private_data = f;
 	return 0;
 }
 
 static int imp_release(struct inode *inode, struct file *file)
 {
-	struct xarray *handles = file->private_data;
+	struct imp_file *f = file->private_data;
 	struct imp_attachment *ia;
 	unsigned long index;
 
-	xa_for_each(handles, index, ia)
+	xa_for_each(&f->handles, index, ia)
 		imp_detach(ia);
-	xa_destroy(handles);
-	kfree(handles);
+	xa_destroy(&f->handles);
+	mutex_destroy(&f->lock);
+	kfree(f);
 	return 0;
 }
-
-static DEFINE_MUTEX(imp_ioctl_lock);
 
 /**
  * imp_ioctl() - UDB_IMPORTER_IOC_* on /dev/udb_importer
@@ -372,14 +390,14 @@ static DEFINE_MUTEX(imp_ioctl_lock);
  */
 static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct xarray *handles = file->private_data;
+	struct imp_file *f = file->private_data;
+	struct xarray *handles = &f->handles;
 	void __user *uarg = (void __user *)arg;
 	struct imp_attachment *ia;
 	u32 handle;
 	long ret;
 
-	/* One ioctl at a time: keeps handles alive across a copy. */
-	if (mutex_lock_interruptible(&imp_ioctl_lock))
+	if (mutex_lock_interruptible(&f->lock))
 		return -ERESTARTSYS;
 	switch (cmd) {
 	case UDB_IMPORTER_IOC_ATTACH:
@@ -402,7 +420,7 @@ static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	default:
 		ret = -ENOTTY;
 	}
-	mutex_unlock(&imp_ioctl_lock);
+	mutex_unlock(&f->lock);
 	return ret;
 }
 

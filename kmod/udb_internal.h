@@ -48,19 +48,15 @@ struct udb_range {
 
 /**
  * struct udb_pinset - pages held with FOLL_LONGTERM for pinned users
- * @ref: one per pre-pinned attachment and per vmap
+ * @ref: one per pre-pinned attachment
  * @buf: owner
  * @npages: number of pages, always the whole buffer
- * @vaddr: kernel mapping while vmapped (under the dma_resv lock)
- * @vmap_count: vmap users (under the dma_resv lock)
  * @pages: the pinned pages
  */
 struct udb_pinset {
 	struct kref ref;
 	struct udb_buffer *buf;
 	unsigned long npages;
-	void *vaddr;
-	unsigned int vmap_count;
 	struct page *pages[] __counted_by(npages);
 };
 
@@ -93,6 +89,7 @@ struct udb_pinset {
  * @pinned_invalidations: those that hit while @pinset was live
  * @refreshes: publishes
  * @fence_timeouts: notifier calls that stopped waiting for device work
+ * @fences_stuck_until: jiffies until which the notifier does not wait again
  * @stale_since: ktime_get_ns() when the buffer last went from VALID to STALE
  * @last_window_ns: stale_since to notification, for the last publish
  * @refresh_lock: serialises refreshes; protects @hmm_pfns
@@ -101,16 +98,15 @@ struct udb_pinset {
  * @refreshed: woken after each publish or failed refresh
  * @fence_context: dma_fence context of the refresh fences
  * @fence_seqno: last refresh fence seqno
- * @fence_lock: spinlock of the refresh fences
  * @pin_lock: protects @pinset creation and teardown (with the resv lock)
  * @pinset: pinned pages, or NULL
  * @attachments: live attachments (under the dma_resv lock)
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @mmaps: live CPU mappings of the dma-buf
- * @vmap_pages: referenced snapshot pages of a vmap without pinned pages
- *	(under the dma_resv lock)
+ * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
+ *	lock)
  * @vmap_vaddr: their kernel mapping (under the dma_resv lock)
- * @vmapped: a snapshot vmap is live (under @lock, for the notifier)
+ * @vmapped: a vmap is live (under @lock, for the notifier)
  */
 struct udb_buffer {
 	struct dma_buf *dmabuf;
@@ -137,6 +133,7 @@ struct udb_buffer {
 	u64 pinned_invalidations;
 	u64 refreshes;
 	u64 fence_timeouts;
+	unsigned long fences_stuck_until;
 	u64 stale_since;
 	u64 last_window_ns;
 
@@ -147,7 +144,6 @@ struct udb_buffer {
 
 	u64 fence_context;
 	u64 fence_seqno;
-	spinlock_t fence_lock;	/* of the refresh fences */
 
 	struct mutex pin_lock;	/* pin set lifetime, before mmap_lock */
 	struct udb_pinset *pinset;
@@ -170,6 +166,9 @@ struct udb_attachment {
 	unsigned int pin_count;
 };
 
+/* udb_main.c: runs refreshes (unbound, so one stuck fault blocks no one else) */
+extern struct workqueue_struct *udb_wq;
+
 /* udb_buffer.c */
 int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		      unsigned int nranges, u32 flags, size_t max_size,
@@ -184,7 +183,7 @@ struct udb_buffer *udb_dmabuf_to_buffer(struct dma_buf *dmabuf);
 
 /* udb_mmap.c */
 int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma);
-void udb_mmap_zap(struct udb_buffer *buf);
+void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi);
 
 /* udb_pin.c */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf);

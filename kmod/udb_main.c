@@ -17,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "udb_internal.h"
@@ -217,19 +218,33 @@ static struct miscdevice udb_misc = {
 	.mode = 0666,
 };
 
+struct workqueue_struct *udb_wq;
+
+/* 256 GiB: keeps per-buffer arrays below kvmalloc's INT_MAX limit. */
+#define UDB_MAX_SIZE_MB_LIMIT	(256U << 10)
+
 static int __init udb_init(void)
 {
-	if (!max_size_mb || max_size_mb > (UINT_MAX >> 1)) {
-		pr_err("userptr_dmabuf: max_size_mb=%u out of range\n",
-		       max_size_mb);
+	int ret;
+
+	if (!max_size_mb || max_size_mb > UDB_MAX_SIZE_MB_LIMIT) {
+		pr_err("userptr_dmabuf: max_size_mb=%u out of range (1..%u)\n",
+		       max_size_mb, UDB_MAX_SIZE_MB_LIMIT);
 		return -EINVAL;
 	}
-	return misc_register(&udb_misc);
+	udb_wq = alloc_workqueue("userptr_dmabuf", WQ_UNBOUND, 0);
+	if (!udb_wq)
+		return -ENOMEM;
+	ret = misc_register(&udb_misc);
+	if (ret)
+		destroy_workqueue(udb_wq);
+	return ret;
 }
 
 static void __exit udb_exit(void)
 {
 	misc_deregister(&udb_misc);
+	destroy_workqueue(udb_wq);
 }
 
 module_init(udb_init);

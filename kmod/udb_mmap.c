@@ -30,11 +30,20 @@
 /* How long a fault waits for a pending refresh before SIGBUS. */
 #define UDB_FAULT_WAIT_MS	2000
 
+/*
+ * buf->mmaps changes only under buf->lock, so the last close cannot drop
+ * cpu_refs that a new mapping's fault has just come to rely on.
+ */
+static void udb_mmaps_inc(struct udb_buffer *buf)
+{
+	mutex_lock(&buf->lock);
+	atomic_inc(&buf->mmaps);
+	mutex_unlock(&buf->lock);
+}
+
 static void udb_vm_open(struct vm_area_struct *vma)
 {
-	struct udb_buffer *buf = vma->vm_private_data;
-
-	atomic_inc(&buf->mmaps);
+	udb_mmaps_inc(vma->vm_private_data);
 }
 
 static void udb_vm_close(struct vm_area_struct *vma)
@@ -42,14 +51,14 @@ static void udb_vm_close(struct vm_area_struct *vma)
 	struct udb_buffer *buf = vma->vm_private_data;
 	unsigned long i;
 
-	if (!atomic_dec_and_test(&buf->mmaps))
-		return;
-	/* No CPU mapping is left to need the pages. */
 	mutex_lock(&buf->lock);
-	for (i = 0; i < buf->npages; i++) {
-		if (buf->cpu_refs[i]) {
-			put_page(buf->cpu_refs[i]);
-			buf->cpu_refs[i] = NULL;
+	if (atomic_dec_and_test(&buf->mmaps)) {
+		/* No CPU mapping is left to need the pages. */
+		for (i = 0; i < buf->npages; i++) {
+			if (buf->cpu_refs[i]) {
+				put_page(buf->cpu_refs[i]);
+				buf->cpu_refs[i] = NULL;
+			}
 		}
 	}
 	mutex_unlock(&buf->lock);
@@ -100,8 +109,12 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		if (state == USERPTR_DMABUF_STATE_FAULT ||
 		    state == USERPTR_DMABUF_STATE_DEAD)
 			return VM_FAULT_SIGBUS;
+		/*
+		 * Cannot drop the lock to wait (a retried fault, or no retry
+		 * allowed): let the access fault again; the refresh is queued.
+		 */
 		if (!fault_flag_allow_retry_first(vmf->flags))
-			return VM_FAULT_SIGBUS;
+			return VM_FAULT_NOPAGE;
 		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 			return VM_FAULT_RETRY;
 		/* The refresh may need this very mmap_lock: drop it. */
@@ -195,21 +208,35 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &udb_vm_ops;
 	vma->vm_private_data = buf;
-	atomic_inc(&buf->mmaps);
+	udb_mmaps_inc(buf);
 	return 0;
 }
 
 /**
- * udb_mmap_zap() - remove every CPU mapping of the dma-buf's pages
+ * udb_mmap_zap() - remove CPU mappings of the dma-buf's pages [lo, hi)
  * @buf: the buffer
+ * @lo: first page index
+ * @hi: one past the last
  *
- * Context: process context, no locks held (zapping runs mmu notifiers of
- * the mappers' mms).
+ * Only zaps when one of those pages was mapped: zapping runs the mmu
+ * notifiers of every mapper, including (if the owner maps its own dma-buf
+ * inside a mirrored range) this buffer's, which would invalidate again.
+ *
+ * Context: process context, no locks held.
  */
-void udb_mmap_zap(struct udb_buffer *buf)
+void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi)
 {
+	unsigned long i;
+	bool mapped = false;
+
 	mutex_lock(&buf->lock);
-	buf->mmap_seq++;
+	for (i = lo; i < hi && !mapped; i++)
+		mapped = buf->cpu_refs[i];
+	if (mapped)
+		buf->mmap_seq++;
 	mutex_unlock(&buf->lock);
-	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+	if (mapped)
+		unmap_mapping_range(buf->dmabuf->file->f_mapping,
+				    (loff_t)lo << PAGE_SHIFT,
+				    (loff_t)(hi - lo) << PAGE_SHIFT, 1);
 }

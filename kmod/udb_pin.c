@@ -7,21 +7,20 @@
  * The whole buffer is pinned with pin_user_pages_remote(FOLL_LONGTERM) on
  * the owner's mm and charged to its mm->pinned_vm, limited by the pinning
  * task's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (as RDMA and VFIO do).
- * ->pin and ->vmap run under the dma_resv lock, where mmap_lock may not be
- * taken, so the pages are pinned earlier, in ->attach, and the pin set is
- * shared by all attachments that need it. A CPU page-table change does not
- * move pinned pages; the notifier counts it in pinned_invalidations.
+ * ->pin runs under the dma_resv lock, where mmap_lock may not be taken, so
+ * the pages are pinned earlier, in ->attach, and the pin set is shared by
+ * all attachments that need it (a vmap takes its own page references). A
+ * CPU page-table change does not move pinned pages; the notifier counts it
+ * in pinned_invalidations.
  *
  * Locking: pin_lock serialises creation and teardown and is taken before
  * mmap_lock; buf->pinset is written with both pin_lock and the dma_resv
- * lock held, so either is enough to read it. vaddr and vmap_count are
- * protected by the dma_resv lock.
+ * lock held, so either is enough to read it.
  */
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "udb_internal.h"
 #include "udb_trace.h"
@@ -131,11 +130,6 @@ static void udb_pinset_release(struct kref *ref)
 
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	buf->pinset = NULL;
-	if (ps->vaddr) {
-		/* An in-kernel user detached before vunmap; do not leak. */
-		pr_warn_ratelimited("userptr_dmabuf: pinned pages released while vmapped\n");
-		vunmap(ps->vaddr);
-	}
 	dma_resv_unlock(buf->dmabuf->resv);
 
 	trace_udb_pin(buf->ino, ps->npages, false, 0);

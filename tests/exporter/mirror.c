@@ -667,6 +667,66 @@ TEST_F(mirror, madvise_free_and_pageout)
 #endif
 }
 
+/*
+ * The owner maps the buffer's own dma-buf over the mirrored range: the
+ * range is now a PFN map, the buffer goes to FAULT once and stays quiet
+ * (no refresh loop feeding on its own zaps).
+ */
+TEST_F(mirror, own_dmabuf_mapped_over_range)
+{
+	struct userptr_dmabuf_info a, b;
+	void *m;
+
+	m = mmap(self->mem, self->len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, self->fd, 0);
+	ASSERT_EQ((void *)self->mem, m);
+	if (!self->dynamic)
+		return;
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &a));
+	EXPECT_EQ(-EFAULT, a.last_error);
+	usleep(200000);
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &b));
+	EXPECT_EQ(a.invalidations, b.invalidations);
+	EXPECT_EQ(a.generation, b.generation);
+}
+
+/*
+ * Writable buffers over shared mappings of a disk filesystem are refused:
+ * the kernel cannot account device writes to pages that need page_mkwrite.
+ * Read-only ones are fine. UDB_SCRATCH names a writable non-tmpfs
+ * directory (the VM's 9p results directory).
+ */
+TEST_F(mirror, shared_disk_file_needs_readonly)
+{
+	const char *dir = getenv("UDB_SCRATCH");
+	char path[256];
+	uint8_t *m;
+	int f, fd;
+
+	if (!dir)
+		SKIP(return, "UDB_SCRATCH not set");
+	snprintf(path, sizeof(path), "%s/udb-file-%d", dir, getpid());
+	f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (f < 0)
+		SKIP(return, "cannot create %s: %s", path, strerror(errno));
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(f, self->len));
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	if (m == MAP_FAILED) {
+		close(f);
+		SKIP(return, "no shared mmap on %s", dir);
+	}
+	memset(m, 0x11, self->len);
+	EXPECT_EQ(-EOPNOTSUPP, udb_create(self->dev, m, self->len, 0));
+	fd = udb_create(self->dev, m, self->len, USERPTR_DMABUF_CREATE_READONLY);
+	EXPECT_GE(fd, 0);
+	if (fd >= 0)
+		close(fd);
+	munmap(m, self->len);
+	close(f);
+}
+
 /* Another process maps the dma-buf and sees and changes the owner's bytes. */
 TEST_F(mirror, mmap_in_another_process)
 {
