@@ -24,6 +24,18 @@ while read -r name tmo cmd; do
 	echo "$start $(date +%s.%N)" >"$out/$name.time"
 done <"$plan"
 
+# Kernels with kmemleak (the kasan flavour): scan now; leaks show up in
+# dmesg as "N new suspected memory leaks", which scan-dmesg fails on.
+if [ -e /sys/kernel/debug/kmemleak ] ||
+	{ mount -t debugfs none /sys/kernel/debug 2>/dev/null && [ -e /sys/kernel/debug/kmemleak ]; }; then
+	# objects freed just now are still in RCU / per-cpu caches: settle first
+	sleep 5
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 2
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >"$out/kmemleak.txt" 2>&1
+fi
+
 dmesg >"$out/dmesg.txt"
 read -r up _ </proc/uptime
 echo "$up" >"$out/end-seconds"
