@@ -694,8 +694,9 @@ TEST_F(mirror, own_dmabuf_mapped_over_range)
 /*
  * Writable buffers over shared mappings of a disk filesystem are refused:
  * the kernel cannot account device writes to pages that need page_mkwrite.
- * Read-only ones are fine. UDB_SCRATCH names a writable non-tmpfs
- * directory (the VM's 9p results directory).
+ * Read-only ones are fine. UDB_SCRATCH names a directory on such a
+ * filesystem (the plan mounts a ramfs: no writeback, but not shmem either,
+ * and the module does not tell them apart).
  */
 TEST_F(mirror, shared_disk_file_needs_readonly)
 {
