@@ -26,6 +26,19 @@ static unsigned int max_size_mb = 1024;
 module_param(max_size_mb, uint, 0444);
 MODULE_PARM_DESC(max_size_mb, "Largest buffer in MiB (default 1024)");
 
+/*
+ * Copy an ioctl argument by the extensible-struct rules: at least @min
+ * bytes (up to the first output field), zero-filled past what userspace
+ * passed, -E2BIG for non-zero bytes past what we know.
+ */
+static int udb_copy_args(void *dst, size_t ksize, size_t min,
+			 const void __user *uarg, size_t usize)
+{
+	if (usize < min)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, uarg, usize);
+}
+
 static long udb_ioctl_version(void __user *uarg, size_t usize)
 {
 	struct userptr_dmabuf_version args;
@@ -93,9 +106,9 @@ static long udb_ioctl_create(void __user *uarg, size_t usize)
 	struct userptr_dmabuf_range range;
 	int ret;
 
-	if (usize < offsetofend(struct userptr_dmabuf_create, fd))
-		return -EINVAL;
-	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	ret = udb_copy_args(&args, sizeof(args),
+			    offsetofend(struct userptr_dmabuf_create, fd),
+			    uarg, usize);
 	if (ret)
 		return ret;
 	if (args.flags & ~USERPTR_DMABUF_CREATE_FLAGS)
@@ -115,9 +128,9 @@ static long udb_ioctl_create_list(void __user *uarg, size_t usize)
 	struct userptr_dmabuf_range *ranges;
 	int ret;
 
-	if (usize < offsetofend(struct userptr_dmabuf_create_list, fd))
-		return -EINVAL;
-	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	ret = udb_copy_args(&args, sizeof(args),
+			    offsetofend(struct userptr_dmabuf_create_list, fd),
+			    uarg, usize);
 	if (ret)
 		return ret;
 	if (args.flags & ~USERPTR_DMABUF_CREATE_FLAGS)
@@ -145,9 +158,9 @@ static long udb_ioctl_info(void __user *uarg, size_t usize)
 	s32 fd;
 	int ret;
 
-	if (usize < offsetofend(struct userptr_dmabuf_info, fd))
-		return -EINVAL;
-	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
+	ret = udb_copy_args(&args, sizeof(args),
+			    offsetofend(struct userptr_dmabuf_info, fd),
+			    uarg, usize);
 	if (ret)
 		return ret;
 	fd = args.fd;
