@@ -2,17 +2,22 @@
 /*
  * Deliberate splats for the harness's own tests: loading this module with
  * what=warn emits a WARNING, what=lockdep a real circular locking report
- * (A->B then B->A, single threaded, so nothing deadlocks). The harness
- * must turn either into a failed run. Never load it anywhere else.
+ * (A->B then B->A, single threaded, so nothing deadlocks), what=leak loses
+ * a allocation for kmemleak to find (kasan flavour). The harness must turn
+ * each into a failed run. Never load it anywhere else.
  *
  * Locking: two local mutexes, taken only from init in a fixed sequence.
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/slab.h>
 
 static char *what = "warn";
 module_param(what, charp, 0444);
-MODULE_PARM_DESC(what, "warn | lockdep");
+MODULE_PARM_DESC(what, "warn | lockdep | leak");
+
+/* Where the leak is last seen before it is lost. */
+static void *udb_splat_leak;
 
 static DEFINE_MUTEX(udb_splat_a);
 static DEFINE_MUTEX(udb_splat_b);
@@ -31,6 +36,12 @@ static int __init udb_splat_init(void)
 		mutex_lock(&udb_splat_a);
 		mutex_unlock(&udb_splat_a);
 		mutex_unlock(&udb_splat_b);
+	} else if (!strcmp(what, "leak")) {
+		udb_splat_leak = kmalloc(4096, GFP_KERNEL);
+		if (!udb_splat_leak)
+			return -ENOMEM;
+		/* forget it: nothing refers to the block any more */
+		udb_splat_leak = NULL;
 	} else {
 		return -EINVAL;
 	}
