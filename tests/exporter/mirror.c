@@ -732,6 +732,175 @@ TEST_F(mirror, shared_disk_file_needs_readonly)
 	close(f);
 }
 
+/* sw_sync (debugfs, CONFIG_SW_SYNC): fences that signal when we say so. */
+struct sw_sync_create_fence_data {
+	uint32_t value;
+	char name[32];
+	int32_t fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * Device work that never finishes must not hang the CPU: the notifier
+ * waits 5 s for the buffer's fences, counts a timeout, and for the next
+ * 5 s does not wait again (an munmap over many ranges pays it once).
+ */
+TEST_F(mirror, stuck_fence_times_out)
+{
+	struct sw_sync_create_fence_data cf = { .value = 1, .name = "udb" };
+	struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE };
+	struct userptr_dmabuf_info info;
+	struct timespec t0;
+	uint32_t one = 1;
+	double ms;
+	int tl;
+
+	tl = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (tl < 0)
+		SKIP(return, "no sw_sync (root, debugfs, CONFIG_SW_SYNC)");
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &cf));
+	im.fd = cf.fence;
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, madvise(self->mem, self->ps, MADV_DONTNEED));
+	ms = elapsed_ms(&t0);
+	TH_LOG("madvise with an unsignalled fence took %.0f ms", ms);
+	EXPECT_GT(ms, 4000.0);
+	EXPECT_LT(ms, 20000.0);
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ(1ULL, info.fence_timeouts);
+
+	/* within the next 5 s: no second wait */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, madvise(self->mem + self->ps, self->ps, MADV_DONTNEED));
+	EXPECT_LT(elapsed_ms(&t0), 2000.0);
+
+	/* the device "finishes": everything is normal again */
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_INC, &one));
+	fill(self->mem, self->len, 34);
+	EXPECT_DEVICE(34);
+	close(cf.fence);
+	close(tl);
+}
+
+/*
+ * The non-blockable notifier path (the OOM reaper's): process_mrelease()
+ * reaps a killed owner's memory with non-blocking mmu notifiers. The
+ * buffer must go DEAD cleanly and the tracepoint shows blockable=0.
+ */
+TEST_F(mirror, oom_reap_nonblocking)
+{
+	const char *t = "/sys/kernel/tracing";
+	char path[128], *trace = NULL;
+	int attempt, reaped = 0;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root (tracing, process_mrelease on others)");
+	snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/udb_invalidate/enable", t);
+	if (access(path, W_OK)) {
+		t = "/sys/kernel/debug/tracing";
+		snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/udb_invalidate/enable", t);
+	}
+	if (access(path, W_OK))
+		SKIP(return, "no tracefs");
+
+	for (attempt = 0; attempt < 20 && !reaped; attempt++) {
+		int sv[2], pipefd[2], status, fd = -1, pidfd, h;
+		char cbuf[CMSG_SPACE(sizeof(int))], x;
+		struct iovec iov = { .iov_base = &x, .iov_len = 1 };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *cm;
+		pid_t pid;
+
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+		ASSERT_EQ(0, pipe(pipefd));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			uint8_t *m = map_anon(self->len);
+			int cfd;
+
+			fill(m, self->len, 35);
+			cfd = udb_create(self->dev, m, self->len, 0);
+			if (cfd < 0)
+				_exit(1);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
+			if (sendmsg(sv[1], &msg, 0) != 1)
+				_exit(2);
+			/* stay busy until killed */
+			for (;;)
+				m[0]++;
+		}
+		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
+		cm = CMSG_FIRSTHDR(&msg);
+		ASSERT_NE(NULL, cm);
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+		ASSERT_GE(h, 0);
+		ASSERT_EQ(-1, device_check(_metadata, self->imp, fd, h,
+					   self->len, 35));
+
+		snprintf(path, sizeof(path), "%s/trace", t);
+		write_sysfs(path, "");
+		snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/udb_invalidate/enable", t);
+		ASSERT_EQ(0, write_sysfs(path, "1"));
+		pidfd = syscall(434 /* pidfd_open */, pid, 0);
+		ASSERT_GE(pidfd, 0);
+		kill(pid, SIGKILL);
+		if (syscall(448 /* process_mrelease */, pidfd, 0) == 0)
+			reaped = 1;
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+		write_sysfs(path, "0");
+
+		EXPECT_EQ(USERPTR_DMABUF_STATE_DEAD, udb_settle(self->dev, fd));
+		EXPECT_EQ(-ENODEV, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0,
+					    &x, 1, NULL));
+		if (reaped) {
+			FILE *f;
+			size_t n;
+
+			snprintf(path, sizeof(path), "%s/trace", t);
+			f = fopen(path, "r");
+			ASSERT_NE(NULL, f);
+			trace = calloc(1, 1 << 20);
+			ASSERT_NE(NULL, trace);
+			n = fread(trace, 1, (1 << 20) - 1, f);
+			fclose(f);
+			trace[n] = 0;
+		}
+		imp_detach(self->imp, h);
+		close(pidfd);
+		close(fd);
+		close(sv[0]);
+		close(sv[1]);
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	TH_LOG("process_mrelease reaped the owner on attempt %d", attempt);
+	ASSERT_TRUE(reaped);
+	EXPECT_NE(NULL, strstr(trace, "blockable=0")) TH_LOG("trace: %.400s", trace);
+	free(trace);
+}
+
 /* Another process maps the dma-buf and sees and changes the owner's bytes. */
 TEST_F(mirror, mmap_in_another_process)
 {
