@@ -13,6 +13,7 @@
 #include <linux/dma-buf.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/mempolicy.h>
@@ -834,8 +835,11 @@ TEST_F(mirror, oom_reap_nonblocking)
 		ASSERT_GE(pid, 0);
 		if (pid == 0) {
 			uint8_t *m = map_anon(self->len);
+			volatile unsigned long spin = 0;
 			int cfd;
 
+			/* never outlive a failed test (it holds our fds) */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			fill(m, self->len, 35);
 			cfd = udb_create(self->dev, m, self->len, 0);
 			if (cfd < 0)
@@ -847,9 +851,9 @@ TEST_F(mirror, oom_reap_nonblocking)
 			memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
 			if (sendmsg(sv[1], &msg, 0) != 1)
 				_exit(2);
-			/* stay busy until killed */
+			/* stay alive (and running) until killed */
 			for (;;)
-				m[0]++;
+				spin++;
 		}
 		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
 		cm = CMSG_FIRSTHDR(&msg);
