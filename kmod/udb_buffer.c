@@ -132,6 +132,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	struct udb_buffer *buf = r->buf;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	unsigned long start, end, lo, hi, i;
+	bool timed_out;
 
 	if (mmu_notifier_range_blockable(range)) {
 		/*
@@ -143,18 +144,19 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		 * next UDB_FENCE_WAIT_MS (an munmap over many ranges, or
 		 * reclaim, would otherwise pay it again and again).
 		 */
-		if (time_before(jiffies, READ_ONCE(buf->fences_stuck_until)) ||
-		    dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
-					  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0) {
+		timed_out = time_before(jiffies,
+					READ_ONCE(buf->fences_stuck_until)) ||
+			    dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
+						  false,
+						  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0;
+		if (timed_out) {
 			WRITE_ONCE(buf->fences_stuck_until, jiffies +
 				   msecs_to_jiffies(UDB_FENCE_WAIT_MS));
 			pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
 					    buf->owner_pid, UDB_FENCE_WAIT_MS);
-			mutex_lock(&buf->lock);
-			buf->fence_timeouts++;
-			mutex_unlock(&buf->lock);
 		}
 		mutex_lock(&buf->lock);
+		buf->fence_timeouts += timed_out;
 	} else {
 		if (!dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
 			return false;
@@ -190,6 +192,18 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 
 	queue_work(udb_wq, &buf->refresh_work);
 	return true;
+}
+
+/* One past the buffer page index of @r's last page. */
+static unsigned long udb_range_end(const struct udb_range *r)
+{
+	return r->first + ((r->end - r->start) >> PAGE_SHIFT);
+}
+
+static bool udb_range_overlaps(const struct udb_range *r, unsigned long lo,
+			       unsigned long hi)
+{
+	return r->first < hi && udb_range_end(r) > lo;
 }
 
 static const struct mmu_interval_notifier_ops udb_mni_ops = {
@@ -341,11 +355,10 @@ again:
 	ret = 0;
 	for (n = 0; n < buf->nranges && !ret; n++) {
 		struct udb_range *r = &buf->ranges[n];
-		unsigned long rhi = r->first + ((r->end - r->start) >> PAGE_SHIFT);
 
-		if (r->first >= hi || rhi <= lo)
-			continue;
-		ret = udb_fault_range(buf, r, max(lo, r->first), min(hi, rhi));
+		if (udb_range_overlaps(r, lo, hi))
+			ret = udb_fault_range(buf, r, max(lo, r->first),
+					      min(hi, udb_range_end(r)));
 	}
 	mmput(buf->mm);
 	if (ret == -EINTR) {
@@ -378,11 +391,9 @@ again:
 	retry = buf->dirty_lo != lo || buf->dirty_hi != hi;
 	for (n = 0; n < buf->nranges && !retry; n++) {
 		struct udb_range *r = &buf->ranges[n];
-		unsigned long rhi = r->first + ((r->end - r->start) >> PAGE_SHIFT);
 
-		if (r->first >= hi || rhi <= lo)
-			continue;
-		retry = mmu_interval_read_retry(&r->notifier, r->seq);
+		retry = udb_range_overlaps(r, lo, hi) &&
+			mmu_interval_read_retry(&r->notifier, r->seq);
 	}
 	if (retry) {
 		mutex_unlock(&buf->lock);
@@ -398,7 +409,6 @@ again:
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
 	buf->last_error = 0;
 	buf->generation++;
-	buf->refreshes++;
 	/* the notification follows in this same dma_resv critical section */
 	if (buf->stale_since)
 		buf->last_window_ns = ktime_get_ns() - buf->stale_since;

@@ -87,7 +87,6 @@ struct udb_pinset {
  * @mmap_seq: bumped before CPU mappings of the dma-buf are zapped
  * @invalidations: notifier calls that hit the buffer
  * @pinned_invalidations: those that hit while @pinset was live
- * @refreshes: publishes
  * @fence_timeouts: notifier calls that stopped waiting for device work
  * @fences_stuck_until: jiffies until which the notifier does not wait again
  * @stale_since: ktime_get_ns() when the buffer last went from VALID to STALE
@@ -131,7 +130,6 @@ struct udb_buffer {
 	u64 mmap_seq;
 	u64 invalidations;
 	u64 pinned_invalidations;
-	u64 refreshes;
 	u64 fence_timeouts;
 	unsigned long fences_stuck_until;
 	u64 stale_since;

@@ -64,6 +64,14 @@ static void udb_vm_close(struct vm_area_struct *vma)
 	mutex_unlock(&buf->lock);
 }
 
+/* The snapshot's page at @pgoff, or NULL while it is dirty. Under buf->lock. */
+static struct page *udb_snapshot_page(struct udb_buffer *buf, pgoff_t pgoff)
+{
+	if (pgoff >= buf->dirty_lo && pgoff < buf->dirty_hi)
+		return NULL;
+	return buf->pages[pgoff];
+}
+
 /*
  * Wake-up condition, evaluated in a wait loop where sleeping (buf->lock)
  * is not allowed: lockless reads are enough, the fault is retried anyway.
@@ -80,9 +88,9 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	struct vm_area_struct *vma = vmf->vma;
 	struct udb_buffer *buf = vma->vm_private_data;
 	pgoff_t pgoff = vmf->pgoff;
-	struct page *page = NULL;
+	struct page *page;
 	vm_fault_t ret;
-	u64 seq = 0;
+	u64 seq;
 	u32 state;
 	bool stale;
 
@@ -91,18 +99,16 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 
 	mutex_lock(&buf->lock);
 	state = buf->state;
-	if (pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi) {
-		page = buf->pages[pgoff];
-		if (page) {
-			/* one for the PTE, one for us until the seq check */
-			if (!buf->cpu_refs[pgoff]) {
-				get_page(page);
-				buf->cpu_refs[pgoff] = page;
-			}
+	page = udb_snapshot_page(buf, pgoff);
+	if (page) {
+		/* one for the PTE, one for us until the seq check */
+		if (!buf->cpu_refs[pgoff]) {
 			get_page(page);
+			buf->cpu_refs[pgoff] = page;
 		}
-		seq = buf->mmap_seq;
+		get_page(page);
 	}
+	seq = buf->mmap_seq;
 	mutex_unlock(&buf->lock);
 
 	if (!page) {
@@ -156,16 +162,14 @@ static vm_fault_t udb_vm_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct udb_buffer *buf = vmf->vma->vm_private_data;
 	pgoff_t pgoff = vmf->pgoff;
-	struct page *page = NULL;
+	struct page *page;
 
 	if (pgoff >= buf->npages)
 		return VM_FAULT_SIGBUS;
 	mutex_lock(&buf->lock);
-	if (pgoff < buf->dirty_lo || pgoff >= buf->dirty_hi) {
-		page = buf->pages[pgoff];
-		if (page)
-			get_page(page);
-	}
+	page = udb_snapshot_page(buf, pgoff);
+	if (page)
+		get_page(page);
 	mutex_unlock(&buf->lock);
 
 	if (!page) {
