@@ -651,7 +651,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
  * @buf: the buffer
  * @info: out; @info->fd is left alone
  *
- * Context: process context; takes buf->lock, then pin_lock.
+ * Context: process context; takes buf->lock, then the dma_resv lock.
  */
 void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
 {
@@ -670,10 +670,11 @@ void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
 	info->last_error = buf->last_error;
 	mutex_unlock(&buf->lock);
 
-	mutex_lock(&buf->pin_lock);
+	/* the core keeps the attachment list under dma_resv, as we do pinset */
+	dma_resv_lock(buf->dmabuf->resv, NULL);
 	ps = buf->pinset;
 	info->pinned_pages = ps ? ps->npages : 0;
-	mutex_unlock(&buf->pin_lock);
-	info->attachments = READ_ONCE(buf->attachments);
+	info->attachments = list_count_nodes(&buf->dmabuf->attachments);
+	dma_resv_unlock(buf->dmabuf->resv);
 	info->mmaps = atomic_read(&buf->mmaps);
 }

@@ -15,9 +15,9 @@
  * Locking (per the dma-buf convention): attach, detach, release,
  * begin/end_cpu_access and mmap are called without the dma_resv lock;
  * pin, unpin, map_dma_buf, unmap_dma_buf, vmap and vunmap with it.
- * buf->mappings, buf->attachments and the attachments' pin counts are
- * protected by the dma_resv lock; the snapshot by buf->lock (see
- * udb_buffer.c), which map_dma_buf takes only to copy page pointers.
+ * buf->mappings and the attachments' pin counts are protected by the
+ * dma_resv lock; the snapshot by buf->lock (see udb_buffer.c), which
+ * map_dma_buf takes only to copy page pointers.
  */
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -93,10 +93,6 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 		udb_buffer_refresh(buf);
 	}
 	attach->priv = ua;
-
-	dma_resv_lock(dmabuf->resv, NULL);
-	buf->attachments++;
-	dma_resv_unlock(dmabuf->resv);
 	return 0;
 }
 
@@ -107,12 +103,7 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
  */
 static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 {
-	struct udb_buffer *buf = dmabuf->priv;
 	struct udb_attachment *ua = attach->priv;
-
-	dma_resv_lock(dmabuf->resv, NULL);
-	buf->attachments--;
-	dma_resv_unlock(dmabuf->resv);
 
 	if (ua->pinset)
 		udb_pinset_put(ua->pinset);

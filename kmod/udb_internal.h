@@ -99,7 +99,6 @@ struct udb_pinset {
  * @fence_seqno: last refresh fence seqno
  * @pin_lock: protects @pinset creation and teardown (with the resv lock)
  * @pinset: pinned pages, or NULL
- * @attachments: live attachments (under the dma_resv lock)
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
@@ -146,7 +145,6 @@ struct udb_buffer {
 	struct mutex pin_lock;	/* pin set lifetime, before mmap_lock */
 	struct udb_pinset *pinset;
 
-	unsigned int attachments;
 	struct list_head mappings;
 	atomic_t mmaps;
 	struct page **vmap_pages;
