@@ -316,7 +316,7 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	struct dma_fence *fence;
 	unsigned long lo, hi, i;
 	unsigned int n;
-	bool retry;
+	bool retry, zeros;
 	u32 state;
 	int ret;
 
@@ -338,7 +338,7 @@ again:
 
 	/* CPU mappings of the dma-buf still show the old pages: zap them. */
 	if (atomic_read(&buf->mmaps))
-		udb_mmap_zap(buf, lo, hi);
+		udb_mmap_zap(buf, lo, hi, false);
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi; i++) {
 		if (buf->cpu_refs[i] && i >= buf->dirty_lo && i < buf->dirty_hi) {
@@ -413,6 +413,9 @@ again:
 	if (buf->stale_since)
 		buf->last_window_ns = ktime_get_ns() - buf->stale_since;
 	buf->stale_since = 0;
+	/* zero pages served while FAULT lie in [lo, hi): replace them below */
+	zeros = buf->zero_mapped;
+	buf->zero_mapped = false;
 	trace_udb_refresh(buf->ino, lo, hi, buf->generation, 0,
 			  buf->last_window_ns);
 	mutex_unlock(&buf->lock);
@@ -424,6 +427,8 @@ again:
 	/* Depends on no lock: safe to wait for under dma_resv. */
 	dma_fence_signal(fence);
 	dma_fence_put(fence);
+	if (zeros)
+		udb_mmap_zap(buf, lo, hi, true);
 	wake_up_all(&buf->refreshed);
 	return 0;
 }
@@ -561,6 +566,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	mutex_init(&buf->refresh_lock);
 	mutex_init(&buf->pin_lock);
 	INIT_WORK(&buf->refresh_work, udb_refresh_work);
+	INIT_DELAYED_WORK(&buf->zero_work, udb_mmap_zero_work);
 	init_waitqueue_head(&buf->refreshed);
 	buf->fence_context = dma_fence_context_alloc(1);
 	buf->fences_stuck_until = jiffies;
@@ -629,6 +635,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
 	cancel_work_sync(&buf->refresh_work);
+	/* no CPU mapping is left to fault and queue it again */
+	cancel_delayed_work_sync(&buf->zero_work);
 
 	WARN_ON(buf->pinset || buf->vmap_pages);
 	for (i = 0; i < buf->npages; i++)

@@ -85,6 +85,12 @@ struct udb_pinset {
  * @last_error: errno of the last failed refresh
  * @generation: bumped by each publish
  * @mmap_seq: bumped before CPU mappings of the dma-buf are zapped
+ * @zero_mapped: a CPU mapping of the dma-buf shows the zero page for a
+ *	page the owner no longer maps (state FAULT or DEAD); the next
+ *	publish zaps those
+ * @zero_work: while FAULT, zaps those zero pages again after a while, so
+ *	that the next read faults, retries the refresh and finds a range
+ *	that was mapped again
  * @invalidations: notifier calls that hit the buffer
  * @pinned_invalidations: those that hit while @pinset was live
  * @fence_timeouts: notifier calls that stopped waiting for device work
@@ -127,6 +133,8 @@ struct udb_buffer {
 	int last_error;
 	u64 generation;
 	u64 mmap_seq;
+	bool zero_mapped;
+	struct delayed_work zero_work;
 	u64 invalidations;
 	u64 pinned_invalidations;
 	u64 fence_timeouts;
@@ -179,7 +187,9 @@ struct udb_buffer *udb_dmabuf_to_buffer(struct dma_buf *dmabuf);
 
 /* udb_mmap.c */
 int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma);
-void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi);
+void udb_mmap_zero_work(struct work_struct *work);
+void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
+		  bool force);
 
 /* udb_pin.c */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf);

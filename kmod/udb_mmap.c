@@ -9,6 +9,15 @@
  * them all. A fault on a page whose refresh is pending drops the mmap
  * lock, waits for the refresh and retries.
  *
+ * A page the owner no longer maps (the buffer is FAULT after munmap, or
+ * DEAD after the owner exited) reads as zeros, the way compositors treat a
+ * truncated wl_shm pool: a process sampling a client's buffer must not die
+ * of SIGBUS because the client unmapped it. Writing to such a page is
+ * SIGBUS: the bytes would be lost. A FAULT buffer is refreshed again on
+ * such a fault, and its zero pages are zapped again after
+ * UDB_ZERO_RECHECK_MS (nothing tells the exporter when a range is mapped
+ * again), so a reader sees the new pages within about that time.
+ *
  * Pages are mapped read-only first and made writable on the first write
  * (pfn_mkwrite), which marks them dirty: writeback of file-backed memory
  * then sees writes made through the dma-buf. Writeback write-protects the
@@ -29,6 +38,8 @@
 
 /* How long a fault waits for a pending refresh before SIGBUS. */
 #define UDB_FAULT_WAIT_MS	2000
+/* How long a zero page stands for a page of a FAULT buffer. */
+#define UDB_ZERO_RECHECK_MS	100
 
 /*
  * buf->mmaps changes only under buf->lock, so the last close cannot drop
@@ -92,7 +103,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	vm_fault_t ret;
 	u64 seq;
 	u32 state;
-	bool stale;
+	bool stale, gone;
 
 	if (pgoff >= buf->npages)
 		return VM_FAULT_SIGBUS;
@@ -108,13 +119,31 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		}
 		get_page(page);
 	}
+	gone = !page && (state == USERPTR_DMABUF_STATE_FAULT ||
+			 state == USERPTR_DMABUF_STATE_DEAD);
+	/* before the insert: a publish that follows must zap it */
+	if (gone && !write)
+		buf->zero_mapped = true;
 	seq = buf->mmap_seq;
 	mutex_unlock(&buf->lock);
 
-	if (!page) {
-		if (state == USERPTR_DMABUF_STATE_FAULT ||
-		    state == USERPTR_DMABUF_STATE_DEAD)
+	if (gone) {
+		/* the range may have been mapped again since: retry */
+		if (state == USERPTR_DMABUF_STATE_FAULT) {
+			queue_work(udb_wq, &buf->refresh_work);
+			if (!write)
+				mod_delayed_work(udb_wq, &buf->zero_work,
+						 msecs_to_jiffies(UDB_ZERO_RECHECK_MS));
+		}
+		if (write)
 			return VM_FAULT_SIGBUS;
+		ret = vmf_insert_pfn_prot(vma, vmf->address,
+					  page_to_pfn(ZERO_PAGE(vmf->address)),
+					  vm_get_page_prot(vma->vm_flags &
+							   ~VM_WRITE));
+		goto check_seq;
+	}
+	if (!page) {
 		/*
 		 * Cannot drop the lock to wait (a retried fault, or no retry
 		 * allowed): let the access fault again; the refresh is queued.
@@ -143,18 +172,45 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 							   ~VM_WRITE));
 	}
 
+	put_page(page);
+check_seq:
 	mutex_lock(&buf->lock);
 	stale = seq != buf->mmap_seq;
 	mutex_unlock(&buf->lock);
 	if (stale)
 		udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
-	put_page(page);
 	return ret;
 }
 
 static vm_fault_t udb_vm_fault(struct vm_fault *vmf)
 {
 	return udb_insert(vmf, vmf->flags & FAULT_FLAG_WRITE);
+}
+
+/**
+ * udb_mmap_zero_work() - drop the zero pages of a buffer that is still FAULT
+ * @work: &udb_buffer.zero_work
+ *
+ * The next read faults again and retries the refresh.
+ *
+ * Context: process context (udb_wq), no locks held.
+ */
+void udb_mmap_zero_work(struct work_struct *work)
+{
+	struct udb_buffer *buf = container_of(to_delayed_work(work),
+					      struct udb_buffer, zero_work);
+	unsigned long lo, hi;
+	bool zap;
+
+	mutex_lock(&buf->lock);
+	zap = buf->zero_mapped && buf->state == USERPTR_DMABUF_STATE_FAULT;
+	if (zap)
+		buf->zero_mapped = false;	/* they lie in [lo, hi) */
+	lo = buf->dirty_lo;
+	hi = buf->dirty_hi;
+	mutex_unlock(&buf->lock);
+	if (zap)
+		udb_mmap_zap(buf, lo, hi, true);
 }
 
 /* First write to a page mapped read-only: dirty it, let it be writable. */
@@ -221,6 +277,8 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
  * @buf: the buffer
  * @lo: first page index
  * @hi: one past the last
+ * @force: zap even if no page of the range holds a CPU reference (zero
+ *	pages were mapped)
  *
  * Only zaps when one of those pages was mapped: zapping runs the mmu
  * notifiers of every mapper, including (if the owner maps its own dma-buf
@@ -228,10 +286,11 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
  *
  * Context: process context, no locks held.
  */
-void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi)
+void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
+		  bool force)
 {
 	unsigned long i;
-	bool mapped = false;
+	bool mapped = force;
 
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi && !mapped; i++)

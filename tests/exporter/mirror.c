@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <linux/mempolicy.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -970,6 +971,59 @@ TEST_F(mirror, mmap_follows_invalidation)
 				   self->fd, self->len - self->ps));
 }
 
+/*
+ * A reader of a CPU mapping of the dma-buf (a compositor sampling a
+ * client's buffer) must not die of SIGBUS when the owner unmaps the range:
+ * it reads zeros, a write is SIGBUS, and once the range is mapped again
+ * the reader sees the new pages within the recheck period (100 ms).
+ */
+TEST_F(mirror, unmapped_range_reads_zeros)
+{
+	int status, i;
+	uint8_t *m;
+	pid_t pid;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(-1, check(m, self->len, 1));
+	ASSERT_EQ(0, munmap(self->mem, self->len));
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	EXPECT_EQ(-1, check_zero(m, self->len));
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* ASan reports SIGBUS itself; the test wants the signal */
+		signal(SIGBUS, SIG_DFL);
+		m[self->ps] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+
+	/* nothing tells the exporter; the reader's next faults find it */
+	ASSERT_EQ(self->mem, mmap(self->mem, self->len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				  -1, 0));
+	fill(self->mem, self->len, 31);
+	for (i = 0; i < 200; i++) {
+		if (check(m, self->len, 31) == -1)
+			break;
+		usleep(10000);
+	}
+	EXPECT_GT(200, i) TH_LOG("the mapping still reads zeros after 2 s");
+	TH_LOG("new pages visible after %d ms", i * 10);
+	/* and it is writable again */
+	fill(m, self->len, 32);
+	EXPECT_EQ(-1, check(self->mem, self->len, 32));
+	EXPECT_DEVICE(32);
+	munmap(m, self->len);
+}
+
 /* Shared file memory: device writes reach the page cache and read(2). */
 TEST_F(mirror, memfd_device_write_reaches_page_cache)
 {
@@ -1160,7 +1214,7 @@ TEST_F(mirror, owner_exit)
 	struct iovec iov;
 	struct msghdr msg = { 0 };
 	struct cmsghdr *cm;
-	uint8_t b[16];
+	uint8_t b[16], *m;
 	pid_t pid;
 	char x;
 
@@ -1204,6 +1258,11 @@ TEST_F(mirror, owner_exit)
 	ASSERT_EQ(USERPTR_DMABUF_STATE_DEAD, udb_settle(self->dev, fd));
 	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
 	EXPECT_EQ(-ENODEV, info.last_error);
+	/* a reader of a dead buffer's mapping reads zeros, never SIGBUS */
+	m = mmap(NULL, self->len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(-1, check_zero(m, self->len));
+	munmap(m, self->len);
 	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
 	if (self->dynamic) {
 		ASSERT_GE(h, 0);
