@@ -610,6 +610,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	if (ret)
 		goto err_put;
 
+	udb_debugfs_add(buf);
 	trace_udb_create(buf->ino, buf->owner_pid, buf->ranges[0].start,
 			 npages, nranges, flags);
 	*out = buf;
@@ -631,6 +632,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	unsigned long i;
 	unsigned int n;
 
+	udb_debugfs_remove(buf);
 	/* No notifier runs after this, so no refresh is queued after it. */
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);

@@ -111,6 +111,7 @@ struct udb_pinset {
  *	lock)
  * @vmap_vaddr: their kernel mapping (under the dma_resv lock)
  * @vmapped: a vmap is live (under @lock, for the notifier)
+ * @debugfs: the buffer's debugfs directory, or NULL / an error
  */
 struct udb_buffer {
 	struct dma_buf *dmabuf;
@@ -158,6 +159,7 @@ struct udb_buffer {
 	struct page **vmap_pages;
 	void *vmap_vaddr;
 	bool vmapped;
+	struct dentry *debugfs;
 };
 
 /**
@@ -190,6 +192,12 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma);
 void udb_mmap_zero_work(struct work_struct *work);
 void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
 		  bool force);
+
+/* udb_debugfs.c */
+void udb_debugfs_add(struct udb_buffer *buf);
+void udb_debugfs_remove(struct udb_buffer *buf);
+void udb_debugfs_init(void);
+void udb_debugfs_exit(void);
 
 /* udb_pin.c */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf);

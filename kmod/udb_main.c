@@ -248,15 +248,19 @@ static int __init udb_init(void)
 	udb_wq = alloc_workqueue("userptr_dmabuf", WQ_UNBOUND, 0);
 	if (!udb_wq)
 		return -ENOMEM;
+	udb_debugfs_init();
 	ret = misc_register(&udb_misc);
-	if (ret)
+	if (ret) {
+		udb_debugfs_exit();
 		destroy_workqueue(udb_wq);
+	}
 	return ret;
 }
 
 static void __exit udb_exit(void)
 {
 	misc_deregister(&udb_misc);
+	udb_debugfs_exit();
 	destroy_workqueue(udb_wq);
 }
 

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <linux/mempolicy.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -1022,6 +1024,67 @@ TEST_F(mirror, unmapped_range_reads_zeros)
 	EXPECT_EQ(-1, check(self->mem, self->len, 32));
 	EXPECT_DEVICE(32);
 	munmap(m, self->len);
+}
+
+/* One debugfs value of the buffer behind @fd, or -1. */
+static long long debugfs_stat(int fd, const char *key)
+{
+	char path[96], line[128];
+	long long v = -1;
+	struct stat st;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu/stats",
+		 (unsigned long)st.st_ino);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtoll(line + klen + 1, NULL, 0);
+	fclose(f);
+	return v;
+}
+
+/* Per-buffer statistics in debugfs follow INFO and vanish with the buffer. */
+TEST_F(mirror, debugfs_stats)
+{
+	struct userptr_dmabuf_info info;
+	char path[96];
+	struct stat st;
+	int fd;
+
+	if (geteuid())
+		SKIP(return, "debugfs is root's");
+	if (access("/sys/kernel/debug/userptr_dmabuf", F_OK))
+		mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
+	ASSERT_EQ(0, access("/sys/kernel/debug/userptr_dmabuf", F_OK));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ((long long)info.generation,
+		  debugfs_stat(self->fd, "generation"));
+	EXPECT_EQ((long long)self->len, debugfs_stat(self->fd, "size"));
+	EXPECT_EQ(1, debugfs_stat(self->fd, "attachments"));
+	EXPECT_EQ(getpid(), debugfs_stat(self->fd, "owner_pid"));
+	EXPECT_EQ((long long)(uintptr_t)self->mem,
+		  debugfs_stat(self->fd, "range0"));
+	ASSERT_EQ(0, madvise(self->mem, self->ps, MADV_DONTNEED));
+	udb_settle(self->dev, self->fd);
+	EXPECT_LE((long long)info.invalidations + 1,
+		  debugfs_stat(self->fd, "invalidations"));
+
+	/* a second buffer gets its own directory, gone after close */
+	fd = udb_create(self->dev, self->mem, self->ps, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fstat(fd, &st));
+	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu",
+		 (unsigned long)st.st_ino);
+	EXPECT_EQ(0, access(path, F_OK));
+	EXPECT_EQ((long long)self->ps, debugfs_stat(fd, "size"));
+	close(fd);
+	EXPECT_EQ(-1, access(path, F_OK));
 }
 
 /* Shared file memory: device writes reach the page cache and read(2). */
