@@ -4,7 +4,9 @@
 #   make check    deps + test kernels + the whole test matrix in VMs (TAP)
 #   make kernels  build (or reuse) the cached 6.12 and 7.3 test kernels
 #   make lint     checkpatch --strict over kmod/ and protocol/
-#   make demo     the Wayland demo (issue 5; not there yet)
+#   make demo     the Wayland demo in the VM: screenshots + report in
+#                 build/demo-run/demo/ (DEMO_KERNEL=6.12|7.3)
+#   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
 
 # Default target kernel: the running one if its headers are installed,
 # else Debian's stock kernel that 'make deps' installs headers for.
@@ -54,12 +56,17 @@ dkms-install:
 	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] $(DKMS_SRC)/kmod/
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
 
-demo:
-	@echo "make demo: the Wayland demo is not built yet (issue 5)" >&2
-	@false
+demo: deps
+	@bash demo/run-demo
+
+DEMO_BENCH_OUT = build/vm/demo-bench-$(BENCH_KERNEL)-$(BENCH_FLAVOUR)
+demo-bench: deps
+	@$(MAKE) -s -C demo
+	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(DEMO_BENCH_OUT) tests/vm/plans/demo-bench.plan >/dev/null || true
+	@cat $(DEMO_BENCH_OUT)/demo-bench.log
 
 clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps module kernels check lint bench dkms-install demo clean
+.PHONY: all deps module kernels check lint bench dkms-install demo demo-bench clean

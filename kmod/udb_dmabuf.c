@@ -255,9 +255,16 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 						GFP_KERNEL);
 	if (ret)
 		goto err_free;
-	ret = dma_map_sgtable(attach->dev, &m->sgt, dir, 0);
+	/*
+	 * Every attachment maps the same pages, which DMA-API debug reports
+	 * as overlapping mappings unless the map skips the CPU sync: sync
+	 * explicitly instead, as drm_gem_map_dma_buf() does.
+	 */
+	ret = dma_map_sgtable(attach->dev, &m->sgt, dir,
+			      DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		goto err_sgt;
+	dma_sync_sgtable_for_device(attach->dev, &m->sgt, dir);
 
 	m->dev = attach->dev;
 	m->dir = dir;
@@ -294,7 +301,8 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 	dma_resv_assert_held(attach->dmabuf->resv);
 	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
-	dma_unmap_sgtable(attach->dev, sgt, m->dir, 0);
+	dma_sync_sgtable_for_cpu(attach->dev, sgt, m->dir);
+	dma_unmap_sgtable(attach->dev, sgt, m->dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (m->dir != DMA_TO_DEVICE) {
 		for (i = 0; i < m->npages; i++) {
 			struct folio *folio = page_folio(m->pages[i]);
@@ -326,7 +334,21 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 {
 	struct udb_buffer *buf = dmabuf->priv;
 	struct udb_mapping *m;
+	u32 state = READ_ONCE(buf->state);
 	int ret;
+
+	/*
+	 * A CPU access bracket is where a process that changed its memory
+	 * says so: catch up now. Nothing else retries a FAULT buffer whose
+	 * range was mapped again until a device maps it, and readers of CPU
+	 * mappings would see zero pages meanwhile.
+	 */
+	if (state == USERPTR_DMABUF_STATE_STALE ||
+	    state == USERPTR_DMABUF_STATE_FAULT) {
+		ret = udb_buffer_refresh(buf);
+		if (ret)
+			return ret;
+	}
 
 	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
 	if (ret)
@@ -346,10 +368,14 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
  * @dmabuf: our buffer
  * @dir: CPU access direction
  *
- * The core has already waited for the fences; this makes device writes
- * visible to the CPU on non-coherent devices.
+ * The core has already waited for the fences. A buffer that is not
+ * VALID is refreshed first, so a process that remapped its range (the
+ * buffer went FAULT) and brackets its drawing with DMA_BUF_IOCTL_SYNC has
+ * every mapping of the dma-buf follow at once. Then this makes device
+ * writes visible to the CPU on non-coherent devices.
  *
- * Return: 0 or -EINTR.
+ * Return: 0, -EINTR, or the refresh's errno (-EFAULT: the range is still
+ * not mapped).
  */
 static int udb_begin_cpu_access(struct dma_buf *dmabuf,
 				enum dma_data_direction dir)
@@ -362,12 +388,54 @@ static int udb_begin_cpu_access(struct dma_buf *dmabuf,
  * @dmabuf: our buffer
  * @dir: CPU access direction
  *
- * Return: 0 or -EINTR.
+ * Refreshes a buffer that is not VALID, as begin_cpu_access does.
+ *
+ * Return: 0, -EINTR or the refresh's errno.
  */
 static int udb_end_cpu_access(struct dma_buf *dmabuf,
 			      enum dma_data_direction dir)
 {
 	return udb_sync_mappings(dmabuf, false);
+}
+
+/* The zero page may stand in for missing pages: it is never referenced. */
+static void udb_vmap_get_page(struct page *p)
+{
+	if (p != ZERO_PAGE(0))
+		get_page(p);
+}
+
+/*
+ * The snapshot for a vmap, referenced, with the zero page (not referenced)
+ * for pages that are being refreshed or are gone. Under dma_resv.
+ */
+static void udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
+{
+	unsigned long i;
+	struct page *p;
+
+	mutex_lock(&buf->lock);
+	for (i = 0; i < buf->npages; i++) {
+		p = NULL;
+		if (buf->state == USERPTR_DMABUF_STATE_VALID ||
+		    i < buf->dirty_lo || i >= buf->dirty_hi)
+			p = buf->pages[i];
+		if (!p)
+			p = ZERO_PAGE(0);
+		udb_vmap_get_page(p);
+		pages[i] = p;
+	}
+	mutex_unlock(&buf->lock);
+}
+
+static void udb_vmap_put_pages(struct page **pages, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if (pages[i] != ZERO_PAGE(0))
+			put_page(pages[i]);
+	kvfree(pages);
 }
 
 /**
@@ -379,29 +447,25 @@ static int udb_end_cpu_access(struct dma_buf *dmabuf,
  * importer does, from attach until detach), else the current snapshot: a
  * point-in-time view that does not follow later CPU changes (vmap users
  * are never notified), which the notifier counts in pinned_invalidations.
+ * Pages being refreshed, or gone (FAULT, DEAD), are the zero page in that
+ * view: the core WARNs on any vmap error, so only -ENOMEM is returned.
  * Either way the mapping holds its own page references until vunmap, so
  * it outlives detaches and invalidations safely. The core caches the
- * mapping, so only one of ours is live at a time. Read-only buffers are
- * refused: a kernel mapping is writable, and their pages may belong to
- * files the user cannot write, or be the shared zero page.
+ * mapping, so only one of ours is live at a time. Read-only buffers get a
+ * read-only kernel mapping: their pages may belong to files the user
+ * cannot write, or be the shared zero page.
  *
- * Return: 0, -EPERM for a read-only buffer, -EAGAIN while a refresh is
- * pending (without pinned pages), -ENODEV or the last refresh error, or
- * -ENOMEM.
+ * Return: 0 or -ENOMEM.
  */
 static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
 	struct udb_pinset *ps = buf->pinset;
 	struct page **pages;
-	u64 generation;
 	unsigned long i;
 	void *vaddr;
-	int ret = 0;
 
 	dma_resv_assert_held(dmabuf->resv);
-	if (buf->flags & USERPTR_DMABUF_CREATE_READONLY)
-		return -EPERM;
 	if (WARN_ON_ONCE(buf->vmap_pages))
 		return -EBUSY;
 
@@ -410,21 +474,17 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 		return -ENOMEM;
 	if (ps) {
 		for (i = 0; i < buf->npages; i++) {
-			get_page(ps->pages[i]);
+			udb_vmap_get_page(ps->pages[i]);
 			pages[i] = ps->pages[i];
 		}
 	} else {
-		ret = udb_take_snapshot(buf, pages, &generation);
-		if (ret) {
-			kvfree(pages);
-			return ret;
-		}
+		udb_vmap_snapshot(buf, pages);
 	}
-	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
+	vaddr = vmap(pages, buf->npages, VM_MAP,
+		     buf->flags & USERPTR_DMABUF_CREATE_READONLY ?
+		     PAGE_KERNEL_RO : PAGE_KERNEL);
 	if (!vaddr) {
-		for (i = 0; i < buf->npages; i++)
-			put_page(pages[i]);
-		kvfree(pages);
+		udb_vmap_put_pages(pages, buf->npages);
 		return -ENOMEM;
 	}
 	buf->vmap_pages = pages;
@@ -444,7 +504,6 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
-	unsigned long i;
 
 	dma_resv_assert_held(dmabuf->resv);
 	if (WARN_ON_ONCE(!buf->vmap_pages || map->vaddr != buf->vmap_vaddr))
@@ -453,9 +512,7 @@ static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	mutex_lock(&buf->lock);
 	buf->vmapped = false;
 	mutex_unlock(&buf->lock);
-	for (i = 0; i < buf->npages; i++)
-		put_page(buf->vmap_pages[i]);
-	kvfree(buf->vmap_pages);
+	udb_vmap_put_pages(buf->vmap_pages, buf->npages);
 	buf->vmap_pages = NULL;
 	buf->vmap_vaddr = NULL;
 }

@@ -1026,6 +1026,45 @@ TEST_F(mirror, unmapped_range_reads_zeros)
 	munmap(m, self->len);
 }
 
+/*
+ * DMA_BUF_IOCTL_SYNC is where a process says it touches the memory: on a
+ * FAULT buffer whose range is mapped again it refreshes at once, so the
+ * CPU mappings (and importers) follow before the ioctl returns.
+ */
+TEST_F(mirror, sync_ioctl_catches_up)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE,
+	};
+	struct userptr_dmabuf_info info;
+	uint8_t *m;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	m = mmap(NULL, self->len, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, munmap(self->mem, self->len));
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	/* still nothing there: the errno says so */
+	EXPECT_EQ(-1, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, check_zero(m, self->len));
+
+	ASSERT_EQ(self->mem, mmap(self->mem, self->len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				  -1, 0));
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	fill(self->mem, self->len, 33);
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	ASSERT_EQ(0, udb_info(self->dev, self->fd, &info));
+	EXPECT_EQ((__u32)USERPTR_DMABUF_STATE_VALID, info.state);
+	/* no waiting: the zero pages were replaced before the ioctl returned */
+	EXPECT_EQ(-1, check(m, self->len, 33));
+	EXPECT_DEVICE(33);
+	munmap(m, self->len);
+}
+
 /* One debugfs value of the buffer behind @fd, or -1. */
 static long long debugfs_stat(int fd, const char *key)
 {
@@ -1392,6 +1431,55 @@ TEST_F(mirror, vmap_through_pinned_pages)
 			      self->len, NULL));
 	EXPECT_EQ(-1, check(p, self->len, 33));
 	imp_detach(self->imp, h);
+	free(p);
+}
+
+/*
+ * dma_buf_vmap() WARNs on any exporter error, and the importer's vmap is
+ * reachable by any user: vmap must not fail for a buffer whose range is
+ * gone (zeros) nor for a read-only one (a read-only kernel mapping). The
+ * run's dmesg scan fails on the WARN.
+ */
+TEST_F(mirror, vmap_never_fails)
+{
+	uint8_t *p = malloc(self->len);
+	uint8_t *ro;
+	int fd, h;
+
+	ASSERT_NE(NULL, p);
+	/* read-only buffer over the zero page and written pages */
+	ro = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	fill(ro, self->len / 2, 35);
+	ASSERT_EQ(0, mprotect(ro, self->len, PROT_READ));
+	fd = udb_create(self->dev, ro, self->len,
+			USERPTR_DMABUF_CREATE_READONLY);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
+		       UDB_IMPORTER_ATTACH_READONLY);
+	if (h >= 0) {
+		ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ_VMAP, 0,
+				      p, self->len, NULL));
+		EXPECT_EQ(-1, check(p, self->len / 2, 35));
+		EXPECT_EQ(-1, check_zero(p + self->len / 2, self->len / 2));
+		imp_detach(self->imp, h);
+	}
+	close(fd);
+	munmap(ro, self->len);
+
+	if (!self->dynamic) {
+		free(p);
+		SKIP(return, "no dynamic importers on this kernel");
+	}
+	/* a buffer whose range is gone reads zeros through vmap */
+	ASSERT_EQ(0, munmap(self->mem, self->len));
+	ASSERT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, self->fd));
+	memset(p, 0xaa, self->len);
+	ASSERT_EQ(0, imp_copy(self->imp, self->h, UDB_IMPORTER_READ_VMAP, 0, p,
+			      self->len, NULL));
+	EXPECT_EQ(-1, check_zero(p, self->len));
+	self->mem = map_anon(self->len);
 	free(p);
 }
 

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udb-client: shared state of the demo client (see main.c for the frame
+ * loop, display.c for the Wayland globals and the window, buffer.c for the
+ * memory behind each buffer and the churn, verify.c for the read-back).
+ *
+ * Lifetimes: one struct client per process, set up by display_connect()
+ * and torn down by display_disconnect(). It owns up to MAX_BUFFERS struct
+ * buffer (buffer_create() / buffer_destroy()); each buffer owns its memory,
+ * its dma-buf fd (or shm pool) and its wl_buffer.
+ */
+#ifndef UDB_CLIENT_H
+#define UDB_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <wayland-client.h>
+
+#define MAX_BUFFERS 4
+
+enum mem_mode { MODE_USERPTR, MODE_FILE, MODE_SHM };
+enum churn_kind { CHURN_NONE, CHURN_MREMAP, CHURN_REALLOC, CHURN_FORK,
+		  CHURN_MADVISE };
+
+struct options {
+	const char *socket;	/* NULL: WAYLAND_DISPLAY */
+	enum mem_mode mode;
+	const char *file_dir;	/* --mode file */
+	uint32_t width, height;
+	uint32_t frames;	/* 0 with run_for */
+	double run_for;		/* seconds, 0 = use frames */
+	int nbuffers;
+	uint32_t seed;
+	enum churn_kind churn;
+	uint32_t churn_every;
+	bool verify, stats, verbose;
+	bool inject_stale;	/* test-only: hide churned buffers' content */
+	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
+};
+
+struct client;
+
+struct buffer {
+	struct client *c;
+	int index;
+	struct wl_buffer *wl;
+	bool busy;		/* attached and not yet released */
+	uint8_t *mem;		/* what the wl_buffer shows: page aligned */
+	size_t size;		/* stride * height rounded up to pages */
+	bool mem_mmapped;	/* mem is ours to munmap (file, shm), else free */
+	int dmabuf_fd;		/* userptr and file modes, else -1 */
+	uint8_t *shadow;	/* --inject-stale: where drawing goes, or NULL */
+	bool shadow_mmapped;	/* shadow is ours to munmap, else free */
+	uint32_t frame;		/* frame last drawn into it (UINT32_MAX: none) */
+};
+
+struct client {
+	struct options opt;
+	uint32_t stride;
+	size_t page;
+
+	struct wl_display *display;
+	struct wl_registry *registry;
+	struct wl_compositor *compositor;
+	struct xdg_wm_base *wm_base;
+	struct wl_shm *shm;
+	struct zwp_linux_dmabuf_v1 *dmabuf;
+	uint32_t dmabuf_version;
+	struct wp_presentation *presentation;
+	struct udb_capture_v1 *capture;
+	uint32_t out_w, out_h;	/* from udb_capture_v1.mode */
+
+	/* linux-dmabuf: is ARGB8888 supported, and with which modifier */
+	bool argb_linear, argb_implicit;
+	uint64_t modifier;
+
+	struct wl_surface *surface;
+	struct xdg_surface *xdg_surface;
+	struct xdg_toplevel *toplevel;
+	bool configured, closed;
+
+	int udb_dev;		/* /dev/userptr_dmabuf or -1 */
+	struct buffer buf[MAX_BUFFERS];
+	int nbuf;
+	uint32_t commits;	/* wl_surface.commit requests made so far */
+	bool frame_pending;	/* a frame callback is outstanding */
+	bool failed;		/* fatal error seen in a callback */
+
+	/* statistics */
+	uint32_t frames, churns, verified, mismatches, realloc_flip;
+	double last_present_ms, frame_ms_sum;
+	uint32_t frame_ms_n;
+};
+
+/* display.c */
+int display_connect(struct client *c);
+int display_create_window(struct client *c);
+void display_disconnect(struct client *c);
+double now_ms(void);
+
+/* buffer.c */
+int buffer_create(struct client *c, struct buffer *b, int index);
+void buffer_destroy(struct buffer *b);
+uint8_t *buffer_draw_target(struct buffer *b);
+int buffer_cpu_access(struct buffer *b, bool begin);
+int buffer_churn(struct buffer *b, enum churn_kind kind);
+
+/* verify.c */
+int verify_frame(struct client *c, uint32_t frame, uint32_t buffer_prev);
+
+#define logv(c, ...) do { if ((c)->opt.verbose) fprintf(stderr, "udb-client: " __VA_ARGS__); } while (0)
+#define loge(...) fprintf(stderr, "udb-client: " __VA_ARGS__)
+
+#endif /* UDB_CLIENT_H */

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udb-client: the demo client. Draws an animated test pattern (pattern.h)
+ * into ordinary process memory, shares it with the compositor as a dma-buf
+ * made by the userptr-dmabuf module (or as wl_shm for comparison), and can
+ * churn the memory's page tables mid-run and verify with udb_capture_v1
+ * that the compositor keeps showing the right pixels.
+ *
+ * The frame loop: wait until the previous frame callback has fired and a
+ * buffer has been released, churn it if it is time, draw frame N into it,
+ * attach + damage_buffer + commit (with a frame callback and, if offered, a
+ * wp_presentation feedback for the frame timing), then verify if asked.
+ * See docs/demo-client.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "pattern.h"
+#include "presentation-time-client-protocol.h"
+#include "udb-capture-v1-client-protocol.h"
+#include "userptr_dmabuf.h"
+#include "xdg-shell-client-protocol.h"
+
+static const char *mode_name[] = { "userptr", "file", "shm" };
+static const char *churn_name[] = { "none", "mremap", "realloc", "fork",
+				    "madvise" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: udb-client [options]\n"
+"  --socket NAME        Wayland socket (default $WAYLAND_DISPLAY)\n"
+"  --mode M             userptr (default) | file | shm\n"
+"  --file-dir DIR       where --mode file makes its files ($XDG_RUNTIME_DIR)\n"
+"  --size WxH           window size (default 256x256)\n"
+"  --frames N           frames to draw (default 120)\n"
+"  --run-for SECONDS    draw for this long instead\n"
+"  --buffers N          buffers in the ring, 2..4 (default 3)\n"
+"  --seed S             pattern seed (default 0)\n"
+"  --churn K            none | mremap | realloc | fork | madvise\n"
+"  --churn-every N      frames between churns (default 10)\n"
+"  --verify             compare the screen with what was drawn (udb_capture_v1)\n"
+"  --stats              print key=value statistics at exit\n"
+"  -v, --verbose        say what happens\n");
+}
+
+static int pick(const char *arg, const char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(arg, names[i]))
+			return i;
+	return -1;
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_options(struct options *o, int argc, char **argv)
+{
+	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
+	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
+	       O_INJECT_STALE, O_MEMFD_DMABUF, O_HELP };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "file-dir", required_argument, NULL, O_FILE_DIR },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "frames", required_argument, NULL, O_FRAMES },
+		{ "run-for", required_argument, NULL, O_RUN_FOR },
+		{ "buffers", required_argument, NULL, O_BUFFERS },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "churn", required_argument, NULL, O_CHURN },
+		{ "churn-every", required_argument, NULL, O_CHURN_EVERY },
+		{ "verify", no_argument, NULL, O_VERIFY },
+		{ "stats", no_argument, NULL, O_STATS },
+		/* test-only, undocumented: see buffer.c */
+		{ "inject-stale", no_argument, NULL, O_INJECT_STALE },
+		{ "memfd-as-dmabuf", no_argument, NULL, O_MEMFD_DMABUF },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 }
+	};
+	uint32_t n;
+	char *end;
+	int opt, i;
+
+	*o = (struct options){
+		.mode = MODE_USERPTR, .width = 256, .height = 256,
+		.frames = 120, .nbuffers = 3, .churn_every = 10,
+		.file_dir = getenv("XDG_RUNTIME_DIR"),
+	};
+	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (opt) {
+		case O_SOCKET:
+			o->socket = optarg;
+			break;
+		case O_MODE:
+			if ((i = pick(optarg, mode_name, 3)) < 0)
+				goto bad;
+			o->mode = (enum mem_mode)i;
+			break;
+		case O_FILE_DIR:
+			o->file_dir = optarg;
+			break;
+		case O_SIZE:
+			if (sscanf(optarg, "%ux%u", &o->width, &o->height) != 2 ||
+			    !o->width || !o->height || o->width > 16384 ||
+			    o->height > 16384)
+				goto bad;
+			break;
+		case O_FRAMES:
+			if (parse_u32(optarg, 1, UINT32_MAX - 1, &o->frames))
+				goto bad;
+			break;
+		case O_RUN_FOR:
+			o->run_for = strtod(optarg, &end);
+			if (*end || !(o->run_for > 0))
+				goto bad;
+			break;
+		case O_BUFFERS:
+			if (parse_u32(optarg, 2, MAX_BUFFERS, &n))
+				goto bad;
+			o->nbuffers = (int)n;
+			break;
+		case O_SEED:
+			if (parse_u32(optarg, 0, UINT32_MAX, &o->seed))
+				goto bad;
+			break;
+		case O_CHURN:
+			if ((i = pick(optarg, churn_name, 5)) < 0)
+				goto bad;
+			o->churn = (enum churn_kind)i;
+			break;
+		case O_CHURN_EVERY:
+			if (parse_u32(optarg, 1, UINT32_MAX, &o->churn_every))
+				goto bad;
+			break;
+		case O_VERIFY:
+			o->verify = true;
+			break;
+		case O_STATS:
+			o->stats = true;
+			break;
+		case O_INJECT_STALE:
+			o->inject_stale = true;
+			break;
+		case O_MEMFD_DMABUF:
+			o->memfd_dmabuf = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (o->mode == MODE_FILE && !o->file_dir) {
+		loge("--mode file needs --file-dir or $XDG_RUNTIME_DIR\n");
+		return -1;
+	}
+	return 0;
+bad:
+	loge("bad value for --%s: %s\n", longopts[opt - O_SOCKET].name, optarg);
+	return -1;
+}
+
+/* --- frame callbacks and presentation feedback --- */
+
+static void record_frame_time(struct client *c, double t)
+{
+	if (c->last_present_ms > 0) {
+		c->frame_ms_sum += t - c->last_present_ms;
+		c->frame_ms_n++;
+	}
+	c->last_present_ms = t;
+}
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
+{
+	struct client *c = data;
+
+	(void)time;
+	wl_callback_destroy(cb);
+	c->frame_pending = false;
+	if (!c->presentation)
+		record_frame_time(c, now_ms());
+}
+
+static const struct wl_callback_listener frame_listener = {
+	.done = frame_done,
+};
+
+static void fb_sync_output(void *data, struct wp_presentation_feedback *f,
+			   struct wl_output *output)
+{
+	(void)data; (void)f; (void)output;
+}
+
+static void fb_presented(void *data, struct wp_presentation_feedback *f,
+			 uint32_t sec_hi, uint32_t sec_lo, uint32_t nsec,
+			 uint32_t refresh, uint32_t seq_hi, uint32_t seq_lo,
+			 uint32_t flags)
+{
+	uint64_t sec = (uint64_t)sec_hi << 32 | sec_lo;
+
+	(void)refresh; (void)seq_hi; (void)seq_lo; (void)flags;
+	wp_presentation_feedback_destroy(f);
+	record_frame_time(data, (double)sec * 1e3 + nsec / 1e6);
+}
+
+static void fb_discarded(void *data, struct wp_presentation_feedback *f)
+{
+	(void)data;
+	wp_presentation_feedback_destroy(f);
+}
+
+static const struct wp_presentation_feedback_listener feedback_listener = {
+	.sync_output = fb_sync_output,
+	.presented = fb_presented,
+	.discarded = fb_discarded,
+};
+
+/* --- the loop --- */
+
+static struct buffer *free_buffer(struct client *c)
+{
+	for (int i = 0; i < c->nbuf; i++)
+		if (!c->buf[i].busy)
+			return &c->buf[i];
+	return NULL;
+}
+
+static int report_display_error(struct client *c)
+{
+	const struct wl_interface *iface;
+	uint32_t id, code;
+	int err = wl_display_get_error(c->display);
+
+	if (err == EPROTO) {
+		code = wl_display_get_protocol_error(c->display, &iface, &id);
+		loge("protocol error %u on %s@%u\n", code,
+		     iface ? iface->name : "?", id);
+	} else {
+		loge("display error: %s\n", strerror(err));
+	}
+	return -1;
+}
+
+static int run(struct client *c)
+{
+	double start = now_ms();
+	uint32_t frame, prev;
+	struct buffer *b;
+	bool churn_now;
+
+	for (frame = 0;; frame++) {
+		if (c->opt.run_for > 0) {
+			if (now_ms() - start >= c->opt.run_for * 1e3)
+				break;
+		} else if (frame >= c->opt.frames) {
+			break;
+		}
+		while (c->frame_pending || !(b = free_buffer(c))) {
+			if (wl_display_dispatch(c->display) < 0)
+				return report_display_error(c);
+			if (c->closed)
+				return 0;
+		}
+		churn_now = c->opt.churn != CHURN_NONE && frame > 0 &&
+			    frame % c->opt.churn_every == 0;
+		if (churn_now) {
+			logv(c, "frame %u: churn %s on buffer %d\n", frame,
+			     churn_name[c->opt.churn], b->index);
+			if (buffer_churn(b, c->opt.churn))
+				return -1;
+			c->churns++;
+		}
+		prev = b->frame;
+		if (buffer_cpu_access(b, true))
+			return -1;
+		pattern_fill(buffer_draw_target(b), c->opt.width,
+			     c->opt.height, c->stride, frame, c->opt.seed);
+		if (buffer_cpu_access(b, false))
+			return -1;
+		b->frame = frame;
+
+		wl_callback_add_listener(wl_surface_frame(c->surface),
+					 &frame_listener, c);
+		c->frame_pending = true;
+		if (c->presentation)
+			wp_presentation_feedback_add_listener(
+				wp_presentation_feedback(c->presentation,
+							 c->surface),
+				&feedback_listener, c);
+		wl_surface_attach(c->surface, b->wl, 0, 0);
+		wl_surface_damage_buffer(c->surface, 0, 0, INT32_MAX,
+					 INT32_MAX);
+		wl_surface_commit(c->surface);
+		b->busy = true;
+		c->commits++;
+		c->frames++;
+
+		if (c->opt.verify && c->capture &&
+		    (churn_now || frame % 16 == 0)) {
+			if (verify_frame(c, frame, prev))
+				return -1;
+		}
+		if (wl_display_flush(c->display) < 0 && errno != EAGAIN)
+			return report_display_error(c);
+	}
+	/* let the last frame reach the screen */
+	while (c->frame_pending)
+		if (wl_display_dispatch(c->display) < 0)
+			return report_display_error(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct client c = { .udb_dev = -1 };
+	int ret = 1, i;
+
+	if (parse_options(&c.opt, argc, argv))
+		return 2;
+	c.page = (size_t)sysconf(_SC_PAGESIZE);
+	c.stride = c.opt.width * 4;
+	if (c.opt.churn == CHURN_FORK)
+		signal(SIGCHLD, SIG_IGN);	/* churn children reap themselves */
+	if (c.opt.churn != CHURN_NONE && c.opt.mode == MODE_SHM)
+		loge("--churn needs a dma-buf mode: ignored with --mode shm\n");
+
+	if (c.opt.mode == MODE_USERPTR && c.opt.memfd_dmabuf) {
+		loge("--memfd-as-dmabuf: memfds instead of the module\n");
+	} else if (c.opt.mode != MODE_SHM) {
+		c.udb_dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+		if (c.udb_dev < 0) {
+			loge("%s: %s (is the module loaded?)\n",
+			     USERPTR_DMABUF_DEVICE, strerror(errno));
+			return 1;
+		}
+	}
+	if (display_connect(&c))
+		goto out;
+	if (c.opt.verify && !c.capture)
+		loge("no udb_capture_v1 global: --verify skipped\n");
+	if (display_create_window(&c))
+		goto out;
+	for (i = 0; i < c.opt.nbuffers; i++) {
+		c.nbuf = i + 1;
+		if (buffer_create(&c, &c.buf[i], i))
+			goto out;
+	}
+	if (run(&c) == 0 && !c.mismatches)
+		ret = 0;
+out:
+	if (c.opt.stats) {
+		printf("frames=%u\n", c.frames);
+		printf("frame_ms_mean=%.3f\n",
+		       c.frame_ms_n ? c.frame_ms_sum / c.frame_ms_n : 0.0);
+		printf("verified=%u\n", c.verified);
+		printf("mismatches=%u\n", c.mismatches);
+		printf("churns=%u\n", c.churns);
+		printf("mode=%s\n", mode_name[c.opt.mode]);
+		fflush(stdout);
+	}
+	for (i = 0; i < c.nbuf; i++)
+		buffer_destroy(&c.buf[i]);
+	display_disconnect(&c);
+	if (c.udb_dev >= 0)
+		close(c.udb_dev);
+	return ret;
+}

@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zwp_linux_dmabuf_v1 (versions 1-4): formats, feedback, buffer params,
+ * EGLImage import, implicit-fence lookup and the dma-buf wl_buffer.
+ *
+ * Formats: the (format, modifier) pairs the software EGL display can
+ * import (eglQueryDmaBufFormatsEXT/ModifiersEXT; a format without
+ * modifiers is LINEAR), restricted to the single-plane formats whose
+ * bytes per pixel we know, so the stride and size checks below prove
+ * that llvmpipe, which reads the client's memory through its own mmap of
+ * the fd, never reads past the end of the dma-buf. Version 4 clients get
+ * them as a feedback format table (a sealed memfd of {u32 format, u32 pad,
+ * u64 modifier}); versions 1-3 as format/modifier events.
+ *
+ * Lifetimes:
+ *  - struct params lives with its zwp_linux_buffer_params_v1 resource and
+ *    owns the plane fds until create moves them into a buffer (or closes
+ *    them when the import fails).
+ *  - struct dmabuf_buffer is reference counted: the wl_buffer resource
+ *    holds one reference, each surface showing it one (surface.c), the
+ *    server's release list one. It owns the plane fds (needed for
+ *    EXPORT_SYNC_FILE and the module's INFO), the EGLImage and its GL
+ *    texture, and is freed when the last reference goes; a wl_buffer
+ *    destroyed while still shown keeps its pixels until it is replaced.
+ *  - Release: when no surface shows the buffer any more it goes on the
+ *    server's release list; wl_buffer.release is sent after the next
+ *    repaint finished (llvmpipe reads the memory while it draws).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/dma-buf.h>
+#include <drm_fourcc.h>
+
+#include "server.h"
+#include "linux-dmabuf-v1-server-protocol.h"
+#include "userptr_dmabuf.h"
+
+#define DMABUF_VERSION 4
+#define MAX_PLANES 4
+
+struct dmabuf_global {
+	struct server *srv;
+	uint32_t *fmts;
+	uint64_t *mods;
+	int n;
+	int table_fd;
+	size_t table_size;
+	dev_t main_dev;
+};
+
+struct plane {
+	int fd;				/* -1: not set */
+	uint32_t offset, stride;
+	uint64_t modifier;
+};
+
+struct params {
+	struct wl_resource *resource;
+	struct server *srv;
+	struct plane planes[MAX_PLANES];
+	bool used;
+};
+
+struct dmabuf_buffer {
+	struct wl_resource *resource;		/* NULL once destroyed */
+	struct server *srv;
+	int refs, users;
+	struct wl_list release_link;		/* server.release_list */
+	bool on_release_list;
+	int32_t width, height;
+	uint32_t format, flags;
+	uint64_t modifier;
+	int nplanes;
+	int fds[MAX_PLANES];
+	EGLImageKHR image;
+	GLuint tex;
+};
+
+/* Single-plane formats we accept, with their bytes per pixel. */
+static int format_bpp(uint32_t f)
+{
+	switch (f) {
+	case DRM_FORMAT_ARGB8888: case DRM_FORMAT_XRGB8888:
+	case DRM_FORMAT_ABGR8888: case DRM_FORMAT_XBGR8888:
+	case DRM_FORMAT_RGBA8888: case DRM_FORMAT_RGBX8888:
+	case DRM_FORMAT_BGRA8888: case DRM_FORMAT_BGRX8888:
+	case DRM_FORMAT_ARGB2101010: case DRM_FORMAT_XRGB2101010:
+	case DRM_FORMAT_ABGR2101010: case DRM_FORMAT_XBGR2101010:
+		return 4;
+	case DRM_FORMAT_RGB888: case DRM_FORMAT_BGR888:
+		return 3;
+	case DRM_FORMAT_RGB565: case DRM_FORMAT_BGR565:
+	case DRM_FORMAT_GR88: case DRM_FORMAT_RG88:
+		return 2;
+	case DRM_FORMAT_R8:
+		return 1;
+	case DRM_FORMAT_ABGR16161616F: case DRM_FORMAT_XBGR16161616F:
+	case DRM_FORMAT_ARGB16161616F: case DRM_FORMAT_XRGB16161616F:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+static bool format_supported(struct dmabuf_global *g, uint32_t fmt,
+			     uint64_t mod)
+{
+	for (int i = 0; i < g->n; i++)
+		if (g->fmts[i] == fmt &&
+		    (mod == DRM_FORMAT_MOD_INVALID || g->mods[i] == mod))
+			return true;
+	return false;
+}
+
+/* ---- dmabuf_buffer ---- */
+
+struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b)
+{
+	b->refs++;
+	return b;
+}
+
+static void count_invalidations(struct dmabuf_buffer *b)
+{
+	struct userptr_dmabuf_info info;
+
+	if (b->srv->udb_fd < 0 || b->nplanes < 1)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.fd = b->fds[0];
+	/* fails with ENOTTY/EINVAL for dma-bufs that are not the module's */
+	if (ioctl(b->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info) == 0)
+		b->srv->stats.invalidations += info.invalidations;
+}
+
+void dmabuf_buffer_unref(struct dmabuf_buffer *b)
+{
+	if (--b->refs > 0)
+		return;
+	count_invalidations(b);
+	renderer_image_destroy(b->srv->renderer, b->image, b->tex);
+	for (int i = 0; i < b->nplanes; i++)
+		close(b->fds[i]);
+	free(b);
+}
+
+void dmabuf_buffer_use(struct dmabuf_buffer *b)
+{
+	b->users++;
+}
+
+void dmabuf_buffer_unuse(struct server *srv, struct dmabuf_buffer *b)
+{
+	if (--b->users > 0 || b->on_release_list)
+		return;
+	b->on_release_list = true;
+	wl_list_insert(srv->release_list.prev, &b->release_link);
+	dmabuf_buffer_ref(b);
+}
+
+/* After a repaint: release the buffers it no longer showed. */
+void dmabuf_release_after_repaint(struct server *srv)
+{
+	struct dmabuf_buffer *b, *tmp;
+
+	wl_list_for_each_safe(b, tmp, &srv->release_list, release_link) {
+		wl_list_remove(&b->release_link);
+		b->on_release_list = false;
+		if (b->users == 0 && b->resource)
+			wl_buffer_send_release(b->resource);
+		dmabuf_buffer_unref(b);
+	}
+}
+
+void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h)
+{
+	*w = b->width;
+	*h = b->height;
+}
+
+GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
+			     bool *opaque)
+{
+	if (y_invert)
+		*y_invert = b->flags & ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT;
+	if (opaque)
+		*opaque = (b->format & 0xff) != 'A';
+	return b->tex;
+}
+
+/*
+ * The implicit write fences the compositor must wait for before reading:
+ * one sync_file per plane that is not signalled yet. Returns how many it
+ * put into fds. ENOTTY/EINVAL (not a real dma-buf, e.g. a memfd, or an
+ * old kernel) mean "no fences".
+ */
+int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < b->nplanes && n < max; i++) {
+		struct dma_buf_export_sync_file arg = {
+			.flags = DMA_BUF_SYNC_READ, .fd = -1,
+		};
+		struct pollfd p;
+
+		if (ioctl(b->fds[i], DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &arg) < 0) {
+			if (errno != ENOTTY && errno != EINVAL)
+				vlog(b->srv, "EXPORT_SYNC_FILE: %s", strerror(errno));
+			continue;
+		}
+		p.fd = arg.fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+			close(arg.fd);
+			continue;
+		}
+		fds[n++] = arg.fd;
+	}
+	return n;
+}
+
+static void buffer_destroy_req(struct wl_client *c, struct wl_resource *r)
+{
+	(void)c;
+	wl_resource_destroy(r);
+}
+
+static const struct wl_buffer_interface buffer_impl = {
+	.destroy = buffer_destroy_req,
+};
+
+struct dmabuf_buffer *dmabuf_buffer_from_resource(struct wl_resource *r)
+{
+	if (!wl_resource_instance_of(r, &wl_buffer_interface, &buffer_impl))
+		return NULL;
+	return wl_resource_get_user_data(r);
+}
+
+static void buffer_resource_destroy(struct wl_resource *r)
+{
+	struct dmabuf_buffer *b = wl_resource_get_user_data(r);
+
+	b->resource = NULL;
+	dmabuf_buffer_unref(b);
+}
+
+/* ---- zwp_linux_buffer_params_v1 ---- */
+
+static void params_destroy_req(struct wl_client *c, struct wl_resource *r)
+{
+	(void)c;
+	wl_resource_destroy(r);
+}
+
+static void params_close_fds(struct params *p)
+{
+	for (int i = 0; i < MAX_PLANES; i++) {
+		if (p->planes[i].fd >= 0)
+			close(p->planes[i].fd);
+		p->planes[i].fd = -1;
+	}
+}
+
+static void params_resource_destroy(struct wl_resource *r)
+{
+	struct params *p = wl_resource_get_user_data(r);
+
+	params_close_fds(p);
+	free(p);
+}
+
+static void params_add(struct wl_client *c, struct wl_resource *r, int32_t fd,
+		       uint32_t idx, uint32_t offset, uint32_t stride,
+		       uint32_t mod_hi, uint32_t mod_lo)
+{
+	struct params *p = wl_resource_get_user_data(r);
+
+	(void)c;
+	if (p->used) {
+		close(fd);
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
+				       "params already used");
+		return;
+	}
+	if (idx >= MAX_PLANES) {
+		close(fd);
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
+				       "plane index %u >= %d", idx, MAX_PLANES);
+		return;
+	}
+	if (p->planes[idx].fd >= 0) {
+		close(fd);
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET,
+				       "plane %u already set", idx);
+		return;
+	}
+	p->planes[idx].fd = fd;
+	p->planes[idx].offset = offset;
+	p->planes[idx].stride = stride;
+	p->planes[idx].modifier = (uint64_t)mod_hi << 32 | mod_lo;
+}
+
+enum create_result { CREATE_OK, CREATE_ERROR, CREATE_FAILED };
+
+/*
+ * Validate the params and import them. Protocol errors are posted here;
+ * CREATE_FAILED means "send failed / invalid_wl_buffer".
+ */
+static enum create_result params_import(struct params *p, bool immed,
+					int32_t w, int32_t h, uint32_t format,
+					uint32_t flags, struct dmabuf_buffer **out)
+{
+	struct wl_resource *r = p->resource;
+	struct server *srv = p->srv;
+	struct dmabuf_buffer *b;
+	int n = 0, bpp;
+	uint64_t mod;
+	EGLint attr[64];
+	int k = 0;
+
+	if (p->used) {
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
+				       "params already used");
+		return CREATE_ERROR;
+	}
+	p->used = true;
+	while (n < MAX_PLANES && p->planes[n].fd >= 0)
+		n++;
+	for (int i = n; i < MAX_PLANES; i++)
+		if (p->planes[i].fd >= 0) {
+			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+					       "plane %d missing", n);
+			return CREATE_ERROR;
+		}
+	if (n == 0) {
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+				       "no planes");
+		return CREATE_ERROR;
+	}
+	mod = p->planes[0].modifier;
+	bpp = format_bpp(format);
+	if (!bpp || !format_supported(srv->dmabuf, format, mod)) {
+		if (immed) {
+			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
+					       "format 0x%08x modifier 0x%016llx not supported",
+					       format, (unsigned long long)mod);
+			return CREATE_ERROR;
+		}
+		vlog(srv, "dmabuf: format 0x%08x mod 0x%llx not advertised",
+		     format, (unsigned long long)mod);
+		return CREATE_FAILED;
+	}
+	if (n != 1) {
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+				       "%d planes for a single-plane format", n);
+		return CREATE_ERROR;
+	}
+	if (w <= 0 || h <= 0) {
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_DIMENSIONS,
+				       "invalid size %dx%d", w, h);
+		return CREATE_ERROR;
+	}
+	for (int i = 0; i < n; i++) {
+		struct plane *pl = &p->planes[i];
+		off_t size = lseek(pl->fd, 0, SEEK_END);
+
+		if (pl->modifier != mod) {
+			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
+					       "planes use different modifiers");
+			return CREATE_ERROR;
+		}
+		if (size < 0) {
+			/* not a dma-buf (or memfd): nothing we can import */
+			vlog(srv, "dmabuf: plane %d: lseek: %s", i, strerror(errno));
+			return CREATE_FAILED;
+		}
+		lseek(pl->fd, 0, SEEK_SET);
+		/* all in 64 bits: offset, stride < 2^32, h < 2^31: no overflow */
+		if ((uint64_t)pl->stride < (uint64_t)w * bpp ||
+		    (uint64_t)pl->offset + (uint64_t)pl->stride * (uint64_t)h >
+		    (uint64_t)size) {
+			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_OUT_OF_BOUNDS,
+					       "plane %d: offset %u + stride %u * height %d "
+					       "does not fit in %lld bytes (row %lld bytes)",
+					       i, pl->offset, pl->stride, h,
+					       (long long)size, (long long)w * bpp);
+			return CREATE_ERROR;
+		}
+	}
+	if (flags & ~ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT) {
+		vlog(srv, "dmabuf: unsupported flags 0x%x", flags);
+		return CREATE_FAILED;
+	}
+
+	attr[k++] = EGL_WIDTH;
+	attr[k++] = w;
+	attr[k++] = EGL_HEIGHT;
+	attr[k++] = h;
+	attr[k++] = EGL_LINUX_DRM_FOURCC_EXT;
+	attr[k++] = (EGLint)format;
+	attr[k++] = EGL_DMA_BUF_PLANE0_FD_EXT;
+	attr[k++] = p->planes[0].fd;
+	attr[k++] = EGL_DMA_BUF_PLANE0_OFFSET_EXT;
+	attr[k++] = (EGLint)p->planes[0].offset;
+	attr[k++] = EGL_DMA_BUF_PLANE0_PITCH_EXT;
+	attr[k++] = (EGLint)p->planes[0].stride;
+	if (mod != DRM_FORMAT_MOD_INVALID &&
+	    renderer_has_modifiers(srv->renderer)) {
+		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_LO_EXT;
+		attr[k++] = (EGLint)(mod & 0xffffffff);
+		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_HI_EXT;
+		attr[k++] = (EGLint)(mod >> 32);
+	}
+	attr[k++] = EGL_NONE;
+	if ((int)p->planes[0].offset < 0 || (int)p->planes[0].stride < 0)
+		return CREATE_FAILED;	/* EGLint cannot carry it */
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return CREATE_FAILED;
+	b->image = renderer_import_dmabuf(srv->renderer, attr);
+	if (b->image == EGL_NO_IMAGE_KHR) {
+		vlog(srv, "dmabuf: eglCreateImageKHR failed: 0x%x", eglGetError());
+		free(b);
+		return CREATE_FAILED;
+	}
+	b->tex = renderer_image_texture(srv->renderer, b->image);
+	if (!b->tex) {
+		renderer_image_destroy(srv->renderer, b->image, 0);
+		free(b);
+		return CREATE_FAILED;
+	}
+	b->srv = srv;
+	b->refs = 1;
+	b->width = w;
+	b->height = h;
+	b->format = format;
+	b->flags = flags;
+	b->modifier = mod;
+	b->nplanes = n;
+	wl_list_init(&b->release_link);
+	for (int i = 0; i < n; i++) {
+		b->fds[i] = p->planes[i].fd;
+		p->planes[i].fd = -1;
+	}
+	*out = b;
+	return CREATE_OK;
+}
+
+static struct wl_resource *buffer_resource(struct wl_client *c,
+					   struct dmabuf_buffer *b, uint32_t id)
+{
+	b->resource = wl_resource_create(c, &wl_buffer_interface, 1, id);
+	if (!b->resource) {
+		dmabuf_buffer_unref(b);
+		wl_client_post_no_memory(c);
+		return NULL;
+	}
+	wl_resource_set_implementation(b->resource, &buffer_impl, b,
+				       buffer_resource_destroy);
+	b->srv->stats.buffers_dmabuf++;
+	return b->resource;
+}
+
+static void params_create(struct wl_client *c, struct wl_resource *r,
+			  int32_t w, int32_t h, uint32_t format, uint32_t flags)
+{
+	struct params *p = wl_resource_get_user_data(r);
+	struct dmabuf_buffer *b = NULL;
+	struct wl_resource *br;
+
+	switch (params_import(p, false, w, h, format, flags, &b)) {
+	case CREATE_ERROR:
+		break;
+	case CREATE_FAILED:
+		p->srv->stats.dmabuf_imports_failed++;
+		zwp_linux_buffer_params_v1_send_failed(r);
+		break;
+	case CREATE_OK:
+		br = buffer_resource(c, b, 0);
+		if (br)
+			zwp_linux_buffer_params_v1_send_created(r, br);
+		break;
+	}
+	params_close_fds(p);
+}
+
+static void params_create_immed(struct wl_client *c, struct wl_resource *r,
+				uint32_t id, int32_t w, int32_t h,
+				uint32_t format, uint32_t flags)
+{
+	struct params *p = wl_resource_get_user_data(r);
+	struct dmabuf_buffer *b = NULL;
+
+	switch (params_import(p, true, w, h, format, flags, &b)) {
+	case CREATE_ERROR:
+		break;
+	case CREATE_FAILED:
+		p->srv->stats.dmabuf_imports_failed++;
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_WL_BUFFER,
+				       "dma-buf import failed");
+		break;
+	case CREATE_OK:
+		buffer_resource(c, b, id);
+		break;
+	}
+	params_close_fds(p);
+}
+
+static const struct zwp_linux_buffer_params_v1_interface params_impl = {
+	.destroy = params_destroy_req,
+	.add = params_add,
+	.create = params_create,
+	.create_immed = params_create_immed,
+};
+
+/* ---- feedback ---- */
+
+static void feedback_destroy_req(struct wl_client *c, struct wl_resource *r)
+{
+	(void)c;
+	wl_resource_destroy(r);
+}
+
+static const struct zwp_linux_dmabuf_feedback_v1_interface feedback_impl = {
+	.destroy = feedback_destroy_req,
+};
+
+static void send_feedback(struct dmabuf_global *g, struct wl_resource *fb)
+{
+	struct wl_array dev, idx;
+	dev_t *d;
+
+	zwp_linux_dmabuf_feedback_v1_send_format_table(fb, g->table_fd,
+						       g->table_size);
+	wl_array_init(&dev);
+	d = wl_array_add(&dev, sizeof(*d));
+	if (d)
+		*d = g->main_dev;
+	zwp_linux_dmabuf_feedback_v1_send_main_device(fb, &dev);
+	zwp_linux_dmabuf_feedback_v1_send_tranche_target_device(fb, &dev);
+	wl_array_release(&dev);
+	wl_array_init(&idx);
+	for (int i = 0; i < g->n; i++) {
+		uint16_t *e = wl_array_add(&idx, sizeof(*e));
+
+		if (e)
+			*e = i;
+	}
+	zwp_linux_dmabuf_feedback_v1_send_tranche_formats(fb, &idx);
+	wl_array_release(&idx);
+	zwp_linux_dmabuf_feedback_v1_send_tranche_flags(fb, 0);
+	zwp_linux_dmabuf_feedback_v1_send_tranche_done(fb);
+	zwp_linux_dmabuf_feedback_v1_send_done(fb);
+}
+
+static void new_feedback(struct wl_client *c, struct wl_resource *r,
+			 uint32_t id)
+{
+	struct server *srv = wl_resource_get_user_data(r);
+	struct wl_resource *fb;
+
+	fb = wl_resource_create(c, &zwp_linux_dmabuf_feedback_v1_interface,
+				wl_resource_get_version(r), id);
+	if (!fb) {
+		wl_client_post_no_memory(c);
+		return;
+	}
+	wl_resource_set_implementation(fb, &feedback_impl, NULL, NULL);
+	send_feedback(srv->dmabuf, fb);
+}
+
+/* ---- zwp_linux_dmabuf_v1 ---- */
+
+static void dmabuf_destroy_req(struct wl_client *c, struct wl_resource *r)
+{
+	(void)c;
+	wl_resource_destroy(r);
+}
+
+static void dmabuf_create_params(struct wl_client *c, struct wl_resource *r,
+				 uint32_t id)
+{
+	struct params *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		wl_client_post_no_memory(c);
+		return;
+	}
+	for (int i = 0; i < MAX_PLANES; i++)
+		p->planes[i].fd = -1;
+	p->srv = wl_resource_get_user_data(r);
+	p->resource = wl_resource_create(c, &zwp_linux_buffer_params_v1_interface,
+					 wl_resource_get_version(r), id);
+	if (!p->resource) {
+		free(p);
+		wl_client_post_no_memory(c);
+		return;
+	}
+	wl_resource_set_implementation(p->resource, &params_impl, p,
+				       params_resource_destroy);
+}
+
+static void dmabuf_get_default_feedback(struct wl_client *c,
+					struct wl_resource *r, uint32_t id)
+{
+	new_feedback(c, r, id);
+}
+
+static void dmabuf_get_surface_feedback(struct wl_client *c,
+					struct wl_resource *r, uint32_t id,
+					struct wl_resource *surface)
+{
+	(void)surface;	/* one output, one device: same as the default */
+	new_feedback(c, r, id);
+}
+
+static const struct zwp_linux_dmabuf_v1_interface dmabuf_impl = {
+	.destroy = dmabuf_destroy_req,
+	.create_params = dmabuf_create_params,
+	.get_default_feedback = dmabuf_get_default_feedback,
+	.get_surface_feedback = dmabuf_get_surface_feedback,
+};
+
+static void dmabuf_bind(struct wl_client *c, void *data, uint32_t ver,
+			uint32_t id)
+{
+	struct server *srv = data;
+	struct dmabuf_global *g = srv->dmabuf;
+	struct wl_resource *r;
+
+	r = wl_resource_create(c, &zwp_linux_dmabuf_v1_interface, ver, id);
+	if (!r) {
+		wl_client_post_no_memory(c);
+		return;
+	}
+	wl_resource_set_implementation(r, &dmabuf_impl, srv, NULL);
+	if (ver >= 4)
+		return;		/* feedback only */
+	for (int i = 0; i < g->n; i++) {
+		bool dup = false;
+
+		if (ver >= 3) {
+			zwp_linux_dmabuf_v1_send_modifier(r, g->fmts[i],
+							  g->mods[i] >> 32,
+							  g->mods[i] & 0xffffffff);
+			continue;
+		}
+		for (int j = 0; j < i; j++)
+			dup |= g->fmts[j] == g->fmts[i];
+		if (!dup)
+			zwp_linux_dmabuf_v1_send_format(r, g->fmts[i]);
+	}
+}
+
+static int make_table(struct dmabuf_global *g)
+{
+	struct { uint32_t format, pad; uint64_t modifier; } *t;
+	size_t size = sizeof(*t) * (g->n ? g->n : 1);
+	int fd = memfd_create("udb-dmabuf-formats",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	t = calloc(g->n ? g->n : 1, sizeof(*t));
+	if (!t) {
+		close(fd);
+		return -1;
+	}
+	for (int i = 0; i < g->n; i++) {
+		t[i].format = g->fmts[i];
+		t[i].modifier = g->mods[i];
+	}
+	if (write(fd, t, size) != (ssize_t)size) {
+		free(t);
+		close(fd);
+		return -1;
+	}
+	free(t);
+	/* clients map it; nobody may change it */
+	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	      F_SEAL_SEAL);
+	g->table_fd = fd;
+	g->table_size = size;
+	return 0;
+}
+
+int dmabuf_init(struct server *srv)
+{
+	struct dmabuf_global *g = calloc(1, sizeof(*g));
+	uint32_t *fmts;
+	uint64_t *mods;
+	int n, k = 0;
+	const char *node;
+	struct stat st;
+
+	if (!g)
+		return -1;
+	g->srv = srv;
+	g->table_fd = -1;
+	srv->dmabuf = g;
+	if (renderer_query_formats(srv->renderer, &fmts, &mods, &n) < 0)
+		return -1;
+	/* keep the formats we can bounds-check */
+	for (int i = 0; i < n; i++)
+		if (format_bpp(fmts[i]) &&
+		    (mods[i] == DRM_FORMAT_MOD_LINEAR)) {
+			fmts[k] = fmts[i];
+			mods[k++] = mods[i];
+		}
+	g->fmts = fmts;
+	g->mods = mods;
+	g->n = k;
+	for (int i = 0; i < k; i++)
+		vlog(srv, "dmabuf format %.4s modifier 0x%llx",
+		     (const char *)&fmts[i], (unsigned long long)mods[i]);
+	if (make_table(g) < 0)
+		return -1;
+
+	/* main_device: the EGL device's render node, else renderD128, else 0 */
+	node = renderer_drm_node(srv->renderer);
+	if (node && stat(node, &st) == 0)
+		g->main_dev = st.st_rdev;
+	else if (stat("/dev/dri/renderD128", &st) == 0 && S_ISCHR(st.st_mode))
+		g->main_dev = st.st_rdev;
+	else
+		g->main_dev = 0;
+	vlog(srv, "dmabuf: %d formats, main_device %u:%u", k,
+	     major(g->main_dev), minor(g->main_dev));
+
+	if (!wl_global_create(srv->display, &zwp_linux_dmabuf_v1_interface,
+			      DMABUF_VERSION, srv, dmabuf_bind))
+		return -1;
+	return 0;
+}
+
+void dmabuf_fini(struct server *srv)
+{
+	struct dmabuf_global *g = srv->dmabuf;
+
+	if (!g)
+		return;
+	if (g->table_fd >= 0)
+		close(g->table_fd);
+	free(g->fmts);
+	free(g->mods);
+	free(g);
+	srv->dmabuf = NULL;
+}

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KMS output, for vkms: atomic modesetting on the card whose driver
+ * is "vkms", two dumb buffers as scanout, frames paced by page-flip
+ * events. A frame is drawn into the renderer's FBO, read back with
+ * glReadPixels straight into the back dumb buffer's mapping and flipped
+ * (DRM_MODE_PAGE_FLIP_EVENT); frame callbacks and presentation feedback
+ * go out when the flip completed, with the flip's timestamp.
+ *
+ * Captures use the writeback connector: the flip that carries a capture
+ * also sets WRITEBACK_FB_ID (a third dumb buffer of the mode size) and
+ * WRITEBACK_OUT_FENCE_PTR; when the flip is done we wait for the
+ * writeback out-fence (a sync_file: poll, then check that it signalled
+ * without error) and hand what the CRTC really composed to capture.c.
+ *
+ * Routing the writeback connector: the kernel only accepts a CRTC
+ * driving several encoders when each one lists the others in its
+ * possible_clones (drm_atomic_check_valid_clones()). Newer vkms (our
+ * 7.3 kernel) makes its encoders clones of the writeback encoder; 6.12
+ * stable has the check but leaves possible_clones at 0, which the core
+ * turns into "only itself", so routing the virtual connector and the
+ * writeback connector to the one CRTC is EINVAL there. So
+ * the routing is probed with DRM_MODE_ATOMIC_TEST_ONLY commits that
+ * carry a writeback job: first both connectors on the CRTC, then the
+ * writeback connector alone (vkms composes and page-flips the same
+ * without a "display"), and only if both are refused do captures read
+ * the scanout buffer, with the reason logged.
+ *
+ * The output size is --size: a connector mode of exactly that size must
+ * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
+ * is ignored: the mode's refresh rate paces the frames.
+ *
+ * Lifetime: one struct kms per server (output_data), freed by
+ * kms_destroy() after the last pending flip finished; the writeback
+ * fence fd of a capture lives from its commit to the flip event.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/sync_file.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+#include <drm_fourcc.h>
+
+#include "server.h"
+
+struct dumb {
+	uint32_t handle, fb, pitch;
+	uint64_t size;
+	void *map;
+};
+
+/* which connectors the CRTC drives */
+enum wb_route {
+	WB_NONE,	/* the virtual connector; no writeback */
+	WB_CLONE,	/* the virtual and the writeback connector */
+	WB_ALONE,	/* the writeback connector only */
+};
+
+struct kms {
+	struct server *srv;
+	int fd;
+	struct wl_event_source *fd_src, *idle;
+	uint32_t crtc, conn, plane, wb_conn;
+	enum wb_route wb_route;
+	uint64_t captures_wb, captures_scanout;
+	drmModeModeInfo mode;
+	uint32_t mode_blob;
+	struct dumb bufs[2], wb;
+	int back;
+	bool wb_ok;				/* captures use writeback */
+	bool flip_pending, want_repaint, capture_in_flight, wb_in_flight;
+	int wb_fence;
+	uint32_t *pixels;			/* capture copy, alpha forced */
+};
+
+static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj, type);
+	uint32_t id = 0;
+
+	for (uint32_t i = 0; props && i < props->count_props && !id; i++) {
+		drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
+
+		if (p && strcmp(p->name, name) == 0)
+			id = p->prop_id;
+		drmModeFreeProperty(p);
+	}
+	drmModeFreeObjectProperties(props);
+	return id;
+}
+
+static uint64_t prop_value(int fd, uint32_t obj, uint32_t type, const char *name)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj, type);
+	uint64_t v = 0;
+
+	for (uint32_t i = 0; props && i < props->count_props; i++) {
+		drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
+
+		if (p && strcmp(p->name, name) == 0)
+			v = props->prop_values[i];
+		drmModeFreeProperty(p);
+	}
+	drmModeFreeObjectProperties(props);
+	return v;
+}
+
+static int add(drmModeAtomicReq *req, int fd, uint32_t obj, uint32_t type,
+	       const char *name, uint64_t value)
+{
+	uint32_t id = prop_id(fd, obj, type, name);
+
+	if (!id) {
+		fprintf(stderr, "udb-compositor: kms: no property %s\n", name);
+		return -1;
+	}
+	return drmModeAtomicAddProperty(req, obj, id, value) < 0 ? -1 : 0;
+}
+
+static int open_vkms(void)
+{
+	char path[64];
+
+	for (int i = 0; i < 16; i++) {
+		drmVersion *v;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		if (v && strcmp(v->name, "vkms") == 0) {
+			drmFreeVersion(v);
+			return fd;
+		}
+		drmFreeVersion(v);
+		close(fd);
+	}
+	return -1;
+}
+
+static int dumb_create(int fd, int w, int h, struct dumb *d)
+{
+	uint32_t handles[4] = { 0 }, pitches[4] = { 0 }, offsets[4] = { 0 };
+	uint64_t off;
+
+	if (drmModeCreateDumbBuffer(fd, w, h, 32, 0, &d->handle, &d->pitch,
+				    &d->size) < 0)
+		return -1;
+	handles[0] = d->handle;
+	pitches[0] = d->pitch;
+	if (drmModeAddFB2(fd, w, h, DRM_FORMAT_XRGB8888, handles, pitches,
+			  offsets, &d->fb, 0) < 0)
+		return -1;
+	if (drmModeMapDumbBuffer(fd, d->handle, &off) < 0)
+		return -1;
+	d->map = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (d->map == MAP_FAILED) {
+		d->map = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void dumb_destroy(int fd, struct dumb *d)
+{
+	if (d->map)
+		munmap(d->map, d->size);
+	if (d->fb)
+		drmModeRmFB(fd, d->fb);
+	if (d->handle)
+		drmModeDestroyDumbBuffer(fd, d->handle);
+	memset(d, 0, sizeof(*d));
+}
+
+static int pick_pipe(struct kms *k)
+{
+	drmModeRes *res = drmModeGetResources(k->fd);
+	drmModePlaneRes *pres = drmModeGetPlaneResources(k->fd);
+	int crtc_idx = -1, ret = -1;
+
+	if (!res || !pres)
+		goto out;
+	for (int i = 0; i < res->count_connectors; i++) {
+		drmModeConnector *c = drmModeGetConnector(k->fd, res->connectors[i]);
+		drmModeEncoder *e;
+
+		if (!c)
+			continue;
+		if (c->connector_type == DRM_MODE_CONNECTOR_WRITEBACK) {
+			k->wb_conn = c->connector_id;
+		} else if (!k->conn && c->connection == DRM_MODE_CONNECTED) {
+			for (int m = 0; m < c->count_modes; m++)
+				if (c->modes[m].hdisplay == k->srv->opt.width &&
+				    c->modes[m].vdisplay == k->srv->opt.height) {
+					k->mode = c->modes[m];
+					k->conn = c->connector_id;
+					break;
+				}
+			e = k->conn && c->count_encoders ?
+			    drmModeGetEncoder(k->fd, c->encoders[0]) : NULL;
+			for (int j = 0; e && j < res->count_crtcs; j++)
+				if (e->possible_crtcs & (1u << j)) {
+					crtc_idx = j;
+					k->crtc = res->crtcs[j];
+					break;
+				}
+			drmModeFreeEncoder(e);
+		}
+		drmModeFreeConnector(c);
+	}
+	if (!k->conn || !k->crtc) {
+		fprintf(stderr, "udb-compositor: kms: no connector with a %dx%d mode\n",
+			k->srv->opt.width, k->srv->opt.height);
+		goto out;
+	}
+	for (uint32_t i = 0; i < pres->count_planes; i++) {
+		drmModePlane *p = drmModeGetPlane(k->fd, pres->planes[i]);
+
+		if (p && (p->possible_crtcs & (1u << crtc_idx)) &&
+		    prop_value(k->fd, p->plane_id, DRM_MODE_OBJECT_PLANE, "type") ==
+		    DRM_PLANE_TYPE_PRIMARY)
+			k->plane = p->plane_id;
+		drmModeFreePlane(p);
+		if (k->plane)
+			break;
+	}
+	ret = k->plane ? 0 : -1;
+out:
+	drmModeFreePlaneResources(pres);
+	drmModeFreeResources(res);
+	return ret;
+}
+
+static int plane_props(struct kms *k, drmModeAtomicReq *req, uint32_t fb)
+{
+	int w = k->srv->opt.width, h = k->srv->opt.height, r = 0;
+	uint32_t p = k->plane, t = DRM_MODE_OBJECT_PLANE;
+
+	r |= add(req, k->fd, p, t, "FB_ID", fb);
+	r |= add(req, k->fd, p, t, "CRTC_ID", k->crtc);
+	r |= add(req, k->fd, p, t, "SRC_X", 0);
+	r |= add(req, k->fd, p, t, "SRC_Y", 0);
+	r |= add(req, k->fd, p, t, "SRC_W", (uint64_t)w << 16);
+	r |= add(req, k->fd, p, t, "SRC_H", (uint64_t)h << 16);
+	r |= add(req, k->fd, p, t, "CRTC_X", 0);
+	r |= add(req, k->fd, p, t, "CRTC_Y", 0);
+	r |= add(req, k->fd, p, t, "CRTC_W", w);
+	r |= add(req, k->fd, p, t, "CRTC_H", h);
+	return r;
+}
+
+/*
+ * A full configuration: the mode, the connectors of @route on the CRTC
+ * (the others off), the primary plane showing bufs[0]; with @wb_job also
+ * a writeback job into k->wb (for the probes: the kernel checks a
+ * writeback fb's format and size only when a job comes with it).
+ */
+static drmModeAtomicReq *modeset_req(struct kms *k, enum wb_route route,
+				     bool wb_job)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	uint32_t t = DRM_MODE_OBJECT_CONNECTOR;
+	int r = 0;
+
+	if (!req)
+		return NULL;
+	r |= add(req, k->fd, k->conn, t, "CRTC_ID",
+		 route == WB_ALONE ? 0 : k->crtc);
+	if (k->wb_conn)
+		r |= add(req, k->fd, k->wb_conn, t, "CRTC_ID",
+			 route == WB_NONE ? 0 : k->crtc);
+	if (wb_job)
+		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_FB_ID", k->wb.fb);
+	r |= add(req, k->fd, k->crtc, DRM_MODE_OBJECT_CRTC, "MODE_ID", k->mode_blob);
+	r |= add(req, k->fd, k->crtc, DRM_MODE_OBJECT_CRTC, "ACTIVE", 1);
+	r |= plane_props(k, req, k->bufs[0].fb);
+	if (r) {
+		drmModeAtomicFree(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* TEST_ONLY commit of a configuration with a writeback job: 0 or -errno */
+static int probe_route(struct kms *k, enum wb_route route)
+{
+	drmModeAtomicReq *req = modeset_req(k, route, true);
+	int r;
+
+	if (!req)
+		return -EINVAL;
+	r = drmModeAtomicCommit(k->fd, req, DRM_MODE_ATOMIC_TEST_ONLY |
+				DRM_MODE_ATOMIC_ALLOW_MODESET, NULL) ? -errno : 0;
+	drmModeAtomicFree(req);
+	return r;
+}
+
+/*
+ * Pick how the writeback connector is routed (see the file comment) and
+ * say why. Without a usable route the writeback connector is dropped and
+ * captures read the scanout buffer.
+ */
+static void pick_wb_route(struct kms *k)
+{
+	struct server *srv = k->srv;
+	int clone, alone;
+
+	clone = probe_route(k, WB_CLONE);
+	if (!clone) {
+		k->wb_route = WB_CLONE;
+		k->wb_ok = true;
+		server_log(srv, "kms: writeback connector %u shares crtc %u with connector %u",
+			   k->wb_conn, k->crtc, k->conn);
+		return;
+	}
+	alone = probe_route(k, WB_ALONE);
+	if (!alone) {
+		k->wb_route = WB_ALONE;
+		k->wb_ok = true;
+		server_log(srv, "kms: writeback connector %u next to connector %u refused (%s: "
+			   "the driver does not let its encoders be cloned); "
+			   "the writeback connector drives crtc %u alone",
+			   k->wb_conn, k->conn, strerror(-clone), k->crtc);
+		return;
+	}
+	server_log(srv, "kms: writeback connector %u refused (with connector %u: %s, "
+		   "alone: %s); captures read the scanout buffer",
+		   k->wb_conn, k->conn, strerror(-clone), strerror(-alone));
+	dumb_destroy(k->fd, &k->wb);
+	k->wb_route = WB_NONE;
+}
+
+static int modeset(struct kms *k)
+{
+	drmModeAtomicReq *req = modeset_req(k, k->wb_route, false);
+	int r;
+
+	if (!req)
+		return -1;
+	r = drmModeAtomicCommit(k->fd, req, DRM_MODE_ATOMIC_ALLOW_MODESET,
+				NULL) ? -errno : 0;
+	drmModeAtomicFree(req);
+	if (r) {
+		fprintf(stderr, "udb-compositor: kms: modeset failed: %s\n",
+			strerror(-r));
+		return -1;
+	}
+	k->back = 1;
+	return 0;
+}
+
+/* The page flip of bufs[back], with a writeback job if @wb: 0 or -errno */
+static int flip(struct kms *k, bool wb)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = plane_props(k, req, k->bufs[k->back].fb);
+	k->wb_fence = -1;
+	if (wb) {
+		uint32_t t = DRM_MODE_OBJECT_CONNECTOR;
+
+		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_FB_ID", k->wb.fb);
+		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_OUT_FENCE_PTR",
+			 (uint64_t)(uintptr_t)&k->wb_fence);
+	}
+	if (r)
+		r = -EINVAL;
+	else if (drmModeAtomicCommit(k->fd, req, DRM_MODE_ATOMIC_NONBLOCK |
+				     DRM_MODE_PAGE_FLIP_EVENT, k))
+		r = -errno;
+	drmModeAtomicFree(req);
+	return r;
+}
+
+static void kms_repaint(struct kms *k)
+{
+	struct server *srv = k->srv;
+	struct dumb *d = &k->bufs[k->back];
+	bool capture = server_wants_pixels(srv);
+	bool wb = capture && k->wb_ok;
+	int r;
+
+	k->want_repaint = false;
+	if (!server_repaint(srv))
+		return;
+	renderer_read(srv->renderer, d->map, d->pitch);
+	r = flip(k, wb);
+	if (r < 0 && wb) {
+		server_log(srv, "kms: flip with a writeback job failed (%s); "
+			   "captures read the scanout buffer from now on",
+			   strerror(-r));
+		k->wb_ok = false;
+		wb = false;
+		r = flip(k, false);
+	}
+	if (r < 0) {
+		server_log(srv, "kms: commit failed: %s", strerror(-r));
+		server_exit(srv, 1);
+		return;
+	}
+	k->flip_pending = true;
+	k->capture_in_flight = capture;
+	k->wb_in_flight = wb;
+	k->back ^= 1;
+}
+
+/*
+ * Wait for the writeback out-fence of the flip that just completed: true
+ * when it signalled without error (k->wb then holds what the CRTC
+ * composed). vkms signals it from its composer right after the vblank
+ * that sent the flip event, so this wait is short.
+ */
+static bool wait_wb_fence(struct kms *k)
+{
+	struct pollfd p = { .fd = k->wb_fence, .events = POLLIN };
+	struct sync_file_info info = { 0 };
+	int r;
+
+	if (k->wb_fence < 0) {
+		server_log(k->srv, "kms: the kernel returned no writeback fence");
+		return false;
+	}
+	do
+		r = poll(&p, 1, 1000);
+	while (r < 0 && errno == EINTR);
+	if (r != 1) {
+		server_log(k->srv, "kms: writeback fence %s",
+			   r ? strerror(errno) : "timed out");
+	} else if (ioctl(k->wb_fence, SYNC_IOC_FILE_INFO, &info) < 0) {
+		server_log(k->srv, "kms: writeback fence info: %s", strerror(errno));
+		r = 0;
+	} else if (info.status != 1) {
+		server_log(k->srv, "kms: writeback fence status %d", info.status);
+		r = 0;
+	}
+	close(k->wb_fence);
+	k->wb_fence = -1;
+	return r == 1;
+}
+
+static void on_flip(int fd, unsigned int seq, unsigned int sec,
+		    unsigned int usec, unsigned int crtc, void *data)
+{
+	struct kms *k = data;
+	struct server *srv = k->srv;
+	int64_t ts = (int64_t)sec * 1000000000 + (int64_t)usec * 1000;
+	const uint32_t *px = NULL;
+	int stride = srv->opt.width * 4;
+
+	(void)fd, (void)seq, (void)crtc;
+	k->flip_pending = false;
+	if (k->capture_in_flight) {
+		/* what the CRTC composed, from writeback when we have it */
+		const struct dumb *src = &k->bufs[k->back ^ 1];
+
+		if (k->wb_in_flight && wait_wb_fence(k)) {
+			src = &k->wb;
+			k->captures_wb++;
+			server_log(srv, "kms: capture of frame %u read back through "
+				   "writeback connector %u", srv->seq, k->wb_conn);
+		} else {
+			k->captures_scanout++;
+			server_log(srv, "kms: capture of frame %u read from the "
+				   "scanout buffer (no writeback)", srv->seq);
+		}
+		for (int y = 0; y < srv->opt.height; y++) {
+			const uint32_t *s = (const uint32_t *)((const uint8_t *)src->map +
+							       (size_t)y * src->pitch);
+			uint32_t *d = k->pixels + (size_t)y * srv->opt.width;
+
+			for (int x = 0; x < srv->opt.width; x++)
+				d[x] = s[x] | 0xff000000;
+		}
+		px = k->pixels;
+	}
+	server_frame_done(srv, ts, px, stride);
+	if (k->want_repaint)
+		kms_repaint(k);
+}
+
+static int on_drm(int fd, uint32_t mask, void *data)
+{
+	drmEventContext ev = {
+		.version = 3,
+		.page_flip_handler2 = on_flip,
+	};
+
+	(void)mask, (void)data;
+	drmHandleEvent(fd, &ev);
+	return 0;
+}
+
+static void on_idle(void *data)
+{
+	struct kms *k = data;
+
+	k->idle = NULL;
+	if (!k->flip_pending)
+		kms_repaint(k);
+}
+
+static void kms_schedule(struct server *srv)
+{
+	struct kms *k = srv->output_data;
+
+	k->want_repaint = true;
+	if (!k->flip_pending && !k->idle)
+		k->idle = wl_event_loop_add_idle(srv->loop, on_idle, k);
+}
+
+static void kms_destroy(struct server *srv)
+{
+	struct kms *k = srv->output_data;
+
+	if (!k)
+		return;
+	if (k->idle)
+		wl_event_source_remove(k->idle);
+	if (k->fd_src)
+		wl_event_source_remove(k->fd_src);
+	if (k->mode_blob)
+		server_log(srv, "kms: captures: %llu read back through writeback, "
+			   "%llu from the scanout buffer",
+			   (unsigned long long)k->captures_wb,
+			   (unsigned long long)k->captures_scanout);
+	if (k->fd >= 0) {
+		/* let a pending flip finish before freeing its buffers */
+		while (k->flip_pending) {
+			struct pollfd p = { .fd = k->fd, .events = POLLIN };
+			drmEventContext ev = { .version = 3 };
+
+			if (poll(&p, 1, 1000) != 1)
+				break;
+			ev.page_flip_handler2 = NULL;
+			drmHandleEvent(k->fd, &ev);
+			k->flip_pending = false;
+		}
+		if (k->wb_fence >= 0)
+			close(k->wb_fence);
+		for (int i = 0; i < 2; i++)
+			dumb_destroy(k->fd, &k->bufs[i]);
+		dumb_destroy(k->fd, &k->wb);
+		if (k->mode_blob)
+			drmModeDestroyPropertyBlob(k->fd, k->mode_blob);
+		close(k->fd);
+	}
+	free(k->pixels);
+	free(k);
+	srv->output_data = NULL;
+}
+
+static const struct output_ops kms_ops = {
+	.schedule = kms_schedule,
+	.destroy = kms_destroy,
+};
+
+int output_kms_init(struct server *srv)
+{
+	struct kms *k = calloc(1, sizeof(*k));
+	int w = srv->opt.width, h = srv->opt.height;
+
+	if (!k)
+		return -1;
+	k->srv = srv;
+	k->wb_fence = -1;
+	srv->output_data = k;
+	srv->output = &kms_ops;
+	k->fd = open_vkms();
+	if (k->fd < 0) {
+		fprintf(stderr, "udb-compositor: kms: no vkms card (modprobe vkms?)\n");
+		return -1;
+	}
+	if (drmSetClientCap(k->fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
+	    drmSetClientCap(k->fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
+		fprintf(stderr, "udb-compositor: kms: no atomic modesetting\n");
+		return -1;
+	}
+	/* without this cap the writeback connector is not even listed */
+	if (drmSetClientCap(k->fd, DRM_CLIENT_CAP_WRITEBACK_CONNECTORS, 1) < 0)
+		server_log(srv, "kms: DRM_CLIENT_CAP_WRITEBACK_CONNECTORS: %s",
+			   strerror(errno));
+	if (pick_pipe(k) < 0)
+		return -1;
+	k->pixels = malloc((size_t)w * h * 4);
+	if (!k->pixels || dumb_create(k->fd, w, h, &k->bufs[0]) < 0 ||
+	    dumb_create(k->fd, w, h, &k->bufs[1]) < 0) {
+		fprintf(stderr, "udb-compositor: kms: dumb buffers: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	if (drmModeCreatePropertyBlob(k->fd, &k->mode, sizeof(k->mode),
+				      &k->mode_blob) < 0) {
+		fprintf(stderr, "udb-compositor: kms: mode blob: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	if (!k->wb_conn) {
+		server_log(srv, "kms: no writeback connector (vkms enable_writeback=0?); "
+			   "captures read the scanout buffer");
+	} else if (dumb_create(k->fd, w, h, &k->wb) < 0) {
+		server_log(srv, "kms: writeback dumb buffer: %s; captures read "
+			   "the scanout buffer", strerror(errno));
+		dumb_destroy(k->fd, &k->wb);
+		k->wb_ok = false;
+	} else {
+		pick_wb_route(k);
+	}
+	if (modeset(k) < 0)
+		return -1;
+	srv->refresh_ns = (int64_t)k->mode.htotal * k->mode.vtotal * 1000000 /
+			  (k->mode.clock ? k->mode.clock : 1);
+	srv->vsync = true;
+	k->fd_src = wl_event_loop_add_fd(srv->loop, k->fd, WL_EVENT_READABLE,
+					 on_drm, k);
+	server_log(srv, "kms: vkms %dx%d@%.2f Hz, connector %u%s, crtc %u, plane %u, writeback %u",
+		   w, h, 1e9 / srv->refresh_ns, k->conn,
+		   k->wb_route == WB_ALONE ? " (off)" : "", k->crtc, k->plane,
+		   k->wb_ok ? k->wb_conn : 0);
+	return k->fd_src ? 0 : -1;
+}

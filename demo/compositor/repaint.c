@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The output-independent half of a frame.
+ *
+ * server_schedule_repaint() asks the output (headless timer or KMS page
+ * flip) for a frame; when its time comes the output calls server_repaint(),
+ * which draws only if something changed or a capture/screenshot waits:
+ * the background, then every mapped toplevel back to front, each with its
+ * subsurfaces in stacking order. Then the output presents (KMS) or not
+ * (headless), reads the pixels back if server_wants_pixels() and calls
+ * server_frame_done(), which sends the frame callbacks and presentation
+ * feedback of what was shown, serves captures and releases the dma-bufs
+ * this frame no longer used.
+ */
+#include <stdlib.h>
+
+#include "server.h"
+#include "presentation-time-server-protocol.h"
+
+/* background: a dark slate grey */
+#define BG_R 0.20f
+#define BG_G 0.24f
+#define BG_B 0.28f
+
+void server_schedule_repaint(struct server *srv)
+{
+	if (srv->output)
+		srv->output->schedule(srv);
+}
+
+bool server_wants_pixels(struct server *srv)
+{
+	return capture_wanted(srv);
+}
+
+static void draw_tree(struct server *srv, struct surface *s, int32_t x,
+		      int32_t y)
+{
+	struct stack_node *n;
+
+	wl_list_for_each(n, &s->stack, link) {
+		struct surface *c = n->surface;
+		int32_t cx, cy, w, h;
+		bool yinv = false, opaque;
+		GLuint tex;
+
+		if (n != &s->self_node) {
+			subsurface_position(c, &cx, &cy);
+			if (c->has_content)
+				draw_tree(srv, c, x + cx, y + cy);
+			continue;
+		}
+		if (!s->has_content)
+			continue;
+		w = s->width / (s->scale > 0 ? s->scale : 1);
+		h = s->height / (s->scale > 0 ? s->scale : 1);
+		if (s->dmabuf)
+			tex = dmabuf_buffer_texture(s->dmabuf, &yinv, &opaque);
+		else
+			tex = s->shm_tex, opaque = s->shm_opaque;
+		renderer_draw(srv->renderer, tex, s->dmabuf != NULL, x, y, w, h,
+			      yinv, opaque);
+		s->drawn = true;
+		s->out_x = x;
+		s->out_y = y;
+		s->out_w = w;
+		s->out_h = h;
+		s->drawn_commits = s->commits;
+	}
+}
+
+bool server_repaint(struct server *srv)
+{
+	struct surface *s;
+	struct view *v;
+	int64_t t0;
+
+	if (!srv->dirty && !capture_wanted(srv))
+		return false;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	wl_list_for_each(s, &srv->surfaces, link)
+		s->drawn = false;
+	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
+	wl_list_for_each(v, &srv->views, link)
+		draw_tree(srv, v->surface, v->x, v->y);
+	renderer_end(srv->renderer);
+	srv->dirty = false;
+	srv->seq++;
+	stats_frame(srv, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+	return true;
+}
+
+void server_frame_done(struct server *srv, int64_t ts_ns,
+		       const uint32_t *pixels, int stride)
+{
+	struct surface *s;
+	uint32_t ms = (uint32_t)(ts_ns / 1000000);
+
+	wl_list_for_each(s, &srv->surfaces, link) {
+		struct wl_resource *cb, *tmp;
+		uint32_t flags;
+
+		if (!s->drawn) {
+			/* content nobody saw: its feedback is discarded */
+			feedback_list_discard(&s->feedbacks);
+			continue;
+		}
+		wl_resource_for_each_safe(cb, tmp, &s->frame_callbacks) {
+			wl_callback_send_done(cb, ms);
+			wl_resource_destroy(cb);
+		}
+		flags = srv->vsync ? WP_PRESENTATION_FEEDBACK_KIND_VSYNC |
+				     WP_PRESENTATION_FEEDBACK_KIND_HW_CLOCK |
+				     WP_PRESENTATION_FEEDBACK_KIND_HW_COMPLETION : 0;
+		if (s->dmabuf)
+			flags |= WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
+		feedback_list_present(&s->feedbacks, ts_ns, srv->seq,
+				      srv->refresh_ns, flags);
+	}
+	if (pixels)
+		capture_frame_done(srv, pixels, stride);
+	dmabuf_release_after_repaint(srv);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Statistics and the --report file (key=value lines, written at exit).
+ * frame_ms is the wall time of one repaint (draw + glFinish);
+ * cpu_ms_per_frame is the process CPU time (all threads: llvmpipe
+ * rasterizes on worker threads) over the whole run divided by frames.
+ * protocol_errors counts every wl_display.error sent to a client, ours
+ * and libwayland's own, seen through a protocol logger.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+void stats_frame(struct server *srv, double ms)
+{
+	struct stats *st = &srv->stats;
+
+	st->frames++;
+	if (st->frame_ms_len == st->frame_ms_cap) {
+		size_t cap = st->frame_ms_cap ? st->frame_ms_cap * 2 : 1024;
+		double *n = realloc(st->frame_ms, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		st->frame_ms = n;
+		st->frame_ms_cap = cap;
+	}
+	st->frame_ms[st->frame_ms_len++] = ms;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int report_write(struct server *srv)
+{
+	struct stats *st = &srv->stats;
+	double mean = 0, p99 = 0, cpu_ms;
+	struct timespec cpu;
+	FILE *f;
+
+	if (!srv->opt.report)
+		return 0;
+	if (st->frame_ms_len) {
+		for (size_t i = 0; i < st->frame_ms_len; i++)
+			mean += st->frame_ms[i];
+		mean /= st->frame_ms_len;
+		qsort(st->frame_ms, st->frame_ms_len, sizeof(double), cmp_double);
+		p99 = st->frame_ms[(st->frame_ms_len * 99) / 100 <
+				   st->frame_ms_len ?
+				   (st->frame_ms_len * 99) / 100 :
+				   st->frame_ms_len - 1];
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	cpu_ms = (cpu.tv_sec - st->cpu_start.tv_sec) * 1e3 +
+		 (cpu.tv_nsec - st->cpu_start.tv_nsec) / 1e6;
+	f = fopen(srv->opt.report, "w");
+	if (!f) {
+		server_log(srv, "cannot write report %s", srv->opt.report);
+		return -1;
+	}
+	fprintf(f, "frames=%llu\n", (unsigned long long)st->frames);
+	fprintf(f, "frame_ms_mean=%.3f\n", mean);
+	fprintf(f, "frame_ms_p99=%.3f\n", p99);
+	fprintf(f, "cpu_ms_per_frame=%.3f\n", st->frames ? cpu_ms / st->frames : 0.0);
+	fprintf(f, "clients_seen=%llu\n", (unsigned long long)st->clients_seen);
+	fprintf(f, "buffers_dmabuf=%llu\n", (unsigned long long)st->buffers_dmabuf);
+	fprintf(f, "buffers_shm=%llu\n", (unsigned long long)st->buffers_shm);
+	fprintf(f, "dmabuf_imports_failed=%llu\n",
+		(unsigned long long)st->dmabuf_imports_failed);
+	fprintf(f, "protocol_errors=%llu\n", (unsigned long long)st->protocol_errors);
+	fprintf(f, "invalidations=%llu\n", (unsigned long long)st->invalidations);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+void stats_fini(struct server *srv)
+{
+	if (srv->logger)
+		wl_protocol_logger_destroy(srv->logger);
+	srv->logger = NULL;
+	free(srv->stats.frame_ms);
+	srv->stats.frame_ms = NULL;
+}
+
+static void logger(void *data, enum wl_protocol_logger_type dir,
+		   const struct wl_protocol_logger_message *m)
+{
+	struct server *srv = data;
+
+	if (dir != WL_PROTOCOL_LOGGER_EVENT ||
+	    strcmp(wl_resource_get_class(m->resource), "wl_display") != 0 ||
+	    strcmp(m->message->name, "error") != 0)
+		return;
+	srv->stats.protocol_errors++;
+	server_log(srv, "protocol error to client %p: code %u: %s",
+		   (void *)wl_resource_get_client(m->resource),
+		   m->arguments[1].u, m->arguments[2].s ? m->arguments[2].s : "");
+}
+
+void protocol_error_logger_init(struct server *srv)
+{
+	srv->logger = wl_display_add_protocol_logger(srv->display, logger, srv);
+}

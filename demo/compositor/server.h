@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udb-compositor: the types every file of the compositor shares.
+ *
+ * One struct server owns everything. Client-visible objects are plain
+ * structs hung off their wl_resource's user data; each file's header
+ * comment says who owns what and when it is freed. The rule throughout:
+ * a wl_resource's destroy handler frees the struct behind it, and every
+ * pointer from one client object to another is guarded by a destroy
+ * listener (or a back-pointer the other side clears), because a client
+ * that disconnects has its objects destroyed in no particular order.
+ */
+#ifndef UDB_SERVER_H
+#define UDB_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <wayland-server.h>
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+#include <GLES2/gl2.h>
+
+struct server;
+struct surface;
+struct dmabuf_buffer;
+struct renderer;
+
+/* ---- options (main.c) ---- */
+struct options {
+	const char *socket;
+	int width, height;
+	int refresh_hz;
+	const char *backend;		/* "headless" or "kms" */
+	const char *screenshot_dir;
+	const char *report;
+	double run_for;			/* seconds, 0 = forever */
+	bool exit_when_idle;
+	bool verbose;
+};
+
+/* ---- surface state (surface.c) ---- */
+enum {
+	STATE_BUFFER = 1 << 0,		/* attach was called */
+	STATE_OFFSET = 1 << 1,
+	STATE_DAMAGE = 1 << 2,
+	STATE_TRANSFORM = 1 << 3,
+	STATE_SCALE = 1 << 4,
+};
+
+/*
+ * Double-buffered wl_surface state. Used for "pending" (being built by
+ * requests), for the "cached" state of a synchronized subsurface and for
+ * each commit deferred while its buffer's implicit fences are busy.
+ * The buffer is referenced by resource, with a destroy listener: a client
+ * destroying an attached but not yet applied buffer attaches NULL.
+ */
+struct surface_state {
+	uint32_t flags;
+	struct wl_resource *buffer;
+	struct wl_listener buffer_destroy;
+	int32_t dx, dy;
+	int32_t transform, scale;
+	struct wl_list frame_callbacks;	/* wl_resource links */
+	struct wl_list feedbacks;	/* struct feedback.link */
+};
+
+/* One node of a surface's stacking list: the surface itself or a child. */
+struct stack_node {
+	struct wl_list link;
+	struct surface *surface;
+};
+
+struct surface_role {
+	const char *name;
+	/* Called at wl_surface.commit before anything is applied; may post
+	 * a protocol error and return false to drop the commit. */
+	bool (*precommit)(struct surface *s, const struct surface_state *st);
+	/* Called after a commit was applied. */
+	void (*applied)(struct surface *s);
+};
+
+struct surface {
+	struct server *server;
+	struct wl_resource *resource;
+	struct wl_list link;			/* server.surfaces */
+
+	struct surface_state pending;
+	struct surface_state cached;		/* sync subsurfaces */
+	bool has_cache;
+	struct wl_list deferred;		/* struct commit.link, FIFO */
+
+	/* current content */
+	int32_t width, height;			/* buffer size, 0 = none */
+	bool has_content;
+	GLuint shm_tex;				/* wl_shm content, owned */
+	bool shm_opaque;
+	struct dmabuf_buffer *dmabuf;		/* dma-buf content, referenced */
+	int32_t scale, transform;		/* current buffer scale/transform */
+	uint32_t commits;			/* applied commits, from 1 */
+	bool was_dmabuf;			/* last content came from dma-buf */
+	/* where the last repaint drew it (capture.c reports it) */
+	bool drawn;
+	int32_t out_x, out_y, out_w, out_h;
+	uint32_t drawn_commits;
+	struct wl_list frame_callbacks;		/* applied, waiting for a repaint */
+	struct wl_list feedbacks;		/* applied, waiting for a repaint */
+
+	/* role */
+	const struct surface_role *role;
+	void *role_data;
+	struct subsurface *subsurface;		/* if role is subsurface */
+	struct wl_list stack;			/* struct stack_node, back to front */
+	struct stack_node self_node;
+
+	struct wl_signal destroy_signal;
+};
+
+/* A mapped toplevel window (xdg.c creates it, repaint.c draws it). */
+struct view {
+	struct wl_list link;			/* server.views, back to front */
+	struct surface *surface;
+	int32_t x, y;
+};
+
+/* ---- the server ---- */
+struct output_ops {
+	/* the server wants a repaint: call server_repaint() soon */
+	void (*schedule)(struct server *srv);
+	void (*destroy)(struct server *srv);
+};
+
+struct stats {
+	uint64_t frames;
+	double *frame_ms;			/* growable array */
+	size_t frame_ms_len, frame_ms_cap;
+	uint64_t clients_seen;
+	uint64_t buffers_dmabuf, buffers_shm;
+	uint64_t dmabuf_imports_failed;
+	uint64_t protocol_errors;
+	uint64_t invalidations;
+	struct timespec cpu_start;
+};
+
+struct server {
+	struct options opt;
+	struct wl_display *display;
+	struct wl_event_loop *loop;
+	struct renderer *renderer;
+
+	const struct output_ops *output;
+	void *output_data;
+	int64_t refresh_ns;
+	bool vsync;				/* true for KMS */
+
+	struct wl_list surfaces;		/* struct surface.link */
+	struct wl_list views;			/* struct view.link */
+	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
+	struct wl_list captures;		/* struct capture.link */
+	bool dirty;
+	bool screenshot_pending;		/* SIGUSR1 */
+	uint32_t seq;				/* output frames so far */
+	int cascade;				/* window placement (xdg.c) */
+	int shelf_x, shelf_y, shelf_h;
+
+	int clients_now;
+	int exit_status;
+	int udb_fd;				/* /dev/userptr_dmabuf or -1 */
+
+	struct dmabuf_global *dmabuf;
+	struct stats stats;
+	struct wl_event_source *run_for_timer;
+	struct wl_listener client_created_listener;
+	struct wl_protocol_logger *logger;
+};
+
+/* main.c */
+void server_log(struct server *srv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void server_exit(struct server *srv, int status);
+#define vlog(srv, ...) do { if ((srv)->opt.verbose) server_log(srv, __VA_ARGS__); } while (0)
+int64_t now_ns(clockid_t clk);
+
+/* surface.c */
+void compositor_init(struct server *srv);
+struct surface *surface_from_resource(struct wl_resource *r);
+bool surface_set_role(struct surface *s, const struct surface_role *role,
+		      void *data, struct wl_resource *err_res, uint32_t err);
+void surface_commit_cached(struct surface *s);	/* sync subsurface apply */
+bool surface_client_has_deferred(struct wl_client *client, struct server *srv);
+void surface_state_init(struct surface_state *st);
+void surface_state_fini(struct surface_state *st);
+
+/* subsurface.c */
+void subcompositor_init(struct server *srv);
+bool subsurface_is_synchronized(struct surface *s);
+void subsurface_parent_applied(struct surface *parent);
+void subsurface_position(struct surface *s, int32_t *x, int32_t *y);
+
+/* xdg.c */
+void xdg_shell_init(struct server *srv);
+
+/* dmabuf.c */
+int dmabuf_init(struct server *srv);
+void dmabuf_fini(struct server *srv);
+struct dmabuf_buffer *dmabuf_buffer_from_resource(struct wl_resource *r);
+struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b);
+void dmabuf_buffer_unref(struct dmabuf_buffer *b);
+void dmabuf_buffer_use(struct dmabuf_buffer *b);	/* a surface shows it */
+void dmabuf_buffer_unuse(struct server *srv, struct dmabuf_buffer *b);
+void dmabuf_release_after_repaint(struct server *srv);
+int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max);
+void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h);
+GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
+			     bool *opaque);
+
+/* presentation.c */
+void presentation_init(struct server *srv);
+void feedback_list_discard(struct wl_list *list);
+void feedback_list_present(struct wl_list *list, int64_t ts_ns, uint32_t seq,
+			   int64_t refresh_ns, uint32_t flags);
+
+/* capture.c */
+void capture_init(struct server *srv);
+bool capture_wanted(struct server *srv);
+void capture_frame_done(struct server *srv, const uint32_t *pixels,
+			int stride);
+void capture_fini(struct server *srv);
+void screenshot_request(struct server *srv);
+
+/* png.c */
+int png_write_argb(const char *path, const uint32_t *px, int w, int h,
+		   int stride);
+
+/* repaint.c: the output-independent part of a frame */
+void server_schedule_repaint(struct server *srv);
+/* Draw the scene into the renderer's framebuffer. Returns true if it
+ * drew (the output then reads back / presents and calls
+ * server_frame_done()). */
+bool server_repaint(struct server *srv);
+/* pixels: the frame just drawn (may be NULL when nobody needs them) */
+void server_frame_done(struct server *srv, int64_t ts_ns,
+		       const uint32_t *pixels, int stride);
+bool server_wants_pixels(struct server *srv);
+
+/* output_headless.c, output_kms.c */
+int output_headless_init(struct server *srv);
+int output_kms_init(struct server *srv);
+
+/* report.c */
+void stats_frame(struct server *srv, double ms);
+int report_write(struct server *srv);
+void stats_fini(struct server *srv);
+void protocol_error_logger_init(struct server *srv);
+
+/* renderer.c */
+struct renderer *renderer_create(int width, int height);
+void renderer_destroy(struct renderer *r);
+EGLDisplay renderer_egl_display(struct renderer *r);
+const char *renderer_drm_node(struct renderer *r);
+bool renderer_has_modifiers(struct renderer *r);
+void renderer_begin(struct renderer *r, float bg_r, float bg_g, float bg_b);
+void renderer_draw(struct renderer *r, GLuint tex, bool external,
+		   int x, int y, int w, int h, bool y_invert, bool opaque);
+void renderer_end(struct renderer *r);	/* waits for the GPU (llvmpipe) */
+void renderer_read(struct renderer *r, uint32_t *argb, int stride);
+GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
+			   int w, int h, int stride);
+EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs);
+GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img);
+void renderer_image_destroy(struct renderer *r, EGLImageKHR img, GLuint tex);
+int renderer_query_formats(struct renderer *r, uint32_t **fmts, uint64_t **mods,
+			   int *count);
+
+#endif

@@ -1,0 +1,1041 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udb-proto-test: a scripted Wayland client that misbehaves on purpose and
+ * checks that the compositor answers with the right protocol error (exact
+ * interface and code, from wl_display_get_protocol_error) and survives.
+ *
+ *   udb-proto-test [--socket NAME] [-v]
+ *
+ * One TAP line per case. Every case runs on its own connection; after it a
+ * fresh connection must still complete a roundtrip (the compositor is
+ * alive), else the case fails and the run bails out. Against a compositor
+ * without udb_capture_v1 (weston) the cases that need it are skipped and a
+ * few codes the protocol leaves open are accepted in either form.
+ *
+ * Buffers: a dma-buf made by /dev/userptr_dmabuf when it exists, else a
+ * memfd (llvmpipe imports anything it can lseek + mmap, so the compositor
+ * accepts it as a dma-buf on a host without the module).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <wayland-client.h>
+
+#include <drm_fourcc.h>
+
+#include "linux-dmabuf-v1-client-protocol.h"
+#include "udb-capture-v1-client-protocol.h"
+#include "userptr_dmabuf.h"
+#include "xdg-shell-client-protocol.h"
+
+#define P_ERR(name) ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_##name
+#define FMT DRM_FORMAT_ARGB8888
+#define BOGUS_FORMAT 0x58585858u	/* 'XXXX': nobody advertises it */
+
+static const char *socket_name;
+static bool verbose;
+static bool ours;		/* the demo compositor (has udb_capture_v1) */
+static uint64_t modifier = DRM_FORMAT_MOD_LINEAR;
+static int udb_dev = -1;
+static int test_no;
+static int n_pass, n_fail;
+
+/* --- one connection with the globals the cases use --- */
+
+struct conn {
+	struct wl_display *d;
+	struct wl_registry *reg;
+	struct wl_compositor *compositor;
+	struct wl_shm *shm;
+	struct xdg_wm_base *wm;
+	struct zwp_linux_dmabuf_v1 *dmabuf;
+	uint32_t dmabuf_version;
+	struct udb_capture_v1 *capture;
+	bool probe;		/* bind linux-dmabuf v3 to see modifiers */
+	bool argb_linear, argb_implicit;
+};
+
+static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d,
+			  uint32_t format)
+{
+	(void)data; (void)d; (void)format;
+}
+
+static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
+			    uint32_t format, uint32_t hi, uint32_t lo)
+{
+	struct conn *c = data;
+	uint64_t m = (uint64_t)hi << 32 | lo;
+
+	(void)d;
+	if (format != FMT)
+		return;
+	if (m == DRM_FORMAT_MOD_LINEAR)
+		c->argb_linear = true;
+	if (m == DRM_FORMAT_MOD_INVALID)
+		c->argb_implicit = true;
+}
+
+static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
+	.format = dmabuf_format,
+	.modifier = dmabuf_modifier,
+};
+
+static void wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
+{
+	(void)data;
+	xdg_wm_base_pong(wm, serial);
+}
+
+static const struct xdg_wm_base_listener wm_listener = { .ping = wm_ping };
+
+static void capture_mode(void *data, struct udb_capture_v1 *c, uint32_t w,
+			 uint32_t h)
+{
+	(void)data; (void)c; (void)w; (void)h;
+}
+
+static const struct udb_capture_v1_listener capture_listener = {
+	.mode = capture_mode,
+};
+
+static void global(void *data, struct wl_registry *reg, uint32_t name,
+		   const char *iface, uint32_t version)
+{
+	struct conn *c = data;
+
+	if (!strcmp(iface, wl_compositor_interface.name) && version >= 4) {
+		c->compositor = wl_registry_bind(reg, name,
+						 &wl_compositor_interface, 4);
+	} else if (!strcmp(iface, wl_shm_interface.name)) {
+		c->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
+	} else if (!strcmp(iface, xdg_wm_base_interface.name)) {
+		c->wm = wl_registry_bind(reg, name, &xdg_wm_base_interface, 1);
+		xdg_wm_base_add_listener(c->wm, &wm_listener, c);
+	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) &&
+		   version >= 3) {
+		c->dmabuf_version = c->probe ? 3 : version < 4 ? version : 4;
+		c->dmabuf = wl_registry_bind(reg, name,
+					     &zwp_linux_dmabuf_v1_interface,
+					     c->dmabuf_version);
+		if (c->dmabuf_version < 4)
+			zwp_linux_dmabuf_v1_add_listener(c->dmabuf,
+							 &dmabuf_listener, c);
+	} else if (!strcmp(iface, udb_capture_v1_interface.name)) {
+		c->capture = wl_registry_bind(reg, name,
+					      &udb_capture_v1_interface, 1);
+		udb_capture_v1_add_listener(c->capture, &capture_listener, c);
+	}
+}
+
+static void global_remove(void *data, struct wl_registry *r, uint32_t name)
+{
+	(void)data; (void)r; (void)name;
+}
+
+static const struct wl_registry_listener registry_listener = {
+	.global = global,
+	.global_remove = global_remove,
+};
+
+static int conn_open(struct conn *c, bool probe)
+{
+	memset(c, 0, sizeof(*c));
+	c->probe = probe;
+	c->d = wl_display_connect(socket_name);
+	if (!c->d)
+		return -1;
+	c->reg = wl_display_get_registry(c->d);
+	wl_registry_add_listener(c->reg, &registry_listener, c);
+	if (wl_display_roundtrip(c->d) < 0 || wl_display_roundtrip(c->d) < 0)
+		return -1;
+	return c->compositor && c->shm && c->wm && c->dmabuf ? 0 : -1;
+}
+
+/* No polite teardown: the connection may be dead, the server cleans up. */
+static void conn_close(struct conn *c)
+{
+	if (c->d)
+		wl_display_disconnect(c->d);
+	c->d = NULL;
+}
+
+/* --- reporting --- */
+
+static char detail[512];
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int skip(const char *reason)
+{
+	snprintf(detail, sizeof(detail), "%s", reason);
+	return 1;
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	fputs("# ", stdout);
+	vprintf(fmt, ap);
+	fputs("\n", stdout);
+	va_end(ap);
+}
+
+/*
+ * Wait for the protocol error a misbehaving request must cause. want2 is a
+ * second accepted code (or -1); it is only accepted from a compositor that
+ * is not ours unless both is set.
+ */
+static int expect_error_any(struct conn *c, const char *iface, int want,
+			    int want2, bool both)
+{
+	const struct wl_interface *got_iface;
+	uint32_t id, code;
+	int err;
+
+	if (wl_display_roundtrip(c->d) >= 0)
+		return fail("no protocol error (want %s error %d)", iface,
+			    want);
+	err = wl_display_get_error(c->d);
+	if (err != EPROTO)
+		return fail("connection error %s, not a protocol error",
+			    strerror(err));
+	code = wl_display_get_protocol_error(c->d, &got_iface, &id);
+	diag("got %s@%u error %u", got_iface ? got_iface->name : "?", id,
+	     code);
+	if (!got_iface || strcmp(got_iface->name, iface))
+		return fail("error on %s (code %u), want %s error %d",
+			    got_iface ? got_iface->name : "?", code, iface,
+			    want);
+	if ((int)code == want)
+		return 0;
+	if (want2 >= 0 && (int)code == want2 && (both || !ours))
+		return 0;
+	return fail("%s error %u, want %d", iface, code, want);
+}
+
+static int expect_error(struct conn *c, const char *iface, int want)
+{
+	return expect_error_any(c, iface, want, -1, false);
+}
+
+static int expect_no_error(struct conn *c)
+{
+	const struct wl_interface *iface;
+	uint32_t id, code;
+
+	if (wl_display_roundtrip(c->d) >= 0)
+		return 0;
+	if (wl_display_get_error(c->d) != EPROTO)
+		return fail("connection lost: %s",
+			    strerror(wl_display_get_error(c->d)));
+	code = wl_display_get_protocol_error(c->d, &iface, &id);
+	return fail("unexpected %s error %u", iface ? iface->name : "?", code);
+}
+
+/* --- memory --- */
+
+static int make_memfd(size_t size)
+{
+	int fd = memfd_create("udb-proto-test", MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, (off_t)size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A dma-buf of size bytes: the module's, over memory kept until the end of
+ * the run (the compositor may hold the buffer longer than the case), or a
+ * memfd.
+ */
+static void *dmabuf_mem[64];
+static int n_dmabuf_mem;
+
+static int make_dmabuf(size_t size)
+{
+	struct userptr_dmabuf_create cr = { .size = size,
+		.flags = USERPTR_DMABUF_CREATE_CLOEXEC };
+	void *mem;
+
+	if (udb_dev < 0)
+		return make_memfd(size);
+	if (n_dmabuf_mem == 64)
+		return -1;
+	mem = aligned_alloc((size_t)sysconf(_SC_PAGESIZE), size);
+	if (!mem)
+		return -1;
+	memset(mem, 0x80, size);
+	dmabuf_mem[n_dmabuf_mem++] = mem;
+	cr.addr = (uintptr_t)mem;
+	if (ioctl(udb_dev, USERPTR_DMABUF_IOC_CREATE, &cr))
+		return -1;
+	return cr.fd;
+}
+
+static struct zwp_linux_buffer_params_v1 *params(struct conn *c)
+{
+	return zwp_linux_dmabuf_v1_create_params(c->dmabuf);
+}
+
+static void add_plane(struct zwp_linux_buffer_params_v1 *p, int fd,
+		      uint32_t idx, uint32_t offset, uint32_t stride)
+{
+	zwp_linux_buffer_params_v1_add(p, fd, idx, offset, stride,
+				       (uint32_t)(modifier >> 32),
+				       (uint32_t)modifier);
+}
+
+/* --- create with created / failed events --- */
+
+struct create_result {
+	int state;		/* 0 pending, 1 created, -1 failed */
+	struct wl_buffer *buffer;
+};
+
+static void p_created(void *data, struct zwp_linux_buffer_params_v1 *p,
+		      struct wl_buffer *b)
+{
+	struct create_result *r = data;
+
+	(void)p;
+	r->state = 1;
+	r->buffer = b;
+}
+
+static void p_failed(void *data, struct zwp_linux_buffer_params_v1 *p)
+{
+	(void)p;
+	((struct create_result *)data)->state = -1;
+}
+
+static const struct zwp_linux_buffer_params_v1_listener params_listener = {
+	.created = p_created,
+	.failed = p_failed,
+};
+
+/* create() and wait: 1 created, -1 failed event, -2 connection error. */
+static int create_and_wait(struct conn *c, struct zwp_linux_buffer_params_v1 *p,
+			   int w, int h, uint32_t format)
+{
+	struct create_result r = { 0 };
+
+	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, &r);
+	zwp_linux_buffer_params_v1_create(p, w, h, format, 0);
+	while (!r.state)
+		if (wl_display_dispatch(c->d) < 0)
+			return -2;
+	return r.state;
+}
+
+/* --- a configured xdg window --- */
+
+struct window {
+	struct wl_surface *surface;
+	struct xdg_surface *xs;
+	struct xdg_toplevel *top;
+	bool configured;
+	bool frame_done;
+};
+
+static void xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
+{
+	struct window *w = data;
+
+	xdg_surface_ack_configure(xs, serial);
+	w->configured = true;
+}
+
+static const struct xdg_surface_listener xs_listener = {
+	.configure = xs_configure,
+};
+
+static void top_configure(void *data, struct xdg_toplevel *t, int32_t w,
+			  int32_t h, struct wl_array *s)
+{
+	(void)data; (void)t; (void)w; (void)h; (void)s;
+}
+
+static void top_close(void *data, struct xdg_toplevel *t)
+{
+	(void)data; (void)t;
+}
+
+static const struct xdg_toplevel_listener top_listener = {
+	.configure = top_configure,
+	.close = top_close,
+};
+
+static void window_init(struct conn *c, struct window *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->surface = wl_compositor_create_surface(c->compositor);
+	w->xs = xdg_wm_base_get_xdg_surface(c->wm, w->surface);
+	xdg_surface_add_listener(w->xs, &xs_listener, w);
+	w->top = xdg_surface_get_toplevel(w->xs);
+	xdg_toplevel_add_listener(w->top, &top_listener, w);
+}
+
+static int window_configure(struct conn *c, struct window *w)
+{
+	wl_surface_commit(w->surface);
+	while (!w->configured)
+		if (wl_display_dispatch(c->d) < 0)
+			return -1;
+	return 0;
+}
+
+static struct wl_buffer *shm_buffer(struct conn *c, int width, int height)
+{
+	size_t size = (size_t)width * height * 4;
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+	int fd = make_memfd(size);
+
+	if (fd < 0)
+		return NULL;
+	pool = wl_shm_create_pool(c->shm, fd, (int32_t)size);
+	b = wl_shm_pool_create_buffer(pool, 0, width, height, width * 4,
+				      WL_SHM_FORMAT_ARGB8888);
+	wl_shm_pool_destroy(pool);
+	close(fd);
+	return b;
+}
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t t)
+{
+	(void)t;
+	wl_callback_destroy(cb);
+	((struct window *)data)->frame_done = true;
+}
+
+static const struct wl_callback_listener frame_listener = {
+	.done = frame_done,
+};
+
+/* Dispatch until *flag or timeout_ms passed; 0 when the flag is set. */
+static int wait_flag(struct conn *c, bool *flag, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = wl_display_get_fd(c->d), .events = POLLIN };
+	struct timespec t0, t;
+	int left;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!*flag) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+					  (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return -1;
+		while (wl_display_prepare_read(c->d))
+			if (wl_display_dispatch_pending(c->d) < 0)
+				return -1;
+		wl_display_flush(c->d);
+		if (poll(&pfd, 1, left) > 0) {
+			if (wl_display_read_events(c->d) < 0)
+				return -1;
+		} else {
+			wl_display_cancel_read(c->d);
+		}
+		if (wl_display_dispatch_pending(c->d) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ================= the cases ================= */
+
+static int t_no_planes(struct conn *c)
+{
+	zwp_linux_buffer_params_v1_create_immed(params(c), 64, 64, FMT, 0);
+	return expect_error(c, "zwp_linux_buffer_params_v1", P_ERR(INCOMPLETE));
+}
+
+static int t_plane_idx(struct conn *c)
+{
+	int fd = make_dmabuf(65536);
+
+	add_plane(params(c), fd, 4, 0, 256);
+	close(fd);
+	return expect_error(c, "zwp_linux_buffer_params_v1", P_ERR(PLANE_IDX));
+}
+
+static int t_plane_set(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = make_dmabuf(65536);
+
+	add_plane(p, fd, 0, 0, 256);
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	return expect_error(c, "zwp_linux_buffer_params_v1", P_ERR(PLANE_SET));
+}
+
+static int t_already_used(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = make_dmabuf(65536);
+
+	add_plane(p, fd, 0, 0, 256);
+	zwp_linux_buffer_params_v1_create_immed(p, 64, 64, FMT, 0);
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	return expect_error(c, "zwp_linux_buffer_params_v1",
+			    P_ERR(ALREADY_USED));
+}
+
+/* create_immed of a 64x64 ARGB8888 image with the given layout */
+static int bad_layout(struct conn *c, size_t fd_size, uint32_t offset,
+		      uint32_t stride, int w, int h, int want, int want2)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = make_dmabuf(fd_size);
+
+	add_plane(p, fd, 0, offset, stride);
+	close(fd);
+	zwp_linux_buffer_params_v1_create_immed(p, w, h, FMT, 0);
+	return expect_error_any(c, "zwp_linux_buffer_params_v1", want, want2,
+				want2 >= 0 && ours);
+}
+
+static int t_out_of_bounds(struct conn *c)
+{
+	/* 64 rows of 256 bytes do not fit in 4096 */
+	return bad_layout(c, 4096, 0, 256, 64, 64, P_ERR(OUT_OF_BOUNDS), -1);
+}
+
+static int t_offset_out_of_bounds(struct conn *c)
+{
+	return bad_layout(c, 65536, 65536 - 4096, 256, 64, 64,
+			  P_ERR(OUT_OF_BOUNDS), -1);
+}
+
+static int t_offset_overflow(struct conn *c)
+{
+	/* offset + stride * height wraps around 32 bits */
+	return bad_layout(c, 65536, 0xfffff000u, 256, 64, 64,
+			  P_ERR(OUT_OF_BOUNDS), -1);
+}
+
+static int t_stride_zero(struct conn *c)
+{
+	/* weston lets a zero stride through to the import */
+	if (!ours)
+		return skip("weston does not check a zero stride");
+	/* the protocol names "bad offset or stride" under OUT_OF_BOUNDS */
+	return bad_layout(c, 65536, 0, 0, 64, 64, P_ERR(INVALID_DIMENSIONS),
+			  P_ERR(OUT_OF_BOUNDS));
+}
+
+static int t_width_zero(struct conn *c)
+{
+	return bad_layout(c, 65536, 0, 256, 0, 64, P_ERR(INVALID_DIMENSIONS),
+			  -1);
+}
+
+static int t_height_zero(struct conn *c)
+{
+	return bad_layout(c, 65536, 0, 256, 64, 0, P_ERR(INVALID_DIMENSIONS),
+			  -1);
+}
+
+static int t_width_negative(struct conn *c)
+{
+	return bad_layout(c, 65536, 0, 256, -64, 64,
+			  P_ERR(INVALID_DIMENSIONS), -1);
+}
+
+static int t_huge(struct conn *c)
+{
+	/* 65536 x 65536 x 4 overflows 32 bits; either code is right */
+	return bad_layout(c, 65536, 0, 262144, 65536, 65536,
+			  P_ERR(INVALID_DIMENSIONS), P_ERR(OUT_OF_BOUNDS));
+}
+
+static int t_stride_too_small(struct conn *c)
+{
+	if (!ours)
+		return skip("weston does not check stride against width");
+	/* 64 pixels need 256 bytes a row */
+	return bad_layout(c, 65536, 0, 128, 64, 64,
+			  P_ERR(INVALID_DIMENSIONS), P_ERR(OUT_OF_BOUNDS));
+}
+
+static int t_bad_format_create(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = make_dmabuf(65536), r;
+
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	r = create_and_wait(c, p, 64, 64, BOGUS_FORMAT);
+	if (r == -1)
+		return expect_no_error(c);	/* failed event: fine */
+	if (r == 1)
+		return fail("created a buffer of an unadvertised format");
+	/* v4: invalid_format is also allowed for create */
+	return expect_error(c, "zwp_linux_buffer_params_v1",
+			    P_ERR(INVALID_FORMAT));
+}
+
+static int t_bad_format_immed(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = make_dmabuf(65536);
+
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	zwp_linux_buffer_params_v1_create_immed(p, 64, 64, BOGUS_FORMAT, 0);
+	/* only v4 demands invalid_format; weston (v3) says invalid_wl_buffer */
+	return expect_error_any(c, "zwp_linux_buffer_params_v1",
+				P_ERR(INVALID_FORMAT), P_ERR(INVALID_WL_BUFFER),
+				false);
+}
+
+static int t_pipe_create(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int pfd[2], r;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return fail("pipe: %s", strerror(errno));
+	add_plane(p, pfd[0], 0, 0, 256);
+	close(pfd[0]);
+	close(pfd[1]);
+	r = create_and_wait(c, p, 64, 64, FMT);
+	if (r == -1)
+		return expect_no_error(c);
+	if (r == 1 && !ours)
+		return skip("weston + llvmpipe accept a pipe (lazy import)");
+	if (r == 1)
+		return fail("created a buffer from a pipe");
+	return expect_error(c, "zwp_linux_buffer_params_v1",
+			    P_ERR(INVALID_WL_BUFFER));
+}
+
+static int t_pipe_immed(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	struct create_result r = { 0 };
+	int pfd[2];
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return fail("pipe: %s", strerror(errno));
+	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, &r);
+	add_plane(p, pfd[0], 0, 0, 256);
+	close(pfd[0]);
+	close(pfd[1]);
+	zwp_linux_buffer_params_v1_create_immed(p, 64, 64, FMT, 0);
+	if (wl_display_roundtrip(c->d) >= 0) {
+		/* the other allowed answer: a failed event */
+		if (r.state == -1)
+			return 0;
+		if (!ours)
+			return skip("weston + llvmpipe accept a pipe (lazy import)");
+		return fail("neither failed nor invalid_wl_buffer");
+	}
+	return expect_error(c, "zwp_linux_buffer_params_v1",
+			    P_ERR(INVALID_WL_BUFFER));
+}
+
+static int t_devnull(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return fail("/dev/null: %s", strerror(errno));
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	r = create_and_wait(c, p, 64, 64, FMT);
+	if (r == -1)
+		return expect_no_error(c);
+	if (r == 1)
+		return fail("created a buffer from /dev/null");
+	/* size 0: out_of_bounds is the honest answer too */
+	return expect_error_any(c, "zwp_linux_buffer_params_v1",
+				P_ERR(OUT_OF_BOUNDS), P_ERR(INVALID_WL_BUFFER),
+				true);
+}
+
+/* Our copy of the fd is closed before the server even reads it: fine. */
+static int t_closed_fd_show(struct conn *c)
+{
+	struct zwp_linux_buffer_params_v1 *p = params(c);
+	struct create_result r = { 0 };
+	struct window w;
+	int fd = make_dmabuf(65536);
+
+	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, &r);
+	add_plane(p, fd, 0, 0, 256);
+	close(fd);
+	zwp_linux_buffer_params_v1_create(p, 64, 64, FMT, 0);
+	while (!r.state)
+		if (wl_display_dispatch(c->d) < 0)
+			return expect_no_error(c);
+	if (r.state != 1)
+		return fail("create failed");
+	window_init(c, &w);
+	if (window_configure(c, &w))
+		return fail("no configure");
+	wl_callback_add_listener(wl_surface_frame(w.surface), &frame_listener,
+				 &w);
+	wl_surface_attach(w.surface, r.buffer, 0, 0);
+	wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+	wl_surface_commit(w.surface);
+	/* the first frame of a fresh compositor can take long under TCG */
+	if (wait_flag(c, &w.frame_done, 30000))
+		return expect_no_error(c) ? -1 :
+			fail("no frame callback within 30 s");
+	return expect_no_error(c);
+}
+
+static int t_unconfigured_buffer(struct conn *c)
+{
+	struct window w;
+	struct wl_buffer *b = shm_buffer(c, 64, 64);
+
+	window_init(c, &w);
+	wl_surface_attach(w.surface, b, 0, 0);
+	wl_surface_commit(w.surface);
+	return expect_error(c, "xdg_surface",
+			    XDG_SURFACE_ERROR_UNCONFIGURED_BUFFER);
+}
+
+static int t_shm_pool_size(struct conn *c)
+{
+	int fd = make_memfd(4096);
+
+	wl_shm_create_pool(c->shm, fd, 0);
+	close(fd);
+	return expect_error(c, "wl_shm", WL_SHM_ERROR_INVALID_STRIDE);
+}
+
+static int t_shm_pool_negative(struct conn *c)
+{
+	int fd = make_memfd(4096);
+
+	wl_shm_create_pool(c->shm, fd, -4096);
+	close(fd);
+	return expect_error(c, "wl_shm", WL_SHM_ERROR_INVALID_STRIDE);
+}
+
+static int t_shm_pool_bad_fd(struct conn *c)
+{
+	int pfd[2];
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return fail("pipe: %s", strerror(errno));
+	wl_shm_create_pool(c->shm, pfd[0], 4096);
+	close(pfd[0]);
+	close(pfd[1]);
+	return expect_error(c, "wl_shm", WL_SHM_ERROR_INVALID_FD);
+}
+
+static int t_shm_buffer_offset(struct conn *c)
+{
+	int fd = make_memfd(65536);
+	struct wl_shm_pool *pool = wl_shm_create_pool(c->shm, fd, 65536);
+
+	close(fd);
+	/* 16 rows of 64 bytes starting 512 bytes before the end */
+	wl_shm_pool_create_buffer(pool, 65536 - 512, 16, 16, 64,
+				  WL_SHM_FORMAT_ARGB8888);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_STRIDE);
+}
+
+static int t_shm_buffer_negative_offset(struct conn *c)
+{
+	int fd = make_memfd(65536);
+	struct wl_shm_pool *pool = wl_shm_create_pool(c->shm, fd, 65536);
+
+	close(fd);
+	wl_shm_pool_create_buffer(pool, -64, 16, 16, 64,
+				  WL_SHM_FORMAT_ARGB8888);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_STRIDE);
+}
+
+static int t_shm_stride(struct conn *c)
+{
+	int fd = make_memfd(65536);
+	struct wl_shm_pool *pool = wl_shm_create_pool(c->shm, fd, 65536);
+
+	close(fd);
+	/* libwayland's wl_shm only knows stride >= width, not bytes/pixel */
+	wl_shm_pool_create_buffer(pool, 0, 64, 16, 32,
+				  WL_SHM_FORMAT_ARGB8888);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_STRIDE);
+}
+
+static int t_shm_format(struct conn *c)
+{
+	int fd = make_memfd(65536);
+	struct wl_shm_pool *pool = wl_shm_create_pool(c->shm, fd, 65536);
+
+	close(fd);
+	wl_shm_pool_create_buffer(pool, 0, 16, 16, 64, BOGUS_FORMAT);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FORMAT);
+}
+
+static int t_capture_bad_buffer(struct conn *c)
+{
+	int fd;
+
+	if (!c->capture)
+		return skip("no udb_capture_v1");
+	fd = make_memfd(16);
+	udb_capture_v1_capture(c->capture, fd, 64);
+	close(fd);
+	return expect_error(c, "udb_capture_v1",
+			    UDB_CAPTURE_V1_ERROR_BAD_BUFFER);
+}
+
+static int t_capture_disconnect(struct conn *c)
+{
+	int fd;
+
+	if (!c->capture)
+		return skip("no udb_capture_v1");
+	fd = make_memfd(64 << 20);	/* big enough for any output */
+	udb_capture_v1_capture(c->capture, fd, 8192);
+	close(fd);
+	wl_display_flush(c->d);
+	return 0;	/* conn_close() drops the connection, capture pending */
+}
+
+/*
+ * A child shows a dma-buf, asks for a frame callback, commits the next
+ * frame and is SIGKILLed before the callback fires. The compositor must
+ * clean up and keep serving the next client.
+ */
+static int t_client_killed(struct conn *c)
+{
+	struct window w;
+	int sync[2], status, fd;
+	struct wl_buffer *b;
+	char byte = 0;
+	pid_t pid;
+
+	if (pipe2(sync, O_CLOEXEC))
+		return fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct zwp_linux_buffer_params_v1 *p;
+		struct conn k;
+
+		close(sync[0]);
+		if (conn_open(&k, false))
+			_exit(1);
+		window_init(&k, &w);
+		if (window_configure(&k, &w))
+			_exit(1);
+		for (int i = 0; i < 2; i++) {
+			p = params(&k);
+			fd = make_dmabuf(65536);
+			add_plane(p, fd, 0, 0, 256);
+			close(fd);
+			b = zwp_linux_buffer_params_v1_create_immed(p, 64, 64,
+								    FMT, 0);
+			wl_surface_frame(w.surface);
+			wl_surface_attach(w.surface, b, 0, 0);
+			wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+			wl_surface_commit(w.surface);
+			if (i == 0 && wl_display_roundtrip(k.d) < 0)
+				_exit(1);
+		}
+		wl_display_flush(k.d);
+		if (write(sync[1], &byte, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(sync[1]);
+	if (read(sync[0], &byte, 1) != 1) {
+		close(sync[0]);
+		waitpid(pid, &status, 0);
+		return fail("the doomed client did not get its buffer shown");
+	}
+	close(sync[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+
+	/* the next client still gets its frames */
+	window_init(c, &w);
+	if (window_configure(c, &w))
+		return fail("no configure after the kill");
+	for (int i = 0; i < 3; i++) {
+		b = shm_buffer(c, 64, 64);
+		w.frame_done = false;
+		wl_callback_add_listener(wl_surface_frame(w.surface),
+					 &frame_listener, &w);
+		wl_surface_attach(w.surface, b, 0, 0);
+		wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+		wl_surface_commit(w.surface);
+		if (wait_flag(c, &w.frame_done, 30000))
+			return fail("frame %d: no frame callback within 30 s",
+				    i);
+	}
+	return expect_no_error(c);
+}
+
+struct test {
+	const char *name;
+	int (*run)(struct conn *c);
+};
+
+static const struct test tests[] = {
+	{ "dmabuf params without planes: incomplete", t_no_planes },
+	{ "dmabuf plane index 4: plane_idx", t_plane_idx },
+	{ "dmabuf same plane twice: plane_set", t_plane_set },
+	{ "dmabuf params reused after create: already_used", t_already_used },
+	{ "dmabuf stride*height beyond the fd: out_of_bounds", t_out_of_bounds },
+	{ "dmabuf offset beyond the fd: out_of_bounds", t_offset_out_of_bounds },
+	{ "dmabuf offset+size wraps 32 bits: out_of_bounds", t_offset_overflow },
+	{ "dmabuf stride 0: invalid_dimensions/out_of_bounds", t_stride_zero },
+	{ "dmabuf stride < width*4: invalid_dimensions/out_of_bounds", t_stride_too_small },
+	{ "dmabuf width 0: invalid_dimensions", t_width_zero },
+	{ "dmabuf height 0: invalid_dimensions", t_height_zero },
+	{ "dmabuf negative width: invalid_dimensions", t_width_negative },
+	{ "dmabuf 65536x65536 overflows: invalid_dimensions/out_of_bounds", t_huge },
+	{ "dmabuf unadvertised format, create: failed", t_bad_format_create },
+	{ "dmabuf unadvertised format, create_immed: invalid_format", t_bad_format_immed },
+	{ "dmabuf from a pipe, create: failed", t_pipe_create },
+	{ "dmabuf from a pipe, create_immed: failed/invalid_wl_buffer", t_pipe_immed },
+	{ "dmabuf from /dev/null, create: failed", t_devnull },
+	{ "dmabuf fd closed by the client after add: created, shown", t_closed_fd_show },
+	{ "xdg attach before ack_configure: unconfigured_buffer", t_unconfigured_buffer },
+	{ "wl_shm pool of size 0: invalid_stride", t_shm_pool_size },
+	{ "wl_shm pool of negative size: invalid_stride", t_shm_pool_negative },
+	{ "wl_shm pool over a pipe: invalid_fd", t_shm_pool_bad_fd },
+	{ "wl_shm buffer past the pool end: invalid_stride", t_shm_buffer_offset },
+	{ "wl_shm buffer at a negative offset: invalid_stride", t_shm_buffer_negative_offset },
+	{ "wl_shm stride < width: invalid_stride", t_shm_stride },
+	{ "wl_shm unknown format: invalid_format", t_shm_format },
+	{ "capture into a too small fd: bad_buffer", t_capture_bad_buffer },
+	{ "client disconnects with a capture pending", t_capture_disconnect },
+	{ "client SIGKILLed mid-frame, next client gets frame callbacks", t_client_killed },
+};
+
+static bool compositor_alive(void)
+{
+	struct conn c;
+	bool ok = conn_open(&c, false) == 0 &&
+		  wl_display_roundtrip(c.d) >= 0;
+
+	conn_close(&c);
+	return ok;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "Bail out! a case hung for 60 s\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = sizeof(tests) / sizeof(tests[0]);
+	struct conn probe;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			socket_name = argv[++i];
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = true;
+		} else {
+			fprintf(stderr, "usage: udb-proto-test [--socket NAME] [-v]\n");
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGALRM, on_alarm);
+	udb_dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+
+	/* what the compositor is, and which ARGB8888 modifier it takes */
+	if (conn_open(&probe, true)) {
+		printf("Bail out! cannot connect, or no wl_compositor v4, "
+		       "wl_shm, xdg_wm_base, linux-dmabuf v3+\n");
+		return 1;
+	}
+	ours = probe.capture != NULL;
+	if (!probe.argb_linear && probe.argb_implicit)
+		modifier = DRM_FORMAT_MOD_INVALID;
+	conn_close(&probe);
+	printf("# compositor: %s, buffers: %s, modifier 0x%llx\n",
+	       ours ? "udb-compositor" : "other (no udb_capture_v1)",
+	       udb_dev >= 0 ? "userptr dma-bufs" : "memfds",
+	       (unsigned long long)modifier);
+
+	printf("1..%zu\n", n);
+	for (i = 0; i < (int)n; i++) {
+		struct conn c;
+
+		test_no = i + 1;
+		detail[0] = 0;
+		alarm(60);
+		if (conn_open(&c, false))
+			r = fail("cannot connect");
+		else
+			r = tests[i].run(&c);
+		conn_close(&c);
+		if (!compositor_alive()) {
+			printf("not ok %d - %s # compositor gone after the case"
+			       "%s%s\n", test_no, tests[i].name,
+			       detail[0] ? ": " : "", detail);
+			n_fail++;
+			printf("Bail out! compositor died\n");
+			break;
+		}
+		alarm(0);
+		if (r > 0) {
+			printf("ok %d - %s # SKIP %s\n", test_no, tests[i].name,
+			       detail);
+			n_pass++;
+		} else if (r == 0) {
+			printf("ok %d - %s\n", test_no, tests[i].name);
+			n_pass++;
+		} else {
+			printf("not ok %d - %s # %s\n", test_no, tests[i].name,
+			       detail);
+			n_fail++;
+		}
+	}
+	if (udb_dev >= 0)
+		close(udb_dev);
+	for (i = 0; i < n_dmabuf_mem; i++)
+		free(dmabuf_mem[i]);
+	printf("# %d passed, %d failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
