@@ -38,4 +38,12 @@
 #define udb_zap_pfn_range(vma, addr, size)	zap_vma_ptes(vma, addr, size)
 #endif
 
+/*
+ * UDB_HAVE_FENCE_OPS_DETACH: 7.x drops a signalled fence's ops pointer
+ * (fence->ops is __rcu) when the fence has no release or wait op, so a
+ * signalled fence no longer refers to the module that made it. On 6.12 the
+ * ops stay referenced until the last put, so a module whose fences may
+ * outlive it in another driver's dma_resv must hold itself per fence.
+ */
+
 #endif /* _USERPTR_DMABUF_COMPAT_H */
