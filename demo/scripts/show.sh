@@ -31,10 +31,10 @@ run_client() { # name args...
 		>"$out/client-$name.txt" 2>&1
 	echo "exit=$?" >>"$out/client-$name.txt"
 }
-run_client a-userptr-mremap --mode userptr --size 480x360 --seed 1 --churn mremap --churn-every 30 &
-run_client b-userptr-fork --mode userptr --size 480x360 --seed 2 --churn fork --churn-every 30 &
-run_client c-file --mode file --size 320x240 --seed 3 &
-run_client d-shm --mode shm --size 320x240 --seed 4 &
+run_client a-userptr-mremap --mode userptr --size 384x288 --seed 1 --churn mremap --churn-every 30 &
+run_client b-userptr-fork --mode userptr --size 384x288 --seed 2 --churn fork --churn-every 30 &
+run_client c-file --mode file --size 384x288 --seed 3 &
+run_client d-shm --mode shm --size 384x288 --seed 4 &
 
 sleep $((secs / 2))
 kill -USR1 $comp
