@@ -85,6 +85,7 @@ struct client {
 	int nbuf;
 	uint32_t commits;	/* wl_surface.commit requests made so far */
 	bool frame_pending;	/* a frame callback is outstanding */
+	unsigned int feedback_pending;	/* wp_presentation_feedback in flight */
 	bool failed;		/* fatal error seen in a callback */
 
 	/* statistics */

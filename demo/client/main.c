@@ -230,13 +230,14 @@ static void fb_presented(void *data, struct wp_presentation_feedback *f,
 
 	(void)refresh; (void)seq_hi; (void)seq_lo; (void)flags;
 	wp_presentation_feedback_destroy(f);
+	((struct client *)data)->feedback_pending--;
 	record_frame_time(data, (double)sec * 1e3 + nsec / 1e6);
 }
 
 static void fb_discarded(void *data, struct wp_presentation_feedback *f)
 {
-	(void)data;
 	wp_presentation_feedback_destroy(f);
+	((struct client *)data)->feedback_pending--;
 }
 
 static const struct wp_presentation_feedback_listener feedback_listener = {
@@ -312,11 +313,13 @@ static int run(struct client *c)
 		wl_callback_add_listener(wl_surface_frame(c->surface),
 					 &frame_listener, c);
 		c->frame_pending = true;
-		if (c->presentation)
+		if (c->presentation) {
+			c->feedback_pending++;
 			wp_presentation_feedback_add_listener(
 				wp_presentation_feedback(c->presentation,
 							 c->surface),
 				&feedback_listener, c);
+		}
 		wl_surface_attach(c->surface, b->wl, 0, 0);
 		wl_surface_damage_buffer(c->surface, 0, 0, INT32_MAX,
 					 INT32_MAX);
@@ -333,8 +336,8 @@ static int run(struct client *c)
 		if (wl_display_flush(c->display) < 0 && errno != EAGAIN)
 			return report_display_error(c);
 	}
-	/* let the last frame reach the screen */
-	while (c->frame_pending)
+	/* let the last frame reach the screen, and its feedback come back */
+	while (c->frame_pending || c->feedback_pending)
 		if (wl_display_dispatch(c->display) < 0)
 			return report_display_error(c);
 	return 0;

@@ -23,6 +23,8 @@
  * attachment that may map DMA_BIDIRECTIONAL (static, or not READONLY) is
  * alive at a time; the others are forced to DYNAMIC | READONLY.
  *
+ * Not fuzzed: the importer's job ioctls (SUBMIT, JOB).
+ *
  * Not fuzzed on purpose: UDB_IMPORTER_READ_VMAP where the buffer has no
  * pinned pages, or is read-only: dma_buf_vmap() WARNs on any exporter
  * error (see torture.c, vmap_failure_warns).
@@ -166,8 +168,13 @@ static uint64_t pick_addr(void)
 	case 10: return (1ULL << 47) - ps;		/* end of user space */
 	case 11: return 1ULL << 62;
 	case 12: return (uintptr_t)F.unmapped;
-	case 13: return rnd();
-	case 14: return rnd() & ~(ps - 1);
+	/*
+	 * Random, but never user memory: under ASan most of the lower user
+	 * space is its shadow, and a buffer there would let device writes
+	 * corrupt it.
+	 */
+	case 13: return rnd() | 1ULL << 47;
+	case 14: return (rnd() & ~(ps - 1)) | 1ULL << 47;
 	default: return r + rndn(REGION_PAGES + 2) * ps;	/* mostly good */
 	}
 }
@@ -488,7 +495,17 @@ static void fuzz_importer(long it)
 	case 1: base = UDB_IMPORTER_IOC_DETACH; ok = ok_imp_detach; break;
 	default: base = UDB_IMPORTER_IOC_COPY; ok = ok_imp_copy; break;
 	}
-	cmd = mangle_cmd(base, &size, &mangled);
+	/*
+	 * COPY, SUBMIT and JOB are all 64 bytes, so a mangled number can
+	 * land on another real command; fenced jobs are not fuzzed here
+	 * (their device writes would land in whatever memory the buffers'
+	 * ranges hold by then): draw again.
+	 */
+	do
+		cmd = mangle_cmd(base, &size, &mangled);
+	while (cmd != base && (cmd == UDB_IMPORTER_IOC_COPY ||
+			       cmd == UDB_IMPORTER_IOC_SUBMIT ||
+			       cmd == UDB_IMPORTER_IOC_JOB));
 	on_imp2 = !rndn(16);
 	arg = arg_ptr(size, &blob);
 	if (which == 0 && arg == (void *)F.pfn)
@@ -701,9 +718,15 @@ FIXTURE_SETUP(fuzz)
 	F.dynamic = !!(v.features & USERPTR_DMABUF_FEAT_DYNAMIC);
 
 	/* every scratch area ends in a PROT_NONE page: reads stop there */
-	F.region = map_anon((REGION_PAGES + 1) * F.ps);
+	/*
+	 * Two PROT_NONE pages after the region: pick_addr() goes up to
+	 * REGION_PAGES + 1, and a buffer over memory we do not own (the heap,
+	 * ASan's shadow) would let device writes corrupt this process.
+	 */
+	F.region = map_anon((REGION_PAGES + 2) * F.ps);
 	ASSERT_NE(NULL, F.region);
-	ASSERT_EQ(0, mprotect(F.region + REGION_PAGES * F.ps, F.ps, PROT_NONE));
+	ASSERT_EQ(0, mprotect(F.region + REGION_PAGES * F.ps, 2 * F.ps,
+			      PROT_NONE));
 	F.data = map_anon(4 * F.ps);
 	ASSERT_NE(NULL, F.data);
 	ASSERT_EQ(0, mprotect(F.data + 3 * F.ps, F.ps, PROT_NONE));
@@ -714,8 +737,10 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, mprotect(F.region + 6 * F.ps, F.ps, PROT_READ));
 	F.pfn_fd = udb_create(F.dev, F.region + 8 * F.ps, 4 * F.ps, 0);
 	ASSERT_GE(F.pfn_fd, 0);
-	F.pfn = mmap(NULL, 5 * F.ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* PROT_NONE on both sides: pick_addr() also tries F.pfn - ps */
+	F.pfn = mmap(NULL, 6 * F.ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, F.pfn);
+	F.pfn += F.ps;
 	ASSERT_EQ(F.pfn, mmap(F.pfn, 4 * F.ps, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_FIXED, F.pfn_fd, 0));
 	F.argpage = mmap(NULL, 2 * F.ps, PROT_READ | PROT_WRITE,
