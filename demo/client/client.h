@@ -36,6 +36,7 @@ struct options {
 	uint32_t churn_every;
 	bool verify, stats, verbose;
 	bool inject_stale;	/* test-only: hide churned buffers' content */
+	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
 	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
 };
 
@@ -89,7 +90,7 @@ struct client {
 	bool failed;		/* fatal error seen in a callback */
 
 	/* statistics */
-	uint32_t frames, churns, verified, mismatches, realloc_flip;
+	uint32_t frames, churns, verified, mismatches, realloc_flip, fenced;
 	double last_present_ms, frame_ms_sum;
 	uint32_t frame_ms_n;
 };
@@ -105,6 +106,11 @@ int buffer_create(struct client *c, struct buffer *b, int index);
 void buffer_destroy(struct buffer *b);
 uint8_t *buffer_draw_target(struct buffer *b);
 int buffer_cpu_access(struct buffer *b, bool begin);
+
+/* fence.c */
+int fence_block(struct client *c, struct buffer *b);
+int fence_verify(struct client *c, uint32_t frame, uint32_t buffer_prev,
+		 int timeline);
 int buffer_churn(struct buffer *b, enum churn_kind kind);
 
 /* verify.c */

@@ -76,7 +76,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
 	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
-	       O_INJECT_STALE, O_MEMFD_DMABUF, O_HELP };
+	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -93,6 +93,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		/* test-only, undocumented: see buffer.c */
 		{ "inject-stale", no_argument, NULL, O_INJECT_STALE },
 		{ "memfd-as-dmabuf", no_argument, NULL, O_MEMFD_DMABUF },
+		{ "fence-every", required_argument, NULL, O_FENCE_EVERY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 }
@@ -160,6 +161,10 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_INJECT_STALE:
 			o->inject_stale = true;
+			break;
+		case O_FENCE_EVERY:
+			if (parse_u32(optarg, 1, UINT32_MAX, &o->fence_every))
+				goto bad;
 			break;
 		case O_MEMFD_DMABUF:
 			o->memfd_dmabuf = true;
@@ -278,6 +283,7 @@ static int run(struct client *c)
 	uint32_t frame, prev;
 	struct buffer *b;
 	bool churn_now;
+	int timeline;
 
 	for (frame = 0;; frame++) {
 		if (c->opt.run_for > 0) {
@@ -309,6 +315,12 @@ static int run(struct client *c)
 		if (buffer_cpu_access(b, false))
 			return -1;
 		b->frame = frame;
+		timeline = -1;
+		if (c->opt.fence_every && frame % c->opt.fence_every == 0) {
+			timeline = fence_block(c, b);
+			if (timeline < 0)
+				return -1;
+		}
 
 		wl_callback_add_listener(wl_surface_frame(c->surface),
 					 &frame_listener, c);
@@ -328,8 +340,11 @@ static int run(struct client *c)
 		c->commits++;
 		c->frames++;
 
-		if (c->opt.verify && c->capture &&
-		    (churn_now || frame % 16 == 0)) {
+		if (timeline >= 0) {
+			if (fence_verify(c, frame, prev, timeline))
+				return -1;
+		} else if (c->opt.verify && c->capture &&
+			   (churn_now || frame % 16 == 0)) {
 			if (verify_frame(c, frame, prev))
 				return -1;
 		}
@@ -388,6 +403,7 @@ out:
 		printf("verified=%u\n", c.verified);
 		printf("mismatches=%u\n", c.mismatches);
 		printf("churns=%u\n", c.churns);
+		printf("fenced=%u\n", c.fenced);
 		printf("mode=%s\n", mode_name[c.opt.mode]);
 		fflush(stdout);
 	}
