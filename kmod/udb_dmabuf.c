@@ -416,10 +416,7 @@ static void udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
 
 	mutex_lock(&buf->lock);
 	for (i = 0; i < buf->npages; i++) {
-		p = NULL;
-		if (buf->state == USERPTR_DMABUF_STATE_VALID ||
-		    i < buf->dirty_lo || i >= buf->dirty_hi)
-			p = buf->pages[i];
+		p = udb_snapshot_page(buf, i);
 		if (!p)
 			p = ZERO_PAGE(0);
 		udb_vmap_get_page(p);

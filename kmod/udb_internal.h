@@ -193,6 +193,15 @@ void udb_mmap_zero_work(struct work_struct *work);
 void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
 		  bool force);
 
+/* The snapshot's page at @pgoff, or NULL while it is dirty. Under buf->lock. */
+static inline struct page *udb_snapshot_page(struct udb_buffer *buf,
+					     pgoff_t pgoff)
+{
+	if (pgoff >= buf->dirty_lo && pgoff < buf->dirty_hi)
+		return NULL;
+	return buf->pages[pgoff];
+}
+
 /* udb_debugfs.c */
 void udb_debugfs_add(struct udb_buffer *buf);
 void udb_debugfs_remove(struct udb_buffer *buf);

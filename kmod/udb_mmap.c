@@ -75,14 +75,6 @@ static void udb_vm_close(struct vm_area_struct *vma)
 	mutex_unlock(&buf->lock);
 }
 
-/* The snapshot's page at @pgoff, or NULL while it is dirty. Under buf->lock. */
-static struct page *udb_snapshot_page(struct udb_buffer *buf, pgoff_t pgoff)
-{
-	if (pgoff >= buf->dirty_lo && pgoff < buf->dirty_hi)
-		return NULL;
-	return buf->pages[pgoff];
-}
-
 /*
  * Wake-up condition, evaluated in a wait loop where sleeping (buf->lock)
  * is not allowed: lockless reads are enough, the fault is retried anyway.

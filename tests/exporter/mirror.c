@@ -601,12 +601,28 @@ TEST_F(mirror, userfaultfd)
 }
 
 /* The tracepoints fire and name the buffer: create, invalidate, refresh, map. */
+/* The trace buffer of tracefs at @t, NUL-terminated (malloc'd), or NULL. */
+static char *read_trace(const char *t, size_t *len)
+{
+	char path[128], *buf;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace", t);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	buf = calloc(1, 1 << 20);
+	if (buf)
+		*len = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	return buf;
+}
+
 TEST_F(mirror, tracepoints)
 {
 	const char *t = "/sys/kernel/tracing";
 	char path[128], *buf;
 	uint8_t tmp[8];
-	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "%s/events/userptr_dmabuf/enable", t);
@@ -629,13 +645,8 @@ TEST_F(mirror, tracepoints)
 			      sizeof(tmp), NULL));
 
 	ASSERT_EQ(0, write_sysfs(path, "0"));
-	snprintf(path, sizeof(path), "%s/trace", t);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	buf = calloc(1, 1 << 20);
+	buf = read_trace(t, &n);
 	ASSERT_NE(NULL, buf);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
 	ASSERT_GT(n, 0UL);
 	EXPECT_NE(NULL, strstr(buf, "udb_create: buf="));
 	EXPECT_NE(NULL, strstr(buf, "udb_invalidate: buf="));
@@ -886,17 +897,10 @@ TEST_F(mirror, oom_reap_nonblocking)
 			  imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, &x, 1,
 				   NULL));
 		if (reaped) {
-			FILE *f;
 			size_t n;
 
-			snprintf(path, sizeof(path), "%s/trace", t);
-			f = fopen(path, "r");
-			ASSERT_NE(NULL, f);
-			trace = calloc(1, 1 << 20);
+			trace = read_trace(t, &n);
 			ASSERT_NE(NULL, trace);
-			n = fread(trace, 1, (1 << 20) - 1, f);
-			fclose(f);
-			trace[n] = 0;
 		}
 		imp_detach(self->imp, h);
 		close(pidfd);
