@@ -406,23 +406,37 @@ static void udb_vmap_get_page(struct page *p)
 }
 
 /*
- * The snapshot for a vmap, referenced, with the zero page (not referenced)
- * for pages that are being refreshed or are gone. Under dma_resv.
+ * The snapshot for a vmap, referenced, with a stand-in for pages that are
+ * being refreshed or are gone. A read-only buffer's stand-in is the zero
+ * page (its mapping is PAGE_KERNEL_RO). A writable buffer's is one zeroed
+ * scratch page of this vmap's own, shared by all its missing pages:
+ * writes to them are discarded, and must never reach the zero page,
+ * which every process reads as its zeros. Under dma_resv.
  */
-static void udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
+static int udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
 {
+	struct page *stand_in = ZERO_PAGE(0);
 	unsigned long i;
 	struct page *p;
 
+	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY)) {
+		stand_in = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!stand_in)
+			return -ENOMEM;
+	}
 	mutex_lock(&buf->lock);
 	for (i = 0; i < buf->npages; i++) {
 		p = udb_snapshot_page(buf, i);
 		if (!p)
-			p = ZERO_PAGE(0);
+			p = stand_in;
 		udb_vmap_get_page(p);
 		pages[i] = p;
 	}
 	mutex_unlock(&buf->lock);
+	/* the pages that use it hold their own references */
+	if (stand_in != ZERO_PAGE(0))
+		put_page(stand_in);
+	return 0;
 }
 
 static void udb_vmap_put_pages(struct page **pages, unsigned long npages)
@@ -444,8 +458,9 @@ static void udb_vmap_put_pages(struct page **pages, unsigned long npages)
  * importer does, from attach until detach), else the current snapshot: a
  * point-in-time view that does not follow later CPU changes (vmap users
  * are never notified), which the notifier counts in pinned_invalidations.
- * Pages being refreshed, or gone (FAULT, DEAD), are the zero page in that
- * view: the core WARNs on any vmap error, so only -ENOMEM is returned.
+ * Pages being refreshed, or gone (FAULT, DEAD), read as zeros in that
+ * view (see udb_vmap_snapshot()): the core WARNs on any vmap error, so
+ * only -ENOMEM is returned.
  * Either way the mapping holds its own page references until vunmap, so
  * it outlives detaches and invalidations safely. The core caches the
  * mapping, so only one of ours is live at a time. Read-only buffers get a
@@ -474,8 +489,9 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 			udb_vmap_get_page(ps->pages[i]);
 			pages[i] = ps->pages[i];
 		}
-	} else {
-		udb_vmap_snapshot(buf, pages);
+	} else if (udb_vmap_snapshot(buf, pages)) {
+		kvfree(pages);
+		return -ENOMEM;
 	}
 	vaddr = vmap(pages, buf->npages, VM_MAP,
 		     buf->flags & USERPTR_DMABUF_CREATE_READONLY ?

@@ -205,23 +205,42 @@ void udb_mmap_zero_work(struct work_struct *work)
 		udb_mmap_zap(buf, lo, hi, true);
 }
 
-/* First write to a page mapped read-only: dirty it, let it be writable. */
+/**
+ * udb_vm_pfn_mkwrite() - first write to a page mapped read-only
+ * @vmf: the write fault on a present, read-only PTE
+ *
+ * Returning 0 makes the PTE that is there (vmf->orig_pte) writable, so
+ * this must be sure that PTE maps the snapshot's current page. It may
+ * not: a read of a FAULT buffer maps the shared zero page, and a refresh
+ * can publish new pages between that read and this write, before its
+ * zap reaches the PTE; a page replaced by a refresh is in the same
+ * window. Letting either become writable would let this write land in
+ * the zero page (every process's zeros) or in a page the owner no longer
+ * has. Such a PTE is dropped instead, and the refault maps the right
+ * page writable (or SIGBUS when the range is gone).
+ *
+ * Return: 0 (make writable), VM_FAULT_NOPAGE (PTE dropped, refault) or
+ * VM_FAULT_SIGBUS.
+ */
 static vm_fault_t udb_vm_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct udb_buffer *buf = vmf->vma->vm_private_data;
 	pgoff_t pgoff = vmf->pgoff;
 	struct page *page;
+	bool same;
 
 	if (pgoff >= buf->npages)
 		return VM_FAULT_SIGBUS;
 	mutex_lock(&buf->lock);
 	page = udb_snapshot_page(buf, pgoff);
-	if (page)
+	same = page && pte_present(vmf->orig_pte) &&
+	       pte_pfn(vmf->orig_pte) == page_to_pfn(page);
+	if (same)
 		get_page(page);
 	mutex_unlock(&buf->lock);
 
-	if (!page) {
-		/* Being refreshed: drop the PTE, the refault waits. */
+	if (!same) {
+		/* Being refreshed, or an old/zero page: drop the PTE. */
 		udb_zap_pfn_range(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 		return VM_FAULT_NOPAGE;
 	}

@@ -44,21 +44,6 @@
 #include <sys/utsname.h>
 
 #include "kselftest_harness.h"
-#include <sanitizer/asan_interface.h>
-
-/*
- * A fresh anonymous mapping. In the VM ASan's shadow for some addresses
- * the child lands on is left poisoned by the parent's earlier use, so
- * unpoison what the kernel just handed us (a no-op without ASan).
- */
-static void *fresh_anon(size_t len)
-{
-	void *p = map_anon(len);
-
-	if (p)
-		ASAN_UNPOISON_MEMORY_REGION(p, len);
-	return p;
-}
 
 #define DBG		"/sys/kernel/debug"
 #define NPAGES		16
@@ -339,8 +324,8 @@ FIXTURE_SETUP(fi)
 	ASSERT_GE(c->dev, 0);
 	c->imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
 	ASSERT_GE(c->imp, 0);
-	c->mem = fresh_anon(c->len);
-	c->bounce = fresh_anon(c->len);
+	c->mem = map_anon(c->len);
+	c->bounce = map_anon(c->len);
 	ASSERT_NE(NULL, c->mem);
 	ASSERT_NE(NULL, c->bounce);
 	fill(c->mem, c->len, 7);

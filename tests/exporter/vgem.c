@@ -43,17 +43,6 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
-#include <sanitizer/asan_interface.h>
-
-/* A fresh anonymous mapping, with any stale ASan poison cleared. */
-static void *fresh_anon(size_t len)
-{
-	void *p = map_anon(len);
-
-	if (p)
-		ASAN_UNPOISON_MEMORY_REGION(p, len);
-	return p;
-}
 
 #define NPAGES	16
 
@@ -127,7 +116,7 @@ FIXTURE_SETUP(vgem)
 	self->dynamic = kernel_is_dynamic(self->dev);
 	self->ps = page_size();
 	self->len = NPAGES * self->ps;
-	self->mem = fresh_anon(self->len);
+	self->mem = map_anon(self->len);
 	ASSERT_NE(NULL, self->mem);
 	fill(self->mem, self->len, 1);
 	self->fd = udb_create(self->dev, self->mem, self->len, 0);

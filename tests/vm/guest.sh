@@ -15,12 +15,24 @@ echo "$up" >"$out/boot-seconds"
 dmesg >"$out/dmesg-boot.txt"
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
 
+zero_bad=
 while read -r name tmo cmd; do
 	case $name in '' | '#'*) continue ;; esac
 	echo "$name" >>"$out/steps"
 	start=$(date +%s.%N)
 	timeout --kill-after=10 "$tmo" bash -c "$cmd" >"$out/$name.log" 2>&1 </dev/null
-	echo $? >"$out/$name.rc"
+	rc=$?
+	# A write that reached the shared zero page corrupts every process and
+	# leaves dmesg clean: check after every step, and name the step.
+	if [ -x "${UDB_BUILD:-}/bin/zerocheck" ] && [ -z "$zero_bad" ] &&
+		! "$UDB_BUILD/bin/zerocheck" >>"$out/$name.log" 2>&1; then
+		zero_bad=$name
+		echo "# zero page corrupted during this step" >>"$out/$name.log"
+		[ "$rc" = 0 ] && rc=98
+	elif [ -n "$zero_bad" ] && [ "$rc" != 0 ]; then
+		echo "# (the zero page was corrupted during step $zero_bad)" >>"$out/$name.log"
+	fi
+	echo $rc >"$out/$name.rc"
 	echo "$start $(date +%s.%N)" >"$out/$name.time"
 done <"$plan"
 
