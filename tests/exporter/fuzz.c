@@ -23,7 +23,13 @@
  * attachment that may map DMA_BIDIRECTIONAL (static, or not READONLY) is
  * alive at a time; the others are forced to DYNAMIC | READONLY.
  *
- * Not fuzzed: the importer's job ioctls (SUBMIT, JOB).
+ * The importer's fenced jobs (SUBMIT, JOB) too: every field, copy_to_user
+ * of the result failing (no sync_file fd may leak), jobs left queued or
+ * running when the fuzzer detaches or closes; a successful SUBMIT must
+ * hand back a sync_file that signals, and a JOB record must be coherent.
+ * Their device writes land in the buffers' ranges, which are the fuzzer's
+ * scratch region (guarded, see the fixture). Delays stay short (at most
+ * 50 ms, besides the out-of-range values) so the run keeps its pace.
  *
  * Not fuzzed on purpose: UDB_IMPORTER_READ_VMAP where the buffer has no
  * pinned pages, or is read-only: dma_buf_vmap() WARNs on any exporter
@@ -33,10 +39,12 @@
 #include <dirent.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "kselftest_harness.h"
@@ -275,6 +283,10 @@ static const int ok_imp_attach[] = { EINVAL, EFAULT, EBADF, EACCES, ENOMEM,
 static const int ok_imp_copy[] = { EINVAL, ENOENT, EFAULT, EPERM, ENOMEM,
 				   ETIMEDOUT, EACCES, ENODEV, ENOTTY, EBADF, 0 };
 static const int ok_imp_detach[] = { EFAULT, ENOENT, ENOTTY, 0 };
+static const int ok_imp_submit[] = { EINVAL, ENOENT, EFAULT, EPERM, EBUSY,
+				     ENOMEM, EMFILE, ETIMEDOUT, EACCES, ENODEV,
+				     EINTR, ENOTTY, 0 };
+static const int ok_imp_job[] = { EINVAL, ENOENT, EFAULT, EINTR, ENOTTY, 0 };
 static const int ok_sync[] = { EINVAL, EFAULT, ENODEV, EAGAIN, EPERM, EACCES,
 			       ETIMEDOUT, ENOMEM, ENOTTY, 0 };
 static const int ok_mmap[] = { EINVAL, EACCES, EPERM, ENOMEM, ENODEV,
@@ -476,6 +488,101 @@ static int our_writable(int fd)
 	return 0;
 }
 
+static int ok_job_fd(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && !fstat(fd, &st) && fcntl(fd, F_GETFD) == FD_CLOEXEC;
+}
+
+/* UDB_IMPORTER_IOC_SUBMIT and UDB_IMPORTER_IOC_JOB. */
+static void fuzz_jobs(long it)
+{
+	static const uint64_t lens[] = { 0, 1, 3, 4, 4092, 4096, 4100,
+					 64 << 20, (64 << 20) + 4, ~0ULL - 3 };
+	static const uint32_t delays[] = { 10001, 0x7fffffff, ~0u };
+	static uint64_t ids[8];
+	int submit = rndn(3) != 0, on_imp2 = !rndn(16), ret, e;
+	struct udb_importer_submit sb = { 0 };
+	struct udb_importer_job jb = { 0 };
+	size_t size = submit ? sizeof(sb) : sizeof(jb);
+	void *blob, *arg = arg_ptr(size, &blob);
+	struct pollfd pfd;
+
+	if (submit) {
+		sb.handle = (uint32_t)pick_handle();
+		sb.op = rndn(4) ? (uint32_t)rndn(3) : (uint32_t)rnd();
+		sb.offset = rndn(3) ? rndn(3 * F.ps) & ~3ULL : pick_size();
+		sb.len = rndn(3) ? 4 * (1 + rndn(F.ps / 2)) : lens[rndn(10)];
+		switch (sb.op) {
+		case UDB_IMPORTER_JOB_FILL:
+			sb.value = rndn(8) ? (uint32_t)rnd() : rnd();
+			break;
+		case UDB_IMPORTER_JOB_COPY:
+			sb.value = rndn(4) ? rndn(3 * F.ps) & ~3ULL : pick_size();
+			break;
+		default:
+			sb.value = rndn(8) ? 0 : rnd();
+		}
+		sb.delay_ms = rndn(8) ? 0 : rndn(16) ? (uint32_t)rndn(51) : delays[rndn(3)];
+		if (!rndn(16))
+			sb.flags = pick_flags32(0);
+		if (!rndn(16))
+			sb.job_id = rnd();
+		if (!rndn(16))
+			sb.fence_fd = (int32_t)rnd();
+		if (!rndn(16))
+			sb.reserved[rndn(3)] = (uint32_t)rnd();
+		memcpy(blob, &sb, sizeof(sb));
+	} else {
+		jb.job_id = rndn(4) ? ids[rndn(8)] : rndn(2) ? rndn(400) : rnd();
+		/* a short wait, or none; long ones only for ids that do not exist */
+		jb.timeout_ms = rndn(2) ? 0 : (uint32_t)rndn(30);
+		if (!rndn(32) && jb.job_id > (1ULL << 40))
+			jb.timeout_ms = ~0u;
+		if (!rndn(16))
+			jb.reserved[rndn(3)] = (uint32_t)rnd();
+		if (!rndn(16))
+			jb.status = (uint32_t)rnd();	/* out fields: ignored */
+		memcpy(blob, &jb, sizeof(jb));
+	}
+	ret = ioctl(on_imp2 ? F.imp2 : F.imp,
+		    submit ? UDB_IMPORTER_IOC_SUBMIT : UDB_IMPORTER_IOC_JOB, arg);
+	e = errno;
+	F.calls++;
+	if (ret) {
+		F.errs[e & 255]++;
+		if (!in_set(e, submit ? ok_imp_submit : ok_imp_job))
+			fail_log(submit ? "SUBMIT" : "JOB", 0, e, it);
+		return;
+	}
+	F.successes++;
+	if (submit) {
+		memcpy(&sb, arg, sizeof(sb));
+		if (!ok_job_fd(sb.fence_fd) || !sb.job_id) {
+			fail_log("SUBMIT: success without a sync_file fd or id", 0, 0, it);
+			return;
+		}
+		if (!on_imp2)
+			ids[rndn(8)] = sb.job_id;
+		/* sometimes wait: the fence must signal (delays are <= 50 ms) */
+		if (!rndn(8)) {
+			pfd.fd = sb.fence_fd;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 5000) != 1)
+				fail_log("SUBMIT: the job's fence did not signal in 5 s", 0, 0, it);
+		}
+		close(sb.fence_fd);
+		return;
+	}
+	memcpy(&jb, arg, sizeof(jb));
+	if (jb.status > UDB_IMPORTER_JOB_ERROR ||
+	    (jb.status == UDB_IMPORTER_JOB_ERROR) != (jb.error < 0) ||
+	    jb.flags & ~(UDB_IMPORTER_JOB_STALE | UDB_IMPORTER_JOB_NEW_MAPPING |
+			 UDB_IMPORTER_JOB_PINNED))
+		fail_log("JOB: incoherent record", 0, 0, it);
+}
+
 static void fuzz_importer(long it)
 {
 	unsigned long base, cmd;
@@ -483,13 +590,17 @@ static void fuzz_importer(long it)
 	size_t size;
 	void *blob, *arg;
 	int mangled, ret, e, s, on_imp2;
-	unsigned int which = rndn(5);
+	unsigned int which = rndn(6);
 	struct udb_importer_attach a = { 0 };
 	struct udb_importer_copy c = { 0 };
 	uint32_t h = 0;
 	uint8_t *data = F.data;
 	const size_t data_len = 3 * F.ps;
 
+	if (which == 4) {
+		fuzz_jobs(it);
+		return;
+	}
 	switch (which) {
 	case 0: base = UDB_IMPORTER_IOC_ATTACH; ok = ok_imp_attach; break;
 	case 1: base = UDB_IMPORTER_IOC_DETACH; ok = ok_imp_detach; break;
@@ -497,9 +608,8 @@ static void fuzz_importer(long it)
 	}
 	/*
 	 * COPY, SUBMIT and JOB are all 64 bytes, so a mangled number can
-	 * land on another real command; fenced jobs are not fuzzed here
-	 * (their device writes would land in whatever memory the buffers'
-	 * ranges hold by then): draw again.
+	 * land on another real command, which would read these fields with
+	 * its own rules and errno set: draw again.
 	 */
 	do
 		cmd = mangle_cmd(base, &size, &mangled);

@@ -1109,8 +1109,8 @@ static void *zp_write_loop(void *arg)
  * snapshot had a page at that offset again, without asking which page
  * the PTE maps. A refresh publishing between the read and the write, but
  * before its zap, made the zero page writable, and the write landed in
- * every process's zeros. The owner here unmaps and maps its range again
- * in a loop while a thread reads and writes the dma-buf's mapping; the
+ * every process's zeros. The owner here takes its range away (PROT_NONE)
+ * and maps fresh memory there again in a loop while a thread reads and writes the dma-buf's mapping; the
  * zero page must stay zero (tests/vm/zerocheck also checks after every
  * step of every plan).
  */
@@ -1137,12 +1137,17 @@ TEST_F_TIMEOUT(torture, zero_page_never_written, 120)
 	atomic_store(&g_stop, 0);
 	ASSERT_EQ(0, pthread_create(&th, NULL, zp_write_loop, &z));
 	while (now() < end && bad < 0) {
-		/* FAULT: reads of the mapping get the zero page */
-		munmap(mem, len);
+		/*
+		 * FAULT: reads of the mapping get the zero page. (PROT_NONE
+		 * over the range rather than munmap: keeps the addresses ours,
+		 * other threads' mmap()s cannot land there meanwhile.)
+		 */
+		ASSERT_EQ(mem, mmap(mem, len, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 		usleep(1000);
 		/* mapped again: the next read (or SYNC) refreshes and publishes */
 		ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 		memset(mem, 1, len);
 		usleep(1000);
 		if (cycles & 1) {
