@@ -40,6 +40,10 @@ static int job_submit(int imp, int h, uint32_t op, uint64_t off, uint64_t len,
 		.value = value, .delay_ms = delay_ms,
 	};
 
+	if (id)
+		*id = 0;
+	if (fence)
+		*fence = -1;
 	if (ioctl(imp, UDB_IMPORTER_IOC_SUBMIT, &s))
 		return -errno;
 	if (id)
@@ -444,7 +448,7 @@ TEST_F(jobs, queue_depth)
 TEST_F(jobs, record_ring)
 {
 	struct udb_importer_job j;
-	uint64_t id = 0;
+	uint64_t id;
 	int i;
 
 	for (i = 0; i < UDB_IMPORTER_JOB_RECORDS + 8; i++) {
