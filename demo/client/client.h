@@ -114,6 +114,18 @@ int fence_verify(struct client *c, uint32_t frame, uint32_t buffer_prev,
 int buffer_churn(struct buffer *b, enum churn_kind kind);
 
 /* verify.c */
+struct udb_capture_frame_v1;
+
+/* One udb_capture_v1 capture in flight, and what it said so far. */
+struct capture {
+	struct client *c;
+	bool done, ok, found;
+	int32_t x, y, w, h;	/* our window in the capture */
+	uint32_t commits, seq;	/* our commits it covers; its number */
+};
+
+struct udb_capture_frame_v1 *capture_start(struct client *c, int fd,
+					   struct capture *cap);
 int verify_frame(struct client *c, uint32_t frame, uint32_t buffer_prev);
 
 #define logv(c, ...) do { if ((c)->opt.verbose) fprintf(stderr, "udb-client: " __VA_ARGS__); } while (0)

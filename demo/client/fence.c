@@ -76,56 +76,12 @@ int fence_block(struct client *c, struct buffer *b)
 	return tl;
 }
 
-struct fcap {
-	struct client *c;
-	bool done, ok, found;
-	uint32_t commits;
-};
-
-static void fc_surface(void *data, struct udb_capture_frame_v1 *f,
-		       struct wl_surface *surface, int32_t x, int32_t y,
-		       int32_t w, int32_t h, uint32_t commits)
-{
-	struct fcap *cap = data;
-
-	(void)f; (void)x; (void)y; (void)w; (void)h;
-	if (surface == cap->c->surface) {
-		cap->found = true;
-		cap->commits = commits;
-	}
-}
-
-static void fc_ready(void *data, struct udb_capture_frame_v1 *f, uint32_t seq,
-		     const char *path)
-{
-	struct fcap *cap = data;
-
-	(void)f; (void)seq; (void)path;
-	cap->done = cap->ok = true;
-}
-
-static void fc_failed(void *data, struct udb_capture_frame_v1 *f,
-		      const char *reason)
-{
-	struct fcap *cap = data;
-
-	(void)f;
-	loge("capture failed: %s\n", reason);
-	cap->done = true;
-}
-
-static const struct udb_capture_frame_v1_listener fc_listener = {
-	.surface = fc_surface,
-	.ready = fc_ready,
-	.failed = fc_failed,
-};
-
 int fence_verify(struct client *c, uint32_t frame, uint32_t buffer_prev,
 		 int timeline)
 {
 	size_t len = (size_t)c->out_w * 4 * c->out_h;
 	struct udb_capture_frame_v1 *f;
-	struct fcap cap = { .c = c };
+	struct capture cap;
 	__u32 one = 1;
 	int fd, i, ret = 0;
 
@@ -139,8 +95,7 @@ int fence_verify(struct client *c, uint32_t frame, uint32_t buffer_prev,
 		close(timeline);
 		return -1;
 	}
-	f = udb_capture_v1_capture(c->capture, fd, c->out_w * 4);
-	udb_capture_frame_v1_add_listener(f, &fc_listener, &cap);
+	f = capture_start(c, fd, &cap);
 	close(fd);
 	for (i = 0; i < PENDING_MS / 50 && !cap.done; i++) {
 		usleep(50 * 1000);

@@ -28,13 +28,6 @@
 
 #define MAX_ATTEMPTS 8
 
-struct capture {
-	struct client *c;
-	bool done, ok, found;
-	int32_t x, y, w, h;
-	uint32_t commits, seq;
-};
-
 static void frame_surface(void *data, struct udb_capture_frame_v1 *f,
 			  struct wl_surface *surface, int32_t x, int32_t y,
 			  int32_t w, int32_t h, uint32_t commits)
@@ -80,16 +73,29 @@ static const struct udb_capture_frame_v1_listener frame_listener = {
 	.failed = frame_failed,
 };
 
-/* One capture into fd; 0 when the pixels are there. */
-static int capture_once(struct client *c, int fd, struct capture *cap)
+/*
+ * Ask for a capture of the screen into @fd (out_w * 4 bytes a row); @cap
+ * follows it. The caller dispatches until cap->done and destroys the
+ * returned object.
+ */
+struct udb_capture_frame_v1 *capture_start(struct client *c, int fd,
+					   struct capture *cap)
 {
 	struct udb_capture_frame_v1 *f;
-	int ret = 0;
 
 	memset(cap, 0, sizeof(*cap));
 	cap->c = c;
 	f = udb_capture_v1_capture(c->capture, fd, c->out_w * 4);
 	udb_capture_frame_v1_add_listener(f, &frame_listener, cap);
+	return f;
+}
+
+/* One capture into fd; 0 when the pixels are there. */
+static int capture_once(struct client *c, int fd, struct capture *cap)
+{
+	struct udb_capture_frame_v1 *f = capture_start(c, fd, cap);
+	int ret = 0;
+
 	while (!cap->done && ret >= 0)
 		ret = wl_display_dispatch(c->display);
 	udb_capture_frame_v1_destroy(f);
