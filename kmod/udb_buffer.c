@@ -47,6 +47,7 @@
 #include <linux/hugetlb_inline.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -96,19 +97,26 @@ static void udb_user_uncharge(uid_t uid)
 /* Longest the notifier waits for device work before letting the CPU go on. */
 #define UDB_FENCE_WAIT_MS	5000
 
-/* Give up a refresh that keeps colliding with invalidations after this. */
+/*
+ * Give up a refresh whose retries keep colliding with invalidations for
+ * this long after its first full pass (the first pass itself may take as
+ * long as faulting the buffer takes), and a fault chunk that does.
+ */
 #define UDB_REFRESH_TIMEOUT_MS	2000
+/* hmm_range_fault() per call, at most: a collision re-faults one chunk. */
+#define UDB_FAULT_CHUNK		SZ_2M
 
-static void udb_dirty_extend(struct udb_buffer *buf, unsigned long lo,
-			     unsigned long hi)
+/* Grow the window [*wlo, *whi) (empty when *wlo >= *whi) by [lo, hi). */
+static void udb_window_extend(unsigned long *wlo, unsigned long *whi,
+			      unsigned long lo, unsigned long hi)
 {
-	if (buf->dirty_lo >= buf->dirty_hi) {
-		WRITE_ONCE(buf->dirty_lo, lo);
-		WRITE_ONCE(buf->dirty_hi, hi);
+	if (*wlo >= *whi) {
+		WRITE_ONCE(*wlo, lo);
+		WRITE_ONCE(*whi, hi);
 		return;
 	}
-	WRITE_ONCE(buf->dirty_lo, min(buf->dirty_lo, lo));
-	WRITE_ONCE(buf->dirty_hi, max(buf->dirty_hi, hi));
+	WRITE_ONCE(*wlo, min(*wlo, lo));
+	WRITE_ONCE(*whi, max(*whi, hi));
 }
 
 /**
@@ -183,7 +191,8 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	 */
 	for (i = lo; i < hi; i++)
 		buf->pages[i] = NULL;
-	udb_dirty_extend(buf, lo, hi);
+	udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, lo, hi);
+	udb_window_extend(&buf->refault_lo, &buf->refault_hi, lo, hi);
 	if (buf->state == USERPTR_DMABUF_STATE_VALID) {
 		WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_STALE);
 		buf->stale_since = ktime_get_ns();
@@ -254,42 +263,55 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
-/* Fault [lo, hi) of @r into buf->hmm_pfns. Called with refresh_lock held. */
+/*
+ * Fault [lo, hi) of @r into buf->hmm_pfns, in chunks of UDB_FAULT_CHUNK:
+ * a collision with an invalidation re-faults that chunk only. Whether the
+ * whole pass is still good is decided by the caller (the range's seq and
+ * the refault window). Called with refresh_lock held.
+ */
 static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 			   unsigned long lo, unsigned long hi)
 {
-	unsigned long timeout = jiffies +
-				msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
+	unsigned long start = r->start + ((lo - r->first) << PAGE_SHIFT);
+	unsigned long end = r->start + ((hi - r->first) << PAGE_SHIFT);
 	struct hmm_range hr = {
 		.notifier = &r->notifier,
-		.start = r->start + ((lo - r->first) << PAGE_SHIFT),
-		.end = r->start + ((hi - r->first) << PAGE_SHIFT),
-		.hmm_pfns = buf->hmm_pfns + lo,
 		.default_flags = HMM_PFN_REQ_FAULT,
 	};
+	unsigned long timeout;
 	int ret;
 
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
 		hr.default_flags |= HMM_PFN_REQ_WRITE;
 
-	do {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		hr.notifier_seq = mmu_interval_read_begin(&r->notifier);
-		if (mmap_read_lock_killable(buf->mm))
-			return -EINTR;
-		/* a MAP_FIXED since create may have put anything here */
-		ret = udb_check_vmas(buf->mm, hr.start, hr.end,
-				     buf->flags & USERPTR_DMABUF_CREATE_READONLY);
-		if (!ret)
-			ret = hmm_range_fault(&hr);
-		mmap_read_unlock(buf->mm);
-	} while (ret == -EBUSY);
-
-	r->seq = hr.notifier_seq;
-	return ret;
+	for (; start < end; start = hr.end) {
+		hr.start = start;
+		hr.end = min(end, ALIGN_DOWN(start, UDB_FAULT_CHUNK) +
+				  UDB_FAULT_CHUNK);
+		hr.hmm_pfns = buf->hmm_pfns + r->first +
+			      ((start - r->start) >> PAGE_SHIFT);
+		timeout = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
+		do {
+			if (time_after(jiffies, timeout))
+				return -EBUSY;
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			hr.notifier_seq = mmu_interval_read_begin(&r->notifier);
+			if (mmap_read_lock_killable(buf->mm))
+				return -EINTR;
+			/* a MAP_FIXED since create may have put anything here */
+			ret = udb_check_vmas(buf->mm, hr.start, hr.end,
+					     buf->flags &
+					     USERPTR_DMABUF_CREATE_READONLY);
+			if (!ret)
+				ret = hmm_range_fault(&hr);
+			mmap_read_unlock(buf->mm);
+		} while (ret == -EBUSY);
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
 }
 
 /* Set the final state after a failed refresh and tell importers. */
@@ -308,27 +330,62 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	wake_up_all(&buf->refreshed);
 }
 
+/*
+ * The pages a pass must fault: on the first pass the whole dirty window;
+ * on a retry, the pages invalidated since the previous pass began, plus
+ * any part of the dirty window that pass did not cover. Pages faulted by
+ * an earlier pass of this refresh and not invalidated since are still
+ * right (the notifier records every invalidation in the refault window).
+ */
+static void udb_pass_window(struct udb_buffer *buf, bool first,
+			    unsigned long plo, unsigned long phi,
+			    unsigned long *flo, unsigned long *fhi)
+{
+	unsigned long lo = buf->dirty_lo, hi = buf->dirty_hi;
+
+	if (first) {
+		*flo = lo;
+		*fhi = hi;
+		return;
+	}
+	*flo = max(buf->refault_lo, lo);
+	*fhi = min(buf->refault_hi, hi);
+	if (lo < plo)
+		udb_window_extend(flo, fhi, lo, plo);
+	if (hi > phi)
+		udb_window_extend(flo, fhi, phi, hi);
+}
+
 static int udb_refresh_locked(struct udb_buffer *buf)
 {
-	unsigned long deadline = jiffies +
-				 msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
+	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, i;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct dma_fence *fence;
-	unsigned long lo, hi, i;
+	bool first = true, retry, zeros;
 	unsigned int n;
-	bool retry, zeros;
 	u32 state;
 	int ret;
 
 again:
-	/* invalidations keep colliding with the fault: give up for now */
-	if (time_after(jiffies, deadline)) {
+	/* invalidations keep colliding with the retries: give up for now */
+	if (!first && time_after(jiffies, deadline)) {
 		udb_refresh_failed(buf, -EBUSY);
 		return -EBUSY;
 	}
+	/*
+	 * Sequences first: an invalidation that began before them has
+	 * finished its notifier call, so it is in the windows read below;
+	 * one that begins later makes the pass retry.
+	 */
+	for (n = 0; n < buf->nranges; n++)
+		buf->ranges[n].seq =
+			mmu_interval_read_begin(&buf->ranges[n].notifier);
 	mutex_lock(&buf->lock);
+	udb_pass_window(buf, first, lo, hi, &flo, &fhi);
 	lo = buf->dirty_lo;
 	hi = buf->dirty_hi;
+	buf->refault_lo = 0;
+	buf->refault_hi = 0;
 	state = buf->state;
 	mutex_unlock(&buf->lock);
 	if (state == USERPTR_DMABUF_STATE_DEAD)
@@ -353,14 +410,17 @@ again:
 		return -ENODEV;
 	}
 	ret = 0;
-	for (n = 0; n < buf->nranges && !ret; n++) {
+	for (n = 0; n < buf->nranges && !ret && flo < fhi; n++) {
 		struct udb_range *r = &buf->ranges[n];
 
-		if (udb_range_overlaps(r, lo, hi))
-			ret = udb_fault_range(buf, r, max(lo, r->first),
-					      min(hi, udb_range_end(r)));
+		if (udb_range_overlaps(r, flo, fhi))
+			ret = udb_fault_range(buf, r, max(flo, r->first),
+					      min(fhi, udb_range_end(r)));
 	}
 	mmput(buf->mm);
+	if (first)
+		deadline = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
+	first = false;
 	if (ret == -EINTR) {
 		/* our caller was killed: the buffer is fine, finish later */
 		queue_work(udb_wq, &buf->refresh_work);
@@ -388,7 +448,8 @@ again:
 	}
 
 	mutex_lock(&buf->lock);
-	retry = buf->dirty_lo != lo || buf->dirty_hi != hi;
+	retry = buf->dirty_lo != lo || buf->dirty_hi != hi ||
+		buf->refault_lo < buf->refault_hi;
 	for (n = 0; n < buf->nranges && !retry; n++) {
 		struct udb_range *r = &buf->ranges[n];
 

@@ -318,9 +318,9 @@ static void imp_dma(struct imp_attachment *ia, bool to_buffer, u64 offset,
 	dma_sync_sgtable_for_device(dev, sgt, ia->dir);
 }
 
-/* A CPU read through the exporter's kernel mapping (dma_buf_vmap()). */
-static int imp_vmap_read(struct imp_attachment *ia, u64 offset, void *bounce,
-			 size_t len)
+/* A CPU copy through the exporter's kernel mapping (dma_buf_vmap()). */
+static int imp_vmap_copy(struct imp_attachment *ia, bool to_buffer, u64 offset,
+			 void *bounce, size_t len)
 {
 	struct iosys_map map;
 	int ret;
@@ -330,7 +330,10 @@ static int imp_vmap_read(struct imp_attachment *ia, u64 offset, void *bounce,
 		return ret;
 	ret = dma_buf_vmap(ia->dmabuf, &map);
 	if (!ret) {
-		iosys_map_memcpy_from(bounce, &map, offset, len);
+		if (to_buffer)
+			iosys_map_memcpy_to(&map, offset, bounce, len);
+		else
+			iosys_map_memcpy_from(bounce, &map, offset, len);
 		dma_buf_vunmap(ia->dmabuf, &map);
 	}
 	dma_resv_unlock(ia->dmabuf->resv);
@@ -414,14 +417,14 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 {
 	struct udb_importer_copy args;
 	struct imp_attachment *ia;
+	bool fresh, writes;
 	void *bounce;
-	bool fresh;
 	u64 end;
 	int ret;
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
 		return -EFAULT;
-	if (args.op > UDB_IMPORTER_READ_VMAP || args.maps || args.invalidations ||
+	if (args.op > UDB_IMPORTER_WRITE_VMAP || args.maps || args.invalidations ||
 	    args.map_retries || memchr_inv(args.reserved, 0,
 					   sizeof(args.reserved)))
 		return -EINVAL;
@@ -435,20 +438,23 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	if (check_add_overflow(args.offset, args.len, &end) ||
 	    end > ia->dmabuf->size)
 		return -EINVAL;
-	if (args.op == UDB_IMPORTER_WRITE && ia->dir == DMA_TO_DEVICE)
+	writes = args.op == UDB_IMPORTER_WRITE ||
+		 args.op == UDB_IMPORTER_WRITE_VMAP;
+	if (writes && ia->dir == DMA_TO_DEVICE)
 		return -EPERM;
 
 	bounce = kvmalloc(args.len, GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
-	if (args.op == UDB_IMPORTER_WRITE &&
+	if (writes &&
 	    copy_from_user(bounce, u64_to_user_ptr(args.data), args.len)) {
 		ret = -EFAULT;
 		goto out;
 	}
 
-	if (args.op == UDB_IMPORTER_READ_VMAP) {
-		ret = imp_vmap_read(ia, args.offset, bounce, args.len);
+	if (args.op == UDB_IMPORTER_READ_VMAP ||
+	    args.op == UDB_IMPORTER_WRITE_VMAP) {
+		ret = imp_vmap_copy(ia, writes, args.offset, bounce, args.len);
 		if (ret)
 			goto out;
 		goto copy_out;
@@ -464,7 +470,7 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	dma_resv_unlock(ia->dmabuf->resv);
 
 copy_out:
-	if (args.op != UDB_IMPORTER_WRITE &&
+	if (!writes &&
 	    copy_to_user(u64_to_user_ptr(args.data), bounce, args.len)) {
 		ret = -EFAULT;
 		goto out;

@@ -35,7 +35,8 @@ struct udb_buffer;
  * @start: first user address
  * @end: one past the last user address
  * @first: index of the range's first page within the buffer
- * @seq: notifier sequence sampled by the refresh in progress
+ * @seq: notifier sequence sampled at the start of the refresh pass in
+ *	progress; any invalidation after it makes the pass retry
  */
 struct udb_range {
 	struct udb_buffer *buf;
@@ -73,7 +74,7 @@ struct udb_pinset {
  * @nranges: number of @ranges
  * @ranges: the mirrored ranges, in buffer order
  * @lock: protects the snapshot (@pages, @cpu_refs, @dirty_lo/@dirty_hi,
- *	@state, @generation, @mmap_seq) and the statistics. Taken in the
+ *	@refault_lo/@refault_hi, @state, @generation, @mmap_seq) and the statistics. Taken in the
  *	notifier.
  * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
  *	page the owner's page tables map (no reference held); NULL inside
@@ -81,6 +82,10 @@ struct udb_pinset {
  *	dma-buf, dropped after those mappings are zapped
  * @dirty_lo: first page index invalidated since the last publish
  * @dirty_hi: one past the last; @dirty_lo >= @dirty_hi means clean
+ * @refault_lo: first page index invalidated since the current refresh
+ *	pass began: a pass that has to retry re-faults only
+ *	[@refault_lo, @refault_hi), the rest of its faults are still good
+ * @refault_hi: one past the last; empty when @refault_lo >= @refault_hi
  * @state: USERPTR_DMABUF_STATE_*
  * @last_error: errno of the last failed refresh
  * @generation: bumped by each publish
@@ -130,6 +135,8 @@ struct udb_buffer {
 	struct page **cpu_refs;
 	unsigned long dirty_lo;
 	unsigned long dirty_hi;
+	unsigned long refault_lo;
+	unsigned long refault_hi;
 	u32 state;
 	int last_error;
 	u64 generation;

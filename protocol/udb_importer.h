@@ -43,11 +43,14 @@ struct udb_importer_attach {
 #define UDB_IMPORTER_WRITE	1	/* device writes the buffer */
 /* CPU reads through dma_buf_vmap(): the exporter's kernel mapping */
 #define UDB_IMPORTER_READ_VMAP	2
+/* CPU writes through dma_buf_vmap() (not on read-only attachments) */
+#define UDB_IMPORTER_WRITE_VMAP	3
 
 /**
  * struct udb_importer_copy - UDB_IMPORTER_IOC_COPY argument
  * @handle: in: from UDB_IMPORTER_IOC_ATTACH
- * @op: in: UDB_IMPORTER_READ, UDB_IMPORTER_WRITE or UDB_IMPORTER_READ_VMAP
+ * @op: in: UDB_IMPORTER_READ, UDB_IMPORTER_WRITE, UDB_IMPORTER_READ_VMAP
+ *	or UDB_IMPORTER_WRITE_VMAP
  * @offset: in: byte offset in the dma-buf
  * @len: in: bytes, offset + len <= the dma-buf's size
  * @data: in: user pointer the bytes come from or go to
@@ -58,7 +61,11 @@ struct udb_importer_attach {
  *
  * Maps the attachment if it has no valid mapping (waiting for the
  * exporter's KERNEL fences before use), then copies through the device
- * mapping's DMA addresses with the DMA API's cache maintenance.
+ * mapping's DMA addresses with the DMA API's cache maintenance. The _VMAP
+ * ops copy through the exporter's kernel mapping instead (dma_buf_vmap()
+ * for this one copy, under the dma-buf's reservation lock); @maps,
+ * @invalidations and @map_retries are not updated then. Fails with EPERM
+ * for a write on a read-only attachment.
  */
 struct udb_importer_copy {
 	__u32 handle;

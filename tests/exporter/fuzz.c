@@ -31,9 +31,9 @@
  * scratch region (guarded, see the fixture). Delays stay short (at most
  * 50 ms, besides the out-of-range values) so the run keeps its pace.
  *
- * Not fuzzed on purpose: UDB_IMPORTER_READ_VMAP where the buffer has no
- * pinned pages, or is read-only: dma_buf_vmap() WARNs on any exporter
- * error (see torture.c, vmap_failure_warns).
+ * Not fuzzed on purpose: UDB_IMPORTER_READ_VMAP / _WRITE_VMAP where the
+ * buffer has no pinned pages, or is read-only: dma_buf_vmap() WARNs on any
+ * exporter error (see torture.c, vmap_failure_warns).
  */
 #include "common.h"
 #include <dirent.h>
@@ -647,12 +647,13 @@ static void fuzz_importer(long it)
 						 64 << 20, (64 << 20) + 1, ~0ULL };
 
 		c.handle = (uint32_t)pick_handle();
-		c.op = rndn(4) ? (uint32_t)rndn(2) : (uint32_t)rnd();
+		c.op = rndn(4) ? (uint32_t)rndn(2) : rndn(2) ? (uint32_t)rndn(4) :
+					     (uint32_t)rnd();
 		s = handle_slot((int)c.handle);
 		/* vmap only where it cannot fail (see the header comment) */
-		if (c.op == UDB_IMPORTER_READ_VMAP &&
+		if ((c.op == UDB_IMPORTER_READ_VMAP || c.op == UDB_IMPORTER_WRITE_VMAP) &&
 		    (s < 0 || !F.h_static[s] || F.h_ro[s]))
-			c.op = UDB_IMPORTER_READ;
+			c.op -= UDB_IMPORTER_READ_VMAP;
 		c.offset = rndn(3) ? rndn(3 * F.ps) : pick_size();
 		c.len = rndn(3) ? 1 + rndn(2 * F.ps) : lens[rndn(9)];
 		switch (rndn(8)) {
