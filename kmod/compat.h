@@ -46,4 +46,24 @@
  * outlive it in another driver's dma_resv must hold itself per fence.
  */
 
+/*
+ * UDB_HAVE_ATTACH_SGT: 6.12 maps a static attachment of a dynamic exporter
+ * once, at attach time and DMA_BIDIRECTIONAL, and hands that cached table
+ * (attach->sgt) to every dma_buf_map_attachment(), whatever direction was
+ * asked for. DMA-API syncs must name the direction the table was mapped
+ * with. 7.x maps every attachment at dma_buf_map_attachment() time.
+ */
+#include <linux/dma-buf.h>
+
+static inline enum dma_data_direction
+udb_mapped_dir(const struct dma_buf_attachment *attach,
+	       const struct sg_table *sgt, enum dma_data_direction dir)
+{
+#ifdef UDB_HAVE_ATTACH_SGT
+	if (attach->sgt == sgt)
+		return attach->dir;
+#endif
+	return dir;
+}
+
 #endif /* _USERPTR_DMABUF_COMPAT_H */

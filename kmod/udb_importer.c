@@ -104,6 +104,8 @@ struct imp_attachment;
  * @ref: the attachment's reference while current, plus one per job
  * @ia: the attachment it belongs to
  * @sgt: the exporter's table
+ * @dir: the direction @sgt is DMA-mapped with, which the syncs must name:
+ *	the attachment's, except for a table 6.12's core mapped at attach
  * @seq: the attachment's map counter when it was made (1, 2, ...)
  * @invalidated: the exporter invalidated it (set under dma_resv)
  */
@@ -111,6 +113,7 @@ struct imp_mapping {
 	refcount_t ref;
 	struct imp_attachment *ia;
 	struct sg_table *sgt;
+	enum dma_data_direction dir;
 	u64 seq;
 	bool invalidated;
 };
@@ -229,6 +232,7 @@ static int imp_map_locked(struct imp_attachment *ia, u32 *retries,
 	refcount_set(&m->ref, 1);
 	m->ia = ia;
 	m->sgt = sgt;
+	m->dir = udb_mapped_dir(ia->attach, sgt, ia->dir);
 	m->seq = ++ia->maps;
 	ia->map = m;
 	*fresh = true;
@@ -311,11 +315,11 @@ static void imp_dma(struct imp_attachment *ia, bool to_buffer, u64 offset,
 		    void *bounce, size_t len)
 {
 	struct device *dev = ia->attach->dev;
-	struct sg_table *sgt = ia->map->sgt;
+	struct imp_mapping *m = ia->map;
 
-	dma_sync_sgtable_for_cpu(dev, sgt, ia->dir);
-	imp_xfer(dev, sgt, to_buffer, offset, bounce, len);
-	dma_sync_sgtable_for_device(dev, sgt, ia->dir);
+	dma_sync_sgtable_for_cpu(dev, m->sgt, m->dir);
+	imp_xfer(dev, m->sgt, to_buffer, offset, bounce, len);
+	dma_sync_sgtable_for_device(dev, m->sgt, m->dir);
 }
 
 /* A CPU copy through the exporter's kernel mapping (dma_buf_vmap()). */
@@ -715,7 +719,7 @@ static void imp_job_run(struct imp_job *job)
 
 	if (job->delay_ms)
 		msleep(job->delay_ms);
-	dma_sync_sgtable_for_cpu(dev, sgt, ia->dir);
+	dma_sync_sgtable_for_cpu(dev, sgt, job->map->dir);
 	switch (job->op) {
 	case UDB_IMPORTER_JOB_FILL:
 		imp_walk(dev, sgt, job->offset, job->len, imp_fill_fn, &v);
@@ -735,7 +739,7 @@ static void imp_job_run(struct imp_job *job)
 		}
 		break;
 	}
-	dma_sync_sgtable_for_device(dev, sgt, ia->dir);
+	dma_sync_sgtable_for_device(dev, sgt, job->map->dir);
 }
 
 static int imp_thread_fn(void *data)
