@@ -39,6 +39,7 @@
  * Refresh fences are signalled right after the dma_resv lock is released,
  * without taking any lock, so waiting for them under dma_resv is safe.
  */
+#include <linux/backing-dev.h>
 #include <linux/cred.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -229,12 +230,14 @@ static void udb_notify_importers(struct udb_buffer *buf)
 }
 
 /*
- * Every range must be covered by VMAs hmm_range_fault() can mirror and, for
- * writable buffers, whose device writes the kernel can account: anonymous,
- * private (written pages become anonymous), shmem and hugetlb memory. A
- * shared mapping of a disk filesystem needs page_mkwrite before a page is
- * dirtied, which a device cannot do (the rule FOLL_LONGTERM pins follow).
- * Called at create and by every refresh, under the mmap_lock.
+ * Every range must be covered by VMAs hmm_range_fault() can mirror. Shared
+ * mappings of files are fine for writable buffers too: the refresh faults
+ * them for write, so the filesystem's page_mkwrite runs before a device or
+ * a CPU mapping of the dma-buf may write a page, and writeback's mkclean
+ * invalidates the buffer, whose refresh faults (and dirties) the page again
+ * (see udb_dirty_page()). DAX mappings have no page cache to track and are
+ * refused for writable buffers. Called at create and by every refresh,
+ * under the mmap_lock.
  */
 static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 			  unsigned long end, bool readonly)
@@ -253,14 +256,61 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 		if (!readonly) {
 			if (!(vma->vm_flags & VM_WRITE))
 				return -EACCES;
-			if ((vma->vm_flags & VM_SHARED) && vma->vm_file &&
-			    !shmem_file(vma->vm_file) &&
-			    !is_vm_hugetlb_page(vma))
+			if (vma_is_dax(vma))
 				return -EOPNOTSUPP;
 		}
 		addr = vma->vm_end;
 	}
 	return 0;
+}
+
+/**
+ * udb_vma_needs_dirty_tracking() - a shared writable file mapping
+ * @vma: a VMA of a writable buffer
+ *
+ * Whether the filesystem must hear of every write to a page (page_mkwrite)
+ * or writes it back: the mappings pin_user_pages(FOLL_LONGTERM | FOLL_WRITE)
+ * refuses, which the pinned fallback tells apart with a clear errno.
+ *
+ * Return: true for a shared mapping of a file other than shmem and
+ * hugetlbfs.
+ */
+bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_SHARED) && vma->vm_file &&
+	       !shmem_file(vma->vm_file) && !is_vm_hugetlb_page(vma);
+}
+
+/**
+ * udb_dirty_page() - record a write by a device or a CPU mapping of the buffer
+ * @page: a page of the buffer, referenced by the caller
+ *
+ * Anonymous memory outside the swap cache needs nothing: it is dirtied when
+ * it enters it. Memory without writeback (shmem, ramfs, hugetlbfs, swap
+ * cache) is marked dirty. A page of a filesystem that writes back is marked
+ * dirty only while the filesystem still tracks it (private data attached,
+ * as ext4's buffer heads): such a page is dirty from the refresh's write
+ * fault on, and only writeback cleans it, whose mkclean invalidates the
+ * buffer. If reclaim released the clean page's private data since, dirtying
+ * it behind the filesystem's back is the bug long-term pins have (ext4
+ * WARNs and may lose the data); the refresh that the invalidation queued
+ * faults the page for write again, which dirties it the proper way after
+ * the cleaning, so writes in the invalidation window are not lost.
+ */
+void udb_dirty_page(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	struct address_space *mapping;
+
+	if (folio_test_anon(folio) && !folio_test_swapcache(folio))
+		return;
+	folio_lock(folio);
+	mapping = folio_mapping(folio);
+	/* no mapping: truncated, or a vmap's scratch page */
+	if (mapping && (!mapping_can_writeback(mapping) ||
+			folio_test_private(folio)))
+		folio_mark_dirty(folio);
+	folio_unlock(folio);
 }
 
 /*
@@ -563,8 +613,8 @@ static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
  * Context: process context of the owner, no locks held.
  * Return: 0 or a negative errno: -EINVAL for misaligned, empty, wrapping
  * or overlapping ranges, -E2BIG over the size limit, -EMFILE over the
- * per-user buffer limit, -EOPNOTSUPP for a writable buffer over a shared
- * mapping of a disk filesystem, -EFAULT for holes, VM_IO or
+ * per-user buffer limit, -EOPNOTSUPP for a writable buffer over a DAX
+ * mapping, -EFAULT for holes, VM_IO or
  * VM_PFNMAP, -EACCES for missing permissions, -ENOMEM.
  */
 int udb_buffer_create(const struct userptr_dmabuf_range *ranges,

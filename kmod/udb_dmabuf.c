@@ -304,18 +304,8 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 	dma_sync_sgtable_for_cpu(attach->dev, sgt, m->dir);
 	dma_unmap_sgtable(attach->dev, sgt, m->dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (m->dir != DMA_TO_DEVICE) {
-		for (i = 0; i < m->npages; i++) {
-			struct folio *folio = page_folio(m->pages[i]);
-
-			/*
-			 * Anonymous memory outside the swap cache is dirtied
-			 * when it enters it; file and shmem pages must be
-			 * marked now or writeback misses the device's writes.
-			 */
-			if (!folio_test_anon(folio) ||
-			    folio_test_swapcache(folio))
-				set_page_dirty_lock(m->pages[i]);
-		}
+		for (i = 0; i < m->npages; i++)
+			udb_dirty_page(m->pages[i]);
 	}
 	sg_free_table(sgt);
 	udb_mapping_free(m);
@@ -517,6 +507,7 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct udb_buffer *buf = dmabuf->priv;
+	unsigned long i;
 
 	dma_resv_assert_held(dmabuf->resv);
 	if (WARN_ON_ONCE(!buf->vmap_pages || map->vaddr != buf->vmap_vaddr))
@@ -525,6 +516,10 @@ static void udb_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	mutex_lock(&buf->lock);
 	buf->vmapped = false;
 	mutex_unlock(&buf->lock);
+	/* kernel writes through the vmap reach writeback as device ones do */
+	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
+		for (i = 0; i < buf->npages; i++)
+			udb_dirty_page(buf->vmap_pages[i]);
 	udb_vmap_put_pages(buf->vmap_pages, buf->npages);
 	buf->vmap_pages = NULL;
 	buf->vmap_vaddr = NULL;

@@ -189,6 +189,8 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 void udb_buffer_destroy(struct udb_buffer *buf);
 int udb_buffer_refresh(struct udb_buffer *buf);
 void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
+bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
+void udb_dirty_page(struct page *page);
 
 /* udb_dmabuf.c */
 int udb_dmabuf_export(struct udb_buffer *buf);

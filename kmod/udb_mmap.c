@@ -155,7 +155,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	}
 
 	if (write) {
-		set_page_dirty_lock(page);
+		udb_dirty_page(page);
 		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
 					  vma->vm_page_prot);
 	} else {
@@ -244,7 +244,7 @@ static vm_fault_t udb_vm_pfn_mkwrite(struct vm_fault *vmf)
 		udb_zap_pfn_range(vmf->vma, vmf->address & PAGE_MASK, PAGE_SIZE);
 		return VM_FAULT_NOPAGE;
 	}
-	set_page_dirty_lock(page);
+	udb_dirty_page(page);
 	put_page(page);
 	return 0;
 }

@@ -25,6 +25,23 @@
 #include "udb_internal.h"
 #include "udb_trace.h"
 
+/*
+ * GUP refuses long-term write pins of shared file mappings with -EFAULT,
+ * since the filesystem could no longer track the pages' dirty state; the
+ * dynamic path serves them. Tell importers that need pins why.
+ */
+static int udb_pin_check(struct mm_struct *mm, unsigned long start,
+			 unsigned long end)
+{
+	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma;
+
+	for_each_vma_range(vmi, vma, end)
+		if (udb_vma_needs_dirty_tracking(vma))
+			return -EOPNOTSUPP;
+	return 0;
+}
+
 static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
 {
 	unsigned int gup = FOLL_LONGTERM;
@@ -44,7 +61,9 @@ static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
 		struct udb_range *r = &buf->ranges[n];
 		unsigned long addr = r->start;
 
-		while (addr < r->end) {
+		if (gup & FOLL_WRITE)
+			ret = udb_pin_check(buf->mm, r->start, r->end);
+		while (!ret && addr < r->end) {
 			want = (r->end - addr) >> PAGE_SHIFT;
 			got = pin_user_pages_remote(buf->mm, addr, want, gup,
 						    ps->pages + done, NULL);
@@ -73,7 +92,9 @@ out_mmput:
  * Context: process context, no dma_resv lock held; takes pin_lock, the
  * owner's mmap_lock, then the dma_resv lock.
  * Return: the pin set, or ERR_PTR(-ENOMEM) over RLIMIT_MEMLOCK or without
- * memory, ERR_PTR(-ENODEV) if the owner is gone, or a GUP errno.
+ * memory, ERR_PTR(-ENODEV) if the owner is gone, ERR_PTR(-EOPNOTSUPP) for
+ * a writable buffer over a shared file mapping (which only dynamic
+ * importers can use), or a GUP errno.
  */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 {

@@ -71,7 +71,7 @@ apt_install() {
 log "base toolchain and kernel build dependencies (bookworm)"
 apt_install build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	cpio kmod rsync xz-utils zstd python3 sparse pkg-config git \
-	busybox-static procps util-linux spin coccinelle dkms
+	busybox-static procps util-linux e2fsprogs spin coccinelle dkms
 
 # The guest's virtme-init needs udev for /dev/virtio-ports; match the
 # installed libudev1 so a partly upgraded system does not break apt.

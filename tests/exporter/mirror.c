@@ -709,44 +709,190 @@ TEST_F(mirror, own_dmabuf_mapped_over_range)
 }
 
 /*
- * Writable buffers over shared mappings of a disk filesystem are refused:
- * the kernel cannot account device writes to pages that need page_mkwrite.
- * Read-only ones are fine. UDB_SCRATCH names a directory on such a
- * filesystem (the plan mounts a ramfs: no writeback, but not shmem either,
- * and the module does not tell them apart).
+ * A file of @len bytes in the directory named by $@env, mapped shared and
+ * writable; NULL (and why in @why) when the harness gave no such
+ * directory or it cannot do that.
  */
-TEST_F(mirror, shared_disk_file_needs_readonly)
+static uint8_t *map_shared_file(const char *env, size_t len, int *f,
+				char *why, size_t whylen)
 {
-	const char *dir = getenv("UDB_SCRATCH");
+	const char *dir = getenv(env);
 	char path[256];
 	uint8_t *m;
-	int f, fd;
+	void *z;
 
-	if (!dir)
-		SKIP(return, "UDB_SCRATCH not set");
+	if (!dir || !*dir) {
+		snprintf(why, whylen, "%s not set", env);
+		return NULL;
+	}
 	snprintf(path, sizeof(path), "%s/udb-file-%d", dir, getpid());
-	f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (f < 0)
-		SKIP(return, "cannot create %s: %s", path, strerror(errno));
+	*f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (*f < 0) {
+		snprintf(why, whylen, "cannot create %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
 	unlink(path);
-	/* 9p may not do ftruncate(): write the file out instead */
-	if (pwrite(f, self->mem, self->len, 0) != (ssize_t)self->len) {
-		close(f);
-		SKIP(return, "cannot write %s: %s", path, strerror(errno));
+	z = calloc(1, len);
+	/* written out, not ftruncate()d: blocks are allocated and clean */
+	if (!z || pwrite(*f, z, len, 0) != (ssize_t)len || fsync(*f)) {
+		snprintf(why, whylen, "cannot write %s: %s", path,
+			 strerror(errno));
+		free(z);
+		close(*f);
+		return NULL;
 	}
-	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	free(z);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *f, 0);
 	if (m == MAP_FAILED) {
-		close(f);
-		SKIP(return, "no shared mmap on %s", dir);
+		snprintf(why, whylen, "no shared mmap in %s", dir);
+		close(*f);
+		return NULL;
 	}
-	memset(m, 0x11, self->len);
-	EXPECT_EQ(-EOPNOTSUPP, udb_create(self->dev, m, self->len, 0));
-	fd = udb_create(self->dev, m, self->len, USERPTR_DMABUF_CREATE_READONLY);
-	EXPECT_GE(fd, 0);
-	if (fd >= 0)
-		close(fd);
+	return m;
+}
+
+/*
+ * ramfs: a shared file mapping without writeback. Writable buffers over
+ * it work on the dynamic path; a long-term pin (static importers) is
+ * refused with a clear errno, as GUP refuses it.
+ */
+TEST_F(mirror, shared_file_mapping_is_writable)
+{
+	uint8_t *m, *p = malloc(self->len), *r = malloc(self->len);
+	char why[300];
+	int f, fd, h;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, r);
+	m = map_shared_file("UDB_SCRATCH", self->len, &f, why, sizeof(why));
+	if (!m) {
+		free(p);
+		free(r);
+		SKIP(return, "%s", why);
+	}
+	fill(m, self->len, 0x11);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	EXPECT_EQ(-EOPNOTSUPP, imp_attach(self->imp, fd, 0));
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	if (!self->dynamic) {
+		/* every attachment pins on this kernel */
+		EXPECT_EQ(-EOPNOTSUPP, h);
+	} else {
+		ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, fd, h,
+					   self->len, 0x11));
+		fill(p, self->len, 0x12);
+		ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, p,
+				      self->len, NULL));
+		ASSERT_EQ((ssize_t)self->len, pread(f, r, self->len, 0));
+		EXPECT_EQ(-1, check(r, self->len, 0x12));
+		imp_detach(self->imp, h);
+	}
+	close(fd);
 	munmap(m, self->len);
 	close(f);
+	free(p);
+	free(r);
+}
+
+/* What the disk holds: O_DIRECT bypasses the page cache. */
+static int read_disk(int f, void *buf, size_t len)
+{
+	char path[64];
+	int d;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f);
+	d = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (d < 0)
+		return -errno;
+	n = pread(d, buf, len, 0);
+	close(d);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/*
+ * ext4 on a loop device: the dirty-tracking problem long-term pins have.
+ * The device writes, msync() writes back, and O_DIRECT must read the
+ * device's bytes from the disk. Writeback cleans the pages (mkclean, which
+ * invalidates the buffer); a second device write must make them dirty
+ * again, or the second msync() leaves the old bytes on the disk. With a
+ * pin (or a refresh that does not fault for write) that second round is
+ * what fails.
+ */
+TEST_F(mirror, disk_file_device_writes_reach_the_disk)
+{
+	struct userptr_dmabuf_info before, after;
+	uint8_t *m, *p, *r;
+	char why[300];
+	int f, fd, h, round;
+	uint8_t *cpu;
+
+	m = map_shared_file("UDB_DISK", self->len, &f, why, sizeof(why));
+	if (!m)
+		SKIP(return, "%s", why);
+	p = aligned_alloc(self->ps, self->len);
+	r = aligned_alloc(self->ps, self->len);
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, r);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	EXPECT_EQ(-EOPNOTSUPP, imp_attach(self->imp, fd, 0));
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+
+	if (self->dynamic) {
+		ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+		for (round = 0; round < 3; round++) {
+			ASSERT_EQ(0, udb_info(self->dev, fd, &before));
+			fill(p, self->len, 0x30 + round);
+			ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE,
+					      0, p, self->len, NULL));
+			ASSERT_EQ(0, msync(m, self->len, MS_SYNC));
+			ASSERT_EQ(0, read_disk(f, r, self->len));
+			EXPECT_EQ(-1, check(r, self->len, 0x30 + round))
+				TH_LOG("round %d: the disk misses the device's write",
+				       round);
+			/* writeback's mkclean invalidated the buffer */
+			udb_settle(self->dev, fd);
+			ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+			EXPECT_GT(after.invalidations, before.invalidations);
+			EXPECT_EQ(-1, check(m, self->len, 0x30 + round));
+		}
+		/* and what the CPU writes there is what the device reads */
+		fill(m, self->len, 0x40);
+		EXPECT_EQ(-1, device_check(_metadata, self->imp, fd, h,
+					   self->len, 0x40));
+		imp_detach(self->imp, h);
+	} else {
+		EXPECT_EQ(-EOPNOTSUPP, h);
+	}
+
+	/* the CPU mapping of the dma-buf writes through to the disk too */
+	cpu = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, cpu);
+	for (round = 0; round < 2; round++) {
+		fill(cpu, self->len, 0x50 + round);
+		ASSERT_EQ(0, msync(m, self->len, MS_SYNC));
+		ASSERT_EQ(0, read_disk(f, r, self->len));
+		EXPECT_EQ(-1, check(r, self->len, 0x50 + round))
+			TH_LOG("round %d: the disk misses the dma-buf mmap's write",
+			       round);
+		udb_settle(self->dev, fd);
+	}
+	munmap(cpu, self->len);
+
+	/* truncation takes the pages away */
+	if (self->dynamic) {
+		ASSERT_EQ(0, ftruncate(f, 0));
+		EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, fd));
+	}
+	close(fd);
+	munmap(m, self->len);
+	close(f);
+	free(p);
+	free(r);
 }
 
 /* sw_sync (debugfs, CONFIG_SW_SYNC): fences that signal when we say so. */
