@@ -151,7 +151,9 @@ static int allowed(int ret, const int *ok, const char *what)
  * pass is slow. The quiescent checks allow none of these.
  */
 static const int ok_create[] = { EFAULT, EACCES, ENOMEM, EINTR, 0 };
-static const int ok_attach[] = { EFAULT, EACCES, ENOMEM, EINTR, EPERM, EBUSY, 0 };
+/* EOPNOTSUPP: a static (pinned) attachment over an ext4 mapping (op 9) */
+static const int ok_attach[] = { EFAULT, EACCES, ENOMEM, EINTR, EPERM, EBUSY,
+				 EOPNOTSUPP, 0 };
 static const int ok_copy[] = { EFAULT, EACCES, EPERM, ENOMEM, ETIMEDOUT, EINTR,
 			       EBUSY, 0 };
 
@@ -165,6 +167,49 @@ struct slot {
 static struct slot slots[NSLOTS];
 static uint8_t *arena;
 static size_t slot_len;
+static int g_disk = -1;		/* a file on ext4 (UDB_DISK) for op 9, or -1 */
+static atomic_uint g_file_slots;	/* slots that had the file mapped */
+static atomic_long g_file_maps, g_writebacks;
+
+/*
+ * The file op 9 maps, written out and unlinked: like the arena, twice a
+ * slot per slot, so an mremap that grows a slot's file mapping into its
+ * tail stays inside the file and off the other slots' pages.
+ */
+static void disk_open(void)
+{
+	const char *dir = getenv("UDB_DISK");
+	size_t len = NSLOTS * 2 * slot_len;
+	char path[256];
+	void *z;
+
+	atomic_store(&g_file_slots, 0);
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/udb-torture-%d", dir, getpid());
+	g_disk = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (g_disk < 0)
+		return;
+	unlink(path);
+	z = calloc(1, len);
+	if (!z || pwrite(g_disk, z, len, 0) != (ssize_t)len || fsync(g_disk)) {
+		close(g_disk);
+		g_disk = -1;
+	}
+	free(z);
+}
+
+/* Whether a range of @b may cover the file (a pin of it is refused). */
+static int covers_file(const struct userptr_dmabuf_range *r, unsigned int n)
+{
+	unsigned int i, files = atomic_load(&g_file_slots);
+
+	for (i = 0; i < n; i++)
+		if (files & (1u << ((r[i].addr - (uintptr_t)arena) /
+				    (2 * slot_len))))
+			return 1;
+	return 0;
+}
 
 static int arena_map(void)
 {
@@ -182,12 +227,16 @@ static int arena_map(void)
 			return -errno;
 		memset(slots[i].addr, i, slot_len);
 	}
+	disk_open();
 	return 0;
 }
 
 static void arena_unmap(void)
 {
 	munmap(arena, NSLOTS * 2 * slot_len);
+	if (g_disk >= 0)
+		close(g_disk);
+	g_disk = -1;
 }
 
 /* Put back the PROT_NONE tail after a slot; nobody else may take it. */
@@ -293,6 +342,24 @@ static void mutate(struct rng *r, int op)
 		syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE);
 		break;
 	}
+	case 9:		/* ext4: map the slot's part of the file, or write back */
+		if (g_disk < 0)
+			break;
+		if (rndn(r, 2)) {
+			off_t fo = (off_t)((s - slots) * 2 * slot_len + off);
+
+			if (mmap(a + off, len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_FIXED, g_disk, fo) != a + off)
+				FAIL("mmap of the ext4 file: %s", strerror(errno));
+			atomic_fetch_or(&g_file_slots, 1u << (s - slots));
+			atomic_fetch_add(&g_file_maps, 1);
+			memset(a + off, (int)rnd(r), len);
+		} else {
+			/* writeback: mkclean of every dirty page of the file */
+			if (!fdatasync(g_disk))
+				atomic_fetch_add(&g_writebacks, 1);
+		}
+		break;
 	default:	/* plain CPU writes, no page-table change */
 		memset(a + off, (int)rnd(r), len);
 		break;
@@ -307,7 +374,7 @@ static void *mutator(void *arg)
 
 	rng_init(&r, 1000 + (uintptr_t)arg);
 	while (!atomic_load(&g_stop)) {
-		mutate(&r, rndn(&r, 10));
+		mutate(&r, rndn(&r, 11));
 		usleep(rndn(&r, 2000));
 	}
 	return NULL;
@@ -649,6 +716,8 @@ static void check_buffer(struct worker *w, struct tbuf *b, uint32_t seed,
 	h = imp_attach(w->imp, b->fd, b->ro ? UDB_IMPORTER_ATTACH_READONLY : 0);
 	if (h == -EPERM && b->ro) {
 		/* 6.12 maps static attachments DMA_BIDIRECTIONAL: refused */
+	} else if (h == -EOPNOTSUPP && !b->ro && covers_file(b->r, b->nr)) {
+		/* no long-term write pins of an ext4 mapping */
 	} else if (h < 0) {
 		FAIL("round %d: fresh static attach: %s", round, strerror(-h));
 	} else {
@@ -665,6 +734,8 @@ static void check_buffer(struct worker *w, struct tbuf *b, uint32_t seed,
 		goto out;
 	/* the other way: the device writes, the CPU reads */
 	h = imp_attach(w->imp, b->fd, g_dynamic ? UDB_IMPORTER_ATTACH_DYNAMIC : 0);
+	if (h == -EOPNOTSUPP && !g_dynamic && covers_file(b->r, b->nr))
+		goto out;
 	if (h < 0) {
 		FAIL("round %d: writer attach: %s", round, strerror(-h));
 		goto out;
@@ -764,9 +835,10 @@ static int run_storm(struct __test_metadata *_metadata, double seconds,
 				tbuf_drop(&workers[i], &workers[i].b[b], &r);
 		close(workers[i].imp);
 	}
-	TH_LOG("%d rounds, %ld worker ops (%ld allowed errors), %ld mutations, %ld SIGBUS on dma-buf mmap reads",
+	TH_LOG("%d rounds, %ld worker ops (%ld allowed errors), %ld mutations (%ld ext4 maps, %ld writebacks), %ld SIGBUS on dma-buf mmap reads",
 	       round, atomic_load(&g_ops), atomic_load(&g_errs),
-	       atomic_load(&g_mutations), atomic_load(&g_sigbus));
+	       atomic_load(&g_mutations), atomic_load(&g_file_maps),
+	       atomic_load(&g_writebacks), atomic_load(&g_sigbus));
 	EXPECT_EQ(fds0, count_fds());
 	return round;
 }
