@@ -661,6 +661,68 @@ TEST_F(mirror, tracepoints)
  * MADV_PAGEOUT: reclaims what it can (nothing for anonymous memory without
  * swap, as in the test VM); the device keeps seeing the CPU's bytes.
  */
+/* A counter of /proc/vmstat, or -1. */
+static long vmstat(const char *name)
+{
+	char line[128];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int have_swap(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+/*
+ * MADV_PAGEOUT with swap (the plan adds a loop device): the pages are
+ * written out and their PTEs become swap entries, so the refresh must
+ * fault them back in; the device then reads what the CPU wrote before,
+ * and later CPU writes as well. Pinned pages (stock) are not paged out.
+ */
+TEST_F(mirror, pageout_to_swap)
+{
+	long before, after;
+
+	if (!have_swap())
+		SKIP(return, "no swap (tests/vm/swap.sh adds some)");
+	fill(self->mem, self->len, 33);
+	if (self->dynamic)
+		ASSERT_DEVICE(33);
+	before = vmstat("pswpout");
+	ASSERT_GE(before, 0);
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_PAGEOUT));
+	after = vmstat("pswpout");
+	if (self->dynamic) {
+		EXPECT_GT(after, before) TH_LOG("nothing was written to swap");
+		EXPECT_DEVICE(33);
+		EXPECT_EQ(-1, check(self->mem, self->len, 33));
+		fill(self->mem, self->len, 34);
+		EXPECT_DEVICE(34);
+	}
+	TH_LOG("%ld pages written to swap", after - before);
+}
+
 TEST_F(mirror, madvise_free_and_pageout)
 {
 	uint8_t *p;
