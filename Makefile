@@ -7,6 +7,8 @@
 #   make demo     the Wayland demo in the VM: screenshots + report in
 #                 build/demo-run/demo/ (DEMO_KERNEL=6.12|7.3)
 #   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
+#   make mutants  break the exporter one promise at a time; the VM suite
+#                 must fail on each (MUTANT_KERNEL=6.12|7.3)
 
 # Default target kernel: the running one if its headers are installed,
 # else Debian's stock kernel that 'make deps' installs headers for.
@@ -65,8 +67,12 @@ demo-bench: deps
 	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(DEMO_BENCH_OUT) tests/vm/plans/demo-bench.plan >/dev/null || true
 	@cat $(DEMO_BENCH_OUT)/demo-bench.log
 
+MUTANT_KERNEL ?= 6.12
+mutants: deps
+	@bash tests/mutants/run -k $(MUTANT_KERNEL)
+
 clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps module kernels check lint bench dkms-install demo demo-bench clean
+.PHONY: all deps module kernels check lint bench dkms-install demo demo-bench mutants clean
