@@ -99,11 +99,27 @@ static void udb_user_uncharge(uid_t uid)
 #define UDB_FENCE_WAIT_MS	5000
 
 /*
- * Give up a refresh whose retries keep colliding with invalidations for
+ * Postpone a refresh whose retries keep colliding with invalidations for
  * this long after its first full pass (the first pass itself may take as
  * long as faulting the buffer takes), and a fault chunk that does.
  */
 #define UDB_REFRESH_TIMEOUT_MS	2000
+/* How long a postponed refresh waits before it tries again. */
+#define UDB_REFRESH_BACKOFF_MS	20
+
+/**
+ * udb_queue_refresh() - run the buffer's refresh work now
+ * @buf: the buffer
+ *
+ * Also cuts short the back-off of a postponed refresh.
+ *
+ * Context: any, including the mmu notifier (takes no sleeping lock).
+ */
+void udb_queue_refresh(struct udb_buffer *buf)
+{
+	mod_delayed_work(udb_wq, &buf->refresh_work, 0);
+}
+
 /* hmm_range_fault() per call, at most: a collision re-faults one chunk. */
 #define UDB_FAULT_CHUNK		SZ_2M
 
@@ -141,8 +157,16 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	struct udb_buffer *buf = r->buf;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	unsigned long start, end, lo, hi, i;
-	bool timed_out;
+	bool timed_out, wait;
 
+	/*
+	 * Writeback's folio_mkclean() write-protects a shared mapping's pages
+	 * in place: device work on them may go on (the refresh's write fault
+	 * dirties them again). Waiting would stall the filesystem, ext4 calls
+	 * this inside a journal handle, on fences any user can add.
+	 */
+	wait = range->event != MMU_NOTIFY_PROTECTION_PAGE ||
+	       !READ_ONCE(r->shared);
 	if (mmu_notifier_range_blockable(range)) {
 		/*
 		 * Bounded: a fence that never signals (a stuck device, a
@@ -153,11 +177,12 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		 * next UDB_FENCE_WAIT_MS (an munmap over many ranges, or
 		 * reclaim, would otherwise pay it again and again).
 		 */
-		timed_out = time_before(jiffies,
-					READ_ONCE(buf->fences_stuck_until)) ||
-			    dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
-						  false,
-						  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0;
+		timed_out = wait &&
+			    (time_before(jiffies,
+					 READ_ONCE(buf->fences_stuck_until)) ||
+			     dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
+						   false,
+						   msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0);
 		if (timed_out) {
 			WRITE_ONCE(buf->fences_stuck_until, jiffies +
 				   msecs_to_jiffies(UDB_FENCE_WAIT_MS));
@@ -167,7 +192,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		mutex_lock(&buf->lock);
 		buf->fence_timeouts += timed_out;
 	} else {
-		if (!dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
+		if (wait && !dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
 			return false;
 		if (!mutex_trylock(&buf->lock))
 			return false;
@@ -200,7 +225,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	}
 	mutex_unlock(&buf->lock);
 
-	queue_work(udb_wq, &buf->refresh_work);
+	udb_queue_refresh(buf);
 	return true;
 }
 
@@ -236,14 +261,20 @@ static void udb_notify_importers(struct udb_buffer *buf)
  * a CPU mapping of the dma-buf may write a page, and writeback's mkclean
  * invalidates the buffer, whose refresh faults (and dirties) the page again
  * (see udb_dirty_page()). DAX mappings have no page cache to track and are
- * refused for writable buffers. Called at create and by every refresh,
- * under the mmap_lock.
+ * refused for writable buffers, and so are shared mappings of anything but
+ * regular files (device and driver mappings with a page_mkwrite of their
+ * own: ring buffers, frame buffers) and of filesystems that need stable
+ * pages during writeback (btrfs checksums, dm-integrity): a device may
+ * write a page while it is written out. Called at create and by every
+ * refresh, under the mmap_lock. Clears *@shared (if given) when a VMA is
+ * a private mapping.
  */
 static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
-			  unsigned long end, bool readonly)
+			  unsigned long end, bool readonly, bool *shared)
 {
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
+	struct file *file;
 
 	while (addr < end) {
 		vma = find_vma(mm, addr);
@@ -253,12 +284,20 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 			return -EFAULT;
 		if (!(vma->vm_flags & VM_READ))
 			return -EACCES;
+		file = vma->vm_file;
 		if (!readonly) {
 			if (!(vma->vm_flags & VM_WRITE))
 				return -EACCES;
 			if (vma_is_dax(vma))
 				return -EOPNOTSUPP;
+			if ((vma->vm_flags & VM_SHARED) && file &&
+			    !shmem_file(file) && !is_vm_hugetlb_page(vma) &&
+			    (!S_ISREG(file_inode(file)->i_mode) ||
+			     mapping_stable_writes(file->f_mapping)))
+				return -EOPNOTSUPP;
 		}
+		if (shared && !(vma->vm_flags & VM_SHARED))
+			*shared = false;
 		addr = vma->vm_end;
 	}
 	return 0;
@@ -272,13 +311,20 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
  * or writes it back: the mappings pin_user_pages(FOLL_LONGTERM | FOLL_WRITE)
  * refuses, which the pinned fallback tells apart with a clear errno.
  *
- * Return: true for a shared mapping of a file other than shmem and
- * hugetlbfs.
+ * Return: what GUP's vma_needs_dirty_tracking() answers for a shared
+ * mapping: true if the mapping wants write notifications (page_mkwrite or
+ * pfn_mkwrite, ramfs too) or its file writes back; false for private
+ * mappings, shmem and hugetlbfs.
  */
 bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma)
 {
-	return (vma->vm_flags & VM_SHARED) && vma->vm_file &&
-	       !shmem_file(vma->vm_file) && !is_vm_hugetlb_page(vma);
+	const struct vm_operations_struct *ops = vma->vm_ops;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return false;
+	if (ops && (ops->page_mkwrite || ops->pfn_mkwrite))
+		return true;
+	return vma->vm_file && mapping_can_writeback(vma->vm_file->f_mapping);
 }
 
 /**
@@ -287,15 +333,14 @@ bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  *
  * Anonymous memory outside the swap cache needs nothing: it is dirtied when
  * it enters it. Memory without writeback (shmem, ramfs, hugetlbfs, swap
- * cache) is marked dirty. A page of a filesystem that writes back is marked
- * dirty only while the filesystem still tracks it (private data attached,
- * as ext4's buffer heads): such a page is dirty from the refresh's write
- * fault on, and only writeback cleans it, whose mkclean invalidates the
- * buffer. If reclaim released the clean page's private data since, dirtying
- * it behind the filesystem's back is the bug long-term pins have (ext4
- * WARNs and may lose the data); the refresh that the invalidation queued
- * faults the page for write again, which dirties it the proper way after
- * the cleaning, so writes in the invalidation window are not lost.
+ * cache) is marked dirty. A page of a filesystem that writes back is never
+ * dirtied here: it is dirty from the refresh's write fault on
+ * (page_mkwrite reserved its blocks), and only writeback cleans it, whose
+ * mkclean invalidates the buffer; the refresh that queues faults the page
+ * for write again, which dirties it the proper way after the cleaning, so
+ * writes in the invalidation window reach the next writeback. Dirtying a
+ * clean page behind the filesystem's back is the bug long-term pins have
+ * (ext4 WARNs, btrfs may lose the data).
  */
 void udb_dirty_page(struct page *page)
 {
@@ -307,8 +352,7 @@ void udb_dirty_page(struct page *page)
 	folio_lock(folio);
 	mapping = folio_mapping(folio);
 	/* no mapping: truncated, or a vmap's scratch page */
-	if (mapping && (!mapping_can_writeback(mapping) ||
-			folio_test_private(folio)))
+	if (mapping && !mapping_can_writeback(mapping))
 		folio_mark_dirty(folio);
 	folio_unlock(folio);
 }
@@ -329,6 +373,7 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 		.default_flags = HMM_PFN_REQ_FAULT,
 	};
 	unsigned long timeout;
+	bool shared = true;
 	int ret;
 
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
@@ -352,7 +397,8 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 			/* a MAP_FIXED since create may have put anything here */
 			ret = udb_check_vmas(buf->mm, hr.start, hr.end,
 					     buf->flags &
-					     USERPTR_DMABUF_CREATE_READONLY);
+					     USERPTR_DMABUF_CREATE_READONLY,
+					     &shared);
 			if (!ret)
 				ret = hmm_range_fault(&hr);
 			mmap_read_unlock(buf->mm);
@@ -361,6 +407,9 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 			return ret;
 		cond_resched();
 	}
+	/* known shared only once every page of the range was looked at */
+	if (!shared || (lo == r->first && hi == udb_range_end(r)))
+		WRITE_ONCE(r->shared, shared);
 	return 0;
 }
 
@@ -370,6 +419,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
 	buf->last_error = err;
+	buf->refresh_busy = false;
+	buf->refreshes++;
 	WRITE_ONCE(buf->state, err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
 						USERPTR_DMABUF_STATE_FAULT);
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
@@ -378,6 +429,29 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	udb_notify_importers(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
 	wake_up_all(&buf->refreshed);
+}
+
+/*
+ * Invalidations kept colliding with the refresh (writeback of a large
+ * file-backed buffer cleans it folio by folio, or the owner keeps
+ * changing its pages). The range is not gone, so this is no FAULT (CPU
+ * writers of the dma-buf would get SIGBUS): stay STALE, with maps
+ * returning -EAGAIN, and try again shortly. Readers of CPU mappings get
+ * zeros meanwhile instead of waiting (udb_mmap.c).
+ */
+static int udb_refresh_postpone(struct udb_buffer *buf)
+{
+	mutex_lock(&buf->lock);
+	buf->refresh_busy = true;
+	buf->refreshes++;
+	buf->postponed++;
+	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
+			  buf->generation, -EBUSY, 0);
+	mutex_unlock(&buf->lock);
+	queue_delayed_work(udb_wq, &buf->refresh_work,
+			   msecs_to_jiffies(UDB_REFRESH_BACKOFF_MS));
+	wake_up_all(&buf->refreshed);
+	return -EBUSY;
 }
 
 /*
@@ -417,11 +491,9 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	int ret;
 
 again:
-	/* invalidations keep colliding with the retries: give up for now */
-	if (!first && time_after(jiffies, deadline)) {
-		udb_refresh_failed(buf, -EBUSY);
-		return -EBUSY;
-	}
+	/* invalidations keep colliding with the retries: try again later */
+	if (!first && time_after(jiffies, deadline))
+		return udb_refresh_postpone(buf);
 	/*
 	 * Sequences first: an invalidation that began before them has
 	 * finished its notifier call, so it is in the windows read below;
@@ -473,9 +545,11 @@ again:
 	first = false;
 	if (ret == -EINTR) {
 		/* our caller was killed: the buffer is fine, finish later */
-		queue_work(udb_wq, &buf->refresh_work);
+		udb_queue_refresh(buf);
 		return ret;
 	}
+	if (ret == -EBUSY)	/* a fault chunk kept colliding */
+		return udb_refresh_postpone(buf);
 	if (ret) {
 		udb_refresh_failed(buf, ret);
 		return ret;
@@ -519,6 +593,8 @@ again:
 	WRITE_ONCE(buf->dirty_hi, 0);
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
 	buf->last_error = 0;
+	buf->refresh_busy = false;
+	buf->refreshes++;
 	buf->generation++;
 	/* the notification follows in this same dma_resv critical section */
 	if (buf->stale_since)
@@ -565,10 +641,36 @@ int udb_buffer_refresh(struct udb_buffer *buf)
 	return ret;
 }
 
+/**
+ * udb_buffer_settle() - let a pending refresh run, for a bounded time
+ * @buf: the buffer
+ * @timeout_ms: longest wait
+ *
+ * For callers that would like a fresh snapshot but must not be held up by
+ * the owner: a refresh can take as long as the owner's faults and changes
+ * make it (the refresh work goes on after the timeout).
+ *
+ * Context: process context, no locks held; killable.
+ */
+void udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
+{
+	u32 state = READ_ONCE(buf->state);
+	u64 done;
+
+	if (state == USERPTR_DMABUF_STATE_VALID ||
+	    state == USERPTR_DMABUF_STATE_DEAD)
+		return;
+	done = READ_ONCE(buf->refreshes);
+	udb_queue_refresh(buf);
+	wait_event_killable_timeout(buf->refreshed,
+				    READ_ONCE(buf->refreshes) != done,
+				    msecs_to_jiffies(timeout_ms));
+}
+
 static void udb_refresh_work(struct work_struct *work)
 {
-	struct udb_buffer *buf = container_of(work, struct udb_buffer,
-					      refresh_work);
+	struct udb_buffer *buf = container_of(to_delayed_work(work),
+					      struct udb_buffer, refresh_work);
 
 	udb_buffer_refresh(buf);
 }
@@ -641,7 +743,8 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		return ret;
 	for (i = 0; i < nranges && !ret; i++)
 		ret = udb_check_vmas(mm, ranges[i].addr,
-				     ranges[i].addr + ranges[i].size, readonly);
+				     ranges[i].addr + ranges[i].size, readonly,
+				     NULL);
 	mmap_read_unlock(mm);
 	if (ret)
 		return ret;
@@ -676,7 +779,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	mutex_init(&buf->lock);
 	mutex_init(&buf->refresh_lock);
 	mutex_init(&buf->pin_lock);
-	INIT_WORK(&buf->refresh_work, udb_refresh_work);
+	INIT_DELAYED_WORK(&buf->refresh_work, udb_refresh_work);
 	INIT_DELAYED_WORK(&buf->zero_work, udb_mmap_zero_work);
 	init_waitqueue_head(&buf->refreshed);
 	buf->fence_context = dma_fence_context_alloc(1);
@@ -747,7 +850,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* No notifier runs after this, so no refresh is queued after it. */
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
-	cancel_work_sync(&buf->refresh_work);
+	cancel_delayed_work_sync(&buf->refresh_work);
 	/* no CPU mapping is left to fault and queue it again */
 	cancel_delayed_work_sync(&buf->zero_work);
 

@@ -51,6 +51,9 @@ struct udb_mapping {
 	struct page **pages;
 };
 
+/* Longest a dynamic attach waits for a pending refresh. */
+#define UDB_ATTACH_WAIT_MS	2000
+
 static bool udb_attach_may_pin(struct dma_buf_attachment *attach)
 {
 	if (!UDB_HAVE_DYNAMIC_IMPORTERS || !attach->importer_ops)
@@ -68,7 +71,9 @@ static bool udb_attach_may_pin(struct dma_buf_attachment *attach)
  * @attach: the new attachment
  *
  * Attachments that may pin get the pinned set now, while mmap_lock may
- * still be taken; dynamic ones get a snapshot refresh if one is pending.
+ * still be taken; dynamic ones get a snapshot refresh if one is pending,
+ * waited for at most UDB_ATTACH_WAIT_MS: the owner's faults and changes
+ * must not hold up an importer (a map in the meantime says -EAGAIN).
  *
  * Return: 0, or the errno of udb_pinset_get().
  */
@@ -90,7 +95,7 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 		}
 	} else {
 		/* Errors show up at map time, where the state is known. */
-		udb_buffer_refresh(buf);
+		udb_buffer_settle(buf, UDB_ATTACH_WAIT_MS);
 	}
 	attach->priv = ua;
 	return 0;
@@ -195,7 +200,7 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
 
 	/* A failed range may have been mapped again since: retry. */
 	if (ret && ret != -EAGAIN && ret != -ENODEV)
-		queue_work(udb_wq, &buf->refresh_work);
+		udb_queue_refresh(buf);
 	return ret;
 }
 

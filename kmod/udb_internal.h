@@ -37,6 +37,11 @@ struct udb_buffer;
  * @first: index of the range's first page within the buffer
  * @seq: notifier sequence sampled at the start of the refresh pass in
  *	progress; any invalidation after it makes the pass retry
+ * @shared: every VMA over the range was a shared mapping when a refresh
+ *	last faulted all of it (false until then, and as soon as a fault
+ *	finds a private one). Shared mappings are never COW, so their
+ *	MMU_NOTIFY_PROTECTION_PAGE calls come from writeback's mkclean,
+ *	which write-protects the pages in place.
  */
 struct udb_range {
 	struct udb_buffer *buf;
@@ -45,6 +50,7 @@ struct udb_range {
 	unsigned long end;
 	pgoff_t first;
 	unsigned long seq;
+	bool shared;
 };
 
 /**
@@ -74,7 +80,8 @@ struct udb_pinset {
  * @nranges: number of @ranges
  * @ranges: the mirrored ranges, in buffer order
  * @lock: protects the snapshot (@pages, @cpu_refs, @dirty_lo/@dirty_hi,
- *	@refault_lo/@refault_hi, @state, @generation, @mmap_seq) and the statistics. Taken in the
+ *	@refault_lo/@refault_hi, @state, @generation, @mmap_seq,
+ *	@refresh_busy, @refreshes, @postponed) and the statistics. Taken in the
  *	notifier.
  * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
  *	page the owner's page tables map (no reference held); NULL inside
@@ -104,7 +111,12 @@ struct udb_pinset {
  * @last_window_ns: stale_since to notification, for the last publish
  * @refresh_lock: serialises refreshes; protects @hmm_pfns
  * @hmm_pfns: hmm_range_fault() output, one per page
- * @refresh_work: runs udb_buffer_refresh() after an invalidation
+ * @refresh_work: runs udb_buffer_refresh() after an invalidation (at once,
+ *	through udb_queue_refresh()), or a while after a refresh postponed
+ * @refresh_busy: the last refresh was postponed (-EBUSY): invalidations kept
+ *	colliding with it. The buffer stays STALE and the work retries.
+ * @refreshes: refreshes that finished (published, failed or postponed)
+ * @postponed: refreshes postponed so far
  * @refreshed: woken after each publish or failed refresh
  * @fence_context: dma_fence context of the refresh fences
  * @fence_seqno: last refresh fence seqno
@@ -152,7 +164,10 @@ struct udb_buffer {
 
 	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;
-	struct work_struct refresh_work;
+	struct delayed_work refresh_work;
+	bool refresh_busy;
+	u64 refreshes;
+	u64 postponed;
 	wait_queue_head_t refreshed;
 
 	u64 fence_context;
@@ -188,6 +203,8 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		      struct udb_buffer **out);
 void udb_buffer_destroy(struct udb_buffer *buf);
 int udb_buffer_refresh(struct udb_buffer *buf);
+void udb_queue_refresh(struct udb_buffer *buf);
+void udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms);
 void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
 bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
 void udb_dirty_page(struct page *page);

@@ -16,7 +16,10 @@
  * SIGBUS: the bytes would be lost. A FAULT buffer is refreshed again on
  * such a fault, and its zero pages are zapped again after
  * UDB_ZERO_RECHECK_MS (nothing tells the exporter when a range is mapped
- * again), so a reader sees the new pages within about that time.
+ * again), so a reader sees the new pages within about that time. A
+ * reader of a page whose refresh was postponed (invalidations kept
+ * colliding with it, the buffer is still STALE) gets zeros the same way
+ * instead of waiting; a writer waits.
  *
  * Pages are mapped read-only first and made writable on the first write
  * (pfn_mkwrite), which marks them dirty: writeback of file-backed memory
@@ -111,8 +114,10 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		}
 		get_page(page);
 	}
+	/* a postponed refresh: readers need not wait for it, writers do */
 	gone = !page && (state == USERPTR_DMABUF_STATE_FAULT ||
-			 state == USERPTR_DMABUF_STATE_DEAD);
+			 state == USERPTR_DMABUF_STATE_DEAD ||
+			 (buf->refresh_busy && !write));
 	/* before the insert: a publish that follows must zap it */
 	if (gone && !write)
 		buf->zero_mapped = true;
@@ -122,7 +127,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	if (gone) {
 		/* the range may have been mapped again since: retry */
 		if (state == USERPTR_DMABUF_STATE_FAULT) {
-			queue_work(udb_wq, &buf->refresh_work);
+			udb_queue_refresh(buf);
 			if (!write)
 				mod_delayed_work(udb_wq, &buf->zero_work,
 						 msecs_to_jiffies(UDB_ZERO_RECHECK_MS));

@@ -310,8 +310,9 @@ TEST_F(jobs, cpu_change_waits_for_job)
 
 	/*
 	 * The refresh faults all 64 MiB again; on a loaded TCG host it can
-	 * exceed the exporter's 2 s refresh limit and leave the buffer in
-	 * FAULT (-EBUSY) until the next map re-queues it: retry then.
+	 * outlast the importer's 5 s map retries (-ETIMEDOUT), or collide
+	 * with other changes long enough to be postponed (-EAGAIN meanwhile):
+	 * retry then.
 	 */
 	for (i = 0; i < 5; i++) {
 		udb_settle(self->dev, fd);

@@ -12,7 +12,9 @@
 #include "common.h"
 #include <linux/dma-buf.h>
 #include <linux/userfaultfd.h>
+#include <linux/io_uring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,6 +30,8 @@
 #define NPAGES	64
 
 static int g_dev = -1;
+
+static long long debugfs_stat(int fd, const char *key);
 
 FIXTURE(mirror)
 {
@@ -1028,6 +1032,176 @@ TEST_F(mirror, stuck_fence_times_out)
 	EXPECT_DEVICE(34);
 	close(cf.fence);
 	close(tl);
+}
+
+/*
+ * Writeback write-protects a shared file mapping's pages in place
+ * (folio_mkclean(), MMU_NOTIFY_PROTECTION_PAGE): the notifier must not
+ * wait for the buffer's fences there, or any user with a fence of their
+ * own stalls the filesystem (ext4 calls it inside a journal handle). The
+ * buffer is still invalidated (the refresh dirties the pages again), and
+ * a real change of the same pages still waits.
+ */
+TEST_F(mirror, writeback_does_not_wait_for_device_work)
+{
+	struct sw_sync_create_fence_data cf = { .value = 1, .name = "udb" };
+	struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE };
+	struct userptr_dmabuf_info before, after;
+	struct timespec t0;
+	uint32_t one = 1;
+	uint8_t *m, *r;
+	char why[300];
+	int tl, f, fd;
+	double ms;
+
+	tl = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (tl < 0)
+		SKIP(return, "no sw_sync (root, debugfs, CONFIG_SW_SYNC)");
+	m = map_shared_file("UDB_DISK", self->len, &f, why, sizeof(why));
+	if (!m) {
+		close(tl);
+		SKIP(return, "%s", why);
+	}
+	r = aligned_alloc(self->ps, self->len);
+	ASSERT_NE(NULL, r);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &cf));
+	im.fd = cf.fence;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im));
+
+	ASSERT_EQ(0, udb_info(self->dev, fd, &before));
+	fill(m, self->len, 0x61);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, msync(m, self->len, MS_SYNC));
+	ms = elapsed_ms(&t0);
+	TH_LOG("msync with an unsignalled fence in the buffer took %.0f ms", ms);
+	EXPECT_LT(ms, 2500.0);
+	ASSERT_EQ(0, read_disk(f, r, self->len));
+	EXPECT_EQ(-1, check(r, self->len, 0x61));
+	udb_settle(self->dev, fd);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+	EXPECT_GT(after.invalidations, before.invalidations);
+	EXPECT_EQ(0ULL, after.fence_timeouts);
+
+	/* dropping the pages is a real change: that waits, and times out */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, madvise(m, self->ps, MADV_DONTNEED));
+	ms = elapsed_ms(&t0);
+	EXPECT_GT(ms, 4000.0) TH_LOG("MADV_DONTNEED took %.0f ms", ms);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+	EXPECT_EQ(1ULL, after.fence_timeouts);
+
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_INC, &one));
+	close(cf.fence);
+	close(tl);
+	close(fd);
+	munmap(m, self->len);
+	close(f);
+	free(r);
+}
+
+/*
+ * A shared mapping of something other than a regular file (here io_uring's
+ * rings: pages a driver inserted, with no filesystem behind them) cannot
+ * back a writable buffer: the refresh would run that driver's write
+ * notification and unmap would dirty its pages. Read-only is fine.
+ */
+TEST_F(mirror, writable_buffer_over_driver_mapping_refused)
+{
+	struct io_uring_params p = { 0 };
+	size_t len;
+	void *sq;
+	int ring, fd;
+
+	ring = syscall(__NR_io_uring_setup, 4, &p);
+	if (ring < 0)
+		SKIP(return, "no io_uring: %s", strerror(errno));
+	len = (p.sq_off.array + p.sq_entries * sizeof(uint32_t) + self->ps - 1) &
+	      ~(self->ps - 1);
+	sq = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_SQ_RING);
+	ASSERT_NE(MAP_FAILED, sq) TH_LOG("mmap of the rings: %s", strerror(errno));
+	EXPECT_EQ(-EOPNOTSUPP, udb_create(self->dev, sq, len, 0));
+	fd = udb_create(self->dev, sq, len, USERPTR_DMABUF_CREATE_READONLY);
+	EXPECT_GE(fd, 0) TH_LOG("read-only create: %s", strerror(-fd));
+	if (fd >= 0)
+		close(fd);
+	munmap(sq, len);
+	close(ring);
+}
+
+struct hammer {
+	uint8_t *page;
+	volatile int stop;
+	unsigned long rounds;
+};
+
+static void *hammer_page(void *arg)
+{
+	struct hammer *hm = arg;
+
+	while (!hm->stop) {
+		madvise(hm->page, page_size(), MADV_DONTNEED);
+		hm->page[0] = 0x5a;
+		hm->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Invalidations that keep colliding with the refresh (here one page
+ * dropped and touched again in a tight loop for 4 s) make it postpone
+ * and retry, not give up: the range is still there, so the buffer must
+ * never turn FAULT (CPU writers of the dma-buf would get SIGBUS, readers
+ * zeros for good), and it is VALID with the right bytes once the storm
+ * ends.
+ */
+TEST_F(mirror, colliding_invalidations_never_fault)
+{
+	struct userptr_dmabuf_info info;
+	struct hammer hm = { 0 };
+	struct timespec t0;
+	size_t len = 16UL << 20;
+	unsigned long polls = 0, faults = 0;
+	long long postponed;
+	pthread_t th;
+	uint8_t *mem;
+	int fd, h;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 0x21);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+
+	hm.page = mem + len / 2;
+	ASSERT_EQ(0, pthread_create(&th, NULL, hammer_page, &hm));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (elapsed_ms(&t0) < 4000.0) {
+		ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+		polls++;
+		faults += info.state == USERPTR_DMABUF_STATE_FAULT;
+		usleep(1000);
+	}
+	hm.stop = 1;
+	pthread_join(th, NULL);
+	postponed = debugfs_stat(fd, "refresh_postponed");
+	TH_LOG("%lu invalidation rounds, %lu polls, %lu saw FAULT, %lld postponed",
+	       hm.rounds, polls, faults, postponed);
+	EXPECT_EQ(0UL, faults);
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	fill(mem, len, 0x22);
+	EXPECT_EQ(-1, device_check(_metadata, self->imp, fd, h, len, 0x22));
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(mem, len);
+	if (postponed == 0)
+		SKIP(return, "the storm never made a refresh give up for a while");
 }
 
 /*

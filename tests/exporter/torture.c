@@ -145,10 +145,11 @@ static int allowed(int ret, const int *ok, const char *what)
 }
 
 /*
- * What the storm may legitimately get back. EBUSY from a copy: a refresh
- * whose retries kept colliding with the mutators for 2 s gave up (the
- * buffer is FAULT until the next map retries); seen under KASAN, where a
- * pass is slow. The quiescent checks allow none of these.
+ * What the storm may legitimately get back. ETIMEDOUT from a copy: a
+ * refresh whose retries kept colliding with the mutators was postponed
+ * for longer than the importer retries its maps (seen under KASAN, where
+ * a pass is slow); EBUSY from older exporters that gave up instead. The
+ * quiescent checks allow none of these.
  */
 static const int ok_create[] = { EFAULT, EACCES, ENOMEM, EINTR, 0 };
 /* EOPNOTSUPP: a static (pinned) attachment over an ext4 mapping (op 9) */
