@@ -445,6 +445,8 @@ static int udb_refresh_postpone(struct udb_buffer *buf)
 	buf->refresh_busy = true;
 	buf->refreshes++;
 	buf->postponed++;
+	if (buf->state == USERPTR_DMABUF_STATE_STALE)
+		buf->last_error = -EBUSY;	/* for INFO; a publish clears it */
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
 			  buf->generation, -EBUSY, 0);
 	mutex_unlock(&buf->lock);

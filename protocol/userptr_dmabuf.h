@@ -136,6 +136,7 @@ struct userptr_dmabuf_create_list {
  * @attachments: out: current device attachments
  * @mmaps: out: live CPU mappings of the dma-buf
  * @last_error: out: negative errno of the last failed refresh, or 0
+ *	(-EBUSY while a STALE buffer's refresh is postponed)
  * @reserved0: zero
  * @fence_timeouts: out: CPU mapping changes that went ahead while device
  *	work on the buffer was still unfinished after 5 s (the device then
