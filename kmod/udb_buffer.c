@@ -46,6 +46,7 @@
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/hugetlb_inline.h>
+#include <linux/magic.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
@@ -104,20 +105,37 @@ static void udb_user_uncharge(uid_t uid)
  * long as faulting the buffer takes), and a fault chunk that does.
  */
 #define UDB_REFRESH_TIMEOUT_MS	2000
-/* How long a postponed refresh waits before it tries again. */
-#define UDB_REFRESH_BACKOFF_MS	20
+/*
+ * How long a postponed refresh waits before it tries again: doubling from
+ * the first to the last while it keeps being postponed.
+ */
+#define UDB_REFRESH_BACKOFF_MS		20
+#define UDB_REFRESH_BACKOFF_MAX_MS	1000
+
+static unsigned long udb_refresh_backoff(const struct udb_buffer *buf)
+{
+	unsigned int n = min_t(u64, READ_ONCE(buf->postponed_in_row), 6);
+
+	return msecs_to_jiffies(min(UDB_REFRESH_BACKOFF_MS << n,
+				    UDB_REFRESH_BACKOFF_MAX_MS));
+}
 
 /**
- * udb_queue_refresh() - run the buffer's refresh work now
+ * udb_queue_refresh() - run the buffer's refresh work
  * @buf: the buffer
  *
- * Also cuts short the back-off of a postponed refresh.
+ * At once, unless the refresh is postponed: then invalidations, which are
+ * what keeps postponing it, do not cut its back-off short.
  *
  * Context: any, including the mmu notifier (takes no sleeping lock).
  */
 void udb_queue_refresh(struct udb_buffer *buf)
 {
-	mod_delayed_work(udb_wq, &buf->refresh_work, 0);
+	if (READ_ONCE(buf->refresh_busy))
+		queue_delayed_work(udb_wq, &buf->refresh_work,
+				   udb_refresh_backoff(buf));
+	else
+		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
 }
 
 /* hmm_range_fault() per call, at most: a collision re-faults one chunk. */
@@ -265,7 +283,8 @@ static void udb_notify_importers(struct udb_buffer *buf)
  * regular files (device and driver mappings with a page_mkwrite of their
  * own: ring buffers, frame buffers) and of filesystems that need stable
  * pages during writeback (btrfs checksums, dm-integrity): a device may
- * write a page while it is written out. Called at create and by every
+ * write a page while it is written out. btrfs says so only from 6.15 on
+ * (AS_STABLE_WRITES), so it is named. Called at create and by every
  * refresh, under the mmap_lock. Clears *@shared (if given) when a VMA is
  * a private mapping.
  */
@@ -293,7 +312,9 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 			if ((vma->vm_flags & VM_SHARED) && file &&
 			    !shmem_file(file) && !is_vm_hugetlb_page(vma) &&
 			    (!S_ISREG(file_inode(file)->i_mode) ||
-			     mapping_stable_writes(file->f_mapping)))
+			     mapping_stable_writes(file->f_mapping) ||
+			     file_inode(file)->i_sb->s_magic ==
+			     BTRFS_SUPER_MAGIC))
 				return -EOPNOTSUPP;
 		}
 		if (shared && !(vma->vm_flags & VM_SHARED))
@@ -419,7 +440,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
 	buf->last_error = err;
-	buf->refresh_busy = false;
+	WRITE_ONCE(buf->refresh_busy, false);
+	buf->postponed_in_row = 0;
 	buf->refreshes++;
 	WRITE_ONCE(buf->state, err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
 						USERPTR_DMABUF_STATE_FAULT);
@@ -441,17 +463,20 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
  */
 static int udb_refresh_postpone(struct udb_buffer *buf)
 {
+	unsigned long delay;
+
 	mutex_lock(&buf->lock);
-	buf->refresh_busy = true;
+	WRITE_ONCE(buf->refresh_busy, true);
 	buf->refreshes++;
 	buf->postponed++;
+	delay = udb_refresh_backoff(buf);
+	buf->postponed_in_row++;
 	if (buf->state == USERPTR_DMABUF_STATE_STALE)
 		buf->last_error = -EBUSY;	/* for INFO; a publish clears it */
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
 			  buf->generation, -EBUSY, 0);
 	mutex_unlock(&buf->lock);
-	queue_delayed_work(udb_wq, &buf->refresh_work,
-			   msecs_to_jiffies(UDB_REFRESH_BACKOFF_MS));
+	queue_delayed_work(udb_wq, &buf->refresh_work, delay);
 	wake_up_all(&buf->refreshed);
 	return -EBUSY;
 }
@@ -595,7 +620,8 @@ again:
 	WRITE_ONCE(buf->dirty_hi, 0);
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
 	buf->last_error = 0;
-	buf->refresh_busy = false;
+	WRITE_ONCE(buf->refresh_busy, false);
+	buf->postponed_in_row = 0;
 	buf->refreshes++;
 	buf->generation++;
 	/* the notification follows in this same dma_resv critical section */
@@ -643,6 +669,14 @@ int udb_buffer_refresh(struct udb_buffer *buf)
 	return ret;
 }
 
+static bool udb_buffer_settled(struct udb_buffer *buf)
+{
+	u32 state = READ_ONCE(buf->state);
+
+	return state == USERPTR_DMABUF_STATE_VALID ||
+	       state == USERPTR_DMABUF_STATE_DEAD;
+}
+
 /**
  * udb_buffer_settle() - let a pending refresh run, for a bounded time
  * @buf: the buffer
@@ -656,16 +690,14 @@ int udb_buffer_refresh(struct udb_buffer *buf)
  */
 void udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
 {
-	u32 state = READ_ONCE(buf->state);
-	u64 done;
+	u64 done = READ_ONCE(buf->refreshes);	/* before the state */
 
-	if (state == USERPTR_DMABUF_STATE_VALID ||
-	    state == USERPTR_DMABUF_STATE_DEAD)
+	if (udb_buffer_settled(buf))
 		return;
-	done = READ_ONCE(buf->refreshes);
 	udb_queue_refresh(buf);
 	wait_event_killable_timeout(buf->refreshed,
-				    READ_ONCE(buf->refreshes) != done,
+				    READ_ONCE(buf->refreshes) != done ||
+				    udb_buffer_settled(buf),
 				    msecs_to_jiffies(timeout_ms));
 }
 

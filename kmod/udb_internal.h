@@ -117,6 +117,7 @@ struct udb_pinset {
  *	colliding with it. The buffer stays STALE and the work retries.
  * @refreshes: refreshes that finished (published, failed or postponed)
  * @postponed: refreshes postponed so far
+ * @postponed_in_row: since the last publish or failure, for the back-off
  * @refreshed: woken after each publish or failed refresh
  * @fence_context: dma_fence context of the refresh fences
  * @fence_seqno: last refresh fence seqno
@@ -168,6 +169,7 @@ struct udb_buffer {
 	bool refresh_busy;
 	u64 refreshes;
 	u64 postponed;
+	u64 postponed_in_row;
 	wait_queue_head_t refreshed;
 
 	u64 fence_context;

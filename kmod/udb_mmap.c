@@ -16,10 +16,10 @@
  * SIGBUS: the bytes would be lost. A FAULT buffer is refreshed again on
  * such a fault, and its zero pages are zapped again after
  * UDB_ZERO_RECHECK_MS (nothing tells the exporter when a range is mapped
- * again), so a reader sees the new pages within about that time. A
- * reader of a page whose refresh was postponed (invalidations kept
- * colliding with it, the buffer is still STALE) gets zeros the same way
- * instead of waiting; a writer waits.
+ * again), so a reader sees the new pages within about that time. A page
+ * whose refresh was postponed (invalidations kept colliding with it, the
+ * buffer is still STALE) is waited for like any pending refresh: the range
+ * is there, and zeros would be wrong data.
  *
  * Pages are mapped read-only first and made writable on the first write
  * (pfn_mkwrite), which marks them dirty: writeback of file-backed memory
@@ -67,7 +67,8 @@ static void udb_vm_close(struct vm_area_struct *vma)
 
 	mutex_lock(&buf->lock);
 	if (atomic_dec_and_test(&buf->mmaps)) {
-		/* No CPU mapping is left to need the pages. */
+		/* No CPU mapping is left to need the pages, or to zap. */
+		buf->zero_mapped = false;
 		for (i = 0; i < buf->npages; i++) {
 			if (buf->cpu_refs[i]) {
 				put_page(buf->cpu_refs[i]);
@@ -114,10 +115,8 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		}
 		get_page(page);
 	}
-	/* a postponed refresh: readers need not wait for it, writers do */
 	gone = !page && (state == USERPTR_DMABUF_STATE_FAULT ||
-			 state == USERPTR_DMABUF_STATE_DEAD ||
-			 (buf->refresh_busy && !write));
+			 state == USERPTR_DMABUF_STATE_DEAD);
 	/* before the insert: a publish that follows must zap it */
 	if (gone && !write)
 		buf->zero_mapped = true;
@@ -299,6 +298,10 @@ int udb_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
  * Only zaps when one of those pages was mapped: zapping runs the mmu
  * notifiers of every mapper, including (if the owner maps its own dma-buf
  * inside a mirrored range) this buffer's, which would invalidate again.
+ * Only while a CPU mapping exists, and holding a file reference: the
+ * mapping's inode goes before the buffer does (the dma-buf's dentry is
+ * released after its inode), so a refresh that runs while the last
+ * mapping and fd are closed must not reach it.
  *
  * Context: process context, no locks held.
  */
@@ -311,11 +314,17 @@ void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi && !mapped; i++)
 		mapped = buf->cpu_refs[i];
-	if (mapped)
+	/* a live mapping holds the file: mmaps drops under this lock first */
+	mapped = mapped && atomic_read(&buf->mmaps);
+	if (mapped) {
+		get_dma_buf(buf->dmabuf);
 		buf->mmap_seq++;
+	}
 	mutex_unlock(&buf->lock);
-	if (mapped)
-		unmap_mapping_range(buf->dmabuf->file->f_mapping,
-				    (loff_t)lo << PAGE_SHIFT,
-				    (loff_t)(hi - lo) << PAGE_SHIFT, 1);
+	if (!mapped)
+		return;
+	unmap_mapping_range(buf->dmabuf->file->f_mapping,
+			    (loff_t)lo << PAGE_SHIFT,
+			    (loff_t)(hi - lo) << PAGE_SHIFT, 1);
+	dma_buf_put(buf->dmabuf);
 }
