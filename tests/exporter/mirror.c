@@ -1491,6 +1491,70 @@ static long long debugfs_stat(int fd, const char *key)
 	return v;
 }
 
+/*
+ * The newest KERNEL-usage fence in the buffer's dma_resv, as the dma-buf
+ * core's debugfs bufinfo lists it: its seqno, 0 if there is none, -1 if
+ * bufinfo cannot be read or does not list the buffer. 6.12 prints
+ * "\tkernel fence:DRIVER TIMELINE seq N [un]signalled", 7.x
+ * "\tkernel fence:CONTEXT:N ... [un]signalled".
+ */
+static long long kernel_fence_seqno(int fd)
+{
+	unsigned long long ino, seq, ctx;
+	long long best = -1;
+	char line[512], name[64], tl[64];
+	struct stat st;
+	int in = 0;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return -1;
+	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] != '\t') {
+			/* size flags mode count exporter ino name */
+			in = sscanf(line, "%*s %*s %*s %*s %63s %llu", name,
+				    &ino) == 2 && ino == (unsigned long long)st.st_ino;
+			if (in && best < 0)
+				best = 0;
+			continue;
+		}
+		if (!in || strncmp(line, "\tkernel fence:", 14))
+			continue;
+		if (sscanf(line + 14, "%63s %63s seq %llu", name, tl, &seq) != 3 &&
+		    sscanf(line + 14, "%llu:%llu", &ctx, &seq) != 2)
+			continue;
+		if ((long long)seq > best)
+			best = seq;
+	}
+	fclose(f);
+	return best;
+}
+
+/*
+ * Each publish adds a DMA_RESV_USAGE_KERNEL fence that dynamic importers
+ * wait for before they use a new mapping (the rule of
+ * drivers/infiniband/core/umem_dmabuf.c): after a CPU change and its
+ * refresh there must be a newer one.
+ */
+TEST_F(mirror, refresh_adds_a_kernel_fence)
+{
+	long long before, after;
+
+	before = kernel_fence_seqno(self->fd);
+	if (before < 0)
+		SKIP(return, "no dma_buf/bufinfo (root, debugfs)");
+	EXPECT_GT(before, 0) TH_LOG("no KERNEL fence after the first refresh");
+	ASSERT_EQ(0, madvise(self->mem, self->ps, MADV_DONTNEED));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, self->fd));
+	after = kernel_fence_seqno(self->fd);
+	TH_LOG("KERNEL fence seqno %lld before, %lld after the change", before,
+	       after);
+	EXPECT_GT(after, before);
+}
+
 /* Per-buffer statistics in debugfs follow INFO and vanish with the buffer. */
 TEST_F(mirror, debugfs_stats)
 {
