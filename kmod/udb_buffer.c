@@ -458,8 +458,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
  * file-backed buffer cleans it folio by folio, or the owner keeps
  * changing its pages). The range is not gone, so this is no FAULT (CPU
  * writers of the dma-buf would get SIGBUS): stay STALE, with maps
- * returning -EAGAIN, and try again shortly. Readers of CPU mappings get
- * zeros meanwhile instead of waiting (udb_mmap.c).
+ * returning -EAGAIN and CPU-mapping accesses waiting (udb_mmap.c), and
+ * try again after a back-off.
  */
 static int udb_refresh_postpone(struct udb_buffer *buf)
 {
