@@ -131,7 +131,7 @@ static unsigned long udb_refresh_backoff(const struct udb_buffer *buf)
  */
 void udb_queue_refresh(struct udb_buffer *buf)
 {
-	if (READ_ONCE(buf->refresh_busy))
+	if (READ_ONCE(buf->postponed_in_row))
 		queue_delayed_work(udb_wq, &buf->refresh_work,
 				   udb_refresh_backoff(buf));
 	else
@@ -440,8 +440,7 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
 	buf->last_error = err;
-	WRITE_ONCE(buf->refresh_busy, false);
-	buf->postponed_in_row = 0;
+	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
 	WRITE_ONCE(buf->state, err == -ENODEV ? USERPTR_DMABUF_STATE_DEAD :
 						USERPTR_DMABUF_STATE_FAULT);
@@ -466,11 +465,10 @@ static int udb_refresh_postpone(struct udb_buffer *buf)
 	unsigned long delay;
 
 	mutex_lock(&buf->lock);
-	WRITE_ONCE(buf->refresh_busy, true);
 	buf->refreshes++;
 	buf->postponed++;
 	delay = udb_refresh_backoff(buf);
-	buf->postponed_in_row++;
+	WRITE_ONCE(buf->postponed_in_row, buf->postponed_in_row + 1);
 	if (buf->state == USERPTR_DMABUF_STATE_STALE)
 		buf->last_error = -EBUSY;	/* for INFO; a publish clears it */
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
@@ -620,8 +618,7 @@ again:
 	WRITE_ONCE(buf->dirty_hi, 0);
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
 	buf->last_error = 0;
-	WRITE_ONCE(buf->refresh_busy, false);
-	buf->postponed_in_row = 0;
+	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
 	buf->generation++;
 	/* the notification follows in this same dma_resv critical section */

@@ -63,7 +63,7 @@ static int udb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "last_window_ns: %llu\n", info.last_window_ns);
 	mutex_lock(&buf->lock);
 	seq_printf(m, "refresh_postponed: %llu\n", buf->postponed);
-	seq_printf(m, "refresh_busy: %d\n", buf->refresh_busy);
+	seq_printf(m, "refresh_busy: %d\n", !!buf->postponed_in_row);
 	mutex_unlock(&buf->lock);
 	seq_printf(m, "ranges: %u\n", info.nranges);
 	for (i = 0; i < buf->nranges; i++)

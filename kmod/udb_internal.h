@@ -81,7 +81,7 @@ struct udb_pinset {
  * @ranges: the mirrored ranges, in buffer order
  * @lock: protects the snapshot (@pages, @cpu_refs, @dirty_lo/@dirty_hi,
  *	@refault_lo/@refault_hi, @state, @generation, @mmap_seq,
- *	@refresh_busy, @refreshes, @postponed) and the statistics. Taken in the
+ *	@refreshes, @postponed, @postponed_in_row) and the statistics. Taken in the
  *	notifier.
  * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
  *	page the owner's page tables map (no reference held); NULL inside
@@ -113,11 +113,11 @@ struct udb_pinset {
  * @hmm_pfns: hmm_range_fault() output, one per page
  * @refresh_work: runs udb_buffer_refresh() after an invalidation (at once,
  *	through udb_queue_refresh()), or a while after a refresh postponed
- * @refresh_busy: the last refresh was postponed (-EBUSY): invalidations kept
- *	colliding with it. The buffer stays STALE and the work retries.
  * @refreshes: refreshes that finished (published, failed or postponed)
  * @postponed: refreshes postponed so far
- * @postponed_in_row: since the last publish or failure, for the back-off
+ * @postponed_in_row: refreshes postponed since the last publish or failure
+ *	(-EBUSY: invalidations kept colliding); non-zero while the work
+ *	retries after a back-off that grows with it
  * @refreshed: woken after each publish or failed refresh
  * @fence_context: dma_fence context of the refresh fences
  * @fence_seqno: last refresh fence seqno
@@ -166,7 +166,6 @@ struct udb_buffer {
 	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;
 	struct delayed_work refresh_work;
-	bool refresh_busy;
 	u64 refreshes;
 	u64 postponed;
 	u64 postponed_in_row;
