@@ -43,58 +43,20 @@
 #include <linux/cred.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
-#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/hugetlb_inline.h>
 #include <linux/magic.h>
+#include <linux/capability.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/xarray.h>
 
 #include "compat.h"
 #include "udb_internal.h"
 #include "udb_trace.h"
-
-static unsigned int max_buffers_per_user = 4096;
-module_param(max_buffers_per_user, uint, 0644);
-MODULE_PARM_DESC(max_buffers_per_user,
-		 "Live buffers one user may own (default 4096)");
-
-/* Live buffers per uid (in init_user_ns), as xa_mk_value() counts. */
-static DEFINE_XARRAY(udb_users);
-static DEFINE_MUTEX(udb_users_lock);
-
-static int udb_user_charge(uid_t uid)
-{
-	unsigned long n;
-	int ret = 0;
-
-	mutex_lock(&udb_users_lock);
-	n = xa_to_value(xa_load(&udb_users, uid) ?: xa_mk_value(0));
-	if (n >= READ_ONCE(max_buffers_per_user))
-		ret = -EMFILE;
-	else
-		ret = xa_err(xa_store(&udb_users, uid, xa_mk_value(n + 1),
-				      GFP_KERNEL));
-	mutex_unlock(&udb_users_lock);
-	return ret;
-}
-
-static void udb_user_uncharge(uid_t uid)
-{
-	unsigned long n;
-
-	mutex_lock(&udb_users_lock);
-	n = xa_to_value(xa_load(&udb_users, uid) ?: xa_mk_value(1));
-	if (n <= 1)
-		xa_erase(&udb_users, uid);
-	else
-		xa_store(&udb_users, uid, xa_mk_value(n - 1), GFP_KERNEL);
-	mutex_unlock(&udb_users_lock);
-}
 
 /* Longest the notifier waits for device work before letting the CPU go on. */
 #define UDB_FENCE_WAIT_MS	5000
@@ -154,13 +116,43 @@ static void udb_window_extend(unsigned long *wlo, unsigned long *whi,
 	WRITE_ONCE(*whi, max(*whi, hi));
 }
 
+/*
+ * Wait for all device work on @buf (BOOKKEEP fences), bounded: a fence that
+ * never signals (a stuck device, a user's sync_file) must not hang
+ * munmap(), reclaim or exit. Memory safety does not depend on this wait,
+ * every mapping holds page references; coherence does, so a change that
+ * goes ahead with device work unfinished is counted. After one wait of the
+ * owner mm's buffers timed out, none of them waits again until
+ * UDB_FENCE_WAIT_MS have passed (udb_owner.c): an exit over many buffers
+ * pays one wait. Those calls neither move that time on nor count unless
+ * device work really is unfinished.
+ *
+ * Return: true if the change goes ahead with device work unfinished.
+ */
+static bool udb_wait_device_work(struct udb_buffer *buf)
+{
+	struct dma_resv *resv = buf->dmabuf->resv;
+	struct udb_mm *um = buf->umm;
+
+	if (time_before(jiffies, READ_ONCE(um->stuck_until)))
+		return !dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP);
+	if (dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+				  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) > 0)
+		return false;
+	WRITE_ONCE(um->stuck_until,
+		   jiffies + msecs_to_jiffies(UDB_FENCE_WAIT_MS));
+	pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
+			    buf->owner_pid, UDB_FENCE_WAIT_MS);
+	return true;
+}
+
 /**
  * udb_invalidate() - mmu_interval_notifier_ops.invalidate
  * @mni: the range's notifier
  * @range: the CPU page-table change
  * @cur_seq: sequence to publish with mmu_interval_set_seq()
  *
- * Waits for all device work on the buffer (BOOKKEEP fences), marks the
+ * Waits for device work on the buffer (udb_wait_device_work()), marks the
  * overlapping pages dirty and queues a refresh. When the caller cannot
  * block (OOM reaper), gives up with false if it would have to wait.
  *
@@ -175,7 +167,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	struct udb_buffer *buf = r->buf;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	unsigned long start, end, lo, hi, i;
-	bool timed_out, wait;
+	bool unfinished, wait;
 
 	/*
 	 * Writeback's folio_mkclean() write-protects a shared mapping's pages
@@ -186,29 +178,9 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	wait = range->event != MMU_NOTIFY_PROTECTION_PAGE ||
 	       !READ_ONCE(r->shared);
 	if (mmu_notifier_range_blockable(range)) {
-		/*
-		 * Bounded: a fence that never signals (a stuck device, a
-		 * user's sync_file) must not hang munmap() or exit. Memory
-		 * safety does not depend on this wait, every mapping holds
-		 * page references; coherence does, so it is counted. After
-		 * one timeout the buffer's later calls do not wait for the
-		 * next UDB_FENCE_WAIT_MS (an munmap over many ranges, or
-		 * reclaim, would otherwise pay it again and again).
-		 */
-		timed_out = wait &&
-			    (time_before(jiffies,
-					 READ_ONCE(buf->fences_stuck_until)) ||
-			     dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
-						   false,
-						   msecs_to_jiffies(UDB_FENCE_WAIT_MS)) <= 0);
-		if (timed_out) {
-			WRITE_ONCE(buf->fences_stuck_until, jiffies +
-				   msecs_to_jiffies(UDB_FENCE_WAIT_MS));
-			pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
-					    buf->owner_pid, UDB_FENCE_WAIT_MS);
-		}
+		unfinished = wait && udb_wait_device_work(buf);
 		mutex_lock(&buf->lock);
-		buf->fence_timeouts += timed_out;
+		buf->fence_timeouts += unfinished;
 	} else {
 		if (wait && !dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP))
 			return false;
@@ -263,13 +235,45 @@ static const struct mmu_interval_notifier_ops udb_mni_ops = {
 	.invalidate = udb_invalidate,
 };
 
+/*
+ * Without dynamic importers every attachment is served the pinned set,
+ * which no refresh changes: telling those importers would only make them
+ * evict and re-map for nothing.
+ */
 static void udb_notify_importers(struct udb_buffer *buf)
 {
+	if (!UDB_HAVE_DYNAMIC_IMPORTERS)
+		return;
 #ifdef UDB_HAVE_INVALIDATE_MAPPINGS
 	dma_buf_invalidate_mappings(buf->dmabuf);
 #else
 	dma_buf_move_notify(buf->dmabuf);
 #endif
+}
+
+/*
+ * What GUP's check_vma_flags() refuses whatever the access, this refuses
+ * too: memory without struct pages to mirror (VM_IO, VM_PFNMAP: -EFAULT),
+ * memfd_secret() memory (off the kernel's direct map, so the DMA API's
+ * bounce buffers, kmap and vmap would touch unmapped kernel addresses, and
+ * sharing it is what it exists to prevent) and shadow stacks (a CPU
+ * mapping of the dma-buf would be an ordinary writable view of one): -EPERM.
+ * Droppable memory (VM_DROPPABLE) may be freed under memory pressure at
+ * any time instead of being swapped, and its contents are not meant to
+ * reach anyone else: -EPERM as well.
+ */
+static int udb_vma_refused(struct vm_area_struct *vma)
+{
+	/* vma_is_secretmem() is not exported: its files have their own fs */
+	bool secret = vma->vm_file &&
+		      file_inode(vma->vm_file)->i_sb->s_magic == SECRETMEM_MAGIC;
+
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return -EFAULT;
+	if (secret ||
+	    (vma->vm_flags & (VM_SHADOW_STACK | VM_DROPPABLE)))
+		return -EPERM;
+	return 0;
 }
 
 /*
@@ -294,13 +298,15 @@ static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
 	struct file *file;
+	int ret;
 
 	while (addr < end) {
 		vma = find_vma(mm, addr);
 		if (!vma || vma->vm_start > addr)
 			return -EFAULT;
-		if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-			return -EFAULT;
+		ret = udb_vma_refused(vma);
+		if (ret)
+			return ret;
 		if (!(vma->vm_flags & VM_READ))
 			return -EACCES;
 		file = vma->vm_file;
@@ -684,18 +690,21 @@ static bool udb_buffer_settled(struct udb_buffer *buf)
  * make it (the refresh work goes on after the timeout).
  *
  * Context: process context, no locks held; killable.
+ * Return: 0, or -EINTR if a fatal signal ended the wait.
  */
-void udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
+int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
 {
 	u64 done = READ_ONCE(buf->refreshes);	/* before the state */
+	long ret;
 
 	if (udb_buffer_settled(buf))
-		return;
+		return 0;
 	udb_queue_refresh(buf);
-	wait_event_killable_timeout(buf->refreshed,
-				    READ_ONCE(buf->refreshes) != done ||
-				    udb_buffer_settled(buf),
-				    msecs_to_jiffies(timeout_ms));
+	ret = wait_event_killable_timeout(buf->refreshed,
+					  READ_ONCE(buf->refreshes) != done ||
+					  udb_buffer_settled(buf),
+					  msecs_to_jiffies(timeout_ms));
+	return ret < 0 ? -EINTR : 0;
 }
 
 static void udb_refresh_work(struct work_struct *work)
@@ -746,9 +755,11 @@ static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
  * Context: process context of the owner, no locks held.
  * Return: 0 or a negative errno: -EINVAL for misaligned, empty, wrapping
  * or overlapping ranges, -E2BIG over the size limit, -EMFILE over the
- * per-user buffer limit, -EOPNOTSUPP for a writable buffer over a DAX
- * mapping, -EFAULT for holes, VM_IO or
- * VM_PFNMAP, -EACCES for missing permissions, -ENOMEM.
+ * per-user buffer limit, -ENOMEM over the per-user byte limit or without
+ * memory, -EFAULT for holes, VM_IO or VM_PFNMAP, -EPERM for memfd_secret(),
+ * shadow-stack or droppable memory, -EACCES for missing permissions,
+ * -EOPNOTSUPP for a writable buffer over a DAX or unsupported shared
+ * mapping.
  */
 int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		      unsigned int nranges, u32 flags, size_t max_size,
@@ -781,15 +792,17 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		return ret;
 
 	uid = from_kuid(&init_user_ns, current_uid());
-	ret = udb_user_charge(uid);
+	ret = udb_user_charge(uid, (u64)npages << PAGE_SHIFT);
 	if (ret)
 		return ret;
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
 	if (!buf) {
-		udb_user_uncharge(uid);
+		udb_user_uncharge(uid, (u64)npages << PAGE_SHIFT);
 		return -ENOMEM;
 	}
 	buf->uid = uid;
+	buf->npages = npages;
+	buf->umm = udb_mm_get(mm);
 	buf->ranges = kcalloc(nranges, sizeof(*buf->ranges),
 			      GFP_KERNEL_ACCOUNT);
 	buf->pages = kvcalloc(npages, sizeof(*buf->pages), GFP_KERNEL_ACCOUNT);
@@ -797,13 +810,16 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 				 GFP_KERNEL_ACCOUNT);
 	buf->hmm_pfns = kvcalloc(npages, sizeof(*buf->hmm_pfns),
 				 GFP_KERNEL_ACCOUNT);
-	if (!buf->ranges || !buf->pages || !buf->cpu_refs || !buf->hmm_pfns) {
+	if (!buf->umm || !buf->ranges || !buf->pages || !buf->cpu_refs ||
+	    !buf->hmm_pfns) {
+		if (buf->umm)
+			udb_mm_put(buf->umm);
 		kfree(buf->ranges);
 		kvfree(buf->pages);
 		kvfree(buf->cpu_refs);
 		kvfree(buf->hmm_pfns);
 		kfree(buf);
-		udb_user_uncharge(uid);
+		udb_user_uncharge(uid, (u64)npages << PAGE_SHIFT);
 		return -ENOMEM;
 	}
 
@@ -814,13 +830,13 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	INIT_DELAYED_WORK(&buf->zero_work, udb_mmap_zero_work);
 	init_waitqueue_head(&buf->refreshed);
 	buf->fence_context = dma_fence_context_alloc(1);
-	buf->fences_stuck_until = jiffies;
 	atomic_set(&buf->mmaps, 0);
 	mmgrab(mm);
 	buf->mm = mm;
+	buf->owner = get_task_struct(current->group_leader);
+	buf->lock_cap = capable(CAP_IPC_LOCK);
 	buf->owner_pid = task_tgid_nr(current);
 	buf->flags = flags;
-	buf->npages = npages;
 	buf->size = (size_t)npages << PAGE_SHIFT;
 	buf->dirty_lo = 0;
 	buf->dirty_hi = npages;
@@ -890,6 +906,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);
 	mmdrop(buf->mm);
+	put_task_struct(buf->owner);
 	mutex_destroy(&buf->lock);
 	mutex_destroy(&buf->refresh_lock);
 	mutex_destroy(&buf->pin_lock);
@@ -897,7 +914,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	kvfree(buf->cpu_refs);
 	kvfree(buf->pages);
 	kfree(buf->ranges);
-	udb_user_uncharge(buf->uid);
+	udb_mm_put(buf->umm);
+	udb_user_uncharge(buf->uid, buf->size);
 	kfree(buf);
 }
 

@@ -325,6 +325,23 @@ static void udb_release(struct dma_buf *dmabuf)
 	udb_buffer_destroy(dmabuf->priv);
 }
 
+/* Longest a CPU access bracket waits for a pending refresh. */
+#define UDB_SYNC_WAIT_MS	2000
+
+/* A failed refresh's errno while the buffer is FAULT or DEAD. */
+static int udb_sync_error(struct udb_buffer *buf)
+{
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
+		ret = buf->last_error;
+	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
+		ret = -ENODEV;
+	mutex_unlock(&buf->lock);
+	return ret;
+}
+
 static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 {
 	struct udb_buffer *buf = dmabuf->priv;
@@ -336,11 +353,16 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 	 * A CPU access bracket is where a process that changed its memory
 	 * says so: catch up now. Nothing else retries a FAULT buffer whose
 	 * range was mapped again until a device maps it, and readers of CPU
-	 * mappings would see zero pages meanwhile.
+	 * mappings would see zero pages meanwhile. The refresh worker
+	 * faults, never the caller: any fd holder may call this, and the
+	 * owner's faults (a FUSE server that never answers) must not hang
+	 * it. It waits, killably and for UDB_SYNC_WAIT_MS at most.
 	 */
 	if (state == USERPTR_DMABUF_STATE_STALE ||
 	    state == USERPTR_DMABUF_STATE_FAULT) {
-		ret = udb_buffer_refresh(buf);
+		if (udb_buffer_settle(buf, UDB_SYNC_WAIT_MS))
+			return -EINTR;
+		ret = udb_sync_error(buf);
 		if (ret)
 			return ret;
 	}
@@ -364,13 +386,15 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
  * @dir: CPU access direction
  *
  * The core has already waited for the fences. A buffer that is not
- * VALID is refreshed first, so a process that remapped its range (the
+ * VALID has its refresh run first (by the refresh worker; this waits for
+ * it at most UDB_SYNC_WAIT_MS), so a process that remapped its range (the
  * buffer went FAULT) and brackets its drawing with DMA_BUF_IOCTL_SYNC has
  * every mapping of the dma-buf follow at once. Then this makes device
  * writes visible to the CPU on non-coherent devices.
  *
- * Return: 0, -EINTR, or the refresh's errno (-EFAULT: the range is still
- * not mapped).
+ * Return: 0 (also when the refresh is still running after the wait),
+ * -EINTR, or the failed refresh's errno (-EFAULT: the range is still not
+ * mapped; -ENODEV: the owner is gone).
  */
 static int udb_begin_cpu_access(struct dma_buf *dmabuf,
 				enum dma_data_direction dir)
@@ -383,9 +407,10 @@ static int udb_begin_cpu_access(struct dma_buf *dmabuf,
  * @dmabuf: our buffer
  * @dir: CPU access direction
  *
- * Refreshes a buffer that is not VALID, as begin_cpu_access does.
+ * Lets the refresh of a buffer that is not VALID run, as
+ * begin_cpu_access does.
  *
- * Return: 0, -EINTR or the refresh's errno.
+ * Return: as udb_begin_cpu_access().
  */
 static int udb_end_cpu_access(struct dma_buf *dmabuf,
 			      enum dma_data_direction dir)
@@ -549,8 +574,9 @@ static const struct dma_buf_ops udb_dmabuf_ops = {
  * udb_dmabuf_export() - export a buffer as a dma-buf
  * @buf: the buffer; on success its dma-buf owns it
  *
- * Names the dma-buf "pid:<owner tgid>:<first address>" (see
- * /sys/kernel/debug/dma_buf/bufinfo).
+ * Names the dma-buf "pid:<owner tgid>" (fdinfo, and
+ * /sys/kernel/debug/dma_buf/bufinfo): every fd holder reads the name, so
+ * it carries no address of the owner's address-space layout.
  *
  * Return: 0 or a negative errno.
  */
@@ -572,8 +598,7 @@ int udb_dmabuf_export(struct udb_buffer *buf)
 	buf->dmabuf = dmabuf;
 	buf->ino = file_inode(dmabuf->file)->i_ino;
 
-	name = kasprintf(GFP_KERNEL, "pid:%d:0x%lx", buf->owner_pid,
-			 buf->ranges[0].start);
+	name = kasprintf(GFP_KERNEL, "pid:%d", buf->owner_pid);
 	if (name) {
 		spin_lock(&dmabuf->name_lock);
 		dmabuf->name = name;

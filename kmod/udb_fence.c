@@ -9,12 +9,17 @@
  * after unlocking: it depends on no lock, so waiting for it with the
  * dma_resv lock held is safe.
  *
- * Locking: each fence carries its own spinlock (only the dma_fence core
- * takes it), so a fence that outlives its buffer in a sync_file is safe.
+ * Lifetime: a fence may outlive its buffer (a sync_file, another driver's
+ * dma_resv). Each carries its own spinlock, and where the core keeps using
+ * a signalled fence's ops until the last put (6.12), holds the module.
+ *
+ * Locking: the fence's spinlock is taken by the dma_fence core only.
  */
 #include <linux/dma-fence.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "udb_internal.h"
 
 /**
@@ -37,9 +42,26 @@ static const char *udb_fence_timeline_name(struct dma_fence *fence)
 	return "refresh";
 }
 
+#ifndef UDB_HAVE_FENCE_OPS_DETACH
+/*
+ * A sync_file exported from the dma-buf (DMA_BUF_IOCTL_EXPORT_SYNC_FILE),
+ * or another driver's dma_resv, may keep our fence after every buffer is
+ * gone, and 6.12 calls its ops until the last put: each fence holds the
+ * module (see compat.h).
+ */
+static void udb_fence_release(struct dma_fence *fence)
+{
+	dma_fence_free(fence);
+	module_put(THIS_MODULE);
+}
+#endif
+
 static const struct dma_fence_ops udb_fence_ops = {
 	.get_driver_name = udb_fence_driver_name,
 	.get_timeline_name = udb_fence_timeline_name,
+#ifndef UDB_HAVE_FENCE_OPS_DETACH
+	.release = udb_fence_release,
+#endif
 };
 
 /**
@@ -57,6 +79,9 @@ struct dma_fence *udb_fence_alloc(struct udb_buffer *buf)
 	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
 	if (!fence)
 		return NULL;
+#ifndef UDB_HAVE_FENCE_OPS_DETACH
+	__module_get(THIS_MODULE);	/* put by udb_fence_release() */
+#endif
 	spin_lock_init(&fence->lock);
 	dma_fence_init(&fence->base, &udb_fence_ops, &fence->lock,
 		       buf->fence_context, ++buf->fence_seqno);

@@ -72,6 +72,9 @@ struct udb_pinset {
  * @dmabuf: the exported buffer; its resv is the dma_resv lock
  * @mm: owner's mm (mmgrab()ed); faulted only while mmget_not_zero()
  * @ino: the dma-buf's inode number, names the buffer in traces
+ * @owner: the creator's thread-group leader (referenced): pins are checked
+ *	against its RLIMIT_MEMLOCK, as they are charged to its mm
+ * @lock_cap: the creator had CAP_IPC_LOCK: pins are not limited
  * @owner_pid: tgid of the creator, for the dma-buf name and debugfs
  * @uid: creator's uid in init_user_ns, charged for the buffer
  * @flags: USERPTR_DMABUF_CREATE_* flags
@@ -106,7 +109,7 @@ struct udb_pinset {
  * @invalidations: notifier calls that hit the buffer
  * @pinned_invalidations: those that hit while @pinset was live
  * @fence_timeouts: notifier calls that stopped waiting for device work
- * @fences_stuck_until: jiffies until which the notifier does not wait again
+ * @umm: state shared with the owner mm's other buffers
  * @stale_since: ktime_get_ns() when the buffer last went from VALID to STALE
  * @last_window_ns: stale_since to notification, for the last publish
  * @refresh_lock: serialises refreshes; protects @hmm_pfns
@@ -134,6 +137,8 @@ struct udb_pinset {
 struct udb_buffer {
 	struct dma_buf *dmabuf;
 	struct mm_struct *mm;
+	struct task_struct *owner;
+	bool lock_cap;
 	unsigned long ino;
 	pid_t owner_pid;
 	uid_t uid;
@@ -159,7 +164,7 @@ struct udb_buffer {
 	u64 invalidations;
 	u64 pinned_invalidations;
 	u64 fence_timeouts;
-	unsigned long fences_stuck_until;
+	struct udb_mm *umm;
 	u64 stale_since;
 	u64 last_window_ns;
 
@@ -195,6 +200,28 @@ struct udb_attachment {
 	unsigned int pin_count;
 };
 
+/**
+ * struct udb_mm - state shared by the buffers of one owner mm (udb_owner.c)
+ * @node: in the module's table, keyed by @mm
+ * @mm: the owner's mm (not referenced here: every buffer mmgrab()s it)
+ * @ref: buffers using the entry (under the table's lock)
+ * @stuck_until: jiffies until which the notifiers of this mm's buffers do
+ *	not wait for device work, after one such wait timed out
+ */
+struct udb_mm {
+	struct hlist_node node;
+	struct mm_struct *mm;
+	unsigned int ref;
+	unsigned long stuck_until;
+};
+
+/* udb_owner.c */
+void udb_owner_init(void);
+int udb_user_charge(uid_t uid, u64 size);
+void udb_user_uncharge(uid_t uid, u64 size);
+struct udb_mm *udb_mm_get(struct mm_struct *mm);
+void udb_mm_put(struct udb_mm *um);
+
 /* udb_main.c: runs refreshes (unbound, so one stuck fault blocks no one else) */
 extern struct workqueue_struct *udb_wq;
 
@@ -205,7 +232,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 void udb_buffer_destroy(struct udb_buffer *buf);
 int udb_buffer_refresh(struct udb_buffer *buf);
 void udb_queue_refresh(struct udb_buffer *buf);
-void udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms);
+int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms);
 void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
 bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
 void udb_dirty_page(struct page *page);
@@ -228,6 +255,21 @@ static inline struct page *udb_snapshot_page(struct udb_buffer *buf,
 		return NULL;
 	return buf->pages[pgoff];
 }
+
+/*
+ * Test builds only (make UDB_DEBUG_HOOKS=y): module parameters that widen a
+ * race window on purpose, so that a test can show what happens inside it.
+ */
+enum udb_delay_point {
+	UDB_DELAY_INSERT,	/* CPU-mapping fault: around the PTE insert */
+	UDB_DELAY_NR,
+};
+
+#ifdef UDB_DEBUG_HOOKS
+void udb_debug_delay(enum udb_delay_point point);
+#else
+static inline void udb_debug_delay(enum udb_delay_point point) { }
+#endif
 
 /* udb_debugfs.c */
 void udb_debugfs_add(struct udb_buffer *buf);

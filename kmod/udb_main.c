@@ -245,6 +245,7 @@ static int __init udb_init(void)
 		       max_size_mb, UDB_MAX_SIZE_MB_LIMIT);
 		return -EINVAL;
 	}
+	udb_owner_init();
 	udb_wq = alloc_workqueue("userptr_dmabuf", WQ_UNBOUND, 0);
 	if (!udb_wq)
 		return -ENOMEM;

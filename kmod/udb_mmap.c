@@ -30,8 +30,9 @@
  * Locking: the fault handler runs under the faulting mm's mmap_lock (or
  * VMA lock) and takes buf->lock only to read the snapshot; it inserts and
  * zaps PTEs without it. buf->mmap_seq is bumped under buf->lock before a
- * zap, so a fault that raced with a zap zaps its own PTE; the page
- * reference it holds meanwhile keeps the page alive.
+ * zap, so a fault that raced with a zap zaps its own PTE; the temporary
+ * page reference it holds from the snapshot read until after that check
+ * keeps the page alive while its PTE may still map it.
  */
 #include <linux/dma-buf.h>
 #include <linux/mm.h>
@@ -122,6 +123,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		buf->zero_mapped = true;
 	seq = buf->mmap_seq;
 	mutex_unlock(&buf->lock);
+	udb_debug_delay(UDB_DELAY_INSERT);
 
 	if (gone) {
 		/* the range may have been mapped again since: retry */
@@ -158,23 +160,30 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		return VM_FAULT_RETRY;
 	}
 
-	if (write) {
+	/*
+	 * Writable at once for a write fault: vm_page_prot is write-protected
+	 * (pfn_mkwrite wants write notifications), which would make this very
+	 * write fault a second time.
+	 */
+	if (write)
 		udb_dirty_page(page);
-		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
-					  vma->vm_page_prot);
-	} else {
-		ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
-					  vm_get_page_prot(vma->vm_flags &
-							   ~VM_WRITE));
-	}
-
-	put_page(page);
+	ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+				  vm_get_page_prot(write ? vma->vm_flags :
+						   vma->vm_flags & ~VM_WRITE));
 check_seq:
+	udb_debug_delay(UDB_DELAY_INSERT);
 	mutex_lock(&buf->lock);
 	stale = seq != buf->mmap_seq;
 	mutex_unlock(&buf->lock);
 	if (stale)
 		udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	/*
+	 * Only now: a refresh may have zapped and dropped cpu_refs[] between
+	 * the snapshot read and the insert, and until the zap above this PTE
+	 * may map a page whose only reference is ours.
+	 */
+	if (page)
+		put_page(page);
 	return ret;
 }
 

@@ -5,8 +5,11 @@
  * importer on kernels without CONFIG_DMABUF_MOVE_NOTIFY) and for vmap.
  *
  * The whole buffer is pinned with pin_user_pages_remote(FOLL_LONGTERM) on
- * the owner's mm and charged to its mm->pinned_vm, limited by the pinning
- * task's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (as RDMA and VFIO do).
+ * the owner's mm and charged to its mm->pinned_vm. The same account is
+ * checked: the owner's RLIMIT_MEMLOCK, read when the pin is taken, unless
+ * the owner had CAP_IPC_LOCK when it created the buffer (as VFIO checks
+ * the task it charges). Whoever attaches, a privileged compositor or a
+ * kworker, neither lifts nor uses up that limit.
  * ->pin runs under the dma_resv lock, where mmap_lock may not be taken, so
  * the pages are pinned earlier, in ->attach, and the pin set is shared by
  * all attachments that need it (a vmap takes its own page references). A
@@ -91,14 +94,15 @@ out_mmput:
  *
  * Context: process context, no dma_resv lock held; takes pin_lock, the
  * owner's mmap_lock, then the dma_resv lock.
- * Return: the pin set, or ERR_PTR(-ENOMEM) over RLIMIT_MEMLOCK or without
- * memory, ERR_PTR(-ENODEV) if the owner is gone, ERR_PTR(-EOPNOTSUPP) for
+ * Return: the pin set, or ERR_PTR(-ENOMEM) over the owner's RLIMIT_MEMLOCK
+ * or without memory, ERR_PTR(-ENODEV) if the owner is gone, ERR_PTR(-EOPNOTSUPP) for
  * a writable buffer over a shared file mapping (which only dynamic
  * importers can use), or a GUP errno.
  */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 {
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long limit = task_rlimit(buf->owner, RLIMIT_MEMLOCK) >>
+			      PAGE_SHIFT;
 	struct udb_pinset *ps;
 	s64 pinned;
 	int ret;
@@ -120,7 +124,7 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	ps->npages = buf->npages;
 
 	pinned = atomic64_add_return(ps->npages, &buf->mm->pinned_vm);
-	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+	if (pinned > limit && !buf->lock_cap) {
 		ret = -ENOMEM;
 		trace_udb_pin(buf->ino, ps->npages, true, ret);
 		goto err_unaccount;

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: what buffers cost their owners, per user and per mm.
+ *
+ * Per user (uid in init_user_ns): the number of live buffers and the bytes
+ * they mirror, each with a limit. A buffer costs kernel memory for every
+ * page it mirrors (about 24 bytes: snapshot, CPU-mapping references and
+ * hmm_range_fault() output) whether or not the pages are ever touched, and
+ * the same range may be mirrored by many buffers, so bytes are limited, not
+ * only buffers. The per-page arrays are also charged to the creator's
+ * memory cgroup (GFP_KERNEL_ACCOUNT).
+ *
+ * Per owner mm: when the mmu notifier of one of its buffers has waited
+ * UDB_FENCE_WAIT_MS for device work in vain, the notifiers of all its
+ * buffers go ahead without waiting until that much time has passed, so
+ * that an munmap or exit over many buffers whose fences never signal (any
+ * dma-buf fd holder can add one) costs the owner one wait, not one each.
+ *
+ * Locking: udb_users_lock protects the per-user counters, udb_mms_lock the
+ * per-mm table and reference counts; neither is held while calling out.
+ * udb_mm.stuck_until is read and written locklessly (the notifier).
+ */
+#include <linux/hashtable.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "udb_internal.h"
+
+static unsigned int max_buffers_per_user = 4096;
+module_param(max_buffers_per_user, uint, 0644);
+MODULE_PARM_DESC(max_buffers_per_user,
+		 "Live buffers one user may own (default 4096)");
+
+static unsigned int max_mb_per_user;
+module_param(max_mb_per_user, uint, 0644);
+MODULE_PARM_DESC(max_mb_per_user,
+		 "MiB one user's buffers may mirror in all (default: twice the RAM)");
+
+/**
+ * struct udb_user - what one uid's live buffers cost
+ * @buffers: how many
+ * @bytes: the sum of their sizes
+ */
+struct udb_user {
+	unsigned long buffers;
+	u64 bytes;
+};
+
+static DEFINE_XARRAY(udb_users);
+static DEFINE_MUTEX(udb_users_lock);
+
+/**
+ * udb_owner_init() - set the defaults that depend on the machine
+ *
+ * Context: module init.
+ */
+void udb_owner_init(void)
+{
+	if (!max_mb_per_user)
+		max_mb_per_user = min_t(u64, UINT_MAX,
+					(u64)totalram_pages() >>
+					(19 - PAGE_SHIFT));
+}
+
+/**
+ * udb_user_charge() - account a new buffer of @size bytes to @uid
+ * @uid: the creator's uid in init_user_ns
+ * @size: the buffer's size
+ *
+ * Context: process context, may sleep.
+ * Return: 0, -EMFILE over max_buffers_per_user, -ENOMEM over
+ * max_mb_per_user or without memory.
+ */
+int udb_user_charge(uid_t uid, u64 size)
+{
+	u64 limit = (u64)READ_ONCE(max_mb_per_user) << 20;
+	struct udb_user *u;
+	int ret = 0;
+
+	mutex_lock(&udb_users_lock);
+	u = xa_load(&udb_users, uid);
+	if (!u) {
+		u = kzalloc(sizeof(*u), GFP_KERNEL);
+		if (!u || xa_err(xa_store(&udb_users, uid, u, GFP_KERNEL))) {
+			kfree(u);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (u->buffers >= READ_ONCE(max_buffers_per_user))
+		ret = -EMFILE;
+	else if (size > limit || u->bytes > limit - size)
+		ret = -ENOMEM;
+	if (!ret) {
+		u->buffers++;
+		u->bytes += size;
+	} else if (!u->buffers) {
+		xa_erase(&udb_users, uid);
+		kfree(u);
+	}
+out:
+	mutex_unlock(&udb_users_lock);
+	return ret;
+}
+
+/**
+ * udb_user_uncharge() - undo udb_user_charge()
+ * @uid: as charged
+ * @size: as charged
+ *
+ * Context: process context, may sleep.
+ */
+void udb_user_uncharge(uid_t uid, u64 size)
+{
+	struct udb_user *u;
+
+	mutex_lock(&udb_users_lock);
+	u = xa_load(&udb_users, uid);
+	if (!WARN_ON_ONCE(!u || !u->buffers || u->bytes < size)) {
+		u->buffers--;
+		u->bytes -= size;
+		if (!u->buffers) {
+			xa_erase(&udb_users, uid);
+			kfree(u);
+		}
+	}
+	mutex_unlock(&udb_users_lock);
+}
+
+static DEFINE_HASHTABLE(udb_mms, 6);
+static DEFINE_MUTEX(udb_mms_lock);
+
+/**
+ * udb_mm_get() - the shared state of @mm's buffers, created on first use
+ * @mm: the owner's mm; its buffers keep it mmgrab()ed, so the pointer
+ *	names one mm for as long as the entry lives
+ *
+ * Context: process context, may sleep.
+ * Return: the entry (referenced), or NULL without memory.
+ */
+struct udb_mm *udb_mm_get(struct mm_struct *mm)
+{
+	struct udb_mm *um;
+
+	mutex_lock(&udb_mms_lock);
+	hash_for_each_possible(udb_mms, um, node, (unsigned long)mm)
+		if (um->mm == mm) {
+			um->ref++;
+			goto out;
+		}
+	um = kzalloc(sizeof(*um), GFP_KERNEL_ACCOUNT);
+	if (um) {
+		um->mm = mm;
+		um->ref = 1;
+		um->stuck_until = jiffies;
+		hash_add(udb_mms, &um->node, (unsigned long)mm);
+	}
+out:
+	mutex_unlock(&udb_mms_lock);
+	return um;
+}
+
+/**
+ * udb_mm_put() - drop a reference taken by udb_mm_get()
+ * @um: the entry
+ *
+ * Context: process context, may sleep.
+ */
+void udb_mm_put(struct udb_mm *um)
+{
+	mutex_lock(&udb_mms_lock);
+	if (!--um->ref) {
+		hash_del(&um->node);
+		kfree(um);
+	}
+	mutex_unlock(&udb_mms_lock);
+}
