@@ -1,0 +1,1088 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What a hostile or careless process must never get from the exporter:
+ * a freed page through a CPU mapping of the dma-buf, memory the kernel
+ * keeps from devices (memfd_secret(), shadow stacks, droppable memory),
+ * pins beyond the owner's RLIMIT_MEMLOCK, kernel memory beyond a per-user
+ * limit, or a wait it did not agree to: a fence timeout that disables
+ * later waits, an exit that waits once per buffer, a DMA_BUF_IOCTL_SYNC
+ * that hangs in the owner's faults, a fence that outlives the module.
+ *
+ * Most cases need root (sw_sync, module parameters, FUSE, rmmod); as
+ * another user they SKIP, and the suite's list of expected SKIPs says so.
+ */
+#define _GNU_SOURCE
+#include <linux/dma-buf.h>
+#include <linux/fuse.h>
+#include <linux/sync_file.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define PARAMS "/sys/module/userptr_dmabuf/parameters/"
+
+struct sw_sync_create_fence_data {
+	uint32_t value;
+	char name[32];
+	int32_t fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int open_dev(void)
+{
+	return open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+/* Read or write a module parameter; -errno on failure. */
+static long param_read(const char *name)
+{
+	char path[256], buf[32] = "";
+	long v = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static int param_write(const char *name, long v)
+{
+	char path[256];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", v) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+/* A sw_sync timeline and one fence on it (signalled by sw_inc()). */
+static int sw_fence(int *timeline)
+{
+	struct sw_sync_create_fence_data cf = { .value = 1, .name = "udb" };
+
+	*timeline = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (*timeline < 0)
+		return -errno;
+	if (ioctl(*timeline, SW_SYNC_IOC_CREATE_FENCE, &cf)) {
+		close(*timeline);
+		return -errno;
+	}
+	return cf.fence;
+}
+
+static int sw_inc(int timeline)
+{
+	uint32_t one = 1;
+
+	return ioctl(timeline, SW_SYNC_IOC_INC, &one) ? -errno : 0;
+}
+
+/* Any dma-buf fd holder can add a write fence this way. */
+static int add_fence(int dmabuf, int fence)
+{
+	struct dma_buf_import_sync_file im = {
+		.flags = DMA_BUF_SYNC_WRITE, .fd = fence,
+	};
+
+	return ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im) ? -errno : 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 0, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char c, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -EIO;
+	cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * A CPU mapping of the dma-buf must never map a page nobody references.
+ *
+ * The fault handler takes a reference while it reads the snapshot, inserts
+ * the PTE, then checks whether a refresh zapped the mappings meanwhile.
+ * With the test build's delay around the insert, this test makes a refresh
+ * replace the page (the owner maps other memory over it) while a reader's
+ * fault sits before its insert. The fault then inserts a PTE to the old
+ * page, which only its own reference keeps alive until it zaps that PTE.
+ * A second thread on the same CPU allocates and fills pages meanwhile, so
+ * a page freed too early is reused at once, and a third reads through the
+ * mapping: it must see the old bytes or the new ones, nothing else.
+ */
+struct freed_page_race {
+	volatile uint32_t *view;	/* the dma-buf mapping's first word */
+	uint32_t old_word, new_word;
+	volatile int stop;
+	volatile uint32_t bad;
+	volatile long reads, bad_reads;
+};
+
+static void *race_fault(void *arg)
+{
+	struct freed_page_race *r = arg;
+
+	pin_to_cpu(0);
+	(void)r->view[0];	/* faults; sleeps before and after its insert */
+	return NULL;
+}
+
+static void *race_reuse(void *arg)
+{
+	struct freed_page_race *r = arg;
+	size_t ps = page_size();
+
+	pin_to_cpu(0);
+	while (!r->stop) {
+		uint8_t *p = map_anon(64 * ps);
+
+		if (!p)
+			break;
+		memset(p, 0x5a, 64 * ps);
+		munmap(p, 64 * ps);
+	}
+	return NULL;
+}
+
+static void *race_read(void *arg)
+{
+	struct freed_page_race *r = arg;
+
+	while (!r->stop) {
+		uint32_t w = r->view[0];
+
+		r->reads++;
+		if (w != r->old_word && w != r->new_word) {
+			r->bad = w;
+			r->bad_reads++;
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+TEST(cpu_mapping_never_maps_a_freed_page)
+{
+	const unsigned int delay_ms = 400;
+	size_t ps = page_size(), len = 16 * ps;
+	pthread_t fault, reuse, read;
+	long bad = 0, reads = 0;
+	int dev, fd, memfd, round;
+
+	if (geteuid())
+		SKIP(return, "needs root (test-build module parameter)");
+	if (param_read("debug_insert_delay_ms") < 0)
+		SKIP(return, "no debug_insert_delay_ms: not a test build of the module");
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+
+	for (round = 0; round < 4; round++) {
+		struct freed_page_race r = { 0 };
+		uint8_t *mem = map_anon(len), *newmem, *view;
+
+		ASSERT_NE(NULL, mem);
+		fill(mem, len, 100 + round);
+		fd = udb_create(dev, mem, len, 0);
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+		view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, view);
+
+		/* what the owner maps over its range: a memfd's pages */
+		memfd = memfd_create("udb-new", MFD_CLOEXEC);
+		ASSERT_GE(memfd, 0);
+		ASSERT_EQ(0, ftruncate(memfd, len));
+		newmem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      memfd, 0);
+		ASSERT_NE(MAP_FAILED, newmem);
+		fill(newmem, len, 200 + round);
+
+		r.view = (volatile uint32_t *)view;
+		r.old_word = ((uint32_t *)mem)[0];
+		r.new_word = ((uint32_t *)newmem)[0];
+		ASSERT_EQ(0, param_write("debug_insert_delay_ms", delay_ms));
+		ASSERT_EQ(0, pthread_create(&fault, NULL, race_fault, &r));
+		/* the fault read the snapshot and sleeps before its insert */
+		usleep(delay_ms * 1000 / 3);
+		ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_FIXED, memfd, 0));
+		/* the refresh zaps, drops cpu_refs[] and publishes the memfd */
+		usleep(delay_ms * 1000);
+		/* now the fault has inserted, and sleeps before its check */
+		ASSERT_EQ(0, pthread_create(&reuse, NULL, race_reuse, &r));
+		ASSERT_EQ(0, pthread_create(&read, NULL, race_read, &r));
+		pthread_join(fault, NULL);
+		r.stop = 1;
+		pthread_join(reuse, NULL);
+		pthread_join(read, NULL);
+		ASSERT_EQ(0, param_write("debug_insert_delay_ms", 0));
+		if (r.bad_reads)
+			TH_LOG("round %d: %ld of %ld reads saw %#x (old %#x, new %#x): a freed page",
+			       round, r.bad_reads, r.reads, r.bad, r.old_word,
+			       r.new_word);
+		bad += r.bad_reads;
+		reads += r.reads;
+		/* after the fault's own zap, the mapping shows the memfd */
+		EXPECT_EQ(r.new_word, ((volatile uint32_t *)view)[0]);
+
+		munmap(view, len);
+		munmap(newmem, len);
+		munmap(mem, len);
+		close(memfd);
+		close(fd);
+	}
+	TH_LOG("%ld reads through the mapping inside the window", reads);
+	EXPECT_GT(reads, 0);
+	EXPECT_EQ(0, bad);
+	param_write("debug_insert_delay_ms", 0);
+	close(dev);
+}
+
+#ifndef __NR_memfd_secret
+#define __NR_memfd_secret 447
+#endif
+#ifndef __NR_map_shadow_stack
+#define __NR_map_shadow_stack 453
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
+/* memfd_secret() memory is off the direct map: never mirrored. */
+TEST(secretmem_refused)
+{
+	size_t len = 4 * page_size();
+	int dev, sfd, fd;
+	uint8_t *mem;
+
+	sfd = syscall(__NR_memfd_secret, 0);
+	if (sfd < 0 && errno == ENOSYS)
+		SKIP(return, "memfd_secret() not available (secretmem.enable=0?)");
+	ASSERT_GE(sfd, 0) TH_LOG("memfd_secret: %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(sfd, len));
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	if (mem == MAP_FAILED && errno == EAGAIN)
+		SKIP(close(sfd); return, "memfd_secret mmap: RLIMIT_MEMLOCK too small");
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 0x77, len);
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+
+	fd = udb_create(dev, mem, len, 0);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	fd = udb_create(dev, mem, len, USERPTR_DMABUF_CREATE_READONLY);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	munmap(mem, len);
+	close(sfd);
+	close(dev);
+}
+
+/* ... and neither is it once the owner maps it over a buffer's range. */
+TEST(secretmem_mapped_over_a_buffer_is_not_mirrored)
+{
+	size_t len = 4 * page_size();
+	struct userptr_dmabuf_info info;
+	int dev, sfd, fd;
+	uint8_t *mem, *view;
+
+	sfd = syscall(__NR_memfd_secret, 0);
+	if (sfd < 0 && errno == ENOSYS)
+		SKIP(return, "memfd_secret() not available (secretmem.enable=0?)");
+	ASSERT_GE(sfd, 0);
+	ASSERT_EQ(0, ftruncate(sfd, len));
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 5);
+	fd = udb_create(dev, mem, len, USERPTR_DMABUF_CREATE_READONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+
+	if (mmap(mem, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 sfd, 0) == MAP_FAILED && errno == EAGAIN)
+		SKIP(goto out, "memfd_secret mmap: RLIMIT_MEMLOCK too small");
+	memset(mem, 0x77, len);
+	EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(dev, fd));
+	ASSERT_EQ(0, udb_info(dev, fd, &info));
+	EXPECT_EQ(-EPERM, info.last_error);
+	/* a reader of the dma-buf sees zeros, not the secret */
+	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, view);
+	EXPECT_EQ(-1, check_zero(view, len));
+	munmap(view, len);
+out:
+	munmap(mem, len);
+	close(fd);
+	close(sfd);
+	close(dev);
+}
+
+/* A CPU mapping of the dma-buf would be a writable view of a shadow stack. */
+TEST(shadow_stack_refused)
+{
+	size_t len = 4 * page_size();
+	int dev, fd;
+	void *ss;
+
+	ss = (void *)syscall(__NR_map_shadow_stack, 0, len, 0);
+	if (ss == (void *)-1 && (errno == ENOSYS || errno == EOPNOTSUPP))
+		SKIP(return, "no user shadow stacks (CPU without CET, or kernel without X86_USER_SHADOW_STACK)");
+	ASSERT_NE((void *)-1, ss) TH_LOG("map_shadow_stack: %s", strerror(errno));
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	fd = udb_create(dev, ss, len, 0);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	fd = udb_create(dev, ss, len, USERPTR_DMABUF_CREATE_READONLY);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	munmap(ss, len);
+	close(dev);
+}
+
+/* Droppable memory may vanish under pressure instead of being swapped. */
+TEST(droppable_memory_refused)
+{
+	size_t len = 4 * page_size();
+	uint8_t *mem;
+	int dev, fd;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED && errno == EINVAL)
+		SKIP(return, "no MAP_DROPPABLE (kernel before 6.11)");
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 1, len);
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	fd = udb_create(dev, mem, len, 0);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	munmap(mem, len);
+	close(dev);
+}
+
+/*
+ * Pins are charged to the owner's mm, so the owner's RLIMIT_MEMLOCK limits
+ * them, whoever attaches: a root importer (a compositor) must not lift an
+ * unprivileged owner's limit.
+ */
+TEST(pins_limited_by_the_owners_memlock)
+{
+	size_t len = 16 << 20;
+	int sv[2], imp, fd, h, status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root (the privileged importer)");
+	imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(imp, 0) TH_LOG("is udb_importer loaded?");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 64 << 10, 64 << 10 };
+		int dev = open_dev();	/* before dropping privileges */
+		uint8_t *mem = map_anon(len);
+		int bfd;
+
+		if (dev < 0 || !mem || setrlimit(RLIMIT_MEMLOCK, &rl) ||
+		    setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		memset(mem, 3, len);
+		bfd = udb_create(dev, mem, len, 0);
+		if (bfd < 0 || send_fd(sv[1], bfd))
+			_exit(11);
+		/* keep the range mapped until the parent is done */
+		if (read(sv[1], &bfd, 1) < 0)
+			_exit(12);
+		_exit(0);
+	}
+	fd = recv_fd(sv[0]);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(imp, fd, 0);	/* static: pins the whole buffer */
+	EXPECT_EQ(-ENOMEM, h) TH_LOG("a root importer pinned %zu MiB of an owner limited to 64 KiB",
+				     len >> 20);
+	if (h >= 0)
+		imp_detach(imp, h);
+	ASSERT_EQ(1, write(sv[0], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	close(imp);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+struct late_signal {
+	int timeline;
+	unsigned int after_ms;
+};
+
+static void *signal_later(void *arg)
+{
+	struct late_signal *ls = arg;
+
+	usleep(ls->after_ms * 1000);
+	sw_inc(ls->timeline);
+	return NULL;
+}
+
+/*
+ * One fence timeout lets the owner's next CPU changes go ahead without
+ * waiting for a while, once: the changes in that while neither extend it
+ * nor count as timeouts when the device work has finished, and the first
+ * change after it waits for device work again.
+ */
+TEST(fence_wait_skip_is_one_off)
+{
+	size_t ps = page_size(), len = 16 * ps;
+	struct userptr_dmabuf_info info;
+	struct late_signal ls;
+	pthread_t thr;
+	int dev, fd, tl, tl2, f1, f2, i;
+	uint8_t *mem;
+	double t;
+
+	f1 = sw_fence(&tl);
+	if (f1 < 0)
+		SKIP(return, "no sw_sync (root, debugfs, CONFIG_SW_SYNC)");
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 9);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, add_fence(fd, f1));
+
+	t = now_ms();
+	ASSERT_EQ(0, madvise(mem, ps, MADV_DONTNEED));
+	t = now_ms() - t;
+	TH_LOG("first change with a stuck fence: %.0f ms", t);
+	EXPECT_GT(t, 4000.0);
+	ASSERT_EQ(0, sw_inc(tl));	/* the device finishes */
+
+	/* changes in the next 7 s: no wait, nothing unfinished to count */
+	for (i = 1; i <= 7; i++) {
+		usleep(1000 * 1000);
+		ASSERT_EQ(0, madvise(mem + i * ps, ps, MADV_DONTNEED));
+	}
+	ASSERT_EQ(0, udb_info(dev, fd, &info));
+	EXPECT_EQ(1ULL, info.fence_timeouts);
+
+	/* new device work that takes 1 s: the next change waits for it */
+	f2 = sw_fence(&tl2);
+	ASSERT_GE(f2, 0);
+	ASSERT_EQ(0, add_fence(fd, f2));
+	ls.timeline = tl2;
+	ls.after_ms = 1000;
+	ASSERT_EQ(0, pthread_create(&thr, NULL, signal_later, &ls));
+	t = now_ms();
+	ASSERT_EQ(0, madvise(mem + 8 * ps, ps, MADV_DONTNEED));
+	t = now_ms() - t;
+	pthread_join(thr, NULL);
+	TH_LOG("change with device work that finishes after 1 s: %.0f ms", t);
+	EXPECT_GT(t, 800.0) TH_LOG("the change did not wait for device work");
+	ASSERT_EQ(0, udb_info(dev, fd, &info));
+	EXPECT_EQ(1ULL, info.fence_timeouts);
+
+	close(f1);
+	close(f2);
+	close(tl);
+	close(tl2);
+	close(fd);
+	munmap(mem, len);
+	close(dev);
+}
+
+/*
+ * Fences any fd holder adds may never signal. An owner that exits with
+ * many such buffers must not wait for each one in turn: one timeout, and
+ * the rest of its exit goes ahead.
+ */
+TEST(exit_with_many_stuck_buffers_is_bounded)
+{
+	const char *env = getenv("UDB_STUCK_BUFFERS");
+	int n = env ? atoi(env) : 100;
+	int tl, fence, pipefd[2], status, i;
+	double t0, t = 0;
+	pid_t pid;
+
+	fence = sw_fence(&tl);
+	if (fence < 0)
+		SKIP(return, "no sw_sync (root, debugfs, CONFIG_SW_SYNC)");
+	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		size_t ps = page_size();
+		uint8_t *mem = map_anon(n * ps);
+		int dev = open_dev();
+
+		if (!mem || dev < 0)
+			_exit(10);
+		memset(mem, 1, n * ps);
+		for (i = 0; i < n; i++) {
+			int fd = udb_create(dev, mem + i * ps, ps, 0);
+
+			if (fd < 0 || add_fence(fd, fence))
+				_exit(11);
+		}
+		/* exit_mmap() runs every buffer's notifier, fds still open */
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(12);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &i, 1));
+	t0 = now_ms();
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		t = now_ms() - t0;
+		if (t > 30000)
+			break;
+		usleep(50 * 1000);
+	}
+	TH_LOG("exit with %d buffers holding a never-signalled fence: %.1f s%s",
+	       n, t / 1e3, t > 30000 ? " and counting" : "");
+	EXPECT_LT(t, 30000.0);
+	/* the device finishes: an exit still waiting goes on */
+	ASSERT_EQ(0, sw_inc(tl));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fence);
+	close(tl);
+	close(pipefd[0]);
+}
+
+/*
+ * Each buffer costs kernel memory per page it mirrors, touched or not, and
+ * one range can be mirrored many times: a user's buffers are limited in
+ * bytes (max_mb_per_user), with -ENOMEM, and the allowance comes back.
+ */
+TEST(per_user_byte_limit)
+{
+	size_t len = 4 << 20;
+	long old;
+	int status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root (module parameter)");
+	old = param_read("max_mb_per_user");
+	ASSERT_GT(old, 0) TH_LOG("no max_mb_per_user parameter");
+	ASSERT_EQ(0, param_write("max_mb_per_user", 10));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int dev = open_dev(), fd[3], more;
+		uint8_t *mem = map_anon(len);
+
+		/* a uid of its own: no other test's buffers count */
+		if (dev < 0 || !mem || setresuid(65533, 65533, 65533))
+			_exit(10);
+		memset(mem, 1, len);
+		fd[0] = udb_create(dev, mem, len, 0);
+		fd[1] = udb_create(dev, mem, len, 0);
+		if (fd[0] < 0 || fd[1] < 0)
+			_exit(11);
+		fd[2] = udb_create(dev, mem, len, 0);
+		if (fd[2] != -ENOMEM)
+			_exit(12);
+		close(fd[0]);
+		fd[2] = udb_create(dev, mem, len, 0);
+		if (fd[2] < 0)
+			_exit(13);
+		/* a smaller one still fits */
+		more = udb_create(dev, mem, 2 << 20, 0);
+		if (more < 0)
+			_exit(14);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	param_write("max_mb_per_user", old);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d", WEXITSTATUS(status) - 10);
+}
+
+/* A first write through a CPU mapping of the dma-buf faults once, not twice. */
+TEST(first_write_faults_once)
+{
+	size_t ps = page_size(), n = 64, len = n * ps;
+	struct rusage r0, r1;
+	uint8_t *mem, *view;
+	long faults;
+	int dev, fd;
+	size_t i;
+
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	memset(mem, 1, len);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+	view = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, view);
+	getrusage(RUSAGE_THREAD, &r0);
+	for (i = 0; i < n; i++)
+		view[i * ps] = 2;
+	getrusage(RUSAGE_THREAD, &r1);
+	faults = r1.ru_minflt - r0.ru_minflt;
+	TH_LOG("%zu first writes: %ld faults", n, faults);
+	EXPECT_LE(faults, (long)n + 4);
+	EXPECT_EQ(2, mem[(n - 1) * ps]);
+	munmap(view, len);
+	close(fd);
+	munmap(mem, len);
+	close(dev);
+}
+
+/*
+ * The reference importer's pinned (static) attachments never change, so
+ * a refresh must not notify them: on a kernel without dynamic importers
+ * that would make every importer evict and re-map for nothing.
+ */
+TEST(pinned_attachment_gets_no_notification)
+{
+	size_t ps = page_size(), len = 8 * ps;
+	struct udb_importer_copy c;
+	int dev, imp, fd, h;
+	uint8_t *mem, *buf;
+	uint32_t flags;
+
+	imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(imp, 0) TH_LOG("is udb_importer loaded?");
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	/*
+	 * Where importers can be dynamic this one attaches statically; where
+	 * they cannot, its dynamic attachment is pinned like a static one.
+	 */
+	flags = kernel_is_dynamic(dev) ? 0 : UDB_IMPORTER_ATTACH_DYNAMIC;
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 3);
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(imp, fd, flags);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(imp, h, UDB_IMPORTER_READ, 0, buf, len, &c));
+	/* the CPU mapping changes: the buffer refreshes, the pin stays */
+	ASSERT_EQ(0, madvise(mem, len, MADV_DONTNEED));
+	fill(mem, len, 4);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+	ASSERT_EQ(0, imp_copy(imp, h, UDB_IMPORTER_READ, 0, buf, len, &c));
+	EXPECT_EQ(0ULL, c.invalidations);
+	EXPECT_EQ(1ULL, c.maps);
+	imp_detach(imp, h);
+	close(fd);
+	free(buf);
+	munmap(mem, len);
+	close(dev);
+	close(imp);
+}
+
+/*
+ * A minimal FUSE server over /dev/fuse: one 64 KiB file "f", whose reads
+ * are answered until told not to, then left pending (a server that hangs).
+ */
+struct fuse_srv {
+	int fd;
+	char dir[64];
+	pthread_t thr;
+	volatile int answer;	/* answer READs */
+	volatile int quit;
+	uint64_t pending[64];	/* unanswered READs: unique ... */
+	struct fuse_read_in pending_in[64];	/* ... and what they asked */
+	volatile int npending;
+	pthread_mutex_t lock;
+};
+
+#define FUSE_FILE_SIZE	(64 << 10)
+
+static void fuse_reply(struct fuse_srv *s, uint64_t unique, int err,
+		       const void *arg, size_t len)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + len, .error = err, .unique = unique,
+	};
+	struct iovec iov[2] = {
+		{ &oh, sizeof(oh) }, { (void *)arg, len },
+	};
+
+	if (writev(s->fd, iov, len ? 2 : 1) < 0 && errno != ENOENT)
+		perror("fuse reply");
+}
+
+static void fuse_attr(struct fuse_attr *a, uint64_t ino)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = ino == 1 ? 040755 : 0100644;
+	a->nlink = 1;
+	a->size = ino == 1 ? 0 : FUSE_FILE_SIZE;
+	a->blocks = a->size / 512;
+	a->blksize = 4096;
+}
+
+static void fuse_read_reply(struct fuse_srv *s, uint64_t unique,
+			    const struct fuse_read_in *in)
+{
+	size_t len = in->offset >= FUSE_FILE_SIZE ? 0 :
+		     FUSE_FILE_SIZE - in->offset;
+	static uint8_t data[FUSE_FILE_SIZE];
+
+	if (len > in->size)
+		len = in->size;
+	memset(data, 0x42, sizeof(data));
+	fuse_reply(s, unique, 0, data, len);
+}
+
+static void fuse_handle(struct fuse_srv *s, const struct fuse_in_header *ih,
+			const void *arg)
+{
+	switch (ih->opcode) {
+	case FUSE_INIT: {
+		struct fuse_init_out o = {
+			.major = FUSE_KERNEL_VERSION, .minor = 26,
+			.max_readahead = 65536, .max_write = 65536,
+		};
+
+		fuse_reply(s, ih->unique, 0, &o, sizeof(o));
+		break;
+	}
+	case FUSE_LOOKUP: {
+		struct fuse_entry_out o = { .nodeid = 2, .generation = 1 };
+
+		if (strcmp(arg, "f")) {
+			fuse_reply(s, ih->unique, -ENOENT, NULL, 0);
+			break;
+		}
+		fuse_attr(&o.attr, 2);
+		o.entry_valid = o.attr_valid = 3600;
+		fuse_reply(s, ih->unique, 0, &o, sizeof(o));
+		break;
+	}
+	case FUSE_GETATTR: {
+		struct fuse_attr_out o = { .attr_valid = 3600 };
+
+		fuse_attr(&o.attr, ih->nodeid);
+		fuse_reply(s, ih->unique, 0, &o, sizeof(o));
+		break;
+	}
+	case FUSE_OPEN: {
+		struct fuse_open_out o = { .fh = 1, .open_flags = FOPEN_KEEP_CACHE };
+
+		fuse_reply(s, ih->unique, 0, &o, sizeof(o));
+		break;
+	}
+	case FUSE_READ:
+		pthread_mutex_lock(&s->lock);
+		if (s->answer || s->npending == 64)
+			fuse_read_reply(s, ih->unique, arg);
+		else {
+			s->pending_in[s->npending] = *(const struct fuse_read_in *)arg;
+			s->pending[s->npending++] = ih->unique;
+		}
+		pthread_mutex_unlock(&s->lock);
+		break;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		break;
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+		fuse_reply(s, ih->unique, 0, NULL, 0);
+		break;
+	default:
+		fuse_reply(s, ih->unique, -ENOSYS, NULL, 0);
+		break;
+	}
+}
+
+static void *fuse_loop(void *arg)
+{
+	struct fuse_srv *s = arg;
+	static uint8_t buf[1 << 17];
+
+	while (!s->quit) {
+		ssize_t n = read(s->fd, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			break;	/* ENODEV: unmounted */
+		}
+		if ((size_t)n < sizeof(struct fuse_in_header))
+			continue;
+		fuse_handle(s, (void *)buf, buf + sizeof(struct fuse_in_header));
+	}
+	return NULL;
+}
+
+static int fuse_start(struct fuse_srv *s)
+{
+	char opts[128];
+
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->answer = 1;
+	s->fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (s->fd < 0)
+		return -errno;
+	strcpy(s->dir, "/tmp/udb-fuse-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -errno;
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0",
+		 s->fd);
+	if (mount("udbfuse", s->dir, "fuse", MS_NOSUID | MS_NODEV, opts))
+		return -errno;
+	return pthread_create(&s->thr, NULL, fuse_loop, s) ? -EAGAIN : 0;
+}
+
+/* Answer what is pending and every later READ. */
+static void fuse_release_pending(struct fuse_srv *s)
+{
+	int i;
+
+	pthread_mutex_lock(&s->lock);
+	s->answer = 1;
+	for (i = 0; i < s->npending; i++)
+		fuse_read_reply(s, s->pending[i], &s->pending_in[i]);
+	s->npending = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void fuse_stop(struct fuse_srv *s)
+{
+	fuse_release_pending(s);
+	s->quit = 1;
+	umount2(s->dir, MNT_DETACH);
+	close(s->fd);	/* aborts the connection, ends the loop's read */
+	pthread_join(s->thr, NULL);
+	rmdir(s->dir);
+}
+
+/* The server drops the file's cached pages, which unmaps them. */
+static int fuse_inval(struct fuse_srv *s)
+{
+	struct fuse_notify_inval_inode_out o = { .ino = 2, .off = 0, .len = -1 };
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + sizeof(o),
+		.error = FUSE_NOTIFY_INVAL_INODE,
+	};
+	struct iovec iov[2] = { { &oh, sizeof(oh) }, { &o, sizeof(o) } };
+
+	return writev(s->fd, iov, 2) < 0 ? -errno : 0;
+}
+
+/*
+ * Any dma-buf fd holder may bracket CPU access with DMA_BUF_IOCTL_SYNC;
+ * the owner's memory may sit on a filesystem whose server never answers.
+ * The SYNC must come back within its bound, not hang in the owner's
+ * faults (a compositor syncing a client's buffer).
+ */
+TEST(sync_does_not_hang_in_the_owners_faults)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
+	};
+	struct userptr_dmabuf_info info;
+	char path[96];
+	struct fuse_srv s;
+	int dev, f, fd, pipefd[2], status, ret;
+	double t0, t = 0;
+	uint8_t *mem;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root (mounts a FUSE filesystem)");
+	if (access("/dev/fuse", F_OK))
+		ret = system("modprobe fuse 2>/dev/null");
+	ret = fuse_start(&s);
+	if (ret == -ENOENT || ret == -ENODEV)
+		SKIP(return, "no FUSE (/dev/fuse: %s)", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
+	snprintf(path, sizeof(path), "%s/f", s.dir);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(f, 0) TH_LOG("open %s: %s", path, strerror(errno));
+	mem = mmap(NULL, FUSE_FILE_SIZE, PROT_READ, MAP_PRIVATE, f, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	fd = udb_create(dev, mem, FUSE_FILE_SIZE, USERPTR_DMABUF_CREATE_READONLY);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	ASSERT_EQ(0x42, mem[0]);
+
+	/* the server hangs, and drops the pages: the refresh must fault */
+	s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&s));
+	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* another process with the fd: a compositor */
+		ret = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) ? errno : 0;
+		if (write(pipefd[1], &ret, sizeof(ret)) != sizeof(ret))
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	t0 = now_ms();
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		t = now_ms() - t0;
+		if (t > 10000)
+			break;
+		usleep(20 * 1000);
+	}
+	TH_LOG("SYNC from another process while the owner's faults hang: %.0f ms%s",
+	       t, t > 10000 ? " and counting" : "");
+	EXPECT_LT(t, 5000.0);
+	ASSERT_EQ(0, udb_info(dev, fd, &info));
+	TH_LOG("buffer state %u meanwhile", info.state);
+
+	/* the server recovers: everything comes back */
+	fuse_release_pending(&s);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (read(pipefd[0], &ret, sizeof(ret)) == sizeof(ret))
+		EXPECT_EQ(0, ret) TH_LOG("SYNC: %s", strerror(ret));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+
+	close(pipefd[0]);
+	close(fd);
+	munmap(mem, FUSE_FILE_SIZE);
+	close(f);
+	close(dev);
+	fuse_stop(&s);
+}
+
+/*
+ * The refresh fence may outlive the buffer and the module in a sync_file
+ * (DMA_BUF_IOCTL_EXPORT_SYNC_FILE): the module must not unload while it
+ * does, or the fence must no longer need the module (7.x drops a signalled
+ * fence's ops). Either way the sync_file stays safe to query and close.
+ * Reloads the module: keep it the last case.
+ */
+TEST(refresh_fence_outlives_the_module_safely)
+{
+	struct dma_buf_export_sync_file ex = { .flags = DMA_BUF_SYNC_READ };
+	const char *build = getenv("UDB_BUILD");
+	struct sync_fence_info fi[4] = { 0 };
+	struct sync_file_info sfi = {
+		.num_fences = 4, .sync_fence_info = (uintptr_t)fi,
+	};
+	char cmd[512];
+	int dev, fd, unloaded;
+	uint8_t *mem;
+	size_t len = 4 * page_size();
+
+	if (geteuid() || !build)
+		SKIP(return, "needs root and UDB_BUILD (unloads and reloads the module)");
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	memset(mem, 1, len);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex));
+	close(fd);
+	close(dev);
+	munmap(mem, len);
+
+	unloaded = system("rmmod userptr_dmabuf 2>/dev/null") == 0;
+	TH_LOG("rmmod with the fence alive in a sync_file: %s",
+	       unloaded ? "unloaded" : "refused");
+	/* SYNC_IOC_FILE_INFO names each fence's driver through its ops */
+	EXPECT_EQ(0, ioctl(ex.fd, SYNC_IOC_FILE_INFO, &sfi));
+	TH_LOG("sync_file: %.32s, %u fence(s), the first from %.32s, status %d",
+	       sfi.name, sfi.num_fences, fi[0].driver_name, sfi.status);
+	close(ex.fd);
+	if (!unloaded)
+		EXPECT_EQ(0, system("rmmod userptr_dmabuf"));
+	snprintf(cmd, sizeof(cmd), "insmod %s/kmod/userptr_dmabuf.ko", build);
+	ASSERT_EQ(0, system(cmd));
+}
+
+TEST_HARNESS_MAIN
