@@ -1,32 +1,40 @@
 # userptr-dmabuf top level.
-#   make          build the module (KDIR=...) and the userspace tests
-#   make deps     install everything from Debian's archive (idempotent)
-#   make check    deps + test kernels + the whole test matrix in VMs (TAP)
+#
+# The README's two commands (each installs what it needs first, see
+# scripts/deps.sh and docs/testing.md):
+#   make demo     build, boot the test VM, run the Wayland demo: screenshots
+#                 + report in build/demo-run/demo/ (DEMO_KERNEL=6.12|7.3)
+#   make check    every test, on the host and in VMs (TAP)
+#
+# Other targets:
+#   make          build the module against the running kernel's headers
+#                 (KDIR=... for another tree) and the demo programs; changes
+#                 nothing outside the tree
+#   make deps     install the test/demo dependencies (idempotent)
 #   make kernels  build (or reuse) the cached 6.12 and 7.3 test kernels
 #   make lint     checkpatch --strict over kmod/ and protocol/
-#   make demo     the Wayland demo in the VM: screenshots + report in
-#                 build/demo-run/demo/ (DEMO_KERNEL=6.12|7.3)
 #   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
 #   make mutants  break the exporter one promise at a time; the VM suite
 #                 must fail on each (MUTANT_KERNEL=6.12|7.3)
+#   make install  the module, its udev rule and modules-load.d entry for the
+#                 running kernel (KVER=..., DESTDIR=...), as root; make uninstall
+#   make dkms-install  the module source for DKMS (rebuilt for new kernels)
 
-# Default target kernel: the running one if its headers are installed,
-# else Debian's stock kernel that 'make deps' installs headers for.
-STOCK_VER := $(shell cat /var/cache/userptr-dmabuf/stock-kernel-version 2>/dev/null)
-ifneq ($(wildcard /lib/modules/$(shell uname -r)/build),)
 KVER ?= $(shell uname -r)
-else
-KVER ?= $(STOCK_VER)
-endif
 KDIR ?= /lib/modules/$(KVER)/build
 
-all: module
+all: programs module
+
+module:
+	@bash scripts/need.sh module "$(KDIR)" "$(KVER)"
+	$(MAKE) -C kmod KDIR=$(KDIR)
+
+programs:
+	@bash scripts/need.sh programs
+	$(MAKE) -s -C demo
 
 deps:
 	@bash scripts/deps.sh
-
-module: deps
-	$(MAKE) -C kmod KDIR=$(KDIR)
 
 kernels: deps
 	@bash scripts/kernel.sh 6.12 >/dev/null
@@ -48,15 +56,38 @@ bench: deps
 	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(BENCH_OUT) tests/vm/plans/bench.plan >/dev/null || true
 	@cat $(BENCH_OUT)/bench.log
 
+# DKMS: dkms-src stages the source tree DKMS builds from into
+# $(DKMS_SRCTREE)/userptr-dmabuf-<version> (tests/harness/dkms-test uses a
+# private tree); dkms-install registers it with the host's DKMS.
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
-DKMS_SRC := /usr/src/userptr-dmabuf-$(DKMS_VER)
-dkms-install:
+DKMS_SRCTREE ?= /usr/src
+DKMS_SRC = $(DKMS_SRCTREE)/userptr-dmabuf-$(DKMS_VER)
+dkms-src:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)/kmod
 	cp kmod/dkms.conf $(DKMS_SRC)/
 	cp -r protocol $(DKMS_SRC)/
 	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] $(DKMS_SRC)/kmod/
+
+dkms-install: dkms-src
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
+
+# make install: the exporter (and with WITH_IMPORTER=1 the test-only
+# reference importer) for KVER, the udev rule that opens the device to the
+# render group, and a modules-load.d entry. As root.
+INSTALL_MOD = $(DESTDIR)/lib/modules/$(KVER)/updates/userptr-dmabuf
+install: module
+	install -D -m 0644 kmod/userptr_dmabuf.ko $(INSTALL_MOD)/userptr_dmabuf.ko
+	$(if $(filter 1,$(WITH_IMPORTER)),install -D -m 0644 kmod/udb_importer.ko $(INSTALL_MOD)/udb_importer.ko)
+	install -D -m 0644 packaging/99-userptr-dmabuf.rules $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules
+	install -D -m 0644 packaging/userptr-dmabuf.conf $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
+	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(if $(DESTDIR),,-udevadm control --reload)
+
+uninstall:
+	rm -rf $(INSTALL_MOD)
+	rm -f $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
+	$(if $(DESTDIR),,depmod -a $(KVER))
 
 demo: deps
 	@bash demo/run-demo
@@ -75,4 +106,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: all deps module kernels check lint bench dkms-install demo demo-bench mutants clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install demo demo-bench mutants clean

@@ -19,7 +19,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${UDMABUF_CACHE:-/var/cache/userptr-dmabuf}
 jobs=${JOBS:-$(nproc)}
 
-tarball=$(ls /usr/src/linux-source-"$ver".tar.* 2>/dev/null | head -n1)
+# Debian's linux-source-VERSION: installed by apt (6.12) or unpacked into
+# the cache by scripts/deps.sh (7.3).
+tarball=$(ls /usr/src/linux-source-"$ver".tar.* "$cache"/pkgs/usr/src/linux-source-"$ver".tar.* 2>/dev/null | head -n1 || true)
 [ -n "$tarball" ] || { echo "kernel: no /usr/src/linux-source-$ver.tar.*; run 'make deps'" >&2; exit 1; }
 case $flavour in
 debug) frags="base.config $ver.config" ;;

@@ -5,7 +5,9 @@
 set -euo pipefail
 ver=${1:?usage: ksrc.sh 6.12|7.3}
 cache=${UDMABUF_CACHE:-/var/cache/userptr-dmabuf}
-tarball=$(ls /usr/src/linux-source-"$ver".tar.* 2>/dev/null | head -n1)
+# Debian's linux-source-VERSION: installed by apt (6.12) or unpacked into
+# the cache by scripts/deps.sh (7.3).
+tarball=$(ls /usr/src/linux-source-"$ver".tar.* "$cache"/pkgs/usr/src/linux-source-"$ver".tar.* 2>/dev/null | head -n1 || true)
 [ -n "$tarball" ] || { echo "ksrc: no /usr/src/linux-source-$ver.tar.*; run 'make deps'" >&2; exit 1; }
 src=$cache/src/linux-$ver-$(stat -c '%s-%Y' "$tarball")
 if [ ! -e "$src/.extracted" ]; then

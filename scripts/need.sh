@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Check that plain `make` can build, and say which package to install when
+# it cannot. Changes nothing.
+#   scripts/need.sh module KDIR KVER
+#   scripts/need.sh programs
+set -u
+what=${1:?usage: need.sh module KDIR KVER | programs}
+missing=()
+case $what in
+module)
+	kdir=$2 kver=$3
+	if [ ! -e "$kdir/Makefile" ]; then
+		echo "make: no kernel headers at $kdir (kernel $kver)." >&2
+		echo "  Debian/Ubuntu: apt-get install linux-headers-$kver" >&2
+		echo "  Fedora: dnf install kernel-devel-$kver; Arch: pacman -S linux-headers" >&2
+		echo "  or build against another tree: make KDIR=/path/to/kernel/build" >&2
+		exit 1
+	fi
+	exit 0
+	;;
+programs)
+	command -v cc >/dev/null || missing+=("a C compiler (build-essential)")
+	command -v pkg-config >/dev/null || missing+=(pkg-config)
+	if command -v pkg-config >/dev/null; then
+		# pkg-config module : Debian package
+		for m in wayland-server:libwayland-dev wayland-client:libwayland-dev \
+			wayland-scanner:libwayland-bin wayland-protocols:wayland-protocols \
+			egl:libegl-dev glesv2:libgles-dev libdrm:libdrm-dev libpng:libpng-dev; do
+			pkg-config --exists "${m%%:*}" || missing+=("${m##*:} (pkg-config ${m%%:*})")
+		done
+	fi
+	;;
+*) echo "need.sh: unknown check '$what'" >&2; exit 2 ;;
+esac
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "make: the demo programs need, and this machine lacks:" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	echo "  (Debian: apt-get install the packages named; 'make demo' / 'make check' install everything)" >&2
+	exit 1
+fi
