@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # userptr-dmabuf top level.
 #
 # The README's two commands (each installs what it needs first, see

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by demo/*/Makefile. O, SAN and TOP come from demo/Makefile.
 TOP ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 O ?= $(TOP)/build/demo

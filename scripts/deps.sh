@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Install what `make demo` and `make check` need, on Debian 12 (bookworm).
 # Plain `make` never runs this.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Build (or reuse) a test kernel for the VM.
 #
 #   scripts/kernel.sh VERSION [FLAVOUR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Print the extracted source tree of Debian's linux-source-VERSION,
 # extracting it into the cache first if needed.
 #   scripts/ksrc.sh 6.12|7.3

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Check that plain `make` can build, and say which package to install when
 # it cannot. Changes nothing.
 #   scripts/need.sh module KDIR KVER

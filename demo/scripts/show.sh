@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Guest side of `make demo` (runs inside the VM, module loaded): the
 # compositor and three clients drawing into malloc'd memory (two of them
 # churning their page tables live) and one into a file mapping, for a few

@@ -3,7 +3,7 @@
  * Coherence and invalidation: the CPU writes, the reference importer reads
  * through its device mapping (and the other way round), and the bytes must
  * match, so a stale mapping is a failure, not a pass. Every CPU page-table
- * change listed in DESIGN.md that the VM can produce has a case here.
+ * change listed in docs/design.md that the VM can produce has a case here.
  *
  * On kernels without dynamic importers (Debian's stock 6.12) every
  * attachment is pinned: the cases that expect the device to follow the CPU
