@@ -117,6 +117,21 @@ static void udb_window_extend(unsigned long *wlo, unsigned long *whi,
 }
 
 /*
+ * Whether an invalidation must be refreshed at once: something follows the
+ * snapshot (a dynamic attachment, a CPU mapping of the dma-buf, a vmap).
+ * Otherwise refreshing would re-fault, for nobody, pages that reclaim just
+ * swapped out or writeback just cleaned: the buffer stays STALE until a
+ * map, a CPU-mapping fault, an attach, DMA_BUF_IOCTL_SYNC or INFO asks
+ * for the snapshot. Under buf->lock.
+ */
+static bool udb_buffer_wanted(struct udb_buffer *buf)
+{
+	lockdep_assert_held(&buf->lock);
+	return buf->dyn_attachments || atomic_read(&buf->mmaps) ||
+	       buf->vmapped;
+}
+
+/*
  * Wait for all device work on @buf (BOOKKEEP fences), bounded: a fence that
  * never signals (a stuck device, a user's sync_file) must not hang
  * munmap(), reclaim or exit. Memory safety does not depend on this wait,
@@ -153,7 +168,8 @@ static bool udb_wait_device_work(struct udb_buffer *buf)
  * @cur_seq: sequence to publish with mmu_interval_set_seq()
  *
  * Waits for device work on the buffer (udb_wait_device_work()), marks the
- * overlapping pages dirty and queues a refresh. When the caller cannot
+ * overlapping pages dirty and queues a refresh if anything follows the
+ * snapshot (udb_buffer_wanted()). When the caller cannot
  * block (OOM reaper), gives up with false if it would have to wait.
  *
  * Context: mmu notifier; see the locking rules at the top of the file.
@@ -167,7 +183,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	struct udb_buffer *buf = r->buf;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	unsigned long start, end, lo, hi, i;
-	bool unfinished, wait;
+	bool unfinished, wait, wanted;
 
 	/*
 	 * Writeback's folio_mkclean() write-protects a shared mapping's pages
@@ -213,9 +229,11 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_STALE);
 		buf->stale_since = ktime_get_ns();
 	}
+	wanted = udb_buffer_wanted(buf);
 	mutex_unlock(&buf->lock);
 
-	udb_queue_refresh(buf);
+	if (wanted)
+		udb_queue_refresh(buf);
 	return true;
 }
 

@@ -94,6 +94,9 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 			return ret;
 		}
 	} else {
+		mutex_lock(&buf->lock);
+		buf->dyn_attachments++;
+		mutex_unlock(&buf->lock);
 		/* Errors show up at map time, where the state is known. */
 		udb_buffer_settle(buf, UDB_ATTACH_WAIT_MS);
 	}
@@ -109,9 +112,15 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 {
 	struct udb_attachment *ua = attach->priv;
+	struct udb_buffer *buf = dmabuf->priv;
 
-	if (ua->pinset)
+	if (ua->pinset) {
 		udb_pinset_put(ua->pinset);
+	} else {
+		mutex_lock(&buf->lock);
+		buf->dyn_attachments--;
+		mutex_unlock(&buf->lock);
+	}
 	kfree(ua);
 }
 
@@ -198,8 +207,11 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
 	}
 	mutex_unlock(&buf->lock);
 
-	/* A failed range may have been mapped again since: retry. */
-	if (ret && ret != -EAGAIN && ret != -ENODEV)
+	/*
+	 * A STALE buffer nobody followed has no refresh queued yet; a failed
+	 * range may have been mapped again since: (re)try either way.
+	 */
+	if (ret && ret != -ENODEV)
 		udb_queue_refresh(buf);
 	return ret;
 }

@@ -126,6 +126,10 @@ struct udb_pinset {
  * @fence_seqno: last refresh fence seqno
  * @pin_lock: protects @pinset creation and teardown (with the resv lock)
  * @pinset: pinned pages, or NULL
+ * @dyn_attachments: attachments served from the snapshot (under @lock).
+ *	While there is one, a CPU mapping or a vmap, an invalidation is
+ *	refreshed at once; otherwise the buffer just goes STALE, and the
+ *	refresh waits until someone needs the snapshot (udb_buffer_wanted())
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
@@ -182,6 +186,7 @@ struct udb_buffer {
 	struct mutex pin_lock;	/* pin set lifetime, before mmap_lock */
 	struct udb_pinset *pinset;
 
+	unsigned int dyn_attachments;
 	struct list_head mappings;
 	atomic_t mmaps;
 	struct page **vmap_pages;

@@ -177,6 +177,9 @@ static long udb_ioctl_info(void __user *uarg, size_t usize)
 		return -EINVAL;
 	}
 	udb_buffer_info(buf, &args);
+	/* asking for the state is asking for the snapshot: see it refreshed */
+	if (args.state == USERPTR_DMABUF_STATE_STALE)
+		udb_queue_refresh(buf);
 	args.fd = fd;
 	dma_buf_put(dmabuf);
 

@@ -142,6 +142,8 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 		goto check_seq;
 	}
 	if (!page) {
+		/* nothing may have needed the snapshot before this fault */
+		udb_queue_refresh(buf);
 		/*
 		 * Cannot drop the lock to wait (a retried fault, or no retry
 		 * allowed): let the access fault again; the refresh is queued.

@@ -761,6 +761,109 @@ TEST(pinned_attachment_gets_no_notification)
 	close(imp);
 }
 
+static long vmstat(const char *name)
+{
+	char line[128];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int have_swap(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+/* Pages of [mem, mem + n pages) whose PTE is a swap entry. */
+static long swapped_pages(const uint8_t *mem, size_t n)
+{
+	int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t e;
+	long swapped = 0;
+	size_t i;
+
+	if (f < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		off_t off = ((uintptr_t)mem / page_size() + i) * sizeof(e);
+
+		if (pread(f, &e, sizeof(e), off) != sizeof(e)) {
+			swapped = -1;
+			break;
+		}
+		swapped += (e >> 62) & 1;
+	}
+	close(f);
+	return swapped;
+}
+
+/*
+ * Nothing follows a buffer that no importer, CPU mapping or vmap uses: a
+ * change of its range must not be refreshed right away, or every page
+ * reclaim pushes out would be faulted straight back in (an mlock nobody
+ * accounted). The pages stay in swap until someone asks for the snapshot.
+ */
+TEST(pageout_stays_out_without_users)
+{
+	size_t ps = page_size(), n = 64, len = n * ps;
+	long before, after = -1, swapped;
+	uint8_t *mem, *view;
+	int dev, fd, i;
+
+	if (!have_swap())
+		SKIP(return, "no swap (tests/vm/swap.sh adds some)");
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 11);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	before = vmstat("pswpout");
+	for (i = 0; i < 5 && after <= before; i++) {
+		ASSERT_EQ(0, madvise(mem, len, MADV_PAGEOUT));
+		after = vmstat("pswpout");
+		if (after <= before)
+			usleep(100000);
+	}
+	ASSERT_GT(after, before) TH_LOG("nothing was written to swap");
+	/* a refresh would have faulted them back in by now */
+	usleep(500 * 1000);
+	swapped = swapped_pages(mem, n);
+	TH_LOG("%ld of %zu pages still in swap 0.5 s after MADV_PAGEOUT",
+	       swapped, n);
+	EXPECT_GT(swapped, (long)n / 4);
+
+	/* someone asks: the snapshot follows, with the CPU's bytes */
+	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, view);
+	EXPECT_EQ(-1, check(view, len, 11));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+	munmap(view, len);
+	close(fd);
+	munmap(mem, len);
+	close(dev);
+}
+
 /*
  * A minimal FUSE server over /dev/fuse: one 64 KiB file "f", whose reads
  * are answered until told not to, then left pending (a server that hangs).
