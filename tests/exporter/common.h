@@ -168,4 +168,35 @@ static inline int kernel_is_dynamic(int dev)
 	return !!(v.features & USERPTR_DMABUF_FEAT_DYNAMIC);
 }
 
+/*
+ * Every program here is a kselftest_harness.h program: include it now so
+ * that its SKIP() can be replaced. kselftest's SKIP() overwrites the exit
+ * code, so a case that failed an EXPECT and then skipped (a stale device
+ * read followed by "not supported here") would report SKIP and hide the
+ * failure. Here a SKIP after a failed expectation leaves the case FAILED,
+ * with the skip's reason after "failed, then skipped:". Checked by
+ * tests/harness/skipguard.c (tests/vm/plans/splat-silent.plan).
+ */
+#include "kselftest_harness.h"
+
+#undef SKIP
+#define SKIP(statement, fmt, ...) do { \
+	if (_metadata->exit_code == KSFT_FAIL) { \
+		snprintf(_metadata->results->reason, \
+			 sizeof(_metadata->results->reason), \
+			 "failed, then skipped: " fmt, ##__VA_ARGS__); \
+		__TH_LOG("SKIP after a failed expectation: the case FAILS"); \
+	} else { \
+		snprintf(_metadata->results->reason, \
+			 sizeof(_metadata->results->reason), \
+			 fmt, ##__VA_ARGS__); \
+		if (TH_LOG_ENABLED) \
+			fprintf(TH_LOG_STREAM, "#      SKIP      %s\n", \
+				_metadata->results->reason); \
+		_metadata->exit_code = KSFT_SKIP; \
+	} \
+	_metadata->trigger = 0; \
+	statement; \
+} while (0)
+
 #endif /* UDB_TEST_COMMON_H */
