@@ -189,15 +189,20 @@ struct udb_importer_job {
 	__u32 reserved[3];
 };
 
-#define UDB_IMPORTER_IOC_MAGIC	'I'
+/*
+ * Type 'Y', numbers 0x40-0x4f (the exporter, userptr_dmabuf.h, has
+ * 0x00-0x1f): free in the ioctl-number.rst registry of Linux 6.12 and 7.3.
+ * 'I' 0x00-0x04 until userptr_dmabuf API version 3 (ISDN's range).
+ */
+#define UDB_IMPORTER_IOC_MAGIC	'Y'
 #define UDB_IMPORTER_IOC_ATTACH	\
-	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x00, struct udb_importer_attach)
-#define UDB_IMPORTER_IOC_DETACH	_IOW(UDB_IMPORTER_IOC_MAGIC, 0x01, __u32)
+	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x40, struct udb_importer_attach)
+#define UDB_IMPORTER_IOC_DETACH	_IOW(UDB_IMPORTER_IOC_MAGIC, 0x41, __u32)
 #define UDB_IMPORTER_IOC_COPY	\
-	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x02, struct udb_importer_copy)
+	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x42, struct udb_importer_copy)
 #define UDB_IMPORTER_IOC_SUBMIT	\
-	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x03, struct udb_importer_submit)
+	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x43, struct udb_importer_submit)
 #define UDB_IMPORTER_IOC_JOB	\
-	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x04, struct udb_importer_job)
+	_IOWR(UDB_IMPORTER_IOC_MAGIC, 0x44, struct udb_importer_job)
 
 #endif /* _UAPI_UDB_IMPORTER_H */

@@ -21,8 +21,11 @@
 
 #define USERPTR_DMABUF_DEVICE	"/dev/userptr_dmabuf"
 
-/* Interface version, bumped when an ioctl or a flag is added. */
-#define USERPTR_DMABUF_API_VERSION	2U
+/*
+ * Interface version, bumped when an ioctl, a flag or a command number
+ * changes. 3: the ioctl type moved from 'u' (taken by ublk) to 'Y'.
+ */
+#define USERPTR_DMABUF_API_VERSION	3U
 
 /**
  * struct userptr_dmabuf_version - USERPTR_DMABUF_IOC_VERSION argument
@@ -167,7 +170,12 @@ struct userptr_dmabuf_info {
 	__u64 reserved[2];
 };
 
-#define USERPTR_DMABUF_IOC_MAGIC	'u'
+/*
+ * Type 'Y', numbers 0x00-0x1f: free in the ioctl-number.rst registry of
+ * Linux 6.12 and 7.3 (and used by no ioctl in either tree). The reference
+ * importer (udb_importer.h) uses 'Y' 0x40-0x4f.
+ */
+#define USERPTR_DMABUF_IOC_MAGIC	'Y'
 #define USERPTR_DMABUF_IOC_VERSION	\
 	_IOWR(USERPTR_DMABUF_IOC_MAGIC, 0x00, struct userptr_dmabuf_version)
 #define USERPTR_DMABUF_IOC_CREATE	\

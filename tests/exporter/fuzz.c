@@ -415,8 +415,9 @@ static void fuzz_exporter(long it)
 	F.calls++;
 	if (!ret) {
 		F.successes++;
-		if (mangled == 2 && (_IOC_TYPE(cmd) != 'u' || _IOC_DIR(cmd) != 3 ||
-				     _IOC_NR(cmd) > 3))
+		if (mangled == 2 &&
+		    (_IOC_TYPE(cmd) != USERPTR_DMABUF_IOC_MAGIC ||
+		     _IOC_DIR(cmd) != 3 || _IOC_NR(cmd) > 3))
 			fail_log("exporter (wrong cmd succeeded)", cmd, 0, it);
 		int32_t ofd;
 		uint32_t ofl;
