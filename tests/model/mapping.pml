@@ -26,7 +26,9 @@
  * Model step                  kernel function (kmod/)
  * ----------------------------------------------------------------------
  * owner: migrate/munmap/exit  CPU page-table change running
- *   invalidate()                udb_invalidate() (udb_buffer.c)
+ *   invalidate()                udb_invalidate() (udb_buffer.c), which
+ *                               queues the refresh only if a CPU mapping
+ *                               or a vmap follows (udb_buffer_wanted())
  * owner: mmap again           a new mapping of the range: no notifier
  * owner: exit                 mmput() -> exit_mmap(): mm_users is 0
  *                             (mmget_not_zero fails), then the unmap
@@ -75,7 +77,8 @@
  * Mutants, each a bug that must make it fail (tests/model/check):
  *   BUG_EARLY_PUT           udb_insert() drops its temporary page reference
  *                           right after the insert, before the mmap_seq
- *                           re-check and the zap of its own PTE
+ *                           re-check and the zap of its own PTE (as it
+ *                           did before commit db6cd4b)
  *   BUG_DROP_BEFORE_ZAP     the refresh drops cpu_refs before it zaps the
  *                           CPU mappings
  *   BUG_UNPIN_WHILE_MAPPED  udb_pinset_get() shares the pin set without
@@ -271,9 +274,14 @@ inline invalidate() {
 			if
 			:: state == VALID -> state = STALE
 			:: else -> skip
-			fi
+			fi;
+			/* udb_buffer_wanted(): a CPU mapping or a vmap follows */
+			wanted = mmaps > 0 || vmapped
 		};
-		queue_refresh()
+		if
+		:: wanted -> queue_refresh()
+		:: else -> skip
+		fi
 	:: else -> skip
 	fi
 }
@@ -282,7 +290,7 @@ inline invalidate() {
 proctype owner()
 {
 	byte n = 0, old, np;
-	bool reg;
+	bool reg, wanted;
 	do
 	:: atomic { n < STEPS && owner_page != NONE && pins[owner_page] == 0 ->
 		in_inv = true; reg = registered };
@@ -522,12 +530,14 @@ proctype cpu_user()
 					d_step { pte = ZERO; pte_w = false }
 				fi
 			:: !gone && p == NONE ->
+				/* maybe nothing asked for it yet */
+				queue_refresh();
 				goto next	/* wait for the refresh, retry */
 			:: p != NONE ->
 				d_step { pte = p; pte_w = w }
 #ifdef BUG_EARLY_PUT
 				;
-				put(p)		/* today's udb_insert() */
+				put(p)		/* udb_insert() before its fix */
 #endif
 			fi;
 			atomic {	/* buf->lock */
