@@ -231,7 +231,7 @@ static struct miscdevice udb_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "userptr_dmabuf",
 	.fops = &udb_fops,
-	.mode = 0666,
+	.mode = 0600,
 };
 
 struct workqueue_struct *udb_wq;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,13 +33,22 @@ FIXTURE_TEARDOWN(dev)
 	close(self->fd);
 }
 
-TEST(device_is_world_accessible)
+/*
+ * The module creates the node root-only; the plan applies
+ * packaging/99-userptr-dmabuf.rules (tests/vm/udev-rule.sh) before this
+ * runs, so it is root:render 0660, as on an installed system.
+ */
+TEST(device_follows_the_udev_rule)
 {
+	struct group *render = getgrnam("render");
 	struct stat st;
 
+	ASSERT_NE(NULL, render);
 	ASSERT_EQ(0, stat(USERPTR_DMABUF_DEVICE, &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
-	EXPECT_EQ(0666U, st.st_mode & 0777);
+	EXPECT_EQ(0660U, st.st_mode & 0777);
+	EXPECT_EQ(0U, st.st_uid);
+	EXPECT_EQ(render->gr_gid, st.st_gid);
 }
 
 TEST_F(dev, version_reports_api_and_limits)
