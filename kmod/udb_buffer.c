@@ -13,7 +13,8 @@
  * map_dma_buf() serves the snapshot and never faults. When the CPU page
  * tables change, the interval notifier waits for device work already
  * submitted (all dma_resv fences), marks the affected pages dirty and
- * queues a refresh; nothing of ours then stops migration, THP splits or
+ * queues a refresh if anything follows the snapshot (else whoever next
+ * asks for it does); nothing of ours then stops migration, THP splits or
  * KSM from taking the pages, unless an importer still maps them. The
  * refresh re-faults only the dirty pages with hmm_range_fault() and
  * publishes them under the dma_resv lock, notifying importers and adding a
@@ -132,6 +133,22 @@ static bool udb_buffer_wanted(struct udb_buffer *buf)
 }
 
 /*
+ * Whether notifier calls of the owner's mm go ahead without waiting: the
+ * mm is exiting (nobody will read its pages through the CPU again, and
+ * every device mapping holds its pages), or one of its waits timed out
+ * less than UDB_FENCE_WAIT_MS ago. jiffies may wrap: both ends count.
+ */
+static bool udb_skip_device_wait(struct udb_buffer *buf)
+{
+	unsigned long until = READ_ONCE(buf->umm->stuck_until);
+
+	if (!atomic_read(&buf->mm->mm_users))
+		return true;
+	return time_in_range(jiffies,
+			     until - msecs_to_jiffies(UDB_FENCE_WAIT_MS), until);
+}
+
+/*
  * Wait for all device work on @buf (BOOKKEEP fences), bounded: a fence that
  * never signals (a stuck device, a user's sync_file) must not hang
  * munmap(), reclaim or exit. Memory safety does not depend on this wait,
@@ -140,8 +157,10 @@ static bool udb_buffer_wanted(struct udb_buffer *buf)
  * owner mm's buffers timed out, none of them waits again until
  * UDB_FENCE_WAIT_MS have passed (udb_owner.c): an exit over many buffers
  * pays one wait. Those calls neither move that time on nor count unless
- * device work really is unfinished.
+ * device work really is unfinished. An exiting mm does not wait at all.
  *
+ * Context: mmu notifier, blockable; no locks held; sleeps up to
+ * UDB_FENCE_WAIT_MS.
  * Return: true if the change goes ahead with device work unfinished.
  */
 static bool udb_wait_device_work(struct udb_buffer *buf)
@@ -149,7 +168,7 @@ static bool udb_wait_device_work(struct udb_buffer *buf)
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct udb_mm *um = buf->umm;
 
-	if (time_before(jiffies, READ_ONCE(um->stuck_until)))
+	if (udb_skip_device_wait(buf))
 		return !dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP);
 	if (dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
 				  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) > 0)
@@ -270,15 +289,15 @@ static void udb_notify_importers(struct udb_buffer *buf)
 }
 
 /*
- * What GUP's check_vma_flags() refuses whatever the access, this refuses
- * too: memory without struct pages to mirror (VM_IO, VM_PFNMAP: -EFAULT),
- * memfd_secret() memory (off the kernel's direct map, so the DMA API's
- * bounce buffers, kmap and vmap would touch unmapped kernel addresses, and
- * sharing it is what it exists to prevent) and shadow stacks (a CPU
- * mapping of the dma-buf would be an ordinary writable view of one): -EPERM.
- * Droppable memory (VM_DROPPABLE) may be freed under memory pressure at
- * any time instead of being swapped, and its contents are not meant to
- * reach anyone else: -EPERM as well.
+ * Memory without struct pages to mirror (VM_IO, VM_PFNMAP) is -EFAULT, as
+ * GUP has it. Refused by policy with -EPERM, whatever the access:
+ * memfd_secret() memory (GUP refuses it too: it is off the kernel's direct
+ * map, which swiotlb bounce buffers, CPU syncs and kmap use, and sharing
+ * it is what it exists to prevent), shadow stacks (GUP refuses writes; a
+ * CPU mapping of the dma-buf would be an ordinary view of one, writable
+ * for a writable buffer) and droppable memory (VM_DROPPABLE, which GUP
+ * lets through: it may be freed under memory pressure instead of being
+ * swapped, and its contents are not meant for anyone else).
  */
 static int udb_vma_refused(struct vm_area_struct *vma)
 {
@@ -310,8 +329,8 @@ static int udb_vma_refused(struct vm_area_struct *vma)
  * refresh, under the mmap_lock. Clears *@shared (if given) when a VMA is
  * a private mapping.
  */
-static int udb_check_vmas(struct mm_struct *mm, unsigned long start,
-			  unsigned long end, bool readonly, bool *shared)
+int udb_check_vmas(struct mm_struct *mm, unsigned long start,
+		   unsigned long end, bool readonly, bool *shared)
 {
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
@@ -477,6 +496,28 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 }
 
 /*
+ * The owner's mm is gone. Snapshot pages it had not invalidated yet would
+ * still be served to CPU mappings of the dma-buf (DEAD serves nothing:
+ * udb_snapshot_page()), so zap those mappings and drop their references.
+ */
+static void udb_buffer_dead(struct udb_buffer *buf)
+{
+	unsigned long i;
+
+	udb_refresh_failed(buf, -ENODEV);
+	if (atomic_read(&buf->mmaps))
+		udb_mmap_zap(buf, 0, buf->npages, true);
+	mutex_lock(&buf->lock);
+	for (i = 0; i < buf->npages; i++) {
+		if (buf->cpu_refs[i]) {
+			put_page(buf->cpu_refs[i]);
+			buf->cpu_refs[i] = NULL;
+		}
+	}
+	mutex_unlock(&buf->lock);
+}
+
+/*
  * Invalidations kept colliding with the refresh (writeback of a large
  * file-backed buffer cleans it folio by folio, or the owner keeps
  * changing its pages). The range is not gone, so this is no FAULT (CPU
@@ -577,7 +618,7 @@ again:
 	mutex_unlock(&buf->lock);
 
 	if (!mmget_not_zero(buf->mm)) {
-		udb_refresh_failed(buf, -ENODEV);
+		udb_buffer_dead(buf);
 		return -ENODEV;
 	}
 	ret = 0;
@@ -661,6 +702,7 @@ again:
 	dma_resv_unlock(resv);
 
 	/* Depends on no lock: safe to wait for under dma_resv. */
+	udb_debug_delay(UDB_DELAY_SIGNAL);
 	dma_fence_signal(fence);
 	dma_fence_put(fence);
 	if (zeros)
@@ -852,7 +894,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	mmgrab(mm);
 	buf->mm = mm;
 	buf->owner = get_task_struct(current->group_leader);
-	buf->lock_cap = capable(CAP_IPC_LOCK);
+	buf->lock_cap = ns_capable_noaudit(&init_user_ns, CAP_IPC_LOCK);
 	buf->owner_pid = task_tgid_nr(current);
 	buf->flags = flags;
 	buf->size = (size_t)npages << PAGE_SHIFT;
@@ -923,6 +965,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	for (i = 0; i < buf->npages; i++)
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);
+	/* before the mm can be freed and its address reused for another */
+	udb_mm_put(buf->umm);
 	mmdrop(buf->mm);
 	put_task_struct(buf->owner);
 	mutex_destroy(&buf->lock);
@@ -932,7 +976,6 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	kvfree(buf->cpu_refs);
 	kvfree(buf->pages);
 	kfree(buf->ranges);
-	udb_mm_put(buf->umm);
 	udb_user_uncharge(buf->uid, buf->size);
 	kfree(buf);
 }

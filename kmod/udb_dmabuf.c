@@ -65,17 +65,35 @@ static bool udb_attach_may_pin(struct dma_buf_attachment *attach)
 #endif
 }
 
+/* The failed refresh's errno while the buffer is FAULT or DEAD, else 0. */
+static int udb_state_error(struct udb_buffer *buf)
+{
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
+		ret = buf->last_error;
+	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
+		ret = -ENODEV;
+	mutex_unlock(&buf->lock);
+	return ret;
+}
+
 /**
  * udb_attach() - dma_buf_ops.attach
  * @dmabuf: our buffer
  * @attach: the new attachment
  *
- * Attachments that may pin get the pinned set now, while mmap_lock may
- * still be taken; dynamic ones get a snapshot refresh if one is pending,
- * waited for at most UDB_ATTACH_WAIT_MS: the owner's faults and changes
- * must not hold up an importer (a map in the meantime says -EAGAIN).
+ * Either way a pending refresh runs first (the refresh worker faults the
+ * owner's pages, never the importer), waited for at most
+ * UDB_ATTACH_WAIT_MS: the owner's faults and changes must not hold up an
+ * importer. Attachments that may pin then pin what it faulted, while
+ * mmap_lock may still be taken; dynamic ones map later (-EAGAIN until the
+ * refresh publishes).
  *
- * Return: 0, or the errno of udb_pinset_get().
+ * Return: 0, -EINTR, the failed refresh's errno (-ENODEV: the owner is
+ * gone), or the errno of udb_pinset_get() (-EAGAIN: the refresh had not
+ * faulted every page within the wait).
  */
 static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 {
@@ -86,12 +104,14 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 	if (!ua)
 		return -ENOMEM;
 	if (udb_attach_may_pin(attach)) {
-		ua->pinset = udb_pinset_get(buf);
-		if (IS_ERR(ua->pinset)) {
-			int ret = PTR_ERR(ua->pinset);
+		/* the refresh worker faults; pinning only takes what it found */
+		int ret = udb_buffer_settle(buf, UDB_ATTACH_WAIT_MS) ?:
+			  udb_state_error(buf);
 
+		ua->pinset = ret ? ERR_PTR(ret) : udb_pinset_get(buf);
+		if (IS_ERR(ua->pinset)) {
 			kfree(ua);
-			return ret;
+			return PTR_ERR(ua->pinset);
 		}
 	} else {
 		mutex_lock(&buf->lock);
@@ -340,20 +360,6 @@ static void udb_release(struct dma_buf *dmabuf)
 /* Longest a CPU access bracket waits for a pending refresh. */
 #define UDB_SYNC_WAIT_MS	2000
 
-/* A failed refresh's errno while the buffer is FAULT or DEAD. */
-static int udb_sync_error(struct udb_buffer *buf)
-{
-	int ret = 0;
-
-	mutex_lock(&buf->lock);
-	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
-		ret = buf->last_error;
-	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
-		ret = -ENODEV;
-	mutex_unlock(&buf->lock);
-	return ret;
-}
-
 static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 {
 	struct udb_buffer *buf = dmabuf->priv;
@@ -374,7 +380,7 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 	    state == USERPTR_DMABUF_STATE_FAULT) {
 		if (udb_buffer_settle(buf, UDB_SYNC_WAIT_MS))
 			return -EINTR;
-		ret = udb_sync_error(buf);
+		ret = udb_state_error(buf);
 		if (ret)
 			return ret;
 	}
@@ -450,6 +456,7 @@ static int udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
 	struct page *stand_in = ZERO_PAGE(0);
 	unsigned long i;
 	struct page *p;
+	bool stale;
 
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY)) {
 		stand_in = alloc_page(GFP_KERNEL | __GFP_ZERO);
@@ -464,7 +471,11 @@ static int udb_vmap_snapshot(struct udb_buffer *buf, struct page **pages)
 		udb_vmap_get_page(p);
 		pages[i] = p;
 	}
+	stale = buf->state == USERPTR_DMABUF_STATE_STALE;
 	mutex_unlock(&buf->lock);
+	/* nothing may have asked for the refresh yet: the next vmap follows */
+	if (stale)
+		udb_queue_refresh(buf);
 	/* the pages that use it hold their own references */
 	if (stand_in != ZERO_PAGE(0))
 		put_page(stand_in);

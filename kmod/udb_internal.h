@@ -240,6 +240,8 @@ void udb_queue_refresh(struct udb_buffer *buf);
 int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms);
 void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
 bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
+int udb_check_vmas(struct mm_struct *mm, unsigned long start,
+		   unsigned long end, bool readonly, bool *shared);
 void udb_dirty_page(struct page *page);
 
 /* udb_dmabuf.c */
@@ -252,10 +254,15 @@ void udb_mmap_zero_work(struct work_struct *work);
 void udb_mmap_zap(struct udb_buffer *buf, unsigned long lo, unsigned long hi,
 		  bool force);
 
-/* The snapshot's page at @pgoff, or NULL while it is dirty. Under buf->lock. */
+/*
+ * The snapshot's page at @pgoff, or NULL while it is dirty or once the
+ * owner is gone (DEAD serves nothing). Under buf->lock.
+ */
 static inline struct page *udb_snapshot_page(struct udb_buffer *buf,
 					     pgoff_t pgoff)
 {
+	if (buf->state == USERPTR_DMABUF_STATE_DEAD)
+		return NULL;
 	if (pgoff >= buf->dirty_lo && pgoff < buf->dirty_hi)
 		return NULL;
 	return buf->pages[pgoff];
@@ -267,6 +274,7 @@ static inline struct page *udb_snapshot_page(struct udb_buffer *buf,
  */
 enum udb_delay_point {
 	UDB_DELAY_INSERT,	/* CPU-mapping fault: around the PTE insert */
+	UDB_DELAY_SIGNAL,	/* refresh: before it signals its fence */
 	UDB_DELAY_NR,
 };
 

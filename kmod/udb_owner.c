@@ -13,8 +13,12 @@
  * Per owner mm: when the mmu notifier of one of its buffers has waited
  * UDB_FENCE_WAIT_MS for device work in vain, the notifiers of all its
  * buffers go ahead without waiting until that much time has passed, so
- * that an munmap or exit over many buffers whose fences never signal (any
- * dma-buf fd holder can add one) costs the owner one wait, not one each.
+ * that an munmap or reclaim over many buffers whose fences never signal
+ * (any dma-buf fd holder can add one) costs the owner one wait, not one
+ * each. The price: an fd holder of one buffer who adds such a fence makes
+ * the owner's other buffers skip their waits for that while, which costs
+ * their importers coherence (counted in fence_timeouts), not memory
+ * safety (mappings hold their pages).
  *
  * Locking: udb_users_lock protects the per-user counters, udb_mms_lock the
  * per-mm table and reference counts; neither is held while calling out.
@@ -36,7 +40,7 @@ MODULE_PARM_DESC(max_buffers_per_user,
 static unsigned int max_mb_per_user;
 module_param(max_mb_per_user, uint, 0644);
 MODULE_PARM_DESC(max_mb_per_user,
-		 "MiB one user's buffers may mirror in all (default: twice the RAM)");
+		 "MiB one user's buffers may mirror in all (0: twice the RAM, the default)");
 
 /**
  * struct udb_user - what one uid's live buffers cost
@@ -51,17 +55,21 @@ struct udb_user {
 static DEFINE_XARRAY(udb_users);
 static DEFINE_MUTEX(udb_users_lock);
 
+/* Twice the RAM, in MiB: what max_mb_per_user 0 stands for. */
+static unsigned int udb_default_mb(void)
+{
+	return min_t(u64, UINT_MAX, (u64)totalram_pages() >> (19 - PAGE_SHIFT));
+}
+
 /**
- * udb_owner_init() - set the defaults that depend on the machine
+ * udb_owner_init() - show the default byte limit in the module parameter
  *
  * Context: module init.
  */
 void udb_owner_init(void)
 {
 	if (!max_mb_per_user)
-		max_mb_per_user = min_t(u64, UINT_MAX,
-					(u64)totalram_pages() >>
-					(19 - PAGE_SHIFT));
+		max_mb_per_user = udb_default_mb();
 }
 
 /**
@@ -75,14 +83,16 @@ void udb_owner_init(void)
  */
 int udb_user_charge(uid_t uid, u64 size)
 {
-	u64 limit = (u64)READ_ONCE(max_mb_per_user) << 20;
+	unsigned int mb = READ_ONCE(max_mb_per_user);
+	u64 limit;
 	struct udb_user *u;
 	int ret = 0;
 
+	limit = (u64)(mb ?: udb_default_mb()) << 20;
 	mutex_lock(&udb_users_lock);
 	u = xa_load(&udb_users, uid);
 	if (!u) {
-		u = kzalloc(sizeof(*u), GFP_KERNEL);
+		u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
 		if (!u || xa_err(xa_store(&udb_users, uid, u, GFP_KERNEL))) {
 			kfree(u);
 			ret = -ENOMEM;

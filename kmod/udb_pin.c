@@ -45,9 +45,15 @@ static int udb_pin_check(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
+/*
+ * Pin what the refresh worker faulted (FOLL_NOFAULT): the caller is an
+ * importer, which must not run the owner's page faults (a FUSE server
+ * that never answers would hang it). The same VMAs as for a refresh are
+ * refused, whatever GUP itself allows.
+ */
 static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
 {
-	unsigned int gup = FOLL_LONGTERM;
+	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT;
 	unsigned long done = 0, want;
 	unsigned int n;
 	long got;
@@ -64,14 +70,17 @@ static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
 		struct udb_range *r = &buf->ranges[n];
 		unsigned long addr = r->start;
 
-		if (gup & FOLL_WRITE)
+		ret = udb_check_vmas(buf->mm, r->start, r->end,
+				     !(gup & FOLL_WRITE), NULL);
+		if (!ret && (gup & FOLL_WRITE))
 			ret = udb_pin_check(buf->mm, r->start, r->end);
 		while (!ret && addr < r->end) {
 			want = (r->end - addr) >> PAGE_SHIFT;
 			got = pin_user_pages_remote(buf->mm, addr, want, gup,
 						    ps->pages + done, NULL);
 			if (got <= 0) {
-				ret = got ? got : -EFAULT;
+				/* a page the refresh faulted is gone again */
+				ret = !got || got == -EFAULT ? -EAGAIN : got;
 				break;
 			}
 			done += got;
@@ -90,12 +99,16 @@ out_mmput:
  * udb_pinset_get() - take a reference on the buffer's pinned pages
  * @buf: the buffer
  *
- * Pins the whole buffer the first time.
+ * Pins the whole buffer the first time, as the refresh worker faulted it:
+ * the caller has let a pending refresh run (udb_buffer_settle()).
  *
- * Context: process context, no dma_resv lock held; takes pin_lock, the
- * owner's mmap_lock, then the dma_resv lock.
+ * Context: process context, no dma_resv lock held; takes pin_lock
+ * (killable), the owner's mmap_lock, then the dma_resv lock.
  * Return: the pin set, or ERR_PTR(-ENOMEM) over the owner's RLIMIT_MEMLOCK
- * or without memory, ERR_PTR(-ENODEV) if the owner is gone, ERR_PTR(-EOPNOTSUPP) for
+ * or without memory, ERR_PTR(-EAGAIN) if a page is not faulted in (the
+ * refresh is still running, or the owner changed the range since),
+ * ERR_PTR(-EINTR) if killed, ERR_PTR(-EPERM) or -EFAULT for VMAs a buffer
+ * may not mirror, ERR_PTR(-ENODEV) if the owner is gone, ERR_PTR(-EOPNOTSUPP) for
  * a writable buffer over a shared file mapping (which only dynamic
  * importers can use), or a GUP errno.
  */
@@ -107,7 +120,8 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	s64 pinned;
 	int ret;
 
-	mutex_lock(&buf->pin_lock);
+	if (mutex_lock_killable(&buf->pin_lock))
+		return ERR_PTR(-EINTR);
 	ps = buf->pinset;
 	if (ps) {
 		kref_get(&ps->ref);

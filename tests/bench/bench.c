@@ -15,6 +15,7 @@
  *
  * Usage: bench [max_size_mb]   (default 1024)
  */
+#define UDB_TEST_NO_HARNESS
 #include "../exporter/common.h"
 
 #include <linux/dma-heap.h>

@@ -177,6 +177,7 @@ static inline int kernel_is_dynamic(int dev)
  * with the skip's reason after "failed, then skipped:". Checked by
  * tests/harness/skipguard.c (tests/vm/plans/splat-silent.plan).
  */
+#ifndef UDB_TEST_NO_HARNESS	/* the benchmark uses the helpers only */
 #include "kselftest_harness.h"
 
 #undef SKIP
@@ -198,5 +199,7 @@ static inline int kernel_is_dynamic(int dev)
 	_metadata->trigger = 0; \
 	statement; \
 } while (0)
+
+#endif /* UDB_TEST_NO_HARNESS */
 
 #endif /* UDB_TEST_COMMON_H */
