@@ -21,9 +21,10 @@
  * buffer is still STALE) is waited for like any pending refresh: the range
  * is there, and zeros would be wrong data.
  *
- * Pages are mapped read-only first and made writable on the first write
- * (pfn_mkwrite), which marks them dirty: writeback of file-backed memory
- * then sees writes made through the dma-buf. Writeback write-protects the
+ * A read fault maps a page read-only, and the first write makes it
+ * writable (pfn_mkwrite); a write fault maps it writable at once. Either
+ * way the page is marked dirty first, so writeback of file-backed memory
+ * sees writes made through the dma-buf. Writeback write-protects the
  * owner's mapping, which invalidates the buffer and zaps these mappings,
  * so the next write dirties the page again.
  *
