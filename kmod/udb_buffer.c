@@ -767,12 +767,22 @@ int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
 	return ret < 0 ? -EINTR : 0;
 }
 
+/* How long a refresh waits for one of its owner's running-refresh slots. */
+#define UDB_REFRESH_SLOT_WAIT_MS	20
+
 static void udb_refresh_work(struct work_struct *work)
 {
 	struct udb_buffer *buf = container_of(to_delayed_work(work),
 					      struct udb_buffer, refresh_work);
 
+	/* the buffer's owner has enough refreshes running (see udb_owner.c) */
+	if (!udb_user_refresh_begin(buf->uid)) {
+		queue_delayed_work(udb_wq, &buf->refresh_work,
+				   msecs_to_jiffies(UDB_REFRESH_SLOT_WAIT_MS));
+		return;
+	}
 	udb_buffer_refresh(buf);
+	udb_user_refresh_end(buf->uid);
 }
 
 static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,

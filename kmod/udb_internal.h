@@ -224,6 +224,8 @@ struct udb_mm {
 void udb_owner_init(void);
 int udb_user_charge(uid_t uid, u64 size);
 void udb_user_uncharge(uid_t uid, u64 size);
+bool udb_user_refresh_begin(uid_t uid);
+void udb_user_refresh_end(uid_t uid);
 struct udb_mm *udb_mm_get(struct mm_struct *mm);
 void udb_mm_put(struct udb_mm *um);
 

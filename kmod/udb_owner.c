@@ -46,11 +46,20 @@ MODULE_PARM_DESC(max_mb_per_user,
  * struct udb_user - what one uid's live buffers cost
  * @buffers: how many
  * @bytes: the sum of their sizes
+ * @refreshing: refresh work items of its buffers running now
  */
 struct udb_user {
 	unsigned long buffers;
 	u64 bytes;
+	unsigned int refreshing;
 };
+
+/*
+ * A refresh runs the owner's page faults, which may never complete (a FUSE
+ * server that does not answer): one user may tie up this many of the
+ * module's workers at a time, so that others' refreshes still run.
+ */
+#define UDB_USER_MAX_REFRESHING	8
 
 static DEFINE_XARRAY(udb_users);
 static DEFINE_MUTEX(udb_users_lock);
@@ -136,6 +145,46 @@ void udb_user_uncharge(uid_t uid, u64 size)
 			kfree(u);
 		}
 	}
+	mutex_unlock(&udb_users_lock);
+}
+
+/**
+ * udb_user_refresh_begin() - claim one of @uid's running-refresh slots
+ * @uid: the buffer's owner
+ *
+ * Context: process context (the refresh work), may sleep.
+ * Return: true if the refresh may run now; false if @uid has
+ * UDB_USER_MAX_REFRESHING running (the caller retries later).
+ */
+bool udb_user_refresh_begin(uid_t uid)
+{
+	struct udb_user *u;
+	bool ok = false;
+
+	mutex_lock(&udb_users_lock);
+	u = xa_load(&udb_users, uid);
+	if (u && u->refreshing < UDB_USER_MAX_REFRESHING) {
+		u->refreshing++;
+		ok = true;
+	}
+	mutex_unlock(&udb_users_lock);
+	return ok;
+}
+
+/**
+ * udb_user_refresh_end() - release a slot udb_user_refresh_begin() claimed
+ * @uid: the buffer's owner
+ *
+ * Context: process context, may sleep.
+ */
+void udb_user_refresh_end(uid_t uid)
+{
+	struct udb_user *u;
+
+	mutex_lock(&udb_users_lock);
+	u = xa_load(&udb_users, uid);
+	if (!WARN_ON_ONCE(!u || !u->refreshing))
+		u->refreshing--;
 	mutex_unlock(&udb_users_lock);
 }
 
