@@ -181,7 +181,9 @@ static int pin_to_cpu(int cpu)
 struct freed_page_race {
 	volatile uint32_t *view;	/* the dma-buf mapping's first word */
 	uint32_t old_word, new_word;
-	volatile int stop;
+	uint8_t *spare;			/* untouched memory for the reuse */
+	size_t spare_len;
+	volatile int go, stop;
 	volatile uint32_t bad;
 	volatile long reads, bad_reads;
 };
@@ -201,19 +203,23 @@ static void *race_fault(void *arg)
 	return NULL;
 }
 
+/*
+ * Touches fresh pages on the fault's CPU: a page freed there is the first
+ * one its next allocation takes. No mmap()/munmap() here: the fault holds
+ * the mmap_lock for reading, and a writer queued behind it would stall
+ * every later page fault of this process, the reader's included.
+ */
 static void *race_reuse(void *arg)
 {
 	struct freed_page_race *r = arg;
-	size_t ps = page_size();
+	size_t ps = page_size(), off;
 
 	pin_to_cpu(0);
-	while (!r->stop) {
-		uint8_t *p = map_anon(64 * ps);
-
-		if (!p)
-			break;
-		memset(p, 0x5a, 64 * ps);
-		munmap(p, 64 * ps);
+	while (!r->go)
+		usleep(1000);
+	for (off = 0; off < r->spare_len && !r->stop; off += ps) {
+		memset(r->spare + off, 0x5a, ps);
+		usleep(2000);
 	}
 	return NULL;
 }
@@ -222,6 +228,8 @@ static void *race_read(void *arg)
 {
 	struct freed_page_race *r = arg;
 
+	while (!r->go)
+		usleep(1000);
 	while (!r->stop) {
 		uint32_t w = r->view[0];
 
@@ -242,14 +250,20 @@ static int freed_page_reader(int fd, size_t len, uint32_t old_word,
 {
 	struct freed_page_race r = {
 		.old_word = old_word, .new_word = new_word,
+		.spare_len = 256 * page_size(),
 	};
 	struct freed_page_report rep = { 0 };
 	pthread_t fault, reuse, reader;
 	char go;
 
 	r.view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	if (r.view == MAP_FAILED)
+	r.spare = map_anon(r.spare_len);
+	if (r.view == MAP_FAILED || !r.spare)
 		return 1;
+	/* every thread and mapping exists before the fault takes mmap_lock */
+	if (pthread_create(&reuse, NULL, race_reuse, &r) ||
+	    pthread_create(&reader, NULL, race_read, &r))
+		return 2;
 	rep.fault_start = now_ms();
 	if (pthread_create(&fault, NULL, race_fault, &r))
 		return 2;
@@ -261,9 +275,7 @@ static int freed_page_reader(int fd, size_t len, uint32_t old_word,
 	/* until the insert, then inside the sleep after it */
 	while (now_ms() < rep.fault_start + delay_ms + 100)
 		usleep(10 * 1000);
-	if (pthread_create(&reuse, NULL, race_reuse, &r) ||
-	    pthread_create(&reader, NULL, race_read, &r))
-		return 5;
+	r.go = 1;
 	pthread_join(fault, NULL);
 	r.stop = 1;
 	pthread_join(reuse, NULL);
@@ -560,18 +572,30 @@ TEST(pins_limited_by_the_owners_memlock)
 }
 
 /*
- * Signal @timeline after @after_ms from another process: a thread of the
- * owner could stall behind the mmap_lock the owner's madvise() holds while
- * its notifier waits.
+ * Signal @timeline @after_ms after a byte arrives on the returned pipe,
+ * from another process: a thread of the owner could stall behind the
+ * mmap_lock the owner's madvise() holds while its notifier waits. Fork
+ * before the fence goes into the buffer: fork() itself write-protects the
+ * owner's pages, and that change would wait for the fence.
  */
-static pid_t signal_later(int timeline, unsigned int after_ms)
+static pid_t signal_later(int timeline, unsigned int after_ms, int *go)
 {
-	pid_t pid = fork();
+	int p[2];
+	pid_t pid;
+	char c;
 
+	if (pipe(p))
+		return -1;
+	pid = fork();
 	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(2);
 		usleep(after_ms * 1000);
 		_exit(sw_inc(timeline) ? 1 : 0);
 	}
+	close(p[0]);
+	*go = p[1];
 	return pid;
 }
 
@@ -585,7 +609,7 @@ TEST(fence_wait_skip_is_one_off)
 {
 	size_t ps = page_size(), len = 16 * ps;
 	struct userptr_dmabuf_info info;
-	int dev, fd, tl, tl2, f1, f2, i, status;
+	int dev, fd, tl, tl2, f1, f2, i, status, go;
 	pid_t pid;
 	uint8_t *mem;
 	double t;
@@ -620,14 +644,16 @@ TEST(fence_wait_skip_is_one_off)
 	/* new device work that takes 1 s: the next change waits for it */
 	f2 = sw_fence(&tl2);
 	ASSERT_GE(f2, 0);
-	ASSERT_EQ(0, add_fence(fd, f2));
-	pid = signal_later(tl2, 1000);
+	pid = signal_later(tl2, 1000, &go);
 	ASSERT_GE(pid, 0);
+	ASSERT_EQ(0, add_fence(fd, f2));
+	ASSERT_EQ(1, write(go, "g", 1));
 	t = now_ms();
 	ASSERT_EQ(0, madvise(mem + 8 * ps, ps, MADV_DONTNEED));
 	t = now_ms() - t;
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	close(go);
 	TH_LOG("change with device work that finishes after 1 s: %.0f ms", t);
 	EXPECT_GT(t, 800.0) TH_LOG("the change did not wait for device work");
 	ASSERT_EQ(0, udb_info(dev, fd, &info));
@@ -653,7 +679,7 @@ TEST(exit_with_many_stuck_buffers_is_bounded)
 	int n = env ? atoi(env) : 100;
 	int tl, fence, pipefd[2], status, i;
 	double t0, t = 0;
-	pid_t pid;
+	pid_t pid, reaped;
 
 	fence = sw_fence(&tl);
 	if (fence < 0)
@@ -683,18 +709,20 @@ TEST(exit_with_many_stuck_buffers_is_bounded)
 	close(pipefd[1]);
 	ASSERT_EQ(1, read(pipefd[0], &i, 1));
 	t0 = now_ms();
-	while (waitpid(pid, &status, WNOHANG) == 0) {
+	while (!(reaped = waitpid(pid, &status, WNOHANG))) {
 		t = now_ms() - t0;
 		if (t > 30000)
 			break;
 		usleep(50 * 1000);
 	}
+	t = now_ms() - t0;
 	TH_LOG("exit with %d buffers holding a never-signalled fence: %.1f s%s",
-	       n, t / 1e3, t > 30000 ? " and counting" : "");
-	EXPECT_LT(t, 30000.0);
+	       n, t / 1e3, reaped ? "" : " and counting");
+	EXPECT_EQ(pid, reaped);
 	/* the device finishes: an exit still waiting goes on */
 	ASSERT_EQ(0, sw_inc(tl));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	if (!reaped)
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	close(fence);
 	close(tl);
@@ -777,7 +805,8 @@ TEST(first_write_faults_once)
 	getrusage(RUSAGE_THREAD, &r1);
 	faults = r1.ru_minflt - r0.ru_minflt;
 	TH_LOG("%zu first writes: %ld faults", n, faults);
-	EXPECT_LE(faults, (long)n + 4);
+	/* 2n when the write fault maps read-only and pfn_mkwrite follows */
+	EXPECT_LE(faults, (long)n + (long)n / 2);
 	EXPECT_EQ(2, mem[(n - 1) * ps]);
 	munmap(view, len);
 	close(fd);
