@@ -2,9 +2,11 @@
 /*
  * Deliberate splats for the harness's own tests: loading this module with
  * what=warn emits a WARNING, what=lockdep a real circular locking report
- * (A->B then B->A, single threaded, so nothing deadlocks), what=leak loses
- * a allocation for kmemleak to find (kasan flavour). The harness must turn
- * each into a failed run. Never load it anywhere else.
+ * (A->B then B->A, single threaded, so nothing deadlocks), what=unlock a
+ * lockdep report printed without any WARN (releasing a mutex nobody holds:
+ * "bad unlock balance"), what=leak loses a allocation for kmemleak to find
+ * (kasan flavour). The harness must turn each into a failed run. Never load
+ * it anywhere else.
  *
  * Locking: two local mutexes, taken only from init in a fixed sequence.
  */
@@ -14,7 +16,7 @@
 
 static char *what = "warn";
 module_param(what, charp, 0444);
-MODULE_PARM_DESC(what, "warn | lockdep | leak");
+MODULE_PARM_DESC(what, "warn | lockdep | unlock | leak");
 
 /* Where the leak is last seen before it is lost. */
 static void *udb_splat_leak;
@@ -36,6 +38,13 @@ static int __init udb_splat_init(void)
 		mutex_lock(&udb_splat_a);
 		mutex_unlock(&udb_splat_a);
 		mutex_unlock(&udb_splat_b);
+	} else if (!strcmp(what, "unlock")) {
+		/*
+		 * Nobody holds A: lockdep reports the imbalance and turns
+		 * itself off, so the mutex debug check that follows stays
+		 * silent. The unlock of an unlocked mutex changes nothing.
+		 */
+		mutex_unlock(&udb_splat_a);
 	} else if (!strcmp(what, "leak")) {
 		udb_splat_leak = kmalloc(4096, GFP_KERNEL);
 		if (!udb_splat_leak)

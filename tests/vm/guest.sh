@@ -48,6 +48,25 @@ if [ -e /sys/kernel/debug/kmemleak ] ||
 	cat /sys/kernel/debug/kmemleak >"$out/kmemleak.txt" 2>&1
 fi
 
+# End-of-run checks, one TAP line each in tests/vm/run: lockdep still on
+# (its first report turns it off, so later ones would go unseen), no
+# DMA-API debug error and DMA-API debug still on, the kernel's taint flags.
+[ -d /sys/kernel/debug/dma-api ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+{
+	if [ -r /proc/lockdep_stats ]; then
+		echo "debug_locks $(awk '$1 == "debug_locks:" { print $2 }' /proc/lockdep_stats)"
+	else
+		echo "debug_locks absent"
+	fi
+	if [ -r /sys/kernel/debug/dma-api/error_count ]; then
+		echo "dma_api_errors $(cat /sys/kernel/debug/dma-api/error_count)"
+		echo "dma_api_disabled $(cat /sys/kernel/debug/dma-api/disabled)"
+	else
+		echo "dma_api_errors absent"
+	fi
+	echo "tainted $(cat /proc/sys/kernel/tainted)"
+} >"$out/end-checks" 2>&1
+
 dmesg >"$out/dmesg.txt"
 read -r up _ </proc/uptime
 echo "$up" >"$out/end-seconds"
