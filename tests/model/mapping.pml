@@ -7,16 +7,24 @@
  * exit, and the release of the dma-buf after its last file reference.
  * invalidation.pml models the dynamic importer and its device jobs.
  *
- * The buffer has one page. Physical pages are a pool of NPAGE slots with
+ * The buffer has one page, page 0, plus the dirty window of another page
+ * (dirty_other; its physical pages are not modelled): the owner's exit may
+ * unmap that page first, so a refresh can find the mm gone while page 0
+ * is still clean, and only udb_snapshot_page()'s DEAD test keeps page 0
+ * from being served. Physical pages are a pool of NPAGE slots with
  * reference counts (and pin counts); a slot whose count drops to zero is
  * freed and may be reused by the next allocation. ZERO is the shared zero
  * page, never counted and never freed.
  *
- * Two configurations of this file are checked: -DSIDE_CPU (the owner, the
- * refresh, zero_work, the CPU mapping, release) and -DSIDE_PINNED (the
- * owner, the refresh, the static importer, the vmap, release). They meet
- * only through page references and the release, and together they stay
- * at a few million states (all processes at once: tens of millions).
+ * Three configurations of this file are checked: -DSIDE_CPU (the owner,
+ * the refresh, zero_work, the CPU mapping, release), -DSIDE_PINNED (the
+ * owner, the refresh, the static importer, the vmap, release) and
+ * -DSIDE_TWO_VMAS (the owner with one change, the refresh, two VMAs of the
+ * mapping with one access each, release; no zero_work; compiled with
+ * -DCOLLAPSE). They meet only through page references and the release,
+ * at up to about ten million states each (all processes at once: far
+ * more). A sibling thread of the mapping process and 3 owner steps are
+ * left to runs by hand: they cost tens of millions of states.
  *
  * Critical sections under buf->lock, and the short ones under dma_resv,
  * are single atomic steps: they do not block and touch only the data the
@@ -37,7 +45,9 @@
  *   zap(false)                  udb_mmap_zap(buf, lo, hi, false)
  *   drop_cpu_refs()             the cpu_refs put_page() loop after it
  *   fault step                  mmget_not_zero + hmm_range_fault()
- *   failed                      udb_refresh_failed() (FAULT / DEAD)
+ *   failed                      udb_refresh_failed() (FAULT); the mm
+ *                               gone: udb_buffer_dead() (DEAD, zap(true),
+ *                               put all cpu_refs)
  *   publish                     under dma_resv + buf->lock, retry on
  *                               mmu_interval_read_retry()
  *   zap(true) if zeros          udb_mmap_zap(buf, lo, hi, true)
@@ -47,13 +57,19 @@
  *   mkwrite                     udb_vm_pfn_mkwrite() + the core's
  *                               finish_mkwrite_fault() (pte_same)
  *   munmap                      zap of its PTEs, udb_vm_close(), fput
+ *   (second VMA)                udb_mmap() of the dma-buf again: mmaps++
  * importer                    a static importer with two attachments
  *   pinset_get / pinset_put     udb_pinset_get() / udb_pinset_put() +
  *                               udb_pinset_release() (udb_pin.c), from
- *                               udb_attach() / udb_detach()
+ *                               udb_attach() / udb_detach(); attach
+ *                               first queues a refresh of a STALE/FAULT
+ *                               buffer (udb_buffer_settle(), its wait not
+ *                               modelled) and fails FAULT/DEAD
+ *                               (udb_state_error())
  *   map / unmap                 core pin -> udb_pin(), udb_map_dma_buf();
  *                               udb_unmap_dma_buf(), core unpin
- * vmapper                     udb_vmap() + udb_vmap_snapshot(), udb_vunmap()
+ * vmapper                     udb_vmap() + udb_vmap_snapshot() (queues a
+ *                             refresh when STALE), udb_vunmap()
  * release                     udb_release() -> udb_buffer_destroy()
  * get / put / alloc           get_page() / put_page() / alloc_page()
  *
@@ -66,11 +82,25 @@
  *    the owner maps unless the buffer's window is open (notified, not yet
  *    republished): once the refresh has zapped and published, no PTE to
  *    an old page survives;
+ *  - a read through the zero page happens only while the buffer is not
+ *    VALID or a zero-page zap is owed (ghost zpend: counted where the
+ *    publish reads zero_mapped and where zero_work clears it, uncounted
+ *    after the matching zap(true));
  *  - a static importer's pages stay pinned while it maps them, and pins
  *    and page references are balanced at the end (only the owner's own
  *    page is left referenced);
  *  - a DEAD buffer serves nothing new (fault: the zero page or SIGBUS;
- *    vmap: the stand-in; the pinned set cannot be created);
+ *    vmap: the stand-in; the pinned set cannot be created), also when
+ *    page 0 is outside the dirty window (BUG_DEAD_SERVES);
+ *  - reach(n) markers (tests/model/reach): each key branch is taken.
+ *
+ * Known and not a model bug: a sibling thread of the faulting process can
+ * write through a PTE that a fault inserted holding a pre-zap mmap_seq,
+ * after the refresh published, until the fault's own re-check zaps it:
+ * such writes are lost, the same class as writes inside the invalidation
+ * window. The model has no sibling accessor (it cost several times the
+ * states); with one, the freshness assertion must allow exactly that
+ * case (a ghost "insert holding a pre-zap seq").
  *  - nothing reaches the buffer after its release, and the release comes
  *    after the last file reference (fd, mapping, importer, vmap, zap).
  *
@@ -80,23 +110,63 @@
  *                           re-check and the zap of its own PTE (as it
  *                           did before commit db6cd4b)
  *   BUG_DROP_BEFORE_ZAP     the refresh drops cpu_refs before it zaps the
- *                           CPU mappings
+ *                           CPU mappings: the page is freed under a live
+ *                           PTE before the zap runs at all
  *   BUG_UNPIN_WHILE_MAPPED  udb_pinset_get() shares the pin set without
  *                           taking a reference: a detach unpins pages
  *                           another attachment still maps
  *   BUG_PUBLISH_NO_ZAP      the refresh publishes without zapping the CPU
  *                           mappings
+ *   BUG_PUBLISH_NO_ZERO_ZAP the publish skips zap(true) of zero pages
+ *   BUG_ZERO_WORK_NO_SEQ    zero_work's zap does not bump mmap_seq
+ *   BUG_DEAD_SERVES         udb_snapshot_page() without its DEAD test
+ *   BUG_CLOSE_DEC_UNLOCKED  udb_vm_close() drops the mmaps count outside
+ *                           buf->lock and puts cpu_refs in a later
+ *                           section (-DSIDE_TWO_VMAS)
+ *   BUG_DROP_EVERY_CLOSE    every udb_vm_close() puts cpu_refs, not only
+ *                           the last (-DSIDE_TWO_VMAS)
+ * tests/model/check names the assertion that must catch each.
  */
 
+/* reach(n): with -DREACH=n the model must fail there (tests/model/reach) */
+#ifndef REACH
+#define REACH 0
+#endif
+#define reach(n) assert(REACH != n)
+
+#ifdef BUG_ZERO_WORK_NO_SEQ
+#define ZW_SEQ false	/* zero_work's zap leaves mmap_seq alone */
+#else
+#define ZW_SEQ true
+#endif
+
+#if defined(SIDE_TWO_VMAS) && !defined(STEPS)
+#define STEPS		1	/* two VMAs: one owner change is enough */
+#endif
 #ifndef STEPS
 #define STEPS		2	/* owner page-table changes */
 #endif
 #ifndef ACCESSES
 #define ACCESSES	3	/* CPU accesses through the mapping */
 #endif
+#ifdef SIDE_TWO_VMAS
+#define SIDE_CPU
+#endif
 #if !defined(SIDE_CPU) && !defined(SIDE_PINNED)
 #define SIDE_CPU
 #define SIDE_PINNED
+#endif
+#ifdef SIDE_TWO_VMAS		/* two VMAs: ACC0 + ACC1 accesses */
+#define NVMA		2
+#ifndef ACC0
+#define ACC0		1
+#endif
+#ifndef ACC1
+#define ACC1		1
+#endif
+#else
+#define NVMA		1
+#define ACC0		ACCESSES
 #endif
 #define NPAGE		4	/* physical page pool */
 #define ZERO		NPAGE	/* the shared zero page */
@@ -125,8 +195,8 @@ byte pins[NPAGE];
 bool live[NPAGE];	/* allocated; false: free (or never used) */
 
 /* who maps what */
-byte pte = NONE;	/* the CPU mapping's PTE: a page, ZERO or NONE */
-bool pte_w = false;	/* writable */
+byte pte[NVMA];		/* each VMA's PTE: a page, ZERO or NONE */
+bool pte_w[NVMA];	/* writable */
 byte smap = NONE;	/* the static importer's mapping */
 byte vmap_page = NONE;	/* the vmap */
 
@@ -141,6 +211,8 @@ bool registered = true;	/* the interval notifier */
 /* the buffer: under buf->lock, but ps_page (pin_lock + dma_resv) */
 byte snap = 0;		/* buf->pages[0] */
 bool dirty = false;	/* page 0 in [dirty_lo, dirty_hi) */
+bool dirty_other = false; /* another page of the buffer in the window:
+			 * its pages are not modelled, only its window */
 byte state = VALID;
 byte cpu_ref = NONE;	/* buf->cpu_refs[0] */
 bool zero_mapped = false;
@@ -156,6 +228,7 @@ bool zero_queued = false, zero_idle = true, zcancelled = false;
 
 /* file references: the VMA, the importer, the vmap user, a zap */
 byte file_refs = 0;
+byte zpend = 0;	/* ghost: zero-page zaps owed */
 bool released = false;
 
 /* get_page(): only on a live page */
@@ -173,7 +246,10 @@ inline put(p) {
 		ref[p]--;
 		if
 		:: ref[p] == 0 ->
-			assert(pte != p);
+			assert(pte[0] != p);
+#if NVMA > 1
+			assert(pte[1] != p);
+#endif
 			assert(smap != p);
 			assert(vmap_page != p);
 			assert(pins[p] == 0);
@@ -203,35 +279,49 @@ inline queue_refresh() {
 	refresh_queued = true
 }
 
+/* udb_snapshot_page() */
 inline snapshot_page(p) {
 	if
+#ifndef BUG_DEAD_SERVES
+	:: state == DEAD -> p = NONE
+#endif
 	:: dirty -> p = NONE
 	:: else -> p = snap
 	fi
 }
 
 /* an access through a present PTE, in the MMU's step */
-inline cpu_access(w) {
-	assert(pte == ZERO || live[pte]);
+inline cpu_access(w, v) {
+	assert(pte[v] == ZERO || live[pte[v]]);
 	if
+	:: !w && pte[v] == ZERO ->
+		/* zeros stand only for a gone page, or until an owed zap */
+		assert(state != VALID || zpend > 0)
 	:: w ->
-		assert(pte_w);
-		assert(pte != ZERO);
+		assert(pte_w[v]);
+		assert(pte[v] != ZERO);
 		/* the owner's page, unless the window is open */
-		assert(pte == owner_page || dirty)
-	:: else -> skip
+		assert(pte[v] == owner_page || dirty);
+		if
+		:: pte[v] != owner_page -> reach(7)
+		:: else -> skip
+		fi
+	:: !w && pte[v] != ZERO -> skip
 	fi
 }
 
 /* udb_mmap_zap(): mmap_seq++ under buf->lock, then unmap_mapping_range() */
-inline zap(force) {
+inline zap(force, seq) {
 	atomic {	/* buf->lock */
 		mapped = (force || cpu_ref != NONE) && mmaps > 0;
 		if
 		:: mapped ->
 			assert(file_refs > 0);	/* get_dma_buf(): a live file */
 			file_refs++;
-			mmap_seq++
+			if
+			:: seq -> mmap_seq++
+			:: else -> skip
+			fi
 		:: else -> skip
 		fi
 	};
@@ -239,8 +329,13 @@ inline zap(force) {
 	:: mapped ->
 		d_step {
 			assert(file_refs > 0);	/* f_mapping still there */
-			pte = NONE;
-			pte_w = false
+			pte[0] = NONE;
+			pte_w[0] = false;
+#if NVMA > 1
+			pte[1] = NONE;
+			pte_w[1] = false;
+#endif
+			skip
 		};
 		file_refs--			/* dma_buf_put() */
 	:: else -> skip
@@ -251,7 +346,7 @@ inline zap(force) {
 inline drop_cpu_refs() {
 	atomic {	/* buf->lock */
 		if
-		:: cpu_ref != NONE && dirty ->
+		:: d && cpu_ref != NONE && dirty ->	/* [lo, hi) and now */
 			put(cpu_ref);
 			cpu_ref = NONE
 		:: else -> skip
@@ -264,13 +359,17 @@ inline drop_cpu_refs() {
  * in_inv and read registered in one step (mmu_interval_notifier_remove()
  * waits for a running invalidation).
  */
-inline invalidate() {
+inline invalidate(other) {
 	if
 	:: reg ->
 		atomic {	/* buf->lock */
 			mmu_seq++;	/* mmu_interval_set_seq() */
-			snap = NONE;
-			dirty = true;
+			if
+			:: other -> dirty_other = true
+			:: else ->
+				snap = NONE;
+				dirty = true
+			fi;
 			if
 			:: state == VALID -> state = STALE
 			:: else -> skip
@@ -280,7 +379,7 @@ inline invalidate() {
 		};
 		if
 		:: wanted -> queue_refresh()
-		:: else -> skip
+		:: else -> reach(9)
 		fi
 	:: else -> skip
 	fi
@@ -295,7 +394,7 @@ proctype owner()
 	:: atomic { n < STEPS && owner_page != NONE && pins[owner_page] == 0 ->
 		in_inv = true; reg = registered };
 		/* migration, compaction, KSM: not of pinned pages */
-		invalidate();
+		invalidate(false);
 		alloc(np);
 		old = owner_page;
 		owner_page = np;
@@ -305,7 +404,7 @@ proctype owner()
 	:: atomic { n < STEPS && owner_page != NONE ->
 		in_inv = true; reg = registered };
 		/* munmap(), MADV_DONTNEED: pinned or not */
-		invalidate();
+		invalidate(false);
 		old = owner_page;
 		owner_page = NONE;
 		in_inv = false;
@@ -320,9 +419,18 @@ proctype owner()
 		/* exit: mm_users drops to 0, then exit_mmap() unmaps */
 		mm_alive = false;
 		if
+		:: true
+		:: atomic { in_inv = true; reg = registered };
+			/* exit_mmap() unmaps another page of the buffer
+			 * first: a refresh may find the mm gone while page
+			 * 0 is still clean */
+			invalidate(true);
+			in_inv = false
+		fi;
+		if
 		:: owner_page != NONE ->
 			atomic { in_inv = true; reg = registered };
-			invalidate();
+			invalidate(false);
 			old = owner_page;
 			owner_page = NONE;
 			in_inv = false;
@@ -338,7 +446,7 @@ proctype owner()
 proctype refresh()
 {
 	byte s, g, err, st;
-	bool d, zeros, mapped, retry;
+	bool d, d1, zeros, mapped, retry;
 	do
 	:: atomic { refresh_queued && !cancelled ->
 		refresh_queued = false; refresh_idle = false };
@@ -347,10 +455,11 @@ again:
 		atomic { !in_inv -> s = mmu_seq };	/* read_begin */
 		atomic {	/* buf->lock */
 			d = dirty;
+			d1 = dirty_other;
 			st = state
 		};
 		if
-		:: st == DEAD || !d -> goto done
+		:: st == DEAD || !(d || d1) -> goto done
 		:: else -> skip
 		fi;
 #ifdef BUG_DROP_BEFORE_ZAP
@@ -359,7 +468,7 @@ again:
 #ifndef BUG_PUBLISH_NO_ZAP
 		/* CPU mappings still show the old pages: zap them */
 		if
-		:: mmaps > 0 -> zap(false)
+		:: mmaps > 0 && d -> zap(false, true)
 		:: else -> skip
 		fi;
 #endif
@@ -376,14 +485,32 @@ again:
 			fi
 		};
 		if
-		:: err != 0 ->
+		:: err == EFAULT ->
 			atomic {	/* udb_refresh_failed() */
 				lock(resv);
-				if
-				:: err == ENODEV -> state = DEAD
-				:: else -> state = FAULT
-				fi;
+				state = FAULT;
 				unlock(resv)
+			};
+			goto done
+		:: err == ENODEV ->
+			/* udb_buffer_dead() */
+			atomic {	/* udb_refresh_failed() */
+				lock(resv);
+				state = DEAD;
+				unlock(resv)
+			};
+			reach(1);
+			if
+			:: mmaps > 0 -> zap(true, true)
+			:: else -> skip
+			fi;
+			atomic {	/* buf->lock: all cpu_refs */
+				if
+				:: cpu_ref != NONE ->
+					put(cpu_ref);
+					cpu_ref = NONE
+				:: else -> skip
+				fi
 			};
 			goto done
 		:: else -> skip
@@ -396,8 +523,10 @@ again:
 			:: !retry ->
 				snap = g;
 				dirty = false;
+				dirty_other = false;
 				state = VALID;
 				zeros = zero_mapped;
+				if :: zeros -> zpend++ :: else -> skip fi;
 				zero_mapped = false
 			:: else -> skip
 			fi;
@@ -405,11 +534,16 @@ again:
 			unlock(resv)
 		};
 		if
-		:: retry -> goto again
+		:: retry -> reach(8); goto again
 		:: else -> skip
 		fi;
 		if
-		:: zeros -> zap(true)
+		:: zeros ->
+			reach(3);
+#ifndef BUG_PUBLISH_NO_ZERO_ZAP
+			zap(true, true);
+#endif
+			zpend--
 		:: else -> skip
 		fi;
 done:
@@ -429,12 +563,12 @@ proctype zero_work()
 		atomic {	/* buf->lock */
 			z = zero_mapped && state == FAULT;
 			if
-			:: z -> zero_mapped = false
+			:: z -> zero_mapped = false; zpend++
 			:: else -> skip
 			fi
 		};
 		if
-		:: z -> zap(true)
+		:: z -> reach(4); zap(true, ZW_SEQ); zpend--
 		:: else -> skip
 		fi;
 		zero_idle = true
@@ -443,12 +577,16 @@ proctype zero_work()
 }
 
 /* A process reading and writing the dma-buf through its mmap(). */
-proctype cpu_user()
+proctype cpu_user(byte v; byte acc)
 {
 	byte n = 0, p, s, st, o, act;
-	bool w, gone, stale, same;
+	bool w, gone, stale, same, last;
+	if
+	:: v > 0 -> atomic { mmaps++ }	/* udb_mmap() of a second VMA */
+	:: else -> skip
+	fi;
 	do
-	:: n < ACCESSES ->
+	:: n < acc ->
 		n++;
 		if
 		:: w = false
@@ -456,11 +594,11 @@ proctype cpu_user()
 		fi;
 		/* the MMU: through the PTE, or a fault */
 		d_step {
-			o = pte;
+			o = pte[v];
 			if
-			:: pte == NONE -> act = 0
-			:: pte != NONE && w && !pte_w -> act = 1
-			:: else -> act = 2; cpu_access(w)
+			:: pte[v] == NONE -> act = 0
+			:: pte[v] != NONE && w && !pte_w[v] -> act = 1
+			:: else -> act = 2; cpu_access(w, v)
 			fi
 		};
 		if
@@ -469,6 +607,10 @@ proctype cpu_user()
 			/* udb_vm_pfn_mkwrite() */
 			atomic {	/* buf->lock */
 				snapshot_page(p);
+				if
+				:: o == ZERO -> reach(5)
+				:: else -> skip
+				fi;
 				same = p != NONE && o == p;
 				if
 				:: same -> get(p)
@@ -477,12 +619,12 @@ proctype cpu_user()
 			};
 			if
 			:: !same ->	/* old or zero page: drop it, refault */
-				d_step { pte = NONE; pte_w = false }
+				d_step { pte[v] = NONE; pte_w[v] = false }
 			:: else ->
 				/* finish_mkwrite_fault(): still that PTE? */
 				d_step {
 					if
-					:: pte == o -> pte_w = true
+					:: pte[v] == o -> pte_w[v] = true
 					:: else -> skip
 					fi
 				};
@@ -506,6 +648,10 @@ proctype cpu_user()
 				:: else -> skip
 				fi;
 				assert(st != DEAD || p == NONE);	/* nothing new */
+				if
+				:: st == DEAD -> reach(2)
+				:: else -> skip
+				fi;
 				gone = p == NONE && (st == FAULT || st == DEAD);
 				if
 				:: gone && !w -> zero_mapped = true
@@ -527,14 +673,14 @@ proctype cpu_user()
 				if
 				:: w -> goto next		/* SIGBUS */
 				:: else ->
-					d_step { pte = ZERO; pte_w = false }
+					d_step { pte[v] = ZERO; pte_w[v] = false }
 				fi
 			:: !gone && p == NONE ->
 				/* maybe nothing asked for it yet */
 				queue_refresh();
 				goto next	/* wait for the refresh, retry */
 			:: p != NONE ->
-				d_step { pte = p; pte_w = w }
+				d_step { pte[v] = p; pte_w[v] = w }
 #ifdef BUG_EARLY_PUT
 				;
 				put(p)		/* udb_insert() before its fix */
@@ -544,7 +690,7 @@ proctype cpu_user()
 				stale = s != mmap_seq
 			};
 			if
-			:: stale -> d_step { pte = NONE; pte_w = false }
+			:: stale -> reach(6); d_step { pte[v] = NONE; pte_w[v] = false }
 			:: else -> skip
 			fi;
 #ifndef BUG_EARLY_PUT
@@ -560,11 +706,23 @@ next:
 	:: else -> break
 	od;
 	/* munmap(): the PTEs go, then udb_vm_close(), then fput() */
-	atomic { pte = NONE; pte_w = false };
+	atomic { pte[v] = NONE; pte_w[v] = false };
+#ifdef BUG_CLOSE_DEC_UNLOCKED
+	/* the count drops outside buf->lock, cpu_refs go in a later section */
+	atomic { mmaps--; last = mmaps == 0 };
+	atomic {	/* buf->lock */
+		if
+		:: last ->
+#else
 	atomic {	/* buf->lock */
 		mmaps--;
 		if
+#ifdef BUG_DROP_EVERY_CLOSE
+		:: true ->	/* not only the last close */
+#else
 		:: mmaps == 0 ->
+#endif
+#endif
 			zero_mapped = false;
 			if
 			:: cpu_ref != NONE ->
@@ -597,7 +755,12 @@ inline pinset_get(r) {
 				r = owner_page;
 				get(r);
 				pins[r]++
-			:: else -> r = NONE
+			:: else ->
+				if
+				:: state == DEAD -> reach(10)
+				:: else -> skip
+				fi;
+				r = NONE
 			fi
 		};
 		if
@@ -641,9 +804,22 @@ inline pinset_put() {
 proctype importer()
 {
 	byte pa, pb, m, q;
+	bool err;
 	byte pin_count = 0;
 
-	pinset_get(pa);			/* attach A */
+	/* attach A: udb_buffer_settle() queues a refresh (its wait is
+	 * not modelled), udb_state_error() fails FAULT and DEAD */
+	atomic {	/* buf->lock */
+		if
+		:: state == STALE || state == FAULT -> queue_refresh()
+		:: else -> skip
+		fi;
+		err = state == FAULT || state == DEAD
+	};
+	if
+	:: err -> pa = NONE
+	:: else -> pinset_get(pa)
+	fi;
 	if
 	:: pa == NONE -> goto out	/* -ENODEV, -EFAULT */
 	:: else -> skip
@@ -680,6 +856,7 @@ out:
 proctype vmapper()
 {
 	byte vp, sc, p;
+	bool stale = false;
 
 	atomic {
 		lock(resv);
@@ -703,8 +880,13 @@ proctype vmapper()
 		fi;
 		vmap_page = vp;
 		vmapped = true;		/* buf->lock */
+		stale = state == STALE;
 		unlock(resv)
 	};
+	if
+	:: stale -> queue_refresh()	/* udb_vmap_snapshot() */
+	:: else -> skip
+	fi;
 	d_step { assert(live[vp]) };
 	d_step { assert(live[vp] && vp != ZERO) };
 	atomic {			/* udb_vunmap() */
@@ -742,13 +924,22 @@ init {
 	atomic {
 		live[0] = true;
 		ref[0] = 1;		/* the owner's page table */
+		pte[0] = NONE;
+#if NVMA > 1
+		pte[1] = NONE;
+#endif
 		run owner();
 		run refresh();
 #ifdef SIDE_CPU
 		mmaps = 1;		/* udb_mmap() */
 		file_refs++;
+#ifdef SIDE_TWO_VMAS
+		file_refs++;		/* the file that mmap()s VMA 1 */
+		run cpu_user(1, ACC1);
+#else
 		run zero_work();
-		run cpu_user();
+#endif
+		run cpu_user(0, ACC0);
 #endif
 #ifdef SIDE_PINNED
 		file_refs = file_refs + 2;
