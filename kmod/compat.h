@@ -47,6 +47,12 @@
  */
 
 /*
+ * UDB_HAVE_FENCE_INLINE_LOCK: 7.x fences can carry their lock inline
+ * (dma_fence_init() with a NULL lock). A fence that outlives the module
+ * must: a spinlock of the module's own has a lockdep class in the module.
+ */
+
+/*
  * UDB_HAVE_ATTACH_SGT: 6.12 maps a static attachment of a dynamic exporter
  * once, at attach time and DMA_BIDIRECTIONAL, and hands that cached table
  * (attach->sgt) to every dma_buf_map_attachment(), whatever direction was

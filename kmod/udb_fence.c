@@ -10,8 +10,10 @@
  * dma_resv lock held is safe.
  *
  * Lifetime: a fence may outlive its buffer (a sync_file, another driver's
- * dma_resv). Each carries its own spinlock, and where the core keeps using
- * a signalled fence's ops until the last put (6.12), holds the module.
+ * dma_resv) and, where the core drops a signalled fence's ops (7.x), this
+ * module: it then uses the core's inline lock, whose lockdep class is not
+ * ours. Where the core keeps using the ops and the lock until the last
+ * put (6.12), each fence carries its own spinlock and holds the module.
  *
  * Locking: the fence's spinlock is taken by the dma_fence core only.
  */
@@ -25,11 +27,13 @@
 /**
  * struct udb_fence - a refresh fence
  * @base: the fence; first, so the core's kfree_rcu() frees the whole
- * @lock: its spinlock
+ * @lock: its spinlock, where the core has no inline one
  */
 struct udb_fence {
 	struct dma_fence base;
+#ifndef UDB_HAVE_FENCE_INLINE_LOCK
 	spinlock_t lock;	/* taken by the dma_fence core only */
+#endif
 };
 
 static const char *udb_fence_driver_name(struct dma_fence *fence)
@@ -82,8 +86,17 @@ struct dma_fence *udb_fence_alloc(struct udb_buffer *buf)
 #ifndef UDB_HAVE_FENCE_OPS_DETACH
 	__module_get(THIS_MODULE);	/* put by udb_fence_release() */
 #endif
+#ifdef UDB_HAVE_FENCE_INLINE_LOCK
+	/*
+	 * The fence's inline lock: its lockdep class is the core's, so a
+	 * fence that outlives this module refers to nothing of it.
+	 */
+	dma_fence_init(&fence->base, &udb_fence_ops, NULL,
+		       buf->fence_context, ++buf->fence_seqno);
+#else
 	spin_lock_init(&fence->lock);
 	dma_fence_init(&fence->base, &udb_fence_ops, &fence->lock,
 		       buf->fence_context, ++buf->fence_seqno);
+#endif
 	return &fence->base;
 }
