@@ -33,6 +33,8 @@ while read -r name tmo cmd; do
 		echo "# (the zero page was corrupted during step $zero_bad)" >>"$out/$name.log"
 	fi
 	echo $rc >"$out/$name.rc"
+	# which step tainted the kernel, if one did (tests/vm/run reports it)
+	echo "$name $(cat /proc/sys/kernel/tainted)" >>"$out/taint-steps"
 	echo "$start $(date +%s.%N)" >"$out/$name.time"
 done <"$plan"
 
