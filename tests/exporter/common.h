@@ -159,6 +159,40 @@ static inline int count_fds(void)
 	return n;
 }
 
+/* A counter of /proc/vmstat, or -1. */
+static inline long vmstat(const char *name)
+{
+	char line[128];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Whether the system has swap (tests/vm/swap.sh adds some). */
+static inline int have_swap(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
 static inline int kernel_is_dynamic(int dev)
 {
 	struct userptr_dmabuf_version v = { 0 };

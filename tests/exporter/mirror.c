@@ -666,38 +666,6 @@ TEST_F(mirror, tracepoints)
  * swap, as in the test VM); the device keeps seeing the CPU's bytes.
  */
 /* A counter of /proc/vmstat, or -1. */
-static long vmstat(const char *name)
-{
-	char line[128];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/vmstat", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static int have_swap(void)
-{
-	char line[256];
-	int lines = 0;
-	FILE *f = fopen("/proc/swaps", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
-}
-
 /*
  * MADV_PAGEOUT with swap (the plan adds a loop device): the pages are
  * written out and their PTEs become swap entries, so the refresh must

@@ -396,11 +396,26 @@ TEST(cpu_mapping_never_maps_a_freed_page)
 #define MAP_DROPPABLE 0x08
 #endif
 
+/* Neither a writable nor a read-only buffer may mirror [addr, addr + len). */
+static void expect_refused(struct __test_metadata *_metadata, int dev,
+			   void *addr, size_t len, int err)
+{
+	int fd = udb_create(dev, addr, len, 0);
+
+	EXPECT_EQ(err, fd);
+	if (fd >= 0)
+		close(fd);
+	fd = udb_create(dev, addr, len, USERPTR_DMABUF_CREATE_READONLY);
+	EXPECT_EQ(err, fd) TH_LOG("read-only");
+	if (fd >= 0)
+		close(fd);
+}
+
 /* memfd_secret() memory is off the direct map: never mirrored. */
 TEST(secretmem_refused)
 {
 	size_t len = 4 * page_size();
-	int dev, sfd, fd;
+	int dev, sfd;
 	uint8_t *mem;
 
 	sfd = syscall(__NR_memfd_secret, 0);
@@ -416,14 +431,7 @@ TEST(secretmem_refused)
 	dev = open_dev();
 	ASSERT_GE(dev, 0);
 
-	fd = udb_create(dev, mem, len, 0);
-	EXPECT_EQ(-EPERM, fd);
-	if (fd >= 0)
-		close(fd);
-	fd = udb_create(dev, mem, len, USERPTR_DMABUF_CREATE_READONLY);
-	EXPECT_EQ(-EPERM, fd);
-	if (fd >= 0)
-		close(fd);
+	expect_refused(_metadata, dev, mem, len, -EPERM);
 	munmap(mem, len);
 	close(sfd);
 	close(dev);
@@ -474,7 +482,7 @@ out:
 TEST(shadow_stack_refused)
 {
 	size_t len = 4 * page_size();
-	int dev, fd;
+	int dev;
 	void *ss;
 
 	ss = (void *)syscall(__NR_map_shadow_stack, 0, len, 0);
@@ -483,14 +491,7 @@ TEST(shadow_stack_refused)
 	ASSERT_NE((void *)-1, ss) TH_LOG("map_shadow_stack: %s", strerror(errno));
 	dev = open_dev();
 	ASSERT_GE(dev, 0);
-	fd = udb_create(dev, ss, len, 0);
-	EXPECT_EQ(-EPERM, fd);
-	if (fd >= 0)
-		close(fd);
-	fd = udb_create(dev, ss, len, USERPTR_DMABUF_CREATE_READONLY);
-	EXPECT_EQ(-EPERM, fd);
-	if (fd >= 0)
-		close(fd);
+	expect_refused(_metadata, dev, ss, len, -EPERM);
 	munmap(ss, len);
 	close(dev);
 }
@@ -500,7 +501,7 @@ TEST(droppable_memory_refused)
 {
 	size_t len = 4 * page_size();
 	uint8_t *mem;
-	int dev, fd;
+	int dev;
 
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
@@ -510,10 +511,7 @@ TEST(droppable_memory_refused)
 	memset(mem, 1, len);
 	dev = open_dev();
 	ASSERT_GE(dev, 0);
-	fd = udb_create(dev, mem, len, 0);
-	EXPECT_EQ(-EPERM, fd);
-	if (fd >= 0)
-		close(fd);
+	expect_refused(_metadata, dev, mem, len, -EPERM);
 	munmap(mem, len);
 	close(dev);
 }
@@ -861,38 +859,6 @@ TEST(pinned_attachment_gets_no_notification)
 	munmap(mem, len);
 	close(dev);
 	close(imp);
-}
-
-static long vmstat(const char *name)
-{
-	char line[128];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/vmstat", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static int have_swap(void)
-{
-	char line[256];
-	int lines = 0;
-	FILE *f = fopen("/proc/swaps", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
 }
 
 /* Pages of [mem, mem + n pages) whose PTE is a swap entry. */
