@@ -159,6 +159,15 @@ static inline int count_fds(void)
 	return n;
 }
 
+/* sw_sync (debugfs, CONFIG_SW_SYNC): fences that signal when we say so. */
+struct sw_sync_create_fence_data {
+	uint32_t value;
+	char name[32];
+	int32_t fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
+
 /* A counter of /proc/vmstat, or -1. */
 static inline long vmstat(const char *name)
 {

@@ -940,15 +940,6 @@ TEST_F(mirror, disk_file_device_writes_reach_the_disk)
 	free(r);
 }
 
-/* sw_sync (debugfs, CONFIG_SW_SYNC): fences that signal when we say so. */
-struct sw_sync_create_fence_data {
-	uint32_t value;
-	char name[32];
-	int32_t fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
-
 static double elapsed_ms(const struct timespec *t0)
 {
 	struct timespec t1;

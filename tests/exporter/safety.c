@@ -30,14 +30,6 @@
 
 #define PARAMS "/sys/module/userptr_dmabuf/parameters/"
 
-struct sw_sync_create_fence_data {
-	uint32_t value;
-	char name[32];
-	int32_t fence;
-};
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
-
 static double now_ms(void)
 {
 	struct timespec t;
