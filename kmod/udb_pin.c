@@ -46,14 +46,15 @@ static int udb_pin_check(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * Pin what the refresh worker faulted (FOLL_NOFAULT): the caller is an
- * importer, which must not run the owner's page faults (a FUSE server
- * that never answers would hang it). The same VMAs as for a refresh are
- * refused, whatever GUP itself allows.
+ * Pin what the refresh worker faulted (@nofault: FOLL_NOFAULT): the caller
+ * is an importer, which must not run the owner's page faults (a FUSE
+ * server that never answers would hang it). The same VMAs as for a
+ * refresh are refused, whatever GUP itself allows.
  */
-static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps)
+static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps,
+			 bool nofault)
 {
-	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT;
+	unsigned int gup = FOLL_LONGTERM | (nofault ? FOLL_NOFAULT : 0);
 	unsigned long done = 0, want;
 	unsigned int n;
 	long got;
@@ -143,7 +144,16 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 		trace_udb_pin(buf->ino, ps->npages, true, ret);
 		goto err_unaccount;
 	}
-	ret = udb_pin_pages(buf, ps);
+	ret = udb_pin_pages(buf, ps, true);
+	/*
+	 * Every page was there at the last publish, yet one still needs a
+	 * fault: a read-only pin of an anonymous page shared after fork()
+	 * must be unshared (a copy, no I/O; the refresh faults for reading
+	 * and does not). The owner's faults just completed, so this one may.
+	 */
+	if (ret == -EAGAIN &&
+	    READ_ONCE(buf->state) == USERPTR_DMABUF_STATE_VALID)
+		ret = udb_pin_pages(buf, ps, false);
 	trace_udb_pin(buf->ino, ps->npages, true, ret);
 	if (ret)
 		goto err_unaccount;

@@ -278,8 +278,9 @@ static const int ok_info[] = { EINVAL, E2BIG, EFAULT, EBADF, ENOTTY, 0 };
 /* a command whose number or direction was mangled may decode to any of them */
 static const int ok_any[] = { EINVAL, E2BIG, EFAULT, EACCES, EOPNOTSUPP, EMFILE,
 			      ENOMEM, EBADF, ENOTTY, 0 };
+/* EAGAIN: a static attach while the changer thread kept the range moving */
 static const int ok_imp_attach[] = { EINVAL, EFAULT, EBADF, EACCES, ENOMEM,
-				     EPERM, ENODEV, ENOTTY, 0 };
+				     EPERM, ENODEV, ENOTTY, EAGAIN, 0 };
 static const int ok_imp_copy[] = { EINVAL, ENOENT, EFAULT, EPERM, ENOMEM,
 				   ETIMEDOUT, EACCES, ENODEV, ENOTTY, EBADF, 0 };
 static const int ok_imp_detach[] = { EFAULT, ENOENT, ENOTTY, 0 };

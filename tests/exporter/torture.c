@@ -152,9 +152,13 @@ static int allowed(int ret, const int *ok, const char *what)
  * quiescent checks allow none of these.
  */
 static const int ok_create[] = { EFAULT, EACCES, ENOMEM, EINTR, 0 };
-/* EOPNOTSUPP: a static (pinned) attachment over an ext4 mapping (op 9) */
+/*
+ * EOPNOTSUPP: a static (pinned) attachment over an ext4 mapping (op 9);
+ * EAGAIN: a static attachment while the mutators kept the range changing
+ * (the refresh had not faulted every page within the attach's wait)
+ */
 static const int ok_attach[] = { EFAULT, EACCES, ENOMEM, EINTR, EPERM, EBUSY,
-				 EOPNOTSUPP, 0 };
+				 EOPNOTSUPP, EAGAIN, 0 };
 static const int ok_copy[] = { EFAULT, EACCES, EPERM, ENOMEM, ETIMEDOUT, EINTR,
 			       EBUSY, 0 };
 
