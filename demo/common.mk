@@ -15,3 +15,9 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
+
+# Header dependencies (protocol/*.h among them: a changed uAPI rebuilds
+# every program that includes it), recorded by the compiler.
+CFLAGS += -MMD -MP
+.DEFAULT_GOAL := all
+-include $(wildcard $(O)/obj/$(notdir $(CURDIR))/*.d)
