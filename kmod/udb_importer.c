@@ -1134,7 +1134,7 @@ static struct miscdevice imp_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "udb_importer",
 	.fops = &imp_fops,
-	.mode = 0666,
+	.mode = 0600,
 };
 
 static int __init imp_init(void)
