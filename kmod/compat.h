@@ -53,6 +53,12 @@
  */
 
 /*
+ * UDB_HAVE_FOLIO_ADD_PINS: 7.x exports folio_add_pins(), which adds pins to
+ * an already pinned folio without GUP: a device mapping of a pinned page
+ * takes a pin of its own (udb_page_hold()). 6.12 has no such export.
+ */
+
+/*
  * UDB_HAVE_ATTACH_SGT: 6.12 maps a static attachment of a dynamic exporter
  * once, at attach time and DMA_BIDIRECTIONAL, and hands that cached table
  * (attach->sgt) to every dma_buf_map_attachment(), whatever direction was

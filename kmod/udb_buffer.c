@@ -3,22 +3,31 @@
  * userptr-dmabuf: the buffer object and its HMM mirror of the user range.
  *
  * A buffer keeps a "snapshot": one struct page per buffer page, as the
- * owner's page tables mapped it when the snapshot was published. Like an
- * HMM device page table it holds no page references: an entry is only
- * read under buf->lock while it is valid, and the owner's page tables keep
- * a valid page alive because the notifier runs before they let go of it.
- * Users that outlive the lock take their own references: each
- * map_dma_buf() result, and each page mapped into a CPU mapping of the
- * dma-buf (cpu_refs, dropped once the refresh has zapped those mappings).
- * map_dma_buf() serves the snapshot and never faults. When the CPU page
- * tables change, the interval notifier waits for device work already
- * submitted (all dma_resv fences), marks the affected pages dirty and
- * queues a refresh if anything follows the snapshot (else whoever next
- * asks for it does); nothing of ours then stops migration, THP splits or
- * KSM from taking the pages, unless an importer still maps them. The
- * refresh re-faults only the dirty pages with hmm_range_fault() and
+ * owner's page tables mapped it when the snapshot was published. While no
+ * device can reach it (no dynamic attachment), it is like an HMM device
+ * page table and holds no page references: an entry is only read under
+ * buf->lock while it is valid, and the owner's page tables keep a valid
+ * page alive because the notifier runs before they let go of it; CPU
+ * mappings of the dma-buf take their own references (cpu_refs, dropped
+ * once the refresh has zapped those mappings). Reclaim, migration, THP
+ * splits and KSM then take the pages as they would without us.
+ *
+ * Pages a device can reach are held the way mm expects DMA to hold them:
+ * while a dynamic attachment exists, the snapshot holds a FOLL_PIN pin on
+ * every page (FOLL_LONGTERM where GUP allows it, so no such page sits in
+ * ZONE_MOVABLE or CMA), taken by the refresh in process context with the
+ * owner's mm and charged to the owner's pinned_vm (udb_pins_charge());
+ * fork() sees the pages as pinned and copies them for the child. Each
+ * map_dma_buf() result holds the pages it maps (udb_page_hold()) until it
+ * is unmapped. When the CPU page tables change, the interval notifier
+ * waits for device work already submitted (all dma_resv fences) and marks
+ * the affected pages dirty; a pinned snapshot keeps them until the next
+ * publish, so map_dma_buf() always has the last published snapshot to
+ * serve and never faults or fails for a pending refresh. The refresh
+ * re-faults only the dirty pages with hmm_range_fault(), pins them, and
  * publishes them under the dma_resv lock, notifying importers and adding a
- * KERNEL fence in the same critical section.
+ * KERNEL fence in the same critical section, then drops the replaced pages'
+ * pins. A failed refresh drops the pins of the pages it could not replace.
  *
  * Locking, outermost first:
  *
@@ -49,6 +58,7 @@
 #include <linux/magic.h>
 #include <linux/capability.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
@@ -237,11 +247,14 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 		buf->pinned_invalidations++;
 
 	/*
-	 * The snapshot holds no page references: until this notifier returns
-	 * the owner's page tables still map (and reference) these pages.
+	 * An unpinned snapshot holds no page references: until this notifier
+	 * returns the owner's page tables still map (and reference) these
+	 * pages. A pinned one keeps them for map_dma_buf() until the refresh
+	 * replaces them.
 	 */
-	for (i = lo; i < hi; i++)
-		buf->pages[i] = NULL;
+	if (!buf->pinned)
+		for (i = lo; i < hi; i++)
+			buf->pages[i] = NULL;
 	udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, lo, hi);
 	udb_window_extend(&buf->refault_lo, &buf->refault_hi, lo, hi);
 	if (buf->state == USERPTR_DMABUF_STATE_VALID) {
@@ -273,19 +286,35 @@ static const struct mmu_interval_notifier_ops udb_mni_ops = {
 };
 
 /*
- * Without dynamic importers every attachment is served the pinned set,
- * which no refresh changes: telling those importers would only make them
- * evict and re-map for nothing.
+ * Tell the dynamic attachments that follow the snapshot to re-map: the
+ * core's dma_buf_move_notify() / dma_buf_invalidate_mappings() loop, less
+ * the attachments that dma_buf_pin()ned. Those hold the snapshot they
+ * pinned (udb_dmabuf.c), which no refresh changes, and to them an
+ * invalidation means a revocation (7.x) or is a bug (RDMA's pinned MRs
+ * WARN on it). Without dynamic importers every attachment is served the
+ * pinned set: nobody is told. Under the dma_resv lock, which protects the
+ * attachment list.
  */
 static void udb_notify_importers(struct udb_buffer *buf)
 {
+	struct dma_buf_attachment *attach;
+	struct udb_attachment *ua;
+
 	if (!UDB_HAVE_DYNAMIC_IMPORTERS)
 		return;
+	dma_resv_assert_held(buf->dmabuf->resv);
+	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
+		ua = attach->priv;
+		if (!attach->importer_ops || !ua || ua->pin_count)
+			continue;
 #ifdef UDB_HAVE_INVALIDATE_MAPPINGS
-	dma_buf_invalidate_mappings(buf->dmabuf);
+		if (attach->importer_ops->invalidate_mappings)
+			attach->importer_ops->invalidate_mappings(attach);
 #else
-	dma_buf_move_notify(buf->dmabuf);
+		if (attach->importer_ops->move_notify)
+			attach->importer_ops->move_notify(attach);
 #endif
+	}
 }
 
 /*
@@ -477,11 +506,53 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 	return 0;
 }
 
-/* Set the final state after a failed refresh and tell importers. */
+/*
+ * Move the pinned snapshot's pages in [lo, hi) to buf->hmm_pfns (as page
+ * pointers, 0 for none) for udb_unpin_stashed(), leaving NULL behind. Under
+ * buf->lock and refresh_lock.
+ */
+static void udb_stash_pins(struct udb_buffer *buf, unsigned long lo,
+			   unsigned long hi)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&buf->lock);
+	for (i = lo; i < hi; i++) {
+		buf->hmm_pfns[i] = buf->pinned ? (unsigned long)buf->pages[i] : 0;
+		buf->pages[i] = NULL;
+	}
+}
+
+/* Drop the snapshot pins udb_stash_pins() set aside, without buf->lock. */
+static void udb_unpin_stashed(struct udb_buffer *buf, unsigned long lo,
+			      unsigned long hi)
+{
+	unsigned long i;
+
+	for (i = lo; i < hi; i++) {
+		if (buf->hmm_pfns[i])
+			unpin_user_page((struct page *)buf->hmm_pfns[i]);
+		buf->hmm_pfns[i] = 0;
+	}
+}
+
+/*
+ * Set the final state after a failed refresh and tell importers. The
+ * pages the refresh could not replace lose their snapshot pins (device
+ * mappings keep theirs until unmapped); the owner gone, all of them do.
+ */
 static void udb_refresh_failed(struct udb_buffer *buf, int err)
 {
+	unsigned long lo, hi;
+
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
+	lo = err == -ENODEV ? 0 : min(buf->dirty_lo, buf->npages);
+	hi = err == -ENODEV ? buf->npages : min(buf->dirty_hi, buf->npages);
+	if (lo < hi)
+		udb_stash_pins(buf, lo, hi);
+	if (err == -ENODEV)
+		buf->pinned = false;
 	buf->last_error = err;
 	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
@@ -492,6 +563,8 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	mutex_unlock(&buf->lock);
 	udb_notify_importers(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
+	if (lo < hi)
+		udb_unpin_stashed(buf, lo, hi);
 	wake_up_all(&buf->refreshed);
 }
 
@@ -570,16 +643,285 @@ static void udb_pass_window(struct udb_buffer *buf, bool first,
 		udb_window_extend(flo, fhi, phi, hi);
 }
 
+/* Pages pinned per pin_user_pages_remote() call by a refresh. */
+#define UDB_PIN_CHUNK	64
+
+/* The GUP flags a refresh pins @vma's pages with. */
+static unsigned int udb_pin_flags(struct udb_buffer *buf,
+				  struct vm_area_struct *vma)
+{
+	bool readonly = buf->flags & USERPTR_DMABUF_CREATE_READONLY;
+
+	/*
+	 * GUP refuses FOLL_LONGTERM for DAX and, for writing, for shared
+	 * mappings whose filesystem must see every write: their pins are
+	 * FOLL_PIN only, refreshed at each writeback's mkclean like any
+	 * invalidation.
+	 */
+	if (vma_is_dax(vma) ||
+	    (!readonly && udb_vma_needs_dirty_tracking(vma)))
+		return readonly ? 0 : FOLL_WRITE;
+	return FOLL_LONGTERM | (readonly ? 0 : FOLL_WRITE);
+}
+
+/*
+ * Whether an invalidation hit a range overlapping [lo, hi) since the pass
+ * sampled its sequence: authoritatively under buf->lock (@locked), which
+ * the notifier takes, else as a hint.
+ */
+static bool udb_pass_collided(struct udb_buffer *buf, unsigned long lo,
+			      unsigned long hi, bool locked)
+{
+	struct mmu_interval_notifier *mni;
+	unsigned int n;
+
+	for (n = 0; n < buf->nranges; n++) {
+		if (!udb_range_overlaps(&buf->ranges[n], lo, hi))
+			continue;
+		mni = &buf->ranges[n].notifier;
+		if (locked ? mmu_interval_read_retry(mni, buf->ranges[n].seq) :
+			     mmu_interval_check_retry(mni, buf->ranges[n].seq))
+			return true;
+	}
+	return false;
+}
+
+/* Unpin the refresh's pins of [lo, hi), the pages in buf->hmm_pfns. */
+static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
+			      unsigned long hi)
+{
+	unsigned long i;
+
+	for (i = lo; i < hi; i++)
+		unpin_user_page(hmm_pfn_to_page(buf->hmm_pfns[i]));
+}
+
+/*
+ * Pin @want pages of @r from buffer page @i on, which the pass put in
+ * buf->hmm_pfns. Return: how many were pinned, -EAGAIN if GUP found other
+ * pages than the pass (an invalidation came in between), or a GUP errno.
+ */
+static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
+			  unsigned long i, unsigned long want)
+{
+	unsigned long addr = r->start + ((i - r->first) << PAGE_SHIFT);
+	struct page *pages[UDB_PIN_CHUNK];
+	struct vm_area_struct *vma;
+	long got, k;
+
+	vma = vma_lookup(buf->mm, addr);
+	if (!vma)
+		return -EFAULT;
+	want = min3(want, (unsigned long)UDB_PIN_CHUNK,
+		    (vma->vm_end - addr) >> PAGE_SHIFT);
+	got = pin_user_pages_remote(buf->mm, addr, want,
+				    udb_pin_flags(buf, vma), pages, NULL);
+	if (got <= 0)
+		return got ?: -EFAULT;
+	for (k = 0; k < got; k++) {
+		if (pages[k] != hmm_pfn_to_page(buf->hmm_pfns[i + k])) {
+			unpin_user_pages(pages, got);
+			return -EAGAIN;
+		}
+	}
+	return got;
+}
+
+/*
+ * Pin the pages of [lo, hi) the pass found (buf->hmm_pfns), with the
+ * owner's mm, as GUP would for DMA: FOLL_LONGTERM first migrates a page
+ * out of ZONE_MOVABLE or CMA, which invalidates, and the pass retries.
+ *
+ * Return: 0 with all of them pinned; -EAGAIN (nothing pinned) if they
+ * changed meanwhile; -ENODEV, -EINTR or GUP's errno otherwise.
+ */
+static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
+			  unsigned long hi)
+{
+	unsigned long i = lo, end;
+	unsigned int n;
+	long got = 0;
+
+	if (!mmget_not_zero(buf->mm))
+		return -ENODEV;
+	if (mmap_read_lock_killable(buf->mm)) {
+		mmput(buf->mm);
+		return -EINTR;
+	}
+	for (n = 0; n < buf->nranges && got >= 0; n++) {
+		struct udb_range *r = &buf->ranges[n];
+
+		if (!udb_range_overlaps(r, lo, hi))
+			continue;
+		end = min(hi, udb_range_end(r));
+		for (i = max(i, r->first); i < end; i += got) {
+			got = udb_pin_chunk(buf, r, i, end - i);
+			if (got < 0)
+				break;
+		}
+	}
+	mmap_read_unlock(buf->mm);
+	mmput(buf->mm);
+	if (got >= 0)
+		return 0;
+	udb_unpin_faulted(buf, lo, i);
+	/* a change since the pass faulted, or GUP's own verdict */
+	if (got == -EINTR || !udb_pass_collided(buf, lo, hi, false))
+		return got;
+	return -EAGAIN;
+}
+
+/*
+ * The last dynamic attachment is gone: the snapshot goes back to holding
+ * no pages. Entries outside the dirty window are still mapped by the
+ * owner; those inside may not be and are dropped. Under refresh_lock.
+ */
+static void udb_snapshot_unpin(struct udb_buffer *buf)
+{
+	unsigned long i, lo, hi;
+
+	mutex_lock(&buf->lock);
+	if (!buf->pinned || buf->dyn_attachments) {
+		mutex_unlock(&buf->lock);
+		return;
+	}
+	lo = min(buf->dirty_lo, buf->npages);
+	hi = min(buf->dirty_hi, buf->npages);
+	for (i = 0; i < buf->npages; i++) {
+		buf->hmm_pfns[i] = (unsigned long)buf->pages[i];
+		if (i >= lo && i < hi)
+			buf->pages[i] = NULL;
+	}
+	buf->pinned = false;
+	mutex_unlock(&buf->lock);
+	udb_unpin_stashed(buf, 0, buf->npages);
+}
+
+/**
+ * udb_pins_charge() - charge pins to the buffer owner's mm
+ * @buf: the buffer
+ * @npages: pages about to be pinned
+ *
+ * The one rule for every pin of the module: charged to the owner's
+ * mm->pinned_vm (VmPin in /proc/PID/status) and checked against the
+ * owner's RLIMIT_MEMLOCK, read now, unless the owner had CAP_IPC_LOCK when
+ * it created the buffer (as VFIO and RDMA check the task they charge).
+ * Whoever attaches neither lifts nor uses up that limit.
+ *
+ * Context: any; takes no lock.
+ * Return: 0, or -ENOMEM over the limit.
+ */
+int udb_pins_charge(struct udb_buffer *buf, unsigned long npages)
+{
+	unsigned long limit = task_rlimit(buf->owner, RLIMIT_MEMLOCK) >>
+			      PAGE_SHIFT;
+	s64 pinned = atomic64_add_return(npages, &buf->mm->pinned_vm);
+
+	if (pinned > limit && !buf->lock_cap) {
+		atomic64_sub(npages, &buf->mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * udb_pins_uncharge() - undo udb_pins_charge()
+ * @buf: the buffer
+ * @npages: pages charged
+ */
+void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages)
+{
+	atomic64_sub(npages, &buf->mm->pinned_vm);
+}
+
+/*
+ * One pass's plan, read under buf->lock: fault [*flo, *fhi), publish
+ * [*plo, *phi) (the dirty window, or the whole buffer when the pass is the
+ * first to pin the snapshot: the pages outside the dirty window are taken
+ * from the snapshot). Returns whether the pass pins.
+ */
+static bool udb_pass_plan(struct udb_buffer *buf, unsigned long *plo,
+			  unsigned long *phi)
+{
+	bool pin = buf->dyn_attachments;
+	unsigned long i;
+
+	*plo = buf->dirty_lo;
+	*phi = buf->dirty_hi;
+	if (*plo >= *phi)
+		*plo = *phi = 0;
+	if (!pin || buf->pinned)
+		return pin;
+	for (i = 0; i < buf->npages; i++) {
+		if (i >= *plo && i < *phi)
+			continue;
+		if (!buf->pages[i]) {
+			/* not expected: fault it, the publish check retries */
+			udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, i, i + 1);
+			continue;
+		}
+		buf->hmm_pfns[i] = page_to_pfn(buf->pages[i]) | HMM_PFN_VALID;
+	}
+	*plo = 0;
+	*phi = buf->npages;
+	return true;
+}
+
+/* Undo udb_publish_lock(): nothing was published. */
+static void udb_publish_abort(struct udb_buffer *buf, struct dma_fence *fence)
+{
+	dma_resv_unlock(buf->dmabuf->resv);
+	dma_fence_signal(fence);
+	dma_fence_put(fence);
+}
+
+/* Allocate the refresh fence, take the dma_resv lock with a slot for it. */
+static int udb_publish_lock(struct udb_buffer *buf, struct dma_fence **fence)
+{
+	int ret;
+
+	*fence = udb_fence_alloc(buf);
+	if (!*fence)
+		return -ENOMEM;
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	ret = dma_resv_reserve_fences(buf->dmabuf->resv, 1);
+	if (ret)
+		udb_publish_abort(buf, *fence);
+	return ret;
+}
+
+/*
+ * Put the pass's pages of [lo, hi) into the snapshot. The pins of the
+ * pages they replace are left in buf->hmm_pfns for udb_unpin_stashed(),
+ * after buf->lock is dropped. Under buf->lock.
+ */
+static void udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
+			      unsigned long hi, bool pin)
+{
+	unsigned long i;
+	struct page *old;
+
+	lockdep_assert_held(&buf->lock);
+	WARN_ON_ONCE(buf->pinned && !pin);
+	for (i = lo; i < hi; i++) {
+		old = buf->pinned ? buf->pages[i] : NULL;
+		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
+		buf->hmm_pfns[i] = (unsigned long)old;
+	}
+	buf->pinned = pin;
+}
+
 static int udb_refresh_locked(struct udb_buffer *buf)
 {
-	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, i;
+	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, plo, phi, i;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct dma_fence *fence;
-	bool first = true, retry, zeros;
+	bool first = true, retry, zeros, pin;
 	unsigned int n;
 	u32 state;
 	int ret;
 
+	udb_snapshot_unpin(buf);
 again:
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
@@ -599,14 +941,15 @@ again:
 	buf->refault_lo = 0;
 	buf->refault_hi = 0;
 	state = buf->state;
+	pin = udb_pass_plan(buf, &plo, &phi);
 	mutex_unlock(&buf->lock);
 	if (state == USERPTR_DMABUF_STATE_DEAD)
 		return -ENODEV;
-	if (lo >= hi)
+	if (plo >= phi)
 		return 0;
 
 	/* CPU mappings of the dma-buf still show the old pages: zap them. */
-	if (atomic_read(&buf->mmaps))
+	if (lo < hi && atomic_read(&buf->mmaps))
 		udb_mmap_zap(buf, lo, hi, false);
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi; i++) {
@@ -621,6 +964,7 @@ again:
 		udb_buffer_dead(buf);
 		return -ENODEV;
 	}
+	udb_debug_delay(UDB_DELAY_REFRESH);
 	ret = 0;
 	for (n = 0; n < buf->nranges && !ret && flo < fhi; n++) {
 		struct udb_range *r = &buf->ranges[n];
@@ -633,6 +977,11 @@ again:
 	if (first)
 		deadline = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
 	first = false;
+	if (!ret && pin) {
+		ret = udb_pin_window(buf, plo, phi);
+		if (ret == -EAGAIN)
+			goto again;
+	}
 	if (ret == -EINTR) {
 		/* our caller was killed: the buffer is fine, finish later */
 		udb_queue_refresh(buf);
@@ -645,40 +994,26 @@ again:
 		return ret;
 	}
 
-	fence = udb_fence_alloc(buf);
-	if (!fence) {
-		udb_refresh_failed(buf, -ENOMEM);
-		return -ENOMEM;
-	}
-
-	dma_resv_lock(resv, NULL);
-	ret = dma_resv_reserve_fences(resv, 1);
+	ret = udb_publish_lock(buf, &fence);
 	if (ret) {
-		dma_resv_unlock(resv);
-		dma_fence_signal(fence);
-		dma_fence_put(fence);
+		if (pin)
+			udb_unpin_faulted(buf, plo, phi);
 		udb_refresh_failed(buf, ret);
 		return ret;
 	}
 
 	mutex_lock(&buf->lock);
 	retry = buf->dirty_lo != lo || buf->dirty_hi != hi ||
-		buf->refault_lo < buf->refault_hi;
-	for (n = 0; n < buf->nranges && !retry; n++) {
-		struct udb_range *r = &buf->ranges[n];
-
-		retry = udb_range_overlaps(r, lo, hi) &&
-			mmu_interval_read_retry(&r->notifier, r->seq);
-	}
+		buf->refault_lo < buf->refault_hi ||
+		udb_pass_collided(buf, plo, phi, true);
 	if (retry) {
 		mutex_unlock(&buf->lock);
-		dma_resv_unlock(resv);
-		dma_fence_signal(fence);
-		dma_fence_put(fence);
+		udb_publish_abort(buf, fence);
+		if (pin)
+			udb_unpin_faulted(buf, plo, phi);
 		goto again;
 	}
-	for (i = lo; i < hi; i++)
-		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
+	udb_publish_pages(buf, plo, phi, pin);
 	WRITE_ONCE(buf->dirty_lo, 0);
 	WRITE_ONCE(buf->dirty_hi, 0);
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
@@ -693,7 +1028,7 @@ again:
 	/* zero pages served while FAULT lie in [lo, hi): replace them below */
 	zeros = buf->zero_mapped;
 	buf->zero_mapped = false;
-	trace_udb_refresh(buf->ino, lo, hi, buf->generation, 0,
+	trace_udb_refresh(buf->ino, plo, phi, buf->generation, 0,
 			  buf->last_window_ns);
 	mutex_unlock(&buf->lock);
 
@@ -705,7 +1040,8 @@ again:
 	udb_debug_delay(UDB_DELAY_SIGNAL);
 	dma_fence_signal(fence);
 	dma_fence_put(fence);
-	if (zeros)
+	udb_unpin_stashed(buf, plo, phi);
+	if (zeros && lo < hi)
 		udb_mmap_zap(buf, lo, hi, true);
 	wake_up_all(&buf->refreshed);
 	return 0;
@@ -765,6 +1101,78 @@ int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
 					  udb_buffer_settled(buf),
 					  msecs_to_jiffies(timeout_ms));
 	return ret < 0 ? -EINTR : 0;
+}
+
+/* Whether a dynamic attach can be served: pinned, or the refresh failed. */
+static bool udb_buffer_servable(struct udb_buffer *buf)
+{
+	u32 state = READ_ONCE(buf->state);
+
+	return READ_ONCE(buf->pinned) ||
+	       state == USERPTR_DMABUF_STATE_FAULT ||
+	       state == USERPTR_DMABUF_STATE_DEAD;
+}
+
+/**
+ * udb_buffer_dyn_attach() - account a dynamic attachment
+ * @buf: the buffer
+ * @timeout_ms: longest wait for the snapshot's pins
+ *
+ * The first one charges the snapshot's pins (udb_pins_charge()) and has
+ * the refresh worker pin the snapshot; this waits for that, killably and
+ * for @timeout_ms at most (the owner's faults must not hold up an
+ * importer), so that every map of the attachment has a pinned snapshot to
+ * serve. A refresh that fails instead is reported at map time.
+ *
+ * Context: process context, no locks held.
+ * Return: 0, -ENOMEM over the owner's RLIMIT_MEMLOCK, -EINTR, or
+ * -ETIMEDOUT if the snapshot was not pinned in time.
+ */
+int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
+{
+	long left;
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	if (!buf->dyn_attachments)
+		ret = udb_pins_charge(buf, buf->npages);
+	if (!ret)
+		buf->dyn_attachments++;
+	mutex_unlock(&buf->lock);
+	if (ret)
+		return ret;
+	if (udb_buffer_servable(buf))
+		return 0;
+	udb_queue_refresh(buf);
+	left = wait_event_killable_timeout(buf->refreshed,
+					   udb_buffer_servable(buf),
+					   msecs_to_jiffies(timeout_ms));
+	if (left > 0)
+		return 0;
+	udb_buffer_dyn_detach(buf);
+	return left ? -EINTR : -ETIMEDOUT;
+}
+
+/**
+ * udb_buffer_dyn_detach() - undo udb_buffer_dyn_attach()
+ * @buf: the buffer
+ *
+ * The last one uncharges the snapshot's pins; the refresh worker drops
+ * them.
+ *
+ * Context: any process context; takes buf->lock.
+ */
+void udb_buffer_dyn_detach(struct udb_buffer *buf)
+{
+	bool last;
+
+	mutex_lock(&buf->lock);
+	last = !--buf->dyn_attachments;
+	if (last)
+		udb_pins_uncharge(buf, buf->npages);
+	mutex_unlock(&buf->lock);
+	if (last)
+		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
 }
 
 /* How long a refresh waits for one of its owner's running-refresh slots. */
@@ -971,10 +1379,14 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* no CPU mapping is left to fault and queue it again */
 	cancel_delayed_work_sync(&buf->zero_work);
 
-	WARN_ON(buf->pinset || buf->vmap_pages);
-	for (i = 0; i < buf->npages; i++)
+	WARN_ON(buf->pinset || buf->vmap_pages || buf->dyn_attachments);
+	for (i = 0; i < buf->npages; i++) {
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);
+		/* the last detach queued the unpinning; it may not have run */
+		if (buf->pinned && buf->pages[i])
+			unpin_user_page(buf->pages[i]);
+	}
 	/* before the mm can be freed and its address reused for another */
 	udb_mm_put(buf->umm);
 	mmdrop(buf->mm);

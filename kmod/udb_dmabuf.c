@@ -3,14 +3,18 @@
  * userptr-dmabuf: the dma_buf_ops of the exporter.
  *
  * Dynamic importers (move_notify / invalidate_mappings) are served the
- * current snapshot; every mapping holds its own page references until it
+ * last published snapshot, which is pinned while they are attached
+ * (udb_buffer.c); every mapping holds its pages (udb_page_hold()) until it
  * is unmapped, so DMA never reaches a freed page even in the window between
- * a CPU change and the notification. While a refresh is pending the map
- * fails with -EAGAIN: the importer retries after the notification that the
- * refresh sends, and waits for KERNEL fences before using the new mapping.
+ * a CPU change and the notification. A map while a refresh is pending
+ * serves the snapshot the importers were last told about: the refresh
+ * notifies them again when it publishes, and they re-map then. The map
+ * never fails for a pending refresh and never waits for one.
  *
  * Attachments that may pin are served the pinned set (udb_pin.c), created
- * in ->attach because ->pin runs under the dma_resv lock.
+ * in ->attach because ->pin runs under the dma_resv lock. A dynamic
+ * attachment that calls dma_buf_pin() holds the snapshot as it is at that
+ * moment (struct udb_held) until it unpins, and is not notified meanwhile.
  *
  * Locking (per the dma-buf convention): attach, detach, release,
  * begin/end_cpu_access and mmap are called without the dma_resv lock;
@@ -79,6 +83,55 @@ static int udb_state_error(struct udb_buffer *buf)
 	return ret;
 }
 
+/* Release the first @n pages of @held and free it. */
+static void udb_held_free(struct udb_held *held, unsigned long n)
+{
+	while (n--)
+		udb_page_release(held->pages[n]);
+	kvfree(held);
+}
+
+/*
+ * Hold the pinned snapshot's pages for a dynamic attachment that pins:
+ * its maps serve them until it unpins. Under the dma_resv lock, where the
+ * owner's mm may not be faulted: the snapshot is pinned already.
+ */
+static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
+{
+	struct udb_held *held;
+	unsigned long n;
+	int ret;
+
+	held = kvzalloc(struct_size(held, pages, buf->npages), GFP_KERNEL);
+	if (!held)
+		return -ENOMEM;
+	held->npages = buf->npages;
+	ret = udb_pins_charge(buf, held->npages);
+	if (ret) {
+		kvfree(held);
+		return ret;
+	}
+	mutex_lock(&buf->lock);
+	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
+		ret = buf->last_error;
+	else if (buf->state == USERPTR_DMABUF_STATE_DEAD || !buf->pinned)
+		ret = -ENODEV;
+	for (n = 0; !ret && n < held->npages; n++) {
+		ret = buf->pages[n] ? udb_page_hold(buf->pages[n]) : -ENODEV;
+		if (ret)
+			break;
+		held->pages[n] = buf->pages[n];
+	}
+	mutex_unlock(&buf->lock);
+	if (ret) {
+		udb_pins_uncharge(buf, held->npages);
+		udb_held_free(held, n);
+		return ret;
+	}
+	ua->held = held;
+	return 0;
+}
+
 /**
  * udb_attach() - dma_buf_ops.attach
  * @dmabuf: our buffer
@@ -88,12 +141,14 @@ static int udb_state_error(struct udb_buffer *buf)
  * owner's pages, never the importer), waited for at most
  * UDB_ATTACH_WAIT_MS: the owner's faults and changes must not hold up an
  * importer. Attachments that may pin then pin what it faulted, while
- * mmap_lock may still be taken; dynamic ones map later (-EAGAIN until the
- * refresh publishes).
+ * mmap_lock may still be taken; dynamic ones wait until the snapshot is
+ * pinned for them (udb_buffer_dyn_attach()).
  *
- * Return: 0, -EINTR, the failed refresh's errno (-ENODEV: the owner is
- * gone), or the errno of udb_pinset_get() (-EAGAIN: the refresh had not
- * faulted every page within the wait).
+ * Return: 0, -EINTR, -ENOMEM (over the owner's RLIMIT_MEMLOCK), the failed
+ * refresh's errno for attachments that may pin (-ENODEV: the owner is
+ * gone), the errno of udb_pinset_get() (-EAGAIN: the refresh had not
+ * faulted every page within the wait), or -ETIMEDOUT for a dynamic one
+ * whose snapshot was not pinned within the wait.
  */
 static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 {
@@ -114,11 +169,13 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 			return PTR_ERR(ua->pinset);
 		}
 	} else {
-		mutex_lock(&buf->lock);
-		buf->dyn_attachments++;
-		mutex_unlock(&buf->lock);
-		/* Errors show up at map time, where the state is known. */
-		udb_buffer_settle(buf, UDB_ATTACH_WAIT_MS);
+		/* A failed refresh shows up at map time. */
+		int ret = udb_buffer_dyn_attach(buf, UDB_ATTACH_WAIT_MS);
+
+		if (ret) {
+			kfree(ua);
+			return ret;
+		}
 	}
 	attach->priv = ua;
 	return 0;
@@ -134,32 +191,42 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
 	struct udb_attachment *ua = attach->priv;
 	struct udb_buffer *buf = dmabuf->priv;
 
-	if (ua->pinset) {
+	if (ua->pinset)
 		udb_pinset_put(ua->pinset);
-	} else {
-		mutex_lock(&buf->lock);
-		buf->dyn_attachments--;
-		mutex_unlock(&buf->lock);
+	else
+		udb_buffer_dyn_detach(buf);
+	if (WARN_ON_ONCE(ua->held)) {	/* the core unpins first */
+		udb_pins_uncharge(buf, ua->held->npages);
+		udb_held_free(ua->held, ua->held->npages);
 	}
 	kfree(ua);
 }
 
 /**
  * udb_pin() - dma_buf_ops.pin
- * @attach: the attachment; its pages were pinned at attach
+ * @attach: the attachment
  *
- * Return: 0, or -EOPNOTSUPP for a revocable attachment (it was not pinned
- * at attach and mmap_lock cannot be taken here).
+ * An attachment that may pin had its pages pinned at attach. A dynamic
+ * one (amdgpu scanout, RDMA pinned MRs attach dynamically, then pin) holds
+ * the snapshot as it is now, which its maps serve until the last unpin:
+ * later CPU changes do not reach it (they count in pinned_invalidations)
+ * and it gets no invalidation meanwhile, as the dma-buf rules want for a
+ * pinned attachment.
+ *
+ * Return: 0, -ENOMEM (over the owner's RLIMIT_MEMLOCK: the held pages are
+ * charged like every pin), the failed refresh's errno while the buffer is
+ * FAULT, or -ENODEV once the owner is gone.
  */
 static int udb_pin(struct dma_buf_attachment *attach)
 {
 	struct udb_attachment *ua = attach->priv;
+	int ret;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (!ua->pinset) {
-		dev_warn_ratelimited(attach->dev,
-				     "userptr_dmabuf: dma_buf_pin() on a revocable attachment is not supported\n");
-		return -EOPNOTSUPP;
+	if (!ua->pinset && !ua->pin_count) {
+		ret = udb_hold_snapshot(attach->dmabuf->priv, ua);
+		if (ret)
+			return ret;
 	}
 	ua->pin_count++;
 	return 0;
@@ -168,14 +235,22 @@ static int udb_pin(struct dma_buf_attachment *attach)
 /**
  * udb_unpin() - dma_buf_ops.unpin
  * @attach: the attachment
+ *
+ * The last unpin of a dynamic attachment releases what udb_pin() held;
+ * mappings made meanwhile hold their own pages. The importer re-maps to
+ * follow the snapshot again.
  */
 static void udb_unpin(struct dma_buf_attachment *attach)
 {
 	struct udb_attachment *ua = attach->priv;
+	struct udb_buffer *buf = attach->dmabuf->priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (!WARN_ON_ONCE(!ua->pin_count))
-		ua->pin_count--;
+	if (WARN_ON_ONCE(!ua->pin_count) || --ua->pin_count || !ua->held)
+		return;
+	udb_pins_uncharge(buf, ua->held->npages);
+	udb_held_free(ua->held, ua->held->npages);
+	ua->held = NULL;
 }
 
 static void udb_mapping_free(struct udb_mapping *m)
@@ -183,9 +258,24 @@ static void udb_mapping_free(struct udb_mapping *m)
 	unsigned long i;
 
 	for (i = 0; i < m->npages; i++)
-		put_page(m->pages[i]);
+		udb_page_release(m->pages[i]);
 	kvfree(m->pages);
 	kfree(m);
+}
+
+/* Hold @npages pages of @src for a mapping; the caller keeps them pinned. */
+static int udb_mapping_hold(struct udb_mapping *m, struct page **src,
+			    unsigned long npages)
+{
+	int ret;
+
+	for (m->npages = 0; m->npages < npages; m->npages++) {
+		ret = src[m->npages] ? udb_page_hold(src[m->npages]) : -ENODEV;
+		if (ret)
+			return ret;
+		m->pages[m->npages] = src[m->npages];
+	}
+	return 0;
 }
 
 static unsigned int udb_max_segment(struct device *dev)
@@ -197,41 +287,34 @@ static unsigned int udb_max_segment(struct device *dev)
 }
 
 /*
- * Copy and reference the snapshot's pages into @pages (buf->npages long);
- * -EAGAIN while it is stale.
+ * Hold the last published snapshot's pages for mapping @m. The snapshot
+ * is pinned while a dynamic attachment exists, and a refresh keeps it whole
+ * until it publishes the next one: a pending refresh (STALE) is no error.
  */
-static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
-			     u64 *generation)
+static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 {
-	unsigned long i;
-	int ret = 0;
+	u32 state;
+	int ret;
 
 	mutex_lock(&buf->lock);
-	switch (buf->state) {
-	case USERPTR_DMABUF_STATE_VALID:
-		for (i = 0; i < buf->npages; i++) {
-			get_page(buf->pages[i]);
-			pages[i] = buf->pages[i];
-		}
-		*generation = buf->generation;
-		break;
-	case USERPTR_DMABUF_STATE_STALE:
-		ret = -EAGAIN;
-		break;
-	case USERPTR_DMABUF_STATE_FAULT:
+	state = buf->state;
+	if (state == USERPTR_DMABUF_STATE_FAULT)
 		ret = buf->last_error;
-		break;
-	default:
+	else if (state == USERPTR_DMABUF_STATE_DEAD)
 		ret = -ENODEV;
-		break;
-	}
+	else if (WARN_ON_ONCE(!buf->pinned))	/* see udb_buffer_dyn_attach() */
+		ret = -ENODEV;
+	else
+		ret = udb_mapping_hold(m, buf->pages, buf->npages);
+	m->generation = buf->generation;
 	mutex_unlock(&buf->lock);
 
 	/*
 	 * A STALE buffer nobody followed has no refresh queued yet; a failed
 	 * range may have been mapped again since: (re)try either way.
 	 */
-	if (ret && ret != -ENODEV)
+	if (state == USERPTR_DMABUF_STATE_STALE ||
+	    state == USERPTR_DMABUF_STATE_FAULT)
 		udb_queue_refresh(buf);
 	return ret;
 }
@@ -242,12 +325,14 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct page **pages,
  * @dir: requested direction; read-only buffers accept DMA_TO_DEVICE only
  *	(their pages may be shared read-only, e.g. the zero page)
  *
- * Never takes mmap_lock and never faults: serves the pinned set or the
- * snapshot.
+ * Never takes mmap_lock, never faults and never waits for a refresh:
+ * serves the pinned set, what a pinned dynamic attachment holds, or the
+ * last published snapshot.
  *
- * Return: the mapping, or ERR_PTR(-EAGAIN) while a refresh is pending,
- * ERR_PTR(-ENODEV) once the owner's mm is gone, the last refresh's errno,
- * ERR_PTR(-EPERM) for a device write to a read-only buffer, or -ENOMEM.
+ * Return: the mapping, or ERR_PTR(-ENODEV) once the owner's mm is gone,
+ * the last refresh's errno while the buffer is FAULT (-EFAULT: the range
+ * is not mapped), ERR_PTR(-EPERM) for a device write to a read-only
+ * buffer, or -ENOMEM.
  */
 static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 					enum dma_data_direction dir)
@@ -255,7 +340,6 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	struct udb_buffer *buf = attach->dmabuf->priv;
 	struct udb_attachment *ua = attach->priv;
 	struct udb_mapping *m;
-	unsigned long i;
 	int ret;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
@@ -272,18 +356,14 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 		return ERR_PTR(-ENOMEM);
 	}
 
-	if (ua->pinset) {
-		for (i = 0; i < buf->npages; i++) {
-			get_page(ua->pinset->pages[i]);
-			m->pages[i] = ua->pinset->pages[i];
-		}
-		m->npages = buf->npages;
-	} else {
-		ret = udb_take_snapshot(buf, m->pages, &m->generation);
-		if (ret)
-			goto err_free;
-		m->npages = buf->npages;
-	}
+	if (ua->pinset)
+		ret = udb_mapping_hold(m, ua->pinset->pages, buf->npages);
+	else if (ua->held)
+		ret = udb_mapping_hold(m, ua->held->pages, buf->npages);
+	else
+		ret = udb_take_snapshot(buf, m);
+	if (ret)
+		goto err_free;
 
 	/* Segments no longer than the importer's device takes. */
 	ret = sg_alloc_table_from_pages_segment(&m->sgt, m->pages, m->npages,

@@ -12,8 +12,11 @@
  *    are released as early as possible (at once when no job uses them);
  *  - before using a mapping, the importer (re)maps under the dma_resv lock
  *    and waits for the exporter's DMA_RESV_USAGE_KERNEL fences;
- *  - a map that fails with -EAGAIN (the exporter is refreshing) is retried
- *    after dropping the lock;
+ *  - a map error is final (no polling): the exporter serves its last
+ *    published snapshot while it refreshes and notifies again when done;
+ *  - attachments made with UDB_IMPORTER_ATTACH_PIN are dynamic and call
+ *    dma_buf_pin() right after attaching, as scanout and RDMA pinned MRs
+ *    do: their mapping is never invalidated;
  *  - static attachments map once and keep the (pinned) mapping.
  *
  * The "device" moves bytes through the mapping: it turns each DMA address
@@ -90,8 +93,6 @@
 
 /* Most bytes one copy moves. */
 #define IMP_MAX_COPY	(64UL << 20)
-/* How long a copy keeps retrying a map that says -EAGAIN. */
-#define IMP_MAP_RETRY_MS	5000
 /* The job thread's bounce buffer for COPY jobs. */
 #define IMP_BOUNCE_SIZE	(64UL << 10)
 
@@ -125,6 +126,7 @@ struct imp_mapping {
  * @map: current mapping or NULL (under the dma_resv lock)
  * @dir: DMA_TO_DEVICE for read-only attachments, else DMA_BIDIRECTIONAL
  * @dynamic: attached with invalidate_mappings
+ * @pinned: dma_buf_pin()ned from attach until detach
  * @maps: successful maps
  * @invalidations: notifications received (under the dma_resv lock)
  * @jobs: jobs that hold a mapping of it (under imp_file.jlock)
@@ -135,6 +137,7 @@ struct imp_attachment {
 	struct imp_mapping *map;
 	enum dma_data_direction dir;
 	bool dynamic;
+	bool pinned;
 	u64 maps;
 	u64 invalidations;
 	unsigned int jobs;
@@ -185,12 +188,12 @@ static const struct dma_buf_attach_ops imp_attach_ops = {
 
 /*
  * Make sure @ia has a usable mapping. Returns with the dma_resv lock held
- * on success; *@fresh tells whether this call made the mapping.
+ * on success; *@fresh tells whether this call made the mapping. A map
+ * error is final: the exporter serves its last published snapshot while
+ * it refreshes, so there is nothing to retry.
  */
-static int imp_map_locked(struct imp_attachment *ia, u32 *retries,
-			  bool *fresh)
+static int imp_map_locked(struct imp_attachment *ia, bool *fresh)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(IMP_MAP_RETRY_MS);
 	struct dma_resv *resv = ia->dmabuf->resv;
 	struct imp_mapping *m;
 	struct sg_table *sgt;
@@ -198,26 +201,15 @@ static int imp_map_locked(struct imp_attachment *ia, u32 *retries,
 	int ret;
 
 	*fresh = false;
-	for (;;) {
-		ret = dma_resv_lock_interruptible(resv, NULL);
-		if (ret)
-			return ret;
-		if (ia->map)
-			return 0;
-		sgt = dma_buf_map_attachment(ia->attach, ia->dir);
-		if (!IS_ERR(sgt))
-			break;
+	ret = dma_resv_lock_interruptible(resv, NULL);
+	if (ret)
+		return ret;
+	if (ia->map)
+		return 0;
+	sgt = dma_buf_map_attachment(ia->attach, ia->dir);
+	if (IS_ERR(sgt)) {
 		dma_resv_unlock(resv);
-		ret = PTR_ERR(sgt);
-		if (ret != -EAGAIN)
-			return ret;
-		/* The exporter is refreshing: let it take the lock. */
-		(*retries)++;
-		if (time_after(jiffies, deadline))
-			return -ETIMEDOUT;
-		if (signal_pending(current))
-			return -ERESTARTSYS;
-		usleep_range(50, 200);
+		return PTR_ERR(sgt);
 	}
 
 	/* A new mapping may only be used once the KERNEL fences signal. */
@@ -344,6 +336,16 @@ static int imp_vmap_copy(struct imp_attachment *ia, bool to_buffer, u64 offset,
 	return ret;
 }
 
+/* Undo the dma_buf_pin() of an UDB_IMPORTER_ATTACH_PIN attachment. */
+static void imp_unpin(struct imp_attachment *ia)
+{
+	if (!ia->pinned)
+		return;
+	dma_resv_lock(ia->dmabuf->resv, NULL);
+	dma_buf_unpin(ia->attach);
+	dma_resv_unlock(ia->dmabuf->resv);
+}
+
 static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 {
 	struct udb_importer_attach args;
@@ -354,7 +356,8 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 	if (copy_from_user(&args, uarg, sizeof(args)))
 		return -EFAULT;
 	if (args.flags & ~(UDB_IMPORTER_ATTACH_DYNAMIC |
-			   UDB_IMPORTER_ATTACH_READONLY) || args.handle ||
+			   UDB_IMPORTER_ATTACH_READONLY |
+			   UDB_IMPORTER_ATTACH_PIN) || args.handle ||
 	    memchr_inv(args.reserved, 0, sizeof(args.reserved)))
 		return -EINVAL;
 
@@ -372,7 +375,9 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 		ret = -EACCES;
 		goto err_put;
 	}
-	ia->dynamic = args.flags & UDB_IMPORTER_ATTACH_DYNAMIC;
+	ia->dynamic = args.flags & (UDB_IMPORTER_ATTACH_DYNAMIC |
+				    UDB_IMPORTER_ATTACH_PIN);
+	ia->pinned = args.flags & UDB_IMPORTER_ATTACH_PIN;
 	ia->dir = (args.flags & UDB_IMPORTER_ATTACH_READONLY) ?
 		  DMA_TO_DEVICE : DMA_BIDIRECTIONAL;
 	if (ia->dynamic)
@@ -383,6 +388,15 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 	if (IS_ERR(ia->attach)) {
 		ret = PTR_ERR(ia->attach);
 		goto err_put;
+	}
+	if (ia->pinned) {
+		ret = dma_resv_lock_interruptible(ia->dmabuf->resv, NULL);
+		if (ret)
+			goto err_detach_unpinned;
+		ret = dma_buf_pin(ia->attach);
+		dma_resv_unlock(ia->dmabuf->resv);
+		if (ret)
+			goto err_detach_unpinned;
 	}
 	ret = xa_alloc(handles, &handle, ia, xa_limit_31b, GFP_KERNEL);
 	if (ret)
@@ -396,6 +410,8 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 	return 0;
 
 err_detach:
+	imp_unpin(ia);
+err_detach_unpinned:
 	dma_buf_detach(ia->dmabuf, ia->attach);
 err_put:
 	dma_buf_put(ia->dmabuf);
@@ -412,6 +428,7 @@ static void imp_detach(struct imp_attachment *ia)
 		imp_mapping_put_locked(ia->map);
 	ia->map = NULL;
 	dma_resv_unlock(ia->dmabuf->resv);
+	imp_unpin(ia);
 	dma_buf_detach(ia->dmabuf, ia->attach);
 	dma_buf_put(ia->dmabuf);
 	kfree(ia);
@@ -464,7 +481,7 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 		goto copy_out;
 	}
 
-	ret = imp_map_locked(ia, &args.map_retries, &fresh);
+	ret = imp_map_locked(ia, &fresh);
 	if (ret)
 		goto out;
 	imp_dma(ia, args.op == UDB_IMPORTER_WRITE, args.offset, bounce,
@@ -495,7 +512,7 @@ out:
  * @result: the checksum
  * @map_seq: imp_mapping.seq of the job's mapping
  * @invalidations: the attachment's count at submit
- * @map_retries: -EAGAIN maps the submit went through
+ * @map_retries: always 0 (uAPI compatibility)
  */
 struct imp_job_rec {
 	u64 id;
@@ -876,7 +893,7 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 		job->rec.flags |= UDB_IMPORTER_JOB_PINNED;
 
 	resv = ia->dmabuf->resv;
-	ret = imp_map_locked(ia, &job->rec.map_retries, &fresh);
+	ret = imp_map_locked(ia, &fresh);
 	if (ret)
 		goto err_fd;
 	/* Also when the mapping is not new: a refresh may be in flight. */

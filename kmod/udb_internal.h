@@ -19,6 +19,7 @@
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/kref.h>
+#include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
@@ -82,12 +83,20 @@ struct udb_pinset {
  * @npages: total pages
  * @nranges: number of @ranges
  * @ranges: the mirrored ranges, in buffer order
- * @lock: protects the snapshot (@pages, @cpu_refs, @dirty_lo/@dirty_hi,
- *	@refault_lo/@refault_hi, @state, @generation, @mmap_seq,
+ * @lock: protects the snapshot (@pages, @pinned, @cpu_refs,
+ *	@dirty_lo/@dirty_hi, @refault_lo/@refault_hi, @state, @generation, @mmap_seq,
  *	@refreshes, @postponed, @postponed_in_row) and the statistics. Taken in the
  *	notifier.
  * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
- *	page the owner's page tables map (no reference held); NULL inside
+ *	page the owner's page tables map. Unless @pinned, no reference is
+ *	held and pages inside the window are NULL
+ * @pinned: the snapshot is held for devices: every non-NULL entry of
+ *	@pages holds one FOLL_PIN pin of the snapshot's own, taken by the
+ *	refresh (FOLL_LONGTERM where the VMA allows it). An invalidation
+ *	then keeps the pages it dirties until the next publish replaces them,
+ *	so the last published snapshot stays whole for map_dma_buf(); a failed
+ *	refresh drops them. True from the first publish after a dynamic
+ *	attach until the first refresh after the last such detach
  * @cpu_refs: a reference per page mapped into a CPU mapping of the
  *	dma-buf, dropped after those mappings are zapped
  * @dirty_lo: first page index invalidated since the last publish
@@ -127,9 +136,11 @@ struct udb_pinset {
  * @pin_lock: protects @pinset creation and teardown (with the resv lock)
  * @pinset: pinned pages, or NULL
  * @dyn_attachments: attachments served from the snapshot (under @lock).
- *	While there is one, a CPU mapping or a vmap, an invalidation is
- *	refreshed at once; otherwise the buffer just goes STALE, and the
- *	refresh waits until someone needs the snapshot (udb_buffer_wanted())
+ *	While there is one the snapshot is
+ *	@pinned (charged to the owner's pinned_vm), and while there is one, a
+ *	CPU mapping or a vmap, an invalidation is refreshed at once; otherwise
+ *	the buffer just goes STALE, and the refresh waits until someone needs
+ *	the snapshot (udb_buffer_wanted())
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
@@ -154,6 +165,7 @@ struct udb_buffer {
 
 	struct mutex lock;	/* snapshot; taken in the notifier */
 	struct page **pages;
+	bool pinned;
 	struct page **cpu_refs;
 	unsigned long dirty_lo;
 	unsigned long dirty_hi;
@@ -196,12 +208,26 @@ struct udb_buffer {
 };
 
 /**
+ * struct udb_held - pages a dynamic attachment holds while it is pinned
+ * @npages: number of pages, the whole buffer
+ * @pages: the snapshot's pages when dma_buf_pin() was called, each held
+ *	with udb_page_hold()
+ */
+struct udb_held {
+	unsigned long npages;
+	struct page *pages[] __counted_by(npages);
+};
+
+/**
  * struct udb_attachment - exporter state of one attachment
  * @pinset: reference taken at attach for attachments that may pin
+ * @held: for a dynamic attachment while dma_buf_pin()ned: what its maps
+ *	serve (under the dma_resv lock)
  * @pin_count: ->pin() calls not yet undone (under the dma_resv lock)
  */
 struct udb_attachment {
 	struct udb_pinset *pinset;
+	struct udb_held *held;
 	unsigned int pin_count;
 };
 
@@ -246,6 +272,42 @@ int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 		   unsigned long end, bool readonly, bool *shared);
 void udb_dirty_page(struct page *page);
 
+/*
+ * A device mapping's hold on a page of a pinned snapshot or pin set: one
+ * more FOLL_PIN pin of its own where the kernel lets a module add pins to a
+ * pinned page (7.x: folio_add_pins()), else a reference, which keeps the
+ * page alive (it stays pinned while the snapshot or pin set keeps it).
+ * The zero page is never pinned, and needs no reference.
+ */
+static inline int udb_page_hold(struct page *page)
+{
+	if (is_zero_page(page))
+		return 0;
+#ifdef UDB_HAVE_FOLIO_ADD_PINS
+	return folio_add_pins(page_folio(page), 1);
+#else
+	get_page(page);
+	return 0;
+#endif
+}
+
+static inline void udb_page_release(struct page *page)
+{
+	if (is_zero_page(page))
+		return;
+#ifdef UDB_HAVE_FOLIO_ADD_PINS
+	unpin_user_page(page);
+#else
+	put_page(page);
+#endif
+}
+
+/* udb_buffer.c: the snapshot's pins, charged while dynamically attached */
+int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms);
+void udb_buffer_dyn_detach(struct udb_buffer *buf);
+int udb_pins_charge(struct udb_buffer *buf, unsigned long npages);
+void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages);
+
 /* udb_dmabuf.c */
 int udb_dmabuf_export(struct udb_buffer *buf);
 struct udb_buffer *udb_dmabuf_to_buffer(struct dma_buf *dmabuf);
@@ -277,6 +339,7 @@ static inline struct page *udb_snapshot_page(struct udb_buffer *buf,
 enum udb_delay_point {
 	UDB_DELAY_INSERT,	/* CPU-mapping fault: around the PTE insert */
 	UDB_DELAY_SIGNAL,	/* refresh: before it signals its fence */
+	UDB_DELAY_REFRESH,	/* refresh pass: before it faults */
 	UDB_DELAY_NR,
 };
 

@@ -5,11 +5,8 @@
  * importer on kernels without CONFIG_DMABUF_MOVE_NOTIFY) and for vmap.
  *
  * The whole buffer is pinned with pin_user_pages_remote(FOLL_LONGTERM) on
- * the owner's mm and charged to its mm->pinned_vm. The same account is
- * checked: the owner's RLIMIT_MEMLOCK, read when the pin is taken, unless
- * the owner had CAP_IPC_LOCK when it created the buffer (as VFIO checks
- * the task it charges). Whoever attaches, a privileged compositor or a
- * kworker, neither lifts nor uses up that limit.
+ * the owner's mm, charged and checked as every pin of the module is
+ * (udb_pins_charge(): the owner's pinned_vm against its RLIMIT_MEMLOCK).
  * ->pin runs under the dma_resv lock, where mmap_lock may not be taken, so
  * the pages are pinned earlier, in ->attach, and the pin set is shared by
  * all attachments that need it (a vmap takes its own page references). A
@@ -115,10 +112,7 @@ out_mmput:
  */
 struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 {
-	unsigned long limit = task_rlimit(buf->owner, RLIMIT_MEMLOCK) >>
-			      PAGE_SHIFT;
 	struct udb_pinset *ps;
-	s64 pinned;
 	int ret;
 
 	if (mutex_lock_killable(&buf->pin_lock))
@@ -138,11 +132,12 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	ps->buf = buf;
 	ps->npages = buf->npages;
 
-	pinned = atomic64_add_return(ps->npages, &buf->mm->pinned_vm);
-	if (pinned > limit && !buf->lock_cap) {
-		ret = -ENOMEM;
+	ret = udb_pins_charge(buf, ps->npages);
+	if (ret) {
 		trace_udb_pin(buf->ino, ps->npages, true, ret);
-		goto err_unaccount;
+		kvfree(ps);
+		ps = ERR_PTR(ret);
+		goto out;
 	}
 	ret = udb_pin_pages(buf, ps, true);
 	/*
@@ -164,7 +159,7 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	goto out;
 
 err_unaccount:
-	atomic64_sub(ps->npages, &buf->mm->pinned_vm);
+	udb_pins_uncharge(buf, ps->npages);
 	kvfree(ps);
 	ps = ERR_PTR(ret);
 out:
@@ -184,7 +179,7 @@ static void udb_pinset_release(struct kref *ref)
 	trace_udb_pin(buf->ino, ps->npages, false, 0);
 	unpin_user_pages_dirty_lock(ps->pages, ps->npages,
 				    !(buf->flags & USERPTR_DMABUF_CREATE_READONLY));
-	atomic64_sub(ps->npages, &buf->mm->pinned_vm);
+	udb_pins_uncharge(buf, ps->npages);
 	kvfree(ps);
 }
 

@@ -23,6 +23,11 @@
 #define UDB_IMPORTER_ATTACH_DYNAMIC	_BITUL(0)
 /* Map DMA_TO_DEVICE only (required for read-only buffers); no writes. */
 #define UDB_IMPORTER_ATTACH_READONLY	_BITUL(1)
+/*
+ * Dynamic, then dma_buf_pin() until detach, as scanout and RDMA pinned MRs
+ * do: the mapping is never invalidated and does not follow CPU changes.
+ */
+#define UDB_IMPORTER_ATTACH_PIN		_BITUL(2)
 
 /**
  * struct udb_importer_attach - UDB_IMPORTER_IOC_ATTACH argument
@@ -56,7 +61,8 @@ struct udb_importer_attach {
  * @data: in: user pointer the bytes come from or go to
  * @maps: out: times the importer has mapped the attachment so far
  * @invalidations: out: move_notify / invalidate_mappings calls received
- * @map_retries: out: -EAGAIN map results this copy retried through
+ * @map_retries: out: always 0 (the exporter serves its last published
+ *	snapshot while it refreshes; nothing is retried)
  * @reserved: must be zero
  *
  * Maps the attachment if it has no valid mapping (waiting for the
@@ -165,14 +171,13 @@ struct udb_importer_submit {
  *	re-map after an invalidation
  * @invalidations: out: invalidations of the attachment received before
  *	the job was submitted
- * @map_retries: out: times the submit found the exporter refreshing (its
- *	map said EAGAIN) before it got the mapping
+ * @map_retries: out: always 0, as in struct udb_importer_copy
  * @reserved: must be zero
  *
  * Finished jobs are remembered in a ring of UDB_IMPORTER_JOB_RECORDS per
  * open file; older ids fail with ENOENT, ids not yet given with EINVAL.
  * The mapping an importer uses tells it what it can know of the exporter:
- * whether it was refreshing (@map_retries), whether it moved since the last
+ * whether it moved since the last
  * job (@map_seq, _NEW_MAPPING), and whether the job raced with a move
  * (_STALE; see docs/design.md for that window).
  */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,13 +46,17 @@ static inline int udb_info(int dev, int fd, struct userptr_dmabuf_info *info)
 	return ioctl(dev, USERPTR_DMABUF_IOC_INFO, info) ? -errno : 0;
 }
 
-/* Wait until no refresh is pending; returns the state. */
+/*
+ * Wait until no refresh is pending (at most 20 s: a refresh of a big
+ * buffer on a loaded TCG host); returns the state. Until then importers'
+ * maps serve the last published snapshot.
+ */
 static inline int udb_settle(int dev, int fd)
 {
 	struct userptr_dmabuf_info info;
 	int i;
 
-	for (i = 0; i < 400; i++) {
+	for (i = 0; i < 4000; i++) {
 		if (udb_info(dev, fd, &info))
 			return -1;
 		if (info.state != USERPTR_DMABUF_STATE_STALE)
@@ -147,6 +152,44 @@ static inline void *map_anon(size_t len)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Pass a file descriptor over a unix socket (SCM_RIGHTS). */
+static inline int send_fd(int sock, int fd)
+{
+	char c = 0, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
+}
+
+static inline int recv_fd(int sock)
+{
+	char c, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -EIO;
+	cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 static inline int count_fds(void)

@@ -309,20 +309,16 @@ TEST_F(jobs, cpu_change_waits_for_job)
 	EXPECT_EQ(-1, check_zero(big, BIG));
 
 	/*
-	 * The refresh faults all 64 MiB again; on a loaded TCG host it can
-	 * outlast the importer's 5 s map retries (-ETIMEDOUT), or collide
-	 * with other changes long enough to be postponed (-EAGAIN meanwhile):
-	 * retry then.
+	 * The refresh faults and pins all 64 MiB again, which on a loaded
+	 * TCG host can take longer than one udb_settle(); a map before it
+	 * publishes would serve the last published snapshot (the old pages)
+	 * until the notification. Submit once the new snapshot is out.
 	 */
-	for (i = 0; i < 5; i++) {
-		udb_settle(self->dev, fd);
-		ret = job_submit(self->imp, h, UDB_IMPORTER_JOB_FILL, 0, BIG,
-				 0x11223344, 0, &id2, NULL);
-		if (ret != -EBUSY && ret != -ETIMEDOUT && ret != -EAGAIN)
-			break;
-		TH_LOG("submit after the change: %s, retrying",
-		       strerror(-ret));
-	}
+	for (i = 0; i < 10 && udb_settle(self->dev, fd) !=
+			      USERPTR_DMABUF_STATE_VALID; i++)
+		TH_LOG("refresh of 64 MiB still running after %d s", 2 * (i + 1));
+	ret = job_submit(self->imp, h, UDB_IMPORTER_JOB_FILL, 0, BIG,
+			 0x11223344, 0, &id2, NULL);
 	ASSERT_EQ(0, ret);
 	ASSERT_EQ(0, job_get(self->imp, id2, 20000, &j2));
 	EXPECT_EQ(UDB_IMPORTER_JOB_DONE, (int)j2.status);

@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The contract with mm and with importer drivers: pages a device can reach
+ * are held as pin_user_pages(FOLL_LONGTERM) would hold them (fork() copies
+ * them for the child, memory offline and CMA find none of them, every pin
+ * is charged to the owner), and an importer that pins a dynamic attachment
+ * (scanout, RDMA pinned MRs) gets what it pinned, without invalidations.
+ *
+ * The reference importer plays the device. On a kernel without dynamic
+ * importers (Debian's stock 6.12) the static pin set plays the snapshot.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "kselftest_harness.h"
+
+#define MPOL_BIND	2
+#define MEMSYS		"/sys/devices/system/memory/"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* VmPin of /proc/self/status in KiB, or -1. */
+static long vm_pin_kib(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static size_t count_byte(const uint8_t *p, size_t len, uint8_t b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += p[i] == b;
+	return n;
+}
+
+static int submit_fill(int imp, int h, size_t len, uint8_t value,
+		       uint32_t delay_ms, uint64_t *id)
+{
+	struct udb_importer_submit s = {
+		.handle = (uint32_t)h, .op = UDB_IMPORTER_JOB_FILL, .len = len,
+		.value = value, .delay_ms = delay_ms,
+	};
+
+	if (ioctl(imp, UDB_IMPORTER_IOC_SUBMIT, &s))
+		return -errno;
+	close(s.fence_fd);
+	*id = s.job_id;
+	return 0;
+}
+
+static int job_wait(int imp, uint64_t id, uint32_t timeout_ms)
+{
+	struct udb_importer_job j = { .job_id = id, .timeout_ms = timeout_ms };
+
+	if (ioctl(imp, UDB_IMPORTER_IOC_JOB, &j))
+		return -errno;
+	if (j.status == UDB_IMPORTER_JOB_ERROR)
+		return j.error;
+	return j.status == UDB_IMPORTER_JOB_DONE ? 0 : -ETIMEDOUT;
+}
+
+static uint32_t attach_flags(int dev)
+{
+	return kernel_is_dynamic(dev) ? UDB_IMPORTER_ATTACH_DYNAMIC : 0;
+}
+
+FIXTURE(contract) {
+	int dev, imp;
+	size_t ps;
+	int dynamic;
+};
+
+FIXTURE_SETUP(contract)
+{
+	self->ps = page_size();
+	self->dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->dev, 0);
+	self->imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->imp, 0) TH_LOG("is udb_importer loaded?");
+	self->dynamic = kernel_is_dynamic(self->dev);
+}
+
+FIXTURE_TEARDOWN(contract)
+{
+	close(self->imp);
+	close(self->dev);
+}
+
+/*
+ * A device write job that is still running when the owner forks (the
+ * notifier's wait for it times out after 5 s) and when the parent then
+ * writes its memory: the pages are pinned, so fork() copied them for the
+ * child and the parent kept them. The device's bytes land in the parent,
+ * all of them, never in the child.
+ */
+TEST_F_TIMEOUT(contract, fork_keeps_device_writes_out_of_the_child, 60)
+{
+	size_t len = 16 * self->ps, i, in_child = 0;
+	int fd, h, pfd[2], status;
+	uint64_t id, t0;
+	uint8_t *mem;
+	pid_t pid;
+
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	memset(mem, 1, len);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, attach_flags(self->dev));
+	ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+	ASSERT_EQ(0, submit_fill(self->imp, h, len, 0x77, 6000, &id));
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+
+	t0 = now_ms();
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char c;
+
+		if (read(pfd[0], &c, 1) != 1)
+			_exit(2);
+		_exit(count_byte(mem, len, 0x77) ? 1 : 0);
+	}
+	TH_LOG("fork() took %llu ms (the job runs 6 s)",
+	       (unsigned long long)(now_ms() - t0));
+	/* the parent writes: without pins this is where it got copies */
+	for (i = 0; i < len; i += self->ps)
+		mem[i] = 2;
+	EXPECT_EQ(0, job_wait(self->imp, id, 15000));
+	ASSERT_EQ(1, write(pfd[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child's memory shows the device's writes");
+	in_child = WEXITSTATUS(status) == 1;
+	TH_LOG("parent sees %zu of %zu device bytes; child saw some: %s",
+	       count_byte(mem, len, 0x77), len, in_child ? "yes" : "no");
+	EXPECT_EQ(len, count_byte(mem, len, 0x77));
+	imp_detach(self->imp, h);
+	close(fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	munmap(mem, len);
+}
+
+/*
+ * Every pin is charged to the owner's pinned_vm (VmPin), the snapshot's
+ * pins of a dynamic attachment as the static pin set's, for as long as the
+ * attachment lasts.
+ */
+TEST_F(contract, attachments_charge_their_pins_to_the_owner)
+{
+	size_t len = 64 * self->ps;
+	long before, attached, after;
+	uint8_t *mem, *p;
+	int fd, h, err;
+
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 5);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	before = vm_pin_kib();
+	ASSERT_GE(before, 0);
+	h = imp_attach(self->imp, fd, attach_flags(self->dev));
+	ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+	p = imp_read_all(self->imp, h, len, &err);
+	ASSERT_NE(NULL, p) TH_LOG("read: %s", strerror(-err));
+	EXPECT_EQ(-1, check(p, len, 5));
+	free(p);
+	attached = vm_pin_kib();
+	EXPECT_EQ(before + (long)(len >> 10), attached)
+		TH_LOG("VmPin %ld kB before, %ld kB with a %s attachment", before,
+		       attached, self->dynamic ? "dynamic" : "static");
+	ASSERT_EQ(0, imp_detach(self->imp, h));
+	after = vm_pin_kib();
+	EXPECT_EQ(before, after);
+	close(fd);
+	munmap(mem, len);
+}
+
+/*
+ * A dynamic attachment's pins count against the owner's RLIMIT_MEMLOCK as
+ * the static ones do: a root importer cannot pin 16 MiB of an owner
+ * limited to 64 KiB by attaching dynamically.
+ */
+TEST_F(contract, dynamic_pins_limited_by_the_owners_memlock)
+{
+	size_t len = 16 << 20;
+	int sv[2], fd, h, status;
+	pid_t pid;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	if (geteuid())
+		SKIP(return, "needs root (the privileged importer)");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 64 << 10, 64 << 10 };
+		int dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+		uint8_t *mem = map_anon(len);
+		int bfd;
+
+		if (dev < 0 || !mem || setrlimit(RLIMIT_MEMLOCK, &rl) ||
+		    setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		memset(mem, 3, len);
+		bfd = udb_create(dev, mem, len, 0);
+		if (bfd < 0 || send_fd(sv[1], bfd))
+			_exit(11);
+		if (read(sv[1], &bfd, 1) < 0)
+			_exit(12);
+		_exit(0);
+	}
+	fd = recv_fd(sv[0]);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	EXPECT_EQ(-ENOMEM, h) TH_LOG("a dynamic attachment pinned %zu MiB of an owner limited to 64 KiB",
+				     len >> 20);
+	if (h >= 0)
+		imp_detach(self->imp, h);
+	ASSERT_EQ(1, write(sv[0], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * dma_buf_pin() on a dynamic attachment (amdgpu scanout, RDMA pinned MRs):
+ * the attachment keeps the snapshot it pinned, is never invalidated, and
+ * does not follow the owner's changes; a plain dynamic attachment of the
+ * same buffer does.
+ */
+TEST_F(contract, pinned_dynamic_attachment_keeps_its_snapshot)
+{
+	struct udb_importer_copy cp, cd;
+	size_t len = 32 * self->ps;
+	int fd, hp, hd;
+	uint8_t *mem, *p;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 11);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	hp = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_PIN);
+	ASSERT_GE(hp, 0) TH_LOG("dynamic attach + dma_buf_pin(): %s", strerror(-hp));
+	hd = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(hd, 0);
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, imp_copy(self->imp, hp, UDB_IMPORTER_READ, 0, p, len, &cp));
+	EXPECT_EQ(-1, check(p, len, 11));
+
+	/* the owner maps new memory there */
+	ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	fill(mem, len, 12);
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+
+	ASSERT_EQ(0, imp_copy(self->imp, hd, UDB_IMPORTER_READ, 0, p, len, &cd));
+	EXPECT_EQ(-1, check(p, len, 12)) TH_LOG("the dynamic attachment did not follow");
+	ASSERT_EQ(0, imp_copy(self->imp, hp, UDB_IMPORTER_READ, 0, p, len, &cp));
+	EXPECT_EQ(-1, check(p, len, 11)) TH_LOG("the pinned attachment's pages changed");
+	EXPECT_EQ(0ULL, cp.invalidations) TH_LOG("a pinned attachment was invalidated");
+	EXPECT_EQ(1ULL, cp.maps);
+	EXPECT_LT(0ULL, cd.invalidations);
+	free(p);
+	EXPECT_EQ(0, imp_detach(self->imp, hp));
+	EXPECT_EQ(0, imp_detach(self->imp, hd));
+	close(fd);
+	munmap(mem, len);
+}
+
+static int param_write(const char *name, long v)
+{
+	char path[256];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/module/userptr_dmabuf/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", v) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * A map while a refresh is running (the test build's debug_refresh_delay_ms
+ * holds it 3 s before it faults) serves the snapshot the importers were
+ * last told about, at once: no -EAGAIN for the importer to poll on, no
+ * wait. The refresh's notification then makes the importer re-map.
+ */
+TEST_F_TIMEOUT(contract, map_while_refreshing_serves_the_last_snapshot, 60)
+{
+	struct userptr_dmabuf_info info;
+	struct udb_importer_copy c;
+	size_t len = 32 * self->ps;
+	int fd, h1, h2, ret;
+	uint64_t t0, t;
+	uint8_t *mem, *p;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	if (geteuid())
+		SKIP(return, "needs root (module parameters)");
+	if (access("/sys/module/userptr_dmabuf/parameters/debug_refresh_delay_ms", W_OK))
+		SKIP(return, "not a test build of the module");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	fill(mem, len, 31);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h1 = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h1, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h1, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 31));
+
+	ASSERT_EQ(0, param_write("debug_refresh_delay_ms", 3000));
+	ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	fill(mem, len, 32);
+	usleep(100 * 1000);	/* the refresh is in its delay now */
+	t0 = now_ms();
+	h2 = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ret = h2 < 0 ? h2 : imp_copy(self->imp, h2, UDB_IMPORTER_READ, 0, p,
+				     len, &c);
+	t = now_ms() - t0;
+	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+	param_write("debug_refresh_delay_ms", 0);
+	TH_LOG("attach + map + read during the refresh: %s after %llu ms, state %u",
+	       ret ? strerror(-ret) : "ok", (unsigned long long)t, info.state);
+	ASSERT_EQ(0, ret);
+	EXPECT_LT(t, 1000ULL) TH_LOG("the map waited for the refresh");
+	EXPECT_EQ((uint32_t)USERPTR_DMABUF_STATE_STALE, info.state);
+	EXPECT_EQ(-1, check(p, len, 31)) TH_LOG("not the last published snapshot");
+
+	/* the refresh publishes and notifies: the next use re-maps */
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	ASSERT_EQ(0, imp_copy(self->imp, h2, UDB_IMPORTER_READ, 0, p, len, &c));
+	EXPECT_EQ(-1, check(p, len, 32));
+	EXPECT_LT(0ULL, c.invalidations);
+	EXPECT_EQ(2ULL, c.maps);
+	ASSERT_EQ(0, imp_copy(self->imp, h1, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 32));
+	imp_detach(self->imp, h2);
+	imp_detach(self->imp, h1);
+	free(p);
+	close(fd);
+	munmap(mem, len);
+}
+
+/* The physical frame of each page of [p, p + len) (root), 0 if none. */
+static int pfns_of(const void *p, size_t len, size_t ps, uint64_t *pfn)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	size_t i, n = len / ps;
+	uint64_t e;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		if (pread(fd, &e, 8, ((uintptr_t)p / ps + i) * 8) != 8) {
+			close(fd);
+			return -EIO;
+		}
+		pfn[i] = (e >> 63) ? e & ((1ULL << 55) - 1) : 0;
+	}
+	close(fd);
+	return 0;
+}
+
+static int block_state(int block, const char *state)
+{
+	char path[96];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), MEMSYS "memory%d/state", block);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, state, strlen(state)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The highest memory block of node 1 that can be made ZONE_MOVABLE. */
+static int movable_block(void)
+{
+	int best[64], n = 0, i, b;
+	struct dirent *d;
+	DIR *dir = opendir("/sys/devices/system/node/node1");
+
+	if (!dir)
+		return -ENOENT;
+	while ((d = readdir(dir)) && n < 64)
+		if (sscanf(d->d_name, "memory%d", &b) == 1)
+			best[n++] = b;
+	closedir(dir);
+	for (; n > 0; n--) {
+		/* highest first */
+		for (b = 0, i = 1; i < n; i++)
+			if (best[i] > best[b])
+				b = i;
+		i = best[b];
+		best[b] = best[n - 1];
+		if (block_state(i, "offline"))
+			continue;
+		if (!block_state(i, "online_movable"))
+			return i;
+		block_state(i, "online");
+	}
+	return -EBUSY;
+}
+
+struct remapper {
+	int imp, h;
+	size_t len;
+	volatile int stop;
+	unsigned long reads;
+};
+
+/* An importer that keeps using (and so re-mapping) the buffer. */
+static void *remap_loop(void *arg)
+{
+	struct remapper *r = arg;
+	uint8_t *p = malloc(r->len);
+
+	while (p && !r->stop) {
+		imp_copy(r->imp, r->h, UDB_IMPORTER_READ, 0, p, r->len, NULL);
+		r->reads++;
+	}
+	free(p);
+	return NULL;
+}
+
+/* Offline @block from a child that gives up after @secs; 0 or an errno. */
+static int offline_within(int block, unsigned int secs, uint64_t *ms)
+{
+	uint64_t t0 = now_ms();
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		alarm(secs);	/* offline_pages() gives up on a signal */
+		_exit(block_state(block, "offline") ? 1 : 0);
+	}
+	waitpid(pid, &status, 0);
+	*ms = now_ms() - t0;
+	if (WIFSIGNALED(status))
+		return -ETIMEDOUT;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EBUSY;
+}
+
+/*
+ * Memory offline of a ZONE_MOVABLE block that held the buffer, while an
+ * importer keeps re-mapping it: the pins (FOLL_LONGTERM) moved the pages
+ * out of the movable zone before any device could reach them, so the
+ * offline does not wait for them.
+ */
+TEST_F_TIMEOUT(contract, memory_offline_with_a_mapped_buffer, 120)
+{
+	size_t len = 4 << 20, n = len / self->ps, i, inside = 0, left = 0;
+	unsigned long node1 = 1UL << 1, bsize;
+	struct remapper r = { 0 };
+	uint64_t *pfn, lo, hi, ms;
+	pthread_t thr;
+	int fd, h, block, ret, err;
+	uint8_t *mem, *p;
+	FILE *f;
+
+	if (geteuid())
+		SKIP(return, "needs root (memory hotplug, pagemap)");
+	f = fopen(MEMSYS "block_size_bytes", "r");
+	ASSERT_NE(NULL, f) TH_LOG("no memory hotplug in this kernel");
+	ASSERT_EQ(1, fscanf(f, "%lx", &bsize));
+	fclose(f);
+	block = movable_block();
+	ASSERT_GE(block, 0) TH_LOG("no block of node 1 could be made movable: %s",
+				   strerror(-block));
+	lo = (uint64_t)block * bsize / self->ps;
+	hi = lo + bsize / self->ps;
+
+	/* the buffer's pages come from node 1's movable zone: that block */
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, syscall(SYS_mbind, mem, len, MPOL_BIND, &node1,
+			     sizeof(node1) * 8, 0));
+	fill(mem, len, 21);
+	pfn = calloc(n, sizeof(*pfn));
+	ASSERT_NE(NULL, pfn);
+	ASSERT_EQ(0, pfns_of(mem, len, self->ps, pfn));
+	for (i = 0; i < n; i++)
+		inside += pfn[i] >= lo && pfn[i] < hi;
+	TH_LOG("memory%d: %zu of %zu buffer pages in it", block, inside, n);
+	ASSERT_LT(0UL, (unsigned long)inside);
+
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, attach_flags(self->dev));
+	ASSERT_GE(h, 0) TH_LOG("attach: %s", strerror(-h));
+	r.imp = self->imp;
+	r.h = h;
+	r.len = len;
+	ASSERT_EQ(0, pthread_create(&thr, NULL, remap_loop, &r));
+	usleep(200 * 1000);
+
+	ASSERT_EQ(0, pfns_of(mem, len, self->ps, pfn));
+	for (i = 0; i < n; i++)
+		left += pfn[i] >= lo && pfn[i] < hi;
+	TH_LOG("%zu pages still in the movable block while a device maps them",
+	       left);
+	ret = offline_within(block, 20, &ms);
+	TH_LOG("offline: %s after %llu ms, %lu importer reads meanwhile",
+	       ret ? strerror(-ret) : "done", (unsigned long long)ms, r.reads);
+	EXPECT_EQ(0, ret);
+	EXPECT_LT(ms, 10000ULL);
+	r.stop = 1;
+	pthread_join(thr, NULL);
+	EXPECT_EQ(0ULL, (unsigned long long)left);
+	p = imp_read_all(self->imp, h, len, &err);
+	ASSERT_NE(NULL, p) TH_LOG("read: %s", strerror(-err));
+	EXPECT_EQ(-1, check(p, len, 21));
+	free(p);
+	EXPECT_EQ(-1, check(mem, len, 21));
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(mem, len);
+	free(pfn);
+	block_state(block, "online");
+}
+
+TEST_HARNESS_MAIN
