@@ -13,11 +13,15 @@
  * splits and KSM then take the pages as they would without us.
  *
  * Pages a device can reach are held the way mm expects DMA to hold them:
- * while a dynamic attachment exists, the snapshot holds a FOLL_PIN pin on
- * every page (FOLL_LONGTERM where GUP allows it, so no such page sits in
- * ZONE_MOVABLE or CMA), taken by the refresh in process context with the
- * owner's mm and charged to the owner's pinned_vm (udb_pins_charge());
- * fork() sees the pages as pinned and copies them for the child. Each
+ * while a dynamic attachment exists, the snapshot holds a FOLL_PIN |
+ * FOLL_LONGTERM pin on every page (so no such page sits in ZONE_MOVABLE or
+ * CMA), taken by the refresh in process context with the owner's mm and
+ * charged to the owner's pinned_vm (udb_pins_charge()); fork() sees the
+ * pages as pinned and copies them for the child. Memory GUP refuses such
+ * pins for (DAX; for writable buffers, shared mappings whose filesystem
+ * tracks writes) is kept with page references instead (buf->nopin): a
+ * pin held for an attachment's lifetime is what GUP refuses there, while
+ * references were always what device mappings of it held. Each
  * map_dma_buf() result holds the pages it maps (udb_page_hold()) until it
  * is unmapped. When the CPU page tables change, the interval notifier
  * waits for device work already submitted (all dma_resv fences) and marks
@@ -252,7 +256,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	 * pages. A pinned one keeps them for map_dma_buf() until the refresh
 	 * replaces them.
 	 */
-	if (!buf->pinned)
+	if (!buf->kept)
 		for (i = lo; i < hi; i++)
 			buf->pages[i] = NULL;
 	udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, lo, hi);
@@ -295,6 +299,19 @@ static const struct mmu_interval_notifier_ops udb_mni_ops = {
  * pinned set: nobody is told. Under the dma_resv lock, which protects the
  * attachment list.
  */
+static void udb_notify_one(struct dma_buf_attachment *attach)
+{
+	if (!attach->importer_ops)
+		return;
+#ifdef UDB_HAVE_INVALIDATE_MAPPINGS
+	if (attach->importer_ops->invalidate_mappings)
+		attach->importer_ops->invalidate_mappings(attach);
+#else
+	if (attach->importer_ops->move_notify)
+		attach->importer_ops->move_notify(attach);
+#endif
+}
+
 static void udb_notify_importers(struct udb_buffer *buf)
 {
 	struct dma_buf_attachment *attach;
@@ -305,15 +322,9 @@ static void udb_notify_importers(struct udb_buffer *buf)
 	dma_resv_assert_held(buf->dmabuf->resv);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
-		if (!attach->importer_ops || !ua || ua->pin_count)
+		if (ua->pin_count)
 			continue;
-#ifdef UDB_HAVE_INVALIDATE_MAPPINGS
-		if (attach->importer_ops->invalidate_mappings)
-			attach->importer_ops->invalidate_mappings(attach);
-#else
-		if (attach->importer_ops->move_notify)
-			attach->importer_ops->move_notify(attach);
-#endif
+		udb_notify_one(attach);
 	}
 }
 
@@ -507,9 +518,9 @@ static int udb_fault_range(struct udb_buffer *buf, struct udb_range *r,
 }
 
 /*
- * Move the pinned snapshot's pages in [lo, hi) to buf->hmm_pfns (as page
- * pointers, 0 for none) for udb_unpin_stashed(), leaving NULL behind. Under
- * buf->lock and refresh_lock.
+ * Move the kept snapshot's pages in [lo, hi) to buf->hmm_pfns (as page
+ * pointers, 0 for none: refresh_lock is held, no pass uses them) for
+ * udb_unpin_stashed(), leaving NULL behind. Under buf->lock.
  */
 static void udb_stash_pins(struct udb_buffer *buf, unsigned long lo,
 			   unsigned long hi)
@@ -518,21 +529,28 @@ static void udb_stash_pins(struct udb_buffer *buf, unsigned long lo,
 
 	lockdep_assert_held(&buf->lock);
 	for (i = lo; i < hi; i++) {
-		buf->hmm_pfns[i] = buf->pinned ? (unsigned long)buf->pages[i] : 0;
+		buf->hmm_pfns[i] = buf->kept ? (unsigned long)buf->pages[i] : 0;
 		buf->pages[i] = NULL;
 	}
 }
 
-/* Drop the snapshot pins udb_stash_pins() set aside, without buf->lock. */
+/*
+ * Drop what the snapshot kept of the pages stashed in buf->hmm_pfns (pins,
+ * or references if @refs), without buf->lock.
+ */
 static void udb_unpin_stashed(struct udb_buffer *buf, unsigned long lo,
-			      unsigned long hi)
+			      unsigned long hi, bool refs)
 {
+	struct page *page;
 	unsigned long i;
 
 	for (i = lo; i < hi; i++) {
-		if (buf->hmm_pfns[i])
-			unpin_user_page((struct page *)buf->hmm_pfns[i]);
+		page = (struct page *)buf->hmm_pfns[i];
 		buf->hmm_pfns[i] = 0;
+		if (page && refs)
+			put_page(page);
+		else if (page)
+			unpin_user_page(page);
 	}
 }
 
@@ -544,15 +562,17 @@ static void udb_unpin_stashed(struct udb_buffer *buf, unsigned long lo,
 static void udb_refresh_failed(struct udb_buffer *buf, int err)
 {
 	unsigned long lo, hi;
+	bool refs;
 
 	dma_resv_lock(buf->dmabuf->resv, NULL);
 	mutex_lock(&buf->lock);
 	lo = err == -ENODEV ? 0 : min(buf->dirty_lo, buf->npages);
 	hi = err == -ENODEV ? buf->npages : min(buf->dirty_hi, buf->npages);
+	refs = buf->kept_refs;
 	if (lo < hi)
 		udb_stash_pins(buf, lo, hi);
 	if (err == -ENODEV)
-		buf->pinned = false;
+		buf->kept = false;
 	buf->last_error = err;
 	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
@@ -564,7 +584,7 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	udb_notify_importers(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
 	if (lo < hi)
-		udb_unpin_stashed(buf, lo, hi);
+		udb_unpin_stashed(buf, lo, hi, refs);
 	wake_up_all(&buf->refreshed);
 }
 
@@ -595,7 +615,8 @@ static void udb_buffer_dead(struct udb_buffer *buf)
  * file-backed buffer cleans it folio by folio, or the owner keeps
  * changing its pages). The range is not gone, so this is no FAULT (CPU
  * writers of the dma-buf would get SIGBUS): stay STALE, with maps
- * returning -EAGAIN and CPU-mapping accesses waiting (udb_mmap.c), and
+ * serving the last published snapshot (unpinned buffers: -EAGAIN) and
+ * CPU-mapping accesses waiting (udb_mmap.c), and
  * try again after a back-off.
  */
 static int udb_refresh_postpone(struct udb_buffer *buf)
@@ -646,22 +667,54 @@ static void udb_pass_window(struct udb_buffer *buf, bool first,
 /* Pages pinned per pin_user_pages_remote() call by a refresh. */
 #define UDB_PIN_CHUNK	64
 
-/* The GUP flags a refresh pins @vma's pages with. */
-static unsigned int udb_pin_flags(struct udb_buffer *buf,
-				  struct vm_area_struct *vma)
+/*
+ * Whether every VMA over the buffer takes FOLL_LONGTERM pins: GUP refuses
+ * them for DAX (truncate and hole-punch wait for DAX pages to go idle) and,
+ * for writing, for shared mappings whose filesystem must see every write.
+ * A buffer over such memory is mirrored without pins (udb_buffer.c's
+ * header); a shorter pin held for an attachment's lifetime would be the
+ * same long-term pin in disguise. Called with the owner's mmap_lock.
+ */
+static bool udb_buffer_pinnable(struct udb_buffer *buf)
 {
 	bool readonly = buf->flags & USERPTR_DMABUF_CREATE_READONLY;
+	struct vm_area_struct *vma;
+	unsigned int n;
 
-	/*
-	 * GUP refuses FOLL_LONGTERM for DAX and, for writing, for shared
-	 * mappings whose filesystem must see every write: their pins are
-	 * FOLL_PIN only, refreshed at each writeback's mkclean like any
-	 * invalidation.
-	 */
-	if (vma_is_dax(vma) ||
-	    (!readonly && udb_vma_needs_dirty_tracking(vma)))
-		return readonly ? 0 : FOLL_WRITE;
-	return FOLL_LONGTERM | (readonly ? 0 : FOLL_WRITE);
+	for (n = 0; n < buf->nranges; n++) {
+		VMA_ITERATOR(vmi, buf->mm, buf->ranges[n].start);
+
+		for_each_vma_range(vmi, vma, buf->ranges[n].end)
+			if (vma_is_dax(vma) ||
+			    (!readonly && udb_vma_needs_dirty_tracking(vma)))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * Look at the owner's VMAs again (a MAP_FIXED may have put anything
+ * there): buf->nopin says whether the snapshot may be pinned. Under
+ * refresh_lock.
+ */
+static void udb_check_pinnable(struct udb_buffer *buf)
+{
+	bool nopin;
+
+	if (!READ_ONCE(buf->dyn_attachments) && !READ_ONCE(buf->kept))
+		return;
+	if (!mmget_not_zero(buf->mm))
+		return;
+	if (mmap_read_lock_killable(buf->mm)) {
+		mmput(buf->mm);
+		return;
+	}
+	nopin = !udb_buffer_pinnable(buf);
+	mmap_read_unlock(buf->mm);
+	mmput(buf->mm);
+	mutex_lock(&buf->lock);
+	buf->nopin = nopin;
+	mutex_unlock(&buf->lock);
 }
 
 /*
@@ -705,17 +758,17 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
 			  unsigned long i, unsigned long want)
 {
 	unsigned long addr = r->start + ((i - r->first) << PAGE_SHIFT);
+	unsigned int gup = FOLL_LONGTERM;
 	struct page *pages[UDB_PIN_CHUNK];
-	struct vm_area_struct *vma;
 	long got, k;
 
-	vma = vma_lookup(buf->mm, addr);
-	if (!vma)
-		return -EFAULT;
-	want = min3(want, (unsigned long)UDB_PIN_CHUNK,
-		    (vma->vm_end - addr) >> PAGE_SHIFT);
-	got = pin_user_pages_remote(buf->mm, addr, want,
-				    udb_pin_flags(buf, vma), pages, NULL);
+	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
+		gup |= FOLL_WRITE;
+	want = min_t(unsigned long, want, UDB_PIN_CHUNK);
+	if (mmap_read_lock_killable(buf->mm))
+		return -EINTR;
+	got = pin_user_pages_remote(buf->mm, addr, want, gup, pages, NULL);
+	mmap_read_unlock(buf->mm);
 	if (got <= 0)
 		return got ?: -EFAULT;
 	for (k = 0; k < got; k++) {
@@ -731,6 +784,8 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
  * Pin the pages of [lo, hi) the pass found (buf->hmm_pfns), with the
  * owner's mm, as GUP would for DMA: FOLL_LONGTERM first migrates a page
  * out of ZONE_MOVABLE or CMA, which invalidates, and the pass retries.
+ * The owner's mmap_lock is taken per chunk, so the owner's own changes
+ * are not held up for the whole buffer.
  *
  * Return: 0 with all of them pinned; -EAGAIN (nothing pinned) if they
  * changed meanwhile; -ENODEV, -EINTR or GUP's errno otherwise.
@@ -744,10 +799,6 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 
 	if (!mmget_not_zero(buf->mm))
 		return -ENODEV;
-	if (mmap_read_lock_killable(buf->mm)) {
-		mmput(buf->mm);
-		return -EINTR;
-	}
 	for (n = 0; n < buf->nranges && got >= 0; n++) {
 		struct udb_range *r = &buf->ranges[n];
 
@@ -758,9 +809,9 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 			got = udb_pin_chunk(buf, r, i, end - i);
 			if (got < 0)
 				break;
+			cond_resched();
 		}
 	}
-	mmap_read_unlock(buf->mm);
 	mmput(buf->mm);
 	if (got >= 0)
 		return 0;
@@ -772,16 +823,25 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 }
 
 /*
- * The last dynamic attachment is gone: the snapshot goes back to holding
- * no pages. Entries outside the dirty window are still mapped by the
- * owner; those inside may not be and are dropped. Under refresh_lock.
+ * The last dynamic attachment is gone, or the buffer's memory changed
+ * between pinnable and not (buf->nopin): the snapshot goes back to holding
+ * no pages (the next pass keeps it again, the other way). Entries outside
+ * the dirty window are still mapped by the owner; those inside may not be
+ * and are dropped. The charge goes with the last attachment. Under
+ * refresh_lock.
  */
 static void udb_snapshot_unpin(struct udb_buffer *buf)
 {
 	unsigned long i, lo, hi;
+	bool refs;
 
 	mutex_lock(&buf->lock);
-	if (!buf->pinned || buf->dyn_attachments) {
+	if (!buf->dyn_attachments && buf->pins_charged) {
+		udb_pins_uncharge(buf, buf->npages);
+		buf->pins_charged = false;
+	}
+	refs = buf->kept_refs;
+	if (!buf->kept || (buf->dyn_attachments && refs == buf->nopin)) {
 		mutex_unlock(&buf->lock);
 		return;
 	}
@@ -792,9 +852,9 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
 		if (i >= lo && i < hi)
 			buf->pages[i] = NULL;
 	}
-	buf->pinned = false;
+	buf->kept = false;
 	mutex_unlock(&buf->lock);
-	udb_unpin_stashed(buf, 0, buf->npages);
+	udb_unpin_stashed(buf, 0, buf->npages, refs);
 }
 
 /**
@@ -843,14 +903,15 @@ void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages)
 static bool udb_pass_plan(struct udb_buffer *buf, unsigned long *plo,
 			  unsigned long *phi)
 {
-	bool pin = buf->dyn_attachments;
+	/* only udb_snapshot_unpin() turns a kept snapshot into another */
+	bool pin = buf->dyn_attachments || buf->kept;
 	unsigned long i;
 
 	*plo = buf->dirty_lo;
 	*phi = buf->dirty_hi;
 	if (*plo >= *phi)
 		*plo = *phi = 0;
-	if (!pin || buf->pinned)
+	if (!pin || buf->kept)
 		return pin;
 	for (i = 0; i < buf->npages; i++) {
 		if (i >= *plo && i < *phi)
@@ -875,6 +936,30 @@ static void udb_publish_abort(struct udb_buffer *buf, struct dma_fence *fence)
 	dma_fence_put(fence);
 }
 
+/*
+ * Attachments whose last dma_buf_unpin() left them on a snapshot older than
+ * the current one (udb_dmabuf.c) are told to re-map now, from here rather
+ * than from ->unpin, inside the importer's own call.
+ */
+static void udb_resync_unpinned(struct udb_buffer *buf)
+{
+	struct dma_buf_attachment *attach;
+	struct udb_attachment *ua;
+
+	if (!READ_ONCE(buf->resync))
+		return;
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	WRITE_ONCE(buf->resync, false);
+	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
+		ua = attach->priv;
+		if (!ua->resync || ua->pin_count)
+			continue;
+		ua->resync = false;
+		udb_notify_one(attach);
+	}
+	dma_resv_unlock(buf->dmabuf->resv);
+}
+
 /* Allocate the refresh fence, take the dma_resv lock with a slot for it. */
 static int udb_publish_lock(struct udb_buffer *buf, struct dma_fence **fence)
 {
@@ -891,24 +976,29 @@ static int udb_publish_lock(struct udb_buffer *buf, struct dma_fence **fence)
 }
 
 /*
- * Put the pass's pages of [lo, hi) into the snapshot. The pins of the
- * pages they replace are left in buf->hmm_pfns for udb_unpin_stashed(),
- * after buf->lock is dropped. Under buf->lock.
+ * Put the pass's pages of [lo, hi) into the snapshot; @keep: the snapshot
+ * keeps them (pinned by the pass, or referenced here when buf->nopin: the
+ * notifier sequence was just checked, so the owner still maps them). What
+ * the pages they replace were kept with is left in buf->hmm_pfns for
+ * udb_unpin_stashed(), after buf->lock is dropped. Under buf->lock.
  */
 static void udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
-			      unsigned long hi, bool pin)
+			      unsigned long hi, bool keep)
 {
 	unsigned long i;
 	struct page *old;
 
 	lockdep_assert_held(&buf->lock);
-	WARN_ON_ONCE(buf->pinned && !pin);
+	WARN_ON_ONCE(buf->kept && (!keep || buf->kept_refs != buf->nopin));
 	for (i = lo; i < hi; i++) {
-		old = buf->pinned ? buf->pages[i] : NULL;
+		old = buf->kept ? buf->pages[i] : NULL;
 		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
+		if (keep && buf->nopin)
+			get_page(buf->pages[i]);
 		buf->hmm_pfns[i] = (unsigned long)old;
 	}
-	buf->pinned = pin;
+	buf->kept = keep;
+	buf->kept_refs = keep && buf->nopin;
 }
 
 static int udb_refresh_locked(struct udb_buffer *buf)
@@ -921,7 +1011,11 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	u32 state;
 	int ret;
 
+	udb_check_pinnable(buf);
 	udb_snapshot_unpin(buf);
+	udb_resync_unpinned(buf);
+	/* a dynamic attach may be waiting for this verdict */
+	wake_up_all(&buf->refreshed);
 again:
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
@@ -977,10 +1071,17 @@ again:
 	if (first)
 		deadline = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
 	first = false;
-	if (!ret && pin) {
+	if (!ret && pin && !buf->nopin) {
 		ret = udb_pin_window(buf, plo, phi);
 		if (ret == -EAGAIN)
 			goto again;
+		/* LONGTERM migration can fail for now (extra page references) */
+		if (ret == -ENOMEM || ret == -EBUSY)
+			return udb_refresh_postpone(buf);
+		if (ret == -ENODEV) {
+			udb_buffer_dead(buf);
+			return ret;
+		}
 	}
 	if (ret == -EINTR) {
 		/* our caller was killed: the buffer is fine, finish later */
@@ -995,11 +1096,10 @@ again:
 	}
 
 	ret = udb_publish_lock(buf, &fence);
-	if (ret) {
-		if (pin)
+	if (ret) {	/* -ENOMEM: nothing wrong with the range */
+		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
-		udb_refresh_failed(buf, ret);
-		return ret;
+		return udb_refresh_postpone(buf);
 	}
 
 	mutex_lock(&buf->lock);
@@ -1009,7 +1109,7 @@ again:
 	if (retry) {
 		mutex_unlock(&buf->lock);
 		udb_publish_abort(buf, fence);
-		if (pin)
+		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
 		goto again;
 	}
@@ -1040,7 +1140,7 @@ again:
 	udb_debug_delay(UDB_DELAY_SIGNAL);
 	dma_fence_signal(fence);
 	dma_fence_put(fence);
-	udb_unpin_stashed(buf, plo, phi);
+	udb_unpin_stashed(buf, plo, phi, buf->nopin);
 	if (zeros && lo < hi)
 		udb_mmap_zap(buf, lo, hi, true);
 	wake_up_all(&buf->refreshed);
@@ -1103,12 +1203,12 @@ int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms)
 	return ret < 0 ? -EINTR : 0;
 }
 
-/* Whether a dynamic attach can be served: pinned, or the refresh failed. */
+/* Whether a dynamic attach can be served: kept, or the refresh failed. */
 static bool udb_buffer_servable(struct udb_buffer *buf)
 {
 	u32 state = READ_ONCE(buf->state);
 
-	return READ_ONCE(buf->pinned) ||
+	return READ_ONCE(buf->kept) ||
 	       state == USERPTR_DMABUF_STATE_FAULT ||
 	       state == USERPTR_DMABUF_STATE_DEAD;
 }
@@ -1134,14 +1234,16 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
 	int ret = 0;
 
 	mutex_lock(&buf->lock);
-	if (!buf->dyn_attachments)
+	if (!buf->pins_charged) {
 		ret = udb_pins_charge(buf, buf->npages);
+		buf->pins_charged = !ret;
+	}
 	if (!ret)
 		buf->dyn_attachments++;
 	mutex_unlock(&buf->lock);
 	if (ret)
 		return ret;
-	if (udb_buffer_servable(buf))
+	if (READ_ONCE(buf->kept))
 		return 0;
 	udb_queue_refresh(buf);
 	left = wait_event_killable_timeout(buf->refreshed,
@@ -1157,8 +1259,8 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
  * udb_buffer_dyn_detach() - undo udb_buffer_dyn_attach()
  * @buf: the buffer
  *
- * The last one uncharges the snapshot's pins; the refresh worker drops
- * them.
+ * After the last one the refresh worker drops the snapshot's pins and
+ * their charge.
  *
  * Context: any process context; takes buf->lock.
  */
@@ -1168,8 +1270,6 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 
 	mutex_lock(&buf->lock);
 	last = !--buf->dyn_attachments;
-	if (last)
-		udb_pins_uncharge(buf, buf->npages);
 	mutex_unlock(&buf->lock);
 	if (last)
 		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
@@ -1380,11 +1480,15 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	cancel_delayed_work_sync(&buf->zero_work);
 
 	WARN_ON(buf->pinset || buf->vmap_pages || buf->dyn_attachments);
+	if (buf->pins_charged)
+		udb_pins_uncharge(buf, buf->npages);
 	for (i = 0; i < buf->npages; i++) {
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);
 		/* the last detach queued the unpinning; it may not have run */
-		if (buf->pinned && buf->pages[i])
+		if (buf->kept && buf->kept_refs && buf->pages[i])
+			put_page(buf->pages[i]);
+		else if (buf->kept && buf->pages[i])
 			unpin_user_page(buf->pages[i]);
 	}
 	/* before the mm can be freed and its address reused for another */

@@ -43,7 +43,9 @@
  * @dir: the direction it was mapped with
  * @generation: snapshot generation it was built from (0 when pinned)
  * @npages: number of @pages
- * @pages: referenced pages, released at unmap
+ * @refs: @pages hold plain references (an unpinned snapshot), not
+ *	udb_page_hold()
+ * @pages: the pages, held until unmap
  */
 struct udb_mapping {
 	struct sg_table sgt;
@@ -52,6 +54,7 @@ struct udb_mapping {
 	enum dma_data_direction dir;
 	u64 generation;
 	unsigned long npages;
+	bool refs;
 	struct page **pages;
 };
 
@@ -114,8 +117,11 @@ static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
 	mutex_lock(&buf->lock);
 	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
 		ret = buf->last_error;
-	else if (buf->state == USERPTR_DMABUF_STATE_DEAD || !buf->pinned)
+	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
 		ret = -ENODEV;
+	else if (!buf->kept || buf->kept_refs)	/* FOLL_LONGTERM pins only */
+		ret = -EOPNOTSUPP;
+	ua->held_generation = buf->generation;
 	for (n = 0; !ret && n < held->npages; n++) {
 		ret = buf->pages[n] ? udb_page_hold(buf->pages[n]) : -ENODEV;
 		if (ret)
@@ -215,7 +221,9 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
  *
  * Return: 0, -ENOMEM (over the owner's RLIMIT_MEMLOCK: the held pages are
  * charged like every pin), the failed refresh's errno while the buffer is
- * FAULT, or -ENODEV once the owner is gone.
+ * FAULT, -ENODEV once the owner is gone, or -EOPNOTSUPP for a buffer over
+ * memory that may not be pinned long-term (DAX, a writable shared file
+ * mapping that writes back).
  */
 static int udb_pin(struct dma_buf_attachment *attach)
 {
@@ -251,14 +259,24 @@ static void udb_unpin(struct dma_buf_attachment *attach)
 	udb_pins_uncharge(buf, ua->held->npages);
 	udb_held_free(ua->held, ua->held->npages);
 	ua->held = NULL;
+	/* it was not told of what changed meanwhile: the worker tells it */
+	if (ua->held_generation != READ_ONCE(buf->generation)) {
+		ua->resync = true;
+		WRITE_ONCE(buf->resync, true);
+		udb_queue_refresh(buf);
+	}
 }
 
 static void udb_mapping_free(struct udb_mapping *m)
 {
 	unsigned long i;
 
-	for (i = 0; i < m->npages; i++)
-		udb_page_release(m->pages[i]);
+	for (i = 0; i < m->npages; i++) {
+		if (m->refs)
+			put_page(m->pages[i]);
+		else
+			udb_page_release(m->pages[i]);
+	}
 	kvfree(m->pages);
 	kfree(m);
 }
@@ -287,6 +305,24 @@ static unsigned int udb_max_segment(struct device *dev)
 }
 
 /*
+ * Reference the snapshot's pages for mapping @m: a snapshot kept with
+ * references (memory that may not be pinned long-term), or, should a map
+ * come before the snapshot is kept, a valid one (-EAGAIN while a refresh
+ * is pending: its pages are not held). Under buf->lock.
+ */
+static int udb_ref_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
+{
+	if (!buf->kept && buf->state != USERPTR_DMABUF_STATE_VALID)
+		return -EAGAIN;
+	m->refs = true;
+	for (m->npages = 0; m->npages < buf->npages; m->npages++) {
+		m->pages[m->npages] = buf->pages[m->npages];
+		get_page(m->pages[m->npages]);
+	}
+	return 0;
+}
+
+/*
  * Hold the last published snapshot's pages for mapping @m. The snapshot
  * is pinned while a dynamic attachment exists, and a refresh keeps it whole
  * until it publishes the next one: a pending refresh (STALE) is no error.
@@ -302,8 +338,8 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 		ret = buf->last_error;
 	else if (state == USERPTR_DMABUF_STATE_DEAD)
 		ret = -ENODEV;
-	else if (WARN_ON_ONCE(!buf->pinned))	/* see udb_buffer_dyn_attach() */
-		ret = -ENODEV;
+	else if (!buf->kept || buf->kept_refs)
+		ret = udb_ref_snapshot(buf, m);
 	else
 		ret = udb_mapping_hold(m, buf->pages, buf->npages);
 	m->generation = buf->generation;

@@ -65,6 +65,7 @@
  *  - User memory is only touched with no dma_resv lock held (a user page
  *    fault takes mmap_lock, which orders before dma_resv).
  */
+#include <linux/capability.h>
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
@@ -360,6 +361,9 @@ static long imp_ioctl_attach(struct xarray *handles, void __user *uarg)
 			   UDB_IMPORTER_ATTACH_PIN) || args.handle ||
 	    memchr_inv(args.reserved, 0, sizeof(args.reserved)))
 		return -EINVAL;
+	/* dma_buf_pin() of any dma-buf for as long as the file lives */
+	if ((args.flags & UDB_IMPORTER_ATTACH_PIN) && !capable(CAP_IPC_LOCK))
+		return -EPERM;
 
 	ia = kzalloc(sizeof(*ia), GFP_KERNEL);
 	if (!ia)
@@ -889,7 +893,7 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 	job->delay_ms = args.delay_ms;
 	job->rec.id = args.job_id;
 	job->rec.status = UDB_IMPORTER_JOB_QUEUED;
-	if (!ia->dynamic || !UDB_HAVE_DYNAMIC_IMPORTERS)
+	if (!ia->dynamic || ia->pinned || !UDB_HAVE_DYNAMIC_IMPORTERS)
 		job->rec.flags |= UDB_IMPORTER_JOB_PINNED;
 
 	resv = ia->dmabuf->resv;

@@ -83,20 +83,33 @@ struct udb_pinset {
  * @npages: total pages
  * @nranges: number of @ranges
  * @ranges: the mirrored ranges, in buffer order
- * @lock: protects the snapshot (@pages, @pinned, @cpu_refs,
+ * @lock: protects the snapshot (@pages, @kept, @kept_refs, @nopin,
+ *	@pins_charged,
+ *	@cpu_refs,
  *	@dirty_lo/@dirty_hi, @refault_lo/@refault_hi, @state, @generation, @mmap_seq,
  *	@refreshes, @postponed, @postponed_in_row) and the statistics. Taken in the
  *	notifier.
  * @pages: the snapshot: for every page outside [@dirty_lo, @dirty_hi) the
- *	page the owner's page tables map. Unless @pinned, no reference is
+ *	page the owner's page tables map. Unless @kept, no reference is
  *	held and pages inside the window are NULL
- * @pinned: the snapshot is held for devices: every non-NULL entry of
- *	@pages holds one FOLL_PIN pin of the snapshot's own, taken by the
- *	refresh (FOLL_LONGTERM where the VMA allows it). An invalidation
- *	then keeps the pages it dirties until the next publish replaces them,
- *	so the last published snapshot stays whole for map_dma_buf(); a failed
- *	refresh drops them. True from the first publish after a dynamic
- *	attach until the first refresh after the last such detach
+ * @kept: the snapshot is kept for devices: every non-NULL entry of @pages
+ *	holds one FOLL_PIN | FOLL_LONGTERM pin of the snapshot's own, taken
+ *	by the refresh (a page reference instead when @kept_refs). An
+ *	invalidation then keeps the pages it dirties until the next publish
+ *	replaces them, so the last published snapshot stays whole for
+ *	map_dma_buf(); a failed refresh drops them. True from the first
+ *	publish after a dynamic attach until the first refresh after the last
+ *	such detach
+ * @kept_refs: the kept snapshot holds references, not pins (@nopin)
+ * @nopin: the owner's VMAs over the buffer refuse FOLL_LONGTERM (DAX, or
+ *	a shared mapping whose filesystem tracks writes, for a writable
+ *	buffer): the snapshot is kept with page references, as device
+ *	mappings of such memory always were, and no dynamic attachment may
+ *	dma_buf_pin() it. Set by each refresh
+ * @pins_charged: the snapshot's pins are charged to the owner (from the
+ *	first dynamic attach until the refresh after the last detach)
+ * @resync: some attachment's udb_attachment.resync is set (under the
+ *	dma_resv lock; read without it as a hint)
  * @cpu_refs: a reference per page mapped into a CPU mapping of the
  *	dma-buf, dropped after those mappings are zapped
  * @dirty_lo: first page index invalidated since the last publish
@@ -137,7 +150,7 @@ struct udb_pinset {
  * @pinset: pinned pages, or NULL
  * @dyn_attachments: attachments served from the snapshot (under @lock).
  *	While there is one the snapshot is
- *	@pinned (charged to the owner's pinned_vm), and while there is one, a
+ *	@kept (charged to the owner's pinned_vm), and while there is one, a
  *	CPU mapping or a vmap, an invalidation is refreshed at once; otherwise
  *	the buffer just goes STALE, and the refresh waits until someone needs
  *	the snapshot (udb_buffer_wanted())
@@ -165,7 +178,11 @@ struct udb_buffer {
 
 	struct mutex lock;	/* snapshot; taken in the notifier */
 	struct page **pages;
-	bool pinned;
+	bool kept;
+	bool kept_refs;
+	bool nopin;
+	bool pins_charged;
+	bool resync;
 	struct page **cpu_refs;
 	unsigned long dirty_lo;
 	unsigned long dirty_hi;
@@ -223,12 +240,17 @@ struct udb_held {
  * @pinset: reference taken at attach for attachments that may pin
  * @held: for a dynamic attachment while dma_buf_pin()ned: what its maps
  *	serve (under the dma_resv lock)
+ * @held_generation: the snapshot generation @held was taken from
  * @pin_count: ->pin() calls not yet undone (under the dma_resv lock)
+ * @resync: unpinned after a newer snapshot was published: the refresh
+ *	worker tells it to re-map (under the dma_resv lock)
  */
 struct udb_attachment {
 	struct udb_pinset *pinset;
 	struct udb_held *held;
+	u64 held_generation;
 	unsigned int pin_count;
+	bool resync;
 };
 
 /**

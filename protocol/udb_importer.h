@@ -26,6 +26,7 @@
 /*
  * Dynamic, then dma_buf_pin() until detach, as scanout and RDMA pinned MRs
  * do: the mapping is never invalidated and does not follow CPU changes.
+ * Needs CAP_IPC_LOCK (EPERM): it pins any dma-buf for as long as it lasts.
  */
 #define UDB_IMPORTER_ATTACH_PIN		_BITUL(2)
 
