@@ -5,10 +5,14 @@
  * submits device jobs, and the device running them.
  *
  * Generations stand for page sets: generation g is what the owner's page
- * tables map after g changes. Checked:
+ * tables map after g changes. The importer is attached throughout, so the
+ * snapshot is kept (pinned): it holds its generation's pages until a
+ * publish replaces them, and map_dma_buf() serves it even while a refresh
+ * is pending (no -EAGAIN). Checked:
  *  - no deadlock (no invalid end state) and every job ends;
  *  - memory safety: the device never touches a generation whose pages were
- *    freed (freed = the CPU moved on AND no mapping references them);
+ *    freed (freed = the CPU moved on AND nothing holds them: the snapshot,
+ *    a mapping, a refresh's pins);
  *  - freshness: an importer never starts a job on a mapping older than the
  *    last notification it received;
  *  - snapshot consistency: what map serves is what the page tables held
@@ -19,7 +23,8 @@
  * mutants below, each a protocol bug that must make it fail:
  *   BUG_NO_RETRY        publish without mmu_interval_read_retry()
  *   BUG_NO_MAP_REF      mappings take no page references
- *   BUG_SERVE_STALE     map_dma_buf serves a snapshot marked stale
+ *   BUG_UNKEPT          the snapshot does not hold its pages (an unpinned
+ *                       mirror) yet map serves it while a refresh is pending
  *   BUG_KEEP_MAPPING    the importer ignores the notification
  */
 
@@ -43,7 +48,7 @@ bool cpu_done = false;
 
 /* page lifetime: the CPU has let go of gen g / references held on it */
 bool cpu_released[NGEN];
-byte refs[NGEN];
+byte refs[NGEN];	/* refs[0] starts at 1: the kept snapshot's pins */
 bool freed[NGEN];
 
 /* the buffer (under buflock) */
@@ -59,6 +64,7 @@ bool imp_done = false;
 /* device jobs in flight: the fences in the dma_resv */
 byte busy = 0;
 byte job_gen = NONE;
+bool job_owns_map = false;	/* the notification left the mapping to the job */
 
 inline try_free(g) {
 	atomic {
@@ -97,13 +103,22 @@ proctype cpu()
 /* Refresh worker: fault (reads the page tables), publish under resv. */
 proctype refresh()
 {
-	byte s, g;
+	byte s, g, old;
 	do
 	:: refresh_queued ->
 		refresh_queued = false;
 again:
-		/* mmu_interval_read_begin() waits out an invalidation; fault */
-		atomic { !in_inv -> s = seq; g = cpu_gen }
+		/*
+		 * mmu_interval_read_begin() waits out an invalidation; fault,
+		 * and pin what the page tables map (GUP, checked against the
+		 * fault's pages)
+		 */
+		atomic {
+			!in_inv -> s = seq; g = cpu_gen;
+#ifndef BUG_UNKEPT
+			refs[g]++
+#endif
+		}
 		lock(resv);
 		lock(buflock);
 		if
@@ -111,32 +126,53 @@ again:
 		:: s != seq ->				/* read_retry */
 			unlock(buflock);
 			unlock(resv);
+#ifndef BUG_UNKEPT
+			refs[g]--;			/* unpin, retry */
+#endif
+			try_free(g);
 			goto again
 #endif
 		:: else ->
+			old = snap_gen;
 			snap_gen = g;
 			valid = true;
 			unlock(buflock);
-			/* move_notify / invalidate_mappings, under resv */
-			if
+			/*
+			 * move_notify / invalidate_mappings, under resv; the
+			 * mapping's refcount is atomic against the job's put
+			 */
+			atomic {
+				if
 #ifndef BUG_KEEP_MAPPING
-			:: map_gen != NONE ->
+				:: map_gen != NONE && busy == 1 && job_gen == map_gen ->
+					job_owns_map = true;	/* the job puts last */
+					map_gen = NONE
+				:: map_gen != NONE && !(busy == 1 && job_gen == map_gen) ->
 #ifndef BUG_NO_MAP_REF
-				refs[map_gen]--;
+					refs[map_gen]--;
 #endif
-				try_free(map_gen);
-				map_gen = NONE
+					try_free(map_gen);
+					map_gen = NONE
 #endif
-			:: else -> skip
-			fi;
+				:: else -> skip
+				fi
+			};
 			notified_gen = g;
-			unlock(resv)
+			unlock(resv);
+			/* the replaced pages' snapshot pins go after the publish */
+#ifndef BUG_UNKEPT
+			refs[old]--;
+#endif
+			try_free(old)
 		fi
 	:: cpu_done && !refresh_queued -> break
 	od
 }
 
-/* Importer: map (retry on -EAGAIN), then submit a job on its mapping. */
+/*
+ * Importer: map (the last published snapshot, even while a refresh is
+ * pending: no -EAGAIN), then submit a job on its mapping.
+ */
 proctype importer()
 {
 	byte n = 0;
@@ -146,38 +182,24 @@ proctype importer()
 		if
 		:: map_gen == NONE ->
 			lock(buflock);
-			if
-#ifdef BUG_SERVE_STALE
-			:: true ->
-#else
-			:: valid ->
-				/* a valid snapshot is the page tables' */
-				assert(in_inv || snap_gen == cpu_gen);
-#endif
-				map_gen = snap_gen;
+			/* a valid snapshot is the page tables' */
+			assert(!valid || in_inv || snap_gen == cpu_gen);
+			map_gen = snap_gen;
 #ifndef BUG_NO_MAP_REF
-				refs[map_gen]++;
+			refs[map_gen]++;
 #endif
-				assert(!freed[map_gen]);
-				unlock(buflock)
-			:: else ->
-				unlock(buflock);	/* -EAGAIN: drop resv, retry */
-				unlock(resv);
-				goto retry
-			fi
+			assert(!freed[map_gen]);
+			unlock(buflock)
 		:: else -> skip
 		fi;
 		/* freshness: never older than what we were told */
 		assert(map_gen >= notified_gen);
-		/* submit: the job's fence goes into the resv */
+		/* submit: the job's fence goes into the resv; it uses the mapping */
 		busy == 0;
 		job_gen = map_gen;
-		refs[job_gen]++;
 		busy = 1;
 		unlock(resv);
-		n++;
-retry:
-		skip
+		n++
 	:: else -> break
 	od;
 	imp_done = true
@@ -191,16 +213,26 @@ proctype device()
 	:: busy == 1 ->
 		g = job_gen;
 		assert(!freed[g]);	/* DMA reaches only live pages */
-		refs[g]--;
-		try_free(g);
-		job_gen = NONE;
-		busy = 0
+		atomic {
+			if
+			:: job_owns_map ->	/* the mapping's last put */
+#ifndef BUG_NO_MAP_REF
+				refs[g]--;
+#endif
+				job_owns_map = false;
+				try_free(g)
+			:: else -> skip
+			fi;
+			job_gen = NONE;
+			busy = 0
+		}
 	:: imp_done && busy == 0 -> break
 	od
 }
 
 init {
 	atomic {
+		refs[0] = 1;	/* the snapshot keeps generation 0 */
 		run cpu();
 		run refresh();
 		run importer();
