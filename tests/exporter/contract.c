@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -300,6 +301,58 @@ TEST_F(contract, pinned_dynamic_attachment_keeps_its_snapshot)
 	EXPECT_EQ(0, imp_detach(self->imp, hd));
 	close(fd);
 	munmap(mem, len);
+}
+
+/*
+ * A writable buffer over a shared mapping whose filesystem tracks writes
+ * (ramfs here, ext4 alike) may not be pinned long-term: GUP refuses it.
+ * A dynamic importer still follows it (the snapshot is kept with page
+ * references) and maps never fail while it refreshes, but dma_buf_pin()
+ * says EOPNOTSUPP, as a static attach does.
+ */
+TEST_F(contract, no_long_term_pin_of_write_tracked_file_memory)
+{
+	char dir[] = "/tmp/udb-contract-XXXXXX", path[64];
+	size_t len = 16 * self->ps;
+	int f, fd, h, hp;
+	uint8_t *mem, *p;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	if (geteuid())
+		SKIP(return, "needs root (mounts ramfs)");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, mount("none", dir, "ramfs", 0, NULL));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_GE(f, 0);
+	ASSERT_EQ(0, ftruncate(f, len));
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	fill(mem, len, 41);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0) TH_LOG("dynamic attach: %s", strerror(-h));
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 41));
+	fill(mem, len, 42);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 42));
+	hp = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_PIN);
+	EXPECT_EQ(-EOPNOTSUPP, hp);
+	if (hp >= 0)
+		imp_detach(self->imp, hp);
+	EXPECT_EQ(-EOPNOTSUPP, imp_attach(self->imp, fd, 0)) TH_LOG("static attach");
+	free(p);
+	imp_detach(self->imp, h);
+	close(fd);
+	munmap(mem, len);
+	close(f);
+	umount(dir);
+	rmdir(dir);
 }
 
 static int param_write(const char *name, long v)
