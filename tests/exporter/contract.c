@@ -58,12 +58,13 @@ static size_t count_byte(const uint8_t *p, size_t len, uint8_t b)
 	return n;
 }
 
+/* A FILL job that writes @value into every byte. */
 static int submit_fill(int imp, int h, size_t len, uint8_t value,
 		       uint32_t delay_ms, uint64_t *id)
 {
 	struct udb_importer_submit s = {
 		.handle = (uint32_t)h, .op = UDB_IMPORTER_JOB_FILL, .len = len,
-		.value = value, .delay_ms = delay_ms,
+		.value = value * 0x0101010101010101ULL, .delay_ms = delay_ms,
 	};
 
 	if (ioctl(imp, UDB_IMPORTER_IOC_SUBMIT, &s))
