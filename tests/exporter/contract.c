@@ -64,7 +64,7 @@ static int submit_fill(int imp, int h, size_t len, uint8_t value,
 {
 	struct udb_importer_submit s = {
 		.handle = (uint32_t)h, .op = UDB_IMPORTER_JOB_FILL, .len = len,
-		.value = value * 0x0101010101010101ULL, .delay_ms = delay_ms,
+		.value = value * 0x01010101u, .delay_ms = delay_ms,
 	};
 
 	if (ioctl(imp, UDB_IMPORTER_IOC_SUBMIT, &s))
