@@ -1042,8 +1042,13 @@ static int t_v4_main_device(struct conn *c)
 static int t_shm_stride_bpp(struct conn *c)
 {
 	int fd = make_memfd(65536);
-	struct wl_shm_pool *pool = wl_shm_create_pool(c->shm, fd, 65536);
+	struct wl_shm_pool *pool;
 
+	if (!ours) {
+		close(fd);
+		return skip("libwayland's wl_shm checks stride >= width only");
+	}
+	pool = wl_shm_create_pool(c->shm, fd, 65536);
 	close(fd);
 	/* 64 ARGB8888 pixels need 256 bytes a row, not 128 */
 	wl_shm_pool_create_buffer(pool, 0, 64, 16, 128,
@@ -1264,10 +1269,13 @@ static int t_presentation(struct conn *c)
 	if (wait_flag(c, &w.frame_done, 30000))
 		return expect_no_error(c) ? -1 :
 			fail("no frame callback within 30 s");
-	for (int i = 0; i < 50 && !(a.presented + a.discarded &&
-				     b.presented + b.discarded); i++)
+	/* feedback may come a frame after the callback (weston): 30 s */
+	for (int i = 0; i < 1500 && !(a.presented + a.discarded &&
+				       b.presented + b.discarded); i++) {
 		if (wl_display_roundtrip(c->d) < 0)
 			return expect_no_error(c);
+		usleep(20000);
+	}
 	presented = b.presented == 1;
 	if (a.discarded != 1 || a.presented || !presented)
 		return fail("first commit: %d presented %d discarded; second: %d presented %d discarded",
