@@ -4,7 +4,7 @@
  * checks that the compositor answers with the right protocol error (exact
  * interface and code, from wl_display_get_protocol_error) and survives.
  *
- *   udb-proto-test [--socket NAME] [-v]
+ *   udb-proto-test [--socket NAME] [--kms] [-v]
  *
  * One TAP line per case. Every case runs on its own connection; after it a
  * fresh connection must still complete a roundtrip (the compositor is
@@ -1291,6 +1291,78 @@ static int t_presentation(struct conn *c)
 	return expect_no_error(c);
 }
 
+/*
+ * KMS only (--kms): a commit applied while the previous frame's page flip
+ * is pending is not in that frame. C1 is committed on an idle output (the
+ * repaint starts at once), C2 10 ms later, while the repaint of C1 or its
+ * flip is still under way (glReadPixels of the whole frame alone takes
+ * longer than that under TCG). C1 was on screen: its feedback must be
+ * presented, C2's in a later frame (higher seq). A compositor that fires
+ * at flip time whatever is pending then reports C2 in C1's frame and C1
+ * discarded.
+ */
+static int t_presentation_flip_race(struct conn *c)
+{
+	struct window w;
+	struct wp_presentation_feedback *f;
+	int c1_presented = 0, trials = 5;
+
+	if (!c->presentation)
+		return skip("no wp_presentation");
+	window_init(c, &w);
+	if (window_configure(c, &w))
+		return fail("no configure");
+	for (int t = 0; t < trials; t++) {
+		struct pf_state a = { 0 }, b = { 0 };
+		struct wl_buffer *b1 = shm_buffer(c, 64, 64);
+		struct wl_buffer *b2 = shm_buffer(c, 64, 64);
+		uint64_t sa, sb;
+
+		if (wl_display_roundtrip(c->d) < 0)
+			return expect_no_error(c);
+		usleep(300000);		/* no flip pending any more */
+		f = wp_presentation_feedback(c->presentation, w.surface);
+		wp_presentation_feedback_add_listener(f, &pf_listener, &a);
+		wl_surface_attach(w.surface, b1, 0, 0);
+		wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+		wl_surface_commit(w.surface);
+		wl_display_flush(c->d);
+		usleep(10000);
+		f = wp_presentation_feedback(c->presentation, w.surface);
+		wp_presentation_feedback_add_listener(f, &pf_listener, &b);
+		wl_surface_attach(w.surface, b2, 0, 0);
+		wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+		wl_surface_commit(w.surface);
+		for (int i = 0; i < 1500 && !(a.presented + a.discarded &&
+					       b.presented + b.discarded); i++) {
+			if (wl_display_roundtrip(c->d) < 0)
+				return expect_no_error(c);
+			usleep(20000);
+		}
+		if (!(a.presented + a.discarded) || !b.presented)
+			return fail("trial %d: C1 %d/%d, C2 %d/%d presented/discarded",
+				    t, a.presented, a.discarded, b.presented,
+				    b.discarded);
+		if (!(b.flags & WP_PRESENTATION_FEEDBACK_KIND_VSYNC))
+			return skip("no VSYNC flag: not a KMS output");
+		sa = (uint64_t)a.seq_hi << 32 | a.seq_lo;
+		sb = (uint64_t)b.seq_hi << 32 | b.seq_lo;
+		diag("trial %d: C1 %s (seq %llu), C2 presented (seq %llu)", t,
+		     a.presented ? "presented" : "discarded",
+		     (unsigned long long)sa, (unsigned long long)sb);
+		if (a.presented && sa >= sb)
+			return fail("trial %d: C2 presented in frame %llu, not after C1's %llu",
+				    t, (unsigned long long)sb,
+				    (unsigned long long)sa);
+		c1_presented += a.presented;
+	}
+	if (!c1_presented)
+		return fail("C1 was discarded in all %d trials although the repaint "
+			    "that drew it had started before C2 came", trials);
+	diag("C1 presented in %d of %d trials", c1_presented, trials);
+	return expect_no_error(c);
+}
+
 static int t_capture_bad_buffer(struct conn *c)
 {
 	int fd;
@@ -1442,6 +1514,11 @@ static const struct test tests[] = {
 	{ "client SIGKILLed mid-frame, next client gets frame callbacks", t_client_killed, true },
 };
 
+/* Only with --kms: they need a page-flipping output. */
+static const struct test kms_tests[] = {
+	{ "presentation: a commit during the page flip is not in that frame", t_presentation_flip_race, false },
+};
+
 static bool compositor_alive(void)
 {
 	struct conn c;
@@ -1464,6 +1541,7 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
+	const struct test *list = tests;
 	size_t n = sizeof(tests) / sizeof(tests[0]);
 	struct conn probe;
 	int i, r;
@@ -1473,8 +1551,11 @@ int main(int argc, char **argv)
 			socket_name = argv[++i];
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
+		} else if (!strcmp(argv[i], "--kms")) {
+			list = kms_tests;
+			n = sizeof(kms_tests) / sizeof(kms_tests[0]);
 		} else {
-			fprintf(stderr, "usage: udb-proto-test [--socket NAME] [-v]\n");
+			fprintf(stderr, "usage: udb-proto-test [--socket NAME] [--kms] [-v]\n");
 			return 2;
 		}
 	}
@@ -1508,16 +1589,16 @@ int main(int argc, char **argv)
 		test_no = i + 1;
 		detail[0] = 0;
 		alarm(60);
-		if (tests[i].dmabuf && !have_dmabuf)
+		if (list[i].dmabuf && !have_dmabuf)
 			r = skip("no /dev/userptr_dmabuf or /dev/udmabuf");
 		else if (conn_open(&c, false))
 			r = fail("cannot connect");
 		else
-			r = tests[i].run(&c);
+			r = list[i].run(&c);
 		conn_close(&c);
 		if (!compositor_alive()) {
 			printf("not ok %d - %s # compositor gone after the case"
-			       "%s%s\n", test_no, tests[i].name,
+			       "%s%s\n", test_no, list[i].name,
 			       detail[0] ? ": " : "", detail);
 			n_fail++;
 			printf("Bail out! compositor died\n");
@@ -1525,14 +1606,14 @@ int main(int argc, char **argv)
 		}
 		alarm(0);
 		if (r > 0) {
-			printf("ok %d - %s # SKIP %s\n", test_no, tests[i].name,
+			printf("ok %d - %s # SKIP %s\n", test_no, list[i].name,
 			       detail);
 			n_pass++;
 		} else if (r == 0) {
-			printf("ok %d - %s\n", test_no, tests[i].name);
+			printf("ok %d - %s\n", test_no, list[i].name);
 			n_pass++;
 		} else {
-			printf("not ok %d - %s # %s\n", test_no, tests[i].name,
+			printf("not ok %d - %s # %s\n", test_no, list[i].name,
 			       detail);
 			n_fail++;
 		}
