@@ -20,6 +20,8 @@
 #   make install  the module, its udev rule and modules-load.d entry for the
 #                 running kernel (KVER=..., DESTDIR=...), as root; make uninstall
 #   make dkms-install  the module source for DKMS (rebuilt for new kernels)
+#   make fuzz     a syzkaller campaign of FUZZ_MINUTES (default 30) against a
+#                 KCOV + KASAN 7.3 kernel (scripts/fuzz.sh); not in make check
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -99,6 +101,11 @@ demo-bench: deps
 	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(DEMO_BENCH_OUT) tests/vm/plans/demo-bench.plan >/dev/null || true
 	@cat $(DEMO_BENCH_OUT)/demo-bench.log
 
+# Fuzzing: syzkaller with tests/syzkaller/, QEMU TCG; results in build/fuzz/.
+FUZZ_MINUTES ?= 30
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_MINUTES)
+
 MUTANT_KERNEL ?= 6.12
 mutants: deps
 	@bash tests/mutants/run -k $(MUTANT_KERNEL)
@@ -107,4 +114,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install demo demo-bench mutants clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install demo demo-bench mutants fuzz clean

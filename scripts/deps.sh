@@ -5,7 +5,8 @@
 #
 # What goes where (the table in docs/testing.md says why each is needed):
 #   apt, bookworm:            toolchain, kernel build dependencies, dkms,
-#                             udev, busybox, spin, coccinelle, sparse
+#                             udev, busybox, spin, coccinelle, sparse,
+#                             wayland-utils
 #   apt, bookworm-backports:  qemu 10, Mesa 25, weston 14, wayland 1.23,
 #                             wayland-protocols 1.43, linux-source-6.12
 #                             (Debian's own backports suite)
@@ -26,7 +27,8 @@ die() { printf 'deps: %s\n' "$@" >&2; exit 1; }
 
 wanted="qemu-system-x86 (>= 10), virtme-ng (>= 1.35), Mesa (>= 25, EGL/GLES,
   llvmpipe), libwayland (>= 1.23), wayland-protocols (>= 1.43), weston 14,
-  gcc, make, bc, bison, flex, libelf, openssl headers, pahole, sparse,
+  wayland-utils (wayland-info), gcc, make, bc, bison, flex, libelf,
+  openssl headers, pahole, sparse,
   spin, coccinelle, dkms, udev, busybox (static), libdrm, libpng, pixman,
   the Linux 6.12 and 7.3 sources, and a Linux 6.12 kernel image + modules +
   headers built without CONFIG_DMABUF_MOVE_NOTIFY (the 'stock' test kernel)"
@@ -119,6 +121,9 @@ log "base toolchain and kernel build dependencies (bookworm)"
 apt_install build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	cpio kmod rsync xz-utils zstd python3 sparse pkg-config git \
 	busybox-static procps util-linux e2fsprogs spin coccinelle dkms file
+# wayland-info, a client the demo's third-party test runs (1.1.0 is
+# enough: it lists wl_output and the linux-dmabuf v3 formats)
+apt_install wayland-utils
 
 # The guest's virtme-init needs udev for /dev/virtio-ports; match the
 # installed libudev1 so a partly upgraded system does not break apt.

@@ -8,9 +8,22 @@
  * modifiers is LINEAR), restricted to the single-plane formats whose
  * bytes per pixel we know, so the stride and size checks below prove
  * that llvmpipe, which reads the client's memory through its own mmap of
- * the fd, never reads past the end of the dma-buf. Version 4 clients get
- * them as a feedback format table (a sealed memfd of {u32 format, u32 pad,
- * u64 modifier}); versions 1-3 as format/modifier events.
+ * the fd, never reads past the end of the dma-buf. Only real dma-bufs are
+ * imported (their size cannot change; a memfd could shrink under that
+ * mapping). Version 4 clients get them as a feedback format table (a
+ * sealed memfd of {u32 format, u32 pad, u64 modifier}); versions 1-3 as
+ * format/modifier events. The global is version 4 only when the renderer
+ * runs on a DRM device (the feedback's main_device); llvmpipe has none, so
+ * it is version 3 there, as in weston.
+ *
+ * Validation, for every version: an unadvertised format + modifier pair
+ * (DRM_FORMAT_MOD_INVALID too, unless advertised) is the invalid_format
+ * error, on create as on create_immed (required from v4; v1-3 allow it);
+ * before v3 the modifier arguments are ignored. Then plane count
+ * (incomplete), size (invalid_dimensions), all planes one modifier
+ * (invalid_format), the fd a dma-buf (else failed / invalid_wl_buffer),
+ * stride >= width * bpp and offset + stride * height within the dma-buf
+ * (out_of_bounds).
  *
  * Lifetimes:
  *  - struct params lives with its zwp_linux_buffer_params_v1 resource and
@@ -29,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,7 +57,6 @@
 #include "linux-dmabuf-v1-server-protocol.h"
 #include "userptr_dmabuf.h"
 
-#define DMABUF_VERSION 4
 #define MAX_PLANES 4
 
 struct dmabuf_global {
@@ -54,6 +67,7 @@ struct dmabuf_global {
 	int table_fd;
 	size_t table_size;
 	dev_t main_dev;
+	int version;		/* 4 with a main device, else 3 */
 };
 
 struct plane {
@@ -65,6 +79,7 @@ struct plane {
 struct params {
 	struct wl_resource *resource;
 	struct server *srv;
+	int version;
 	struct plane planes[MAX_PLANES];
 	bool used;
 };
@@ -110,14 +125,47 @@ static int format_bpp(uint32_t f)
 	}
 }
 
-static bool format_supported(struct dmabuf_global *g, uint32_t fmt,
-			     uint64_t mod)
+/*
+ * Was the pair advertised? From version 3 on a modifier is a modifier,
+ * DRM_FORMAT_MOD_INVALID included: only an advertised pair passes. Before
+ * version 3 there are no modifiers (params_add made it INVALID): the
+ * format event is all a client saw, and our formats are all LINEAR.
+ */
+static bool format_supported(struct dmabuf_global *g, int version,
+			     uint32_t fmt, uint64_t mod)
 {
 	for (int i = 0; i < g->n; i++)
-		if (g->fmts[i] == fmt &&
-		    (mod == DRM_FORMAT_MOD_INVALID || g->mods[i] == mod))
+		if (g->fmts[i] == fmt && (g->mods[i] == mod || version < 3))
 			return true;
 	return false;
+}
+
+/*
+ * The size of a dma-buf, or -1 if fd is not one. A dma-buf's size never
+ * changes; anything else (a memfd, a file) could shrink under llvmpipe's
+ * mapping and SIGBUS the compositor, so only dma-bufs are imported. The
+ * kernel prints exp_name (the exporter) in the fdinfo of dma-bufs only,
+ * and their size next to it.
+ */
+static int64_t dmabuf_fd_size(int fd)
+{
+	char path[64], line[256];
+	long long size = -1;
+	bool is_dmabuf = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "exp_name:", 9))
+			is_dmabuf = true;
+		else if (!strncmp(line, "size:", 5))
+			size = strtoll(line + 5, NULL, 10);
+	}
+	fclose(f);
+	return is_dmabuf ? size : -1;
 }
 
 /* ---- dmabuf_buffer ---- */
@@ -306,7 +354,9 @@ static void params_add(struct wl_client *c, struct wl_resource *r, int32_t fd,
 	p->planes[idx].fd = fd;
 	p->planes[idx].offset = offset;
 	p->planes[idx].stride = stride;
-	p->planes[idx].modifier = (uint64_t)mod_hi << 32 | mod_lo;
+	/* before version 3 the modifier arguments mean nothing */
+	p->planes[idx].modifier = p->version < 3 ? DRM_FORMAT_MOD_INVALID :
+				  (uint64_t)mod_hi << 32 | mod_lo;
 }
 
 enum create_result { CREATE_OK, CREATE_ERROR, CREATE_FAILED };
@@ -315,8 +365,8 @@ enum create_result { CREATE_OK, CREATE_ERROR, CREATE_FAILED };
  * Validate the params and import them. Protocol errors are posted here;
  * CREATE_FAILED means "send failed / invalid_wl_buffer".
  */
-static enum create_result params_import(struct params *p, bool immed,
-					int32_t w, int32_t h, uint32_t format,
+static enum create_result params_import(struct params *p, int32_t w,
+					int32_t h, uint32_t format,
 					uint32_t flags, struct dmabuf_buffer **out)
 {
 	struct wl_resource *r = p->resource;
@@ -348,16 +398,12 @@ static enum create_result params_import(struct params *p, bool immed,
 	}
 	mod = p->planes[0].modifier;
 	bpp = format_bpp(format);
-	if (!bpp || !format_supported(srv->dmabuf, format, mod)) {
-		if (immed) {
-			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
-					       "format 0x%08x modifier 0x%016llx not supported",
-					       format, (unsigned long long)mod);
-			return CREATE_ERROR;
-		}
-		vlog(srv, "dmabuf: format 0x%08x mod 0x%llx not advertised",
-		     format, (unsigned long long)mod);
-		return CREATE_FAILED;
+	/* v4 makes it an error; earlier versions allow it: the same for all */
+	if (!bpp || !format_supported(srv->dmabuf, p->version, format, mod)) {
+		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
+				       "format 0x%08x modifier 0x%016llx was not advertised",
+				       format, (unsigned long long)mod);
+		return CREATE_ERROR;
 	}
 	if (n != 1) {
 		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
@@ -371,19 +417,20 @@ static enum create_result params_import(struct params *p, bool immed,
 	}
 	for (int i = 0; i < n; i++) {
 		struct plane *pl = &p->planes[i];
-		off_t size = lseek(pl->fd, 0, SEEK_END);
+		int64_t size;
 
 		if (pl->modifier != mod) {
 			wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INVALID_FORMAT,
 					       "planes use different modifiers");
 			return CREATE_ERROR;
 		}
+		size = dmabuf_fd_size(pl->fd);
 		if (size < 0) {
-			/* not a dma-buf (or memfd): nothing we can import */
-			vlog(srv, "dmabuf: plane %d: lseek: %s", i, strerror(errno));
+			/* a memfd, pipe, file: nothing we may map */
+			vlog(srv, "dmabuf: plane %d: fd %d is not a dma-buf", i,
+			     pl->fd);
 			return CREATE_FAILED;
 		}
-		lseek(pl->fd, 0, SEEK_SET);
 		/* all in 64 bits: offset, stride < 2^32, h < 2^31: no overflow */
 		if ((uint64_t)pl->stride < (uint64_t)w * bpp ||
 		    (uint64_t)pl->offset + (uint64_t)pl->stride * (uint64_t)h >
@@ -478,7 +525,7 @@ static void params_create(struct wl_client *c, struct wl_resource *r,
 	struct dmabuf_buffer *b = NULL;
 	struct wl_resource *br;
 
-	switch (params_import(p, false, w, h, format, flags, &b)) {
+	switch (params_import(p, w, h, format, flags, &b)) {
 	case CREATE_ERROR:
 		break;
 	case CREATE_FAILED:
@@ -501,7 +548,7 @@ static void params_create_immed(struct wl_client *c, struct wl_resource *r,
 	struct params *p = wl_resource_get_user_data(r);
 	struct dmabuf_buffer *b = NULL;
 
-	switch (params_import(p, true, w, h, format, flags, &b)) {
+	switch (params_import(p, w, h, format, flags, &b)) {
 	case CREATE_ERROR:
 		break;
 	case CREATE_FAILED:
@@ -599,6 +646,7 @@ static void dmabuf_create_params(struct wl_client *c, struct wl_resource *r,
 	for (int i = 0; i < MAX_PLANES; i++)
 		p->planes[i].fd = -1;
 	p->srv = wl_resource_get_user_data(r);
+	p->version = wl_resource_get_version(r);
 	p->resource = wl_resource_create(c, &zwp_linux_buffer_params_v1_interface,
 					 wl_resource_get_version(r), id);
 	if (!p->resource) {
@@ -726,19 +774,24 @@ int dmabuf_init(struct server *srv)
 	if (make_table(g) < 0)
 		return -1;
 
-	/* main_device: the EGL device's render node, else renderD128, else 0 */
+	/*
+	 * main_device: the render node of the device the renderer runs on.
+	 * llvmpipe has none: then, as weston does with a renderer without a
+	 * DRM device, no feedback and version 3 (a v4 main_device a client
+	 * cannot use, or 0, sends Mesa's EGL clients astray).
+	 */
 	node = renderer_drm_node(srv->renderer);
-	if (node && stat(node, &st) == 0)
+	if (node && stat(node, &st) == 0 && S_ISCHR(st.st_mode))
 		g->main_dev = st.st_rdev;
-	else if (stat("/dev/dri/renderD128", &st) == 0 && S_ISCHR(st.st_mode))
-		g->main_dev = st.st_rdev;
-	else
-		g->main_dev = 0;
-	vlog(srv, "dmabuf: %d formats, main_device %u:%u", k,
-	     major(g->main_dev), minor(g->main_dev));
-
+	g->version = g->main_dev && k > 0 ? 4 : 3;
+	server_log(srv, "linux-dmabuf v%d: %d formats, main device %s", g->version,
+		   k, g->main_dev ? node : "none (the renderer has no DRM device)");
+	if (k == 0) {
+		server_log(srv, "no importable dma-buf format: no linux-dmabuf");
+		return 0;
+	}
 	if (!wl_global_create(srv->display, &zwp_linux_dmabuf_v1_interface,
-			      DMABUF_VERSION, srv, dmabuf_bind))
+			      g->version, srv, dmabuf_bind))
 		return -1;
 	return 0;
 }

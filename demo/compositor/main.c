@@ -11,8 +11,9 @@
  * read through the event loop's signalfd.
  *
  * Files: renderer.c (EGL/GLES2), surface.c (wl_compositor, commits,
- * fences), subsurface.c, xdg.c, dmabuf.c, presentation.c, capture.c +
- * png.c (udb_capture_v1, screenshots), repaint.c (a frame), output_*.c
+ * fences), subsurface.c, xdg.c, shm.c + sigbus.c (wl_shm), dmabuf.c,
+ * presentation.c, output.c (wl_output), capture.c + png.c
+ * (udb_capture_v1, screenshots), repaint.c (a frame), output_*.c
  * (headless timer, KMS), report.c (statistics).
  */
 #include <errno.h>
@@ -220,6 +221,9 @@ int main(int argc, char **argv)
 	wl_list_init(&srv->views);
 	wl_list_init(&srv->release_list);
 	wl_list_init(&srv->captures);
+	wl_list_init(&srv->frame_callbacks);
+	wl_list_init(&srv->frame_feedbacks);
+	wl_list_init(&srv->output_resources);
 	srv->udb_fd = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
 	srv->refresh_ns = 1000000000LL / srv->opt.refresh_hz;
 	srv->display = wl_display_create();
@@ -233,7 +237,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udb-compositor: renderer init failed\n");
 		goto out_display;
 	}
-	if (wl_display_init_shm(srv->display) < 0)
+	if (shm_init(srv) < 0)
 		goto out_renderer;
 	compositor_init(srv);
 	subcompositor_init(srv);
@@ -250,6 +254,8 @@ int main(int argc, char **argv)
 			srv->opt.backend);
 		goto out_output;
 	}
+	if (output_global_init(srv) < 0)
+		goto out_output;
 
 	srv->client_created_listener.notify = client_created;
 	wl_display_add_client_created_listener(srv->display,

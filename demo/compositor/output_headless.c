@@ -56,7 +56,8 @@ static int headless_tick(int fd, uint32_t mask, void *data)
 	h->last_frame = ts;
 	if (pixels)
 		renderer_read(srv->renderer, h->pixels, srv->opt.width * 4);
-	server_frame_done(srv, ts, pixels ? h->pixels : NULL,
+	/* no retrace counter: seq 0 */
+	server_frame_done(srv, ts, 0, pixels ? h->pixels : NULL,
 			  srv->opt.width * 4);
 	return 0;
 }

@@ -459,7 +459,7 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 	const uint32_t *px = NULL;
 	int stride = srv->opt.width * 4;
 
-	(void)fd, (void)seq, (void)crtc;
+	(void)fd, (void)crtc;
 	k->flip_pending = false;
 	if (k->capture_in_flight) {
 		/* what the CRTC composed, from writeback when we have it */
@@ -485,7 +485,7 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 		}
 		px = k->pixels;
 	}
-	server_frame_done(srv, ts, px, stride);
+	server_frame_done(srv, ts, seq, px, stride);	/* seq: the vblank count */
 	if (k->want_repaint)
 		kms_repaint(k);
 }

@@ -2,11 +2,14 @@
 /*
  * wp_presentation: clock CLOCK_MONOTONIC; one wp_presentation_feedback
  * per request, queued with the surface's pending state (surface.c moves
- * it along with the commit). After a repaint that showed the content it
- * gets presented (the repaint's timestamp, the refresh interval, the
- * output frame counter as seq; VSYNC/HW_* only for KMS, ZERO_COPY when
- * the content was a dma-buf sampled in place); when the content is
- * replaced before it was shown, or the surface goes away, discarded.
+ * it along with the commit). A repaint that draws the content moves it
+ * into the server's frame list; when that frame is on screen it gets
+ * sync_output (each wl_output the client bound) and presented (the
+ * frame's timestamp, the refresh interval, the retrace counter as seq:
+ * 0 on the headless output, which has none; VSYNC/HW_* only for KMS;
+ * never ZERO_COPY: every frame is composited with GL, which the protocol
+ * counts as a copy). A content update superseded before any repaint drew
+ * it, or whose surface goes away first, is discarded.
  * A struct feedback lives with its resource (no requests: we destroy it
  * after the event, the client's teardown destroys it otherwise).
  */
@@ -38,18 +41,21 @@ void feedback_list_discard(struct wl_list *list)
 	}
 }
 
-void feedback_list_present(struct wl_list *list, int64_t ts_ns, uint32_t seq,
-			   int64_t refresh_ns, uint32_t flags)
+void feedback_list_present(struct server *srv, struct wl_list *list,
+			   int64_t ts_ns, uint64_t seq, int64_t refresh_ns,
+			   uint32_t flags)
 {
 	struct feedback *f, *tmp;
 	uint64_t sec = ts_ns / 1000000000;
 
 	wl_list_for_each_safe(f, tmp, list, link) {
+		output_for_client(srv, f->resource,
+				  wp_presentation_feedback_send_sync_output);
 		wp_presentation_feedback_send_presented(f->resource, sec >> 32,
 							sec & 0xffffffff,
 							ts_ns % 1000000000,
-							refresh_ns, 0, seq,
-							flags);
+							refresh_ns, seq >> 32,
+							seq & 0xffffffff, flags);
 		wl_resource_destroy(f->resource);
 	}
 }

@@ -6,11 +6,15 @@
  * flip) for a frame; when its time comes the output calls server_repaint(),
  * which draws only if something changed or a capture/screenshot waits:
  * the background, then every mapped toplevel back to front, each with its
- * subsurfaces in stacking order. Then the output presents (KMS) or not
- * (headless), reads the pixels back if server_wants_pixels() and calls
- * server_frame_done(), which sends the frame callbacks and presentation
- * feedback of what was shown, serves captures and releases the dma-bufs
- * this frame no longer used.
+ * subsurfaces in stacking order. The frame callbacks and presentation
+ * feedback of the surfaces it drew move into the server's frame list
+ * there and then: a commit applied after this point (KMS: while the flip
+ * is pending) is not in this frame and waits for the next one. Surfaces
+ * that start or stop being drawn get wl_surface.enter/leave.
+ * Then the output presents (KMS) or not (headless), reads the pixels back
+ * if server_wants_pixels() and calls server_frame_done() once the frame
+ * is on screen, which fires the frame list, serves captures and releases
+ * the dma-bufs this frame no longer used.
  */
 #include <stdlib.h>
 
@@ -86,37 +90,40 @@ bool server_repaint(struct server *srv)
 	renderer_end(srv->renderer);
 	srv->dirty = false;
 	srv->seq++;
+	wl_list_for_each(s, &srv->surfaces, link) {
+		if (s->drawn != s->entered) {
+			output_for_client(srv, s->resource, s->drawn ?
+					  wl_surface_send_enter :
+					  wl_surface_send_leave);
+			s->entered = s->drawn;
+		}
+		if (!s->drawn)
+			continue;	/* its callbacks wait for a frame that draws it */
+		wl_list_insert_list(srv->frame_callbacks.prev, &s->frame_callbacks);
+		wl_list_init(&s->frame_callbacks);
+		wl_list_insert_list(srv->frame_feedbacks.prev, &s->feedbacks);
+		wl_list_init(&s->feedbacks);
+	}
 	stats_frame(srv, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	return true;
 }
 
-void server_frame_done(struct server *srv, int64_t ts_ns,
+void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride)
 {
-	struct surface *s;
+	struct wl_resource *cb, *tmp;
 	uint32_t ms = (uint32_t)(ts_ns / 1000000);
+	uint32_t flags = srv->vsync ? WP_PRESENTATION_FEEDBACK_KIND_VSYNC |
+				      WP_PRESENTATION_FEEDBACK_KIND_HW_CLOCK |
+				      WP_PRESENTATION_FEEDBACK_KIND_HW_COMPLETION : 0;
 
-	wl_list_for_each(s, &srv->surfaces, link) {
-		struct wl_resource *cb, *tmp;
-		uint32_t flags;
-
-		if (!s->drawn) {
-			/* content nobody saw: its feedback is discarded */
-			feedback_list_discard(&s->feedbacks);
-			continue;
-		}
-		wl_resource_for_each_safe(cb, tmp, &s->frame_callbacks) {
-			wl_callback_send_done(cb, ms);
-			wl_resource_destroy(cb);
-		}
-		flags = srv->vsync ? WP_PRESENTATION_FEEDBACK_KIND_VSYNC |
-				     WP_PRESENTATION_FEEDBACK_KIND_HW_CLOCK |
-				     WP_PRESENTATION_FEEDBACK_KIND_HW_COMPLETION : 0;
-		if (s->dmabuf)
-			flags |= WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
-		feedback_list_present(&s->feedbacks, ts_ns, srv->seq,
-				      srv->refresh_ns, flags);
+	wl_resource_for_each_safe(cb, tmp, &srv->frame_callbacks) {
+		wl_callback_send_done(cb, ms);
+		wl_resource_destroy(cb);	/* unlinks itself */
 	}
+	/* GL composition is a copy: never ZERO_COPY (no direct scanout yet) */
+	feedback_list_present(srv, &srv->frame_feedbacks, ts_ns,
+			      srv->vsync ? seq : 0, srv->refresh_ns, flags);
 	if (pixels)
 		capture_frame_done(srv, pixels, stride);
 	dmabuf_release_after_repaint(srv);

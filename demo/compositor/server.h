@@ -105,6 +105,7 @@ struct surface {
 	uint32_t drawn_commits;
 	struct wl_list frame_callbacks;		/* applied, waiting for a repaint */
 	struct wl_list feedbacks;		/* applied, waiting for a repaint */
+	bool entered;				/* wl_surface.enter sent */
 
 	/* role */
 	const struct surface_role *role;
@@ -156,10 +157,16 @@ struct server {
 	struct wl_list surfaces;		/* struct surface.link */
 	struct wl_list views;			/* struct view.link */
 	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
+	/* the frame being presented: moved from the surfaces it drew at
+	 * repaint, fired when it is on screen (server_frame_done) */
+	struct wl_list frame_callbacks;		/* wl_callback links */
+	struct wl_list frame_feedbacks;		/* struct feedback.link */
+	struct wl_list output_resources;	/* wl_output links (output.c) */
+	char output_name[32];
 	struct wl_list captures;		/* struct capture.link */
 	bool dirty;
 	bool screenshot_pending;		/* SIGUSR1 */
-	uint32_t seq;				/* output frames so far */
+	uint32_t seq;				/* frames drawn so far */
 	int cascade;				/* window placement (xdg.c) */
 	int shelf_x, shelf_y, shelf_h;
 
@@ -217,8 +224,29 @@ GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
 /* presentation.c */
 void presentation_init(struct server *srv);
 void feedback_list_discard(struct wl_list *list);
-void feedback_list_present(struct wl_list *list, int64_t ts_ns, uint32_t seq,
-			   int64_t refresh_ns, uint32_t flags);
+void feedback_list_present(struct server *srv, struct wl_list *list,
+			   int64_t ts_ns, uint64_t seq, int64_t refresh_ns,
+			   uint32_t flags);
+
+/* output.c: wl_output */
+int output_global_init(struct server *srv);
+void output_for_client(struct server *srv, struct wl_resource *res,
+		       void (*fn)(struct wl_resource *res,
+				  struct wl_resource *output));
+
+/* shm.c: wl_shm; sigbus.c: reading memory a client can shrink */
+struct shm_buffer;
+int shm_init(struct server *srv);
+struct shm_buffer *shm_buffer_from_resource(struct wl_resource *r);
+int32_t shm_buffer_width(struct shm_buffer *b);
+int32_t shm_buffer_height(struct shm_buffer *b);
+int32_t shm_buffer_stride(struct shm_buffer *b);
+uint32_t shm_buffer_format(struct shm_buffer *b);
+const void *shm_buffer_begin_access(struct shm_buffer *b);
+bool shm_buffer_end_access(struct shm_buffer *b);	/* false: error posted */
+int sigbus_init(void);
+void sigbus_guard_begin(void *addr, size_t len);
+bool sigbus_guard_end(void);	/* true: the range faulted, now zeros */
 
 /* capture.c */
 void capture_init(struct server *srv);
@@ -238,8 +266,10 @@ void server_schedule_repaint(struct server *srv);
  * drew (the output then reads back / presents and calls
  * server_frame_done()). */
 bool server_repaint(struct server *srv);
-/* pixels: the frame just drawn (may be NULL when nobody needs them) */
-void server_frame_done(struct server *srv, int64_t ts_ns,
+/* The frame is on screen at ts_ns; seq is the output's vertical retrace
+ * counter then (0 without one). pixels: the frame just drawn (may be NULL
+ * when nobody needs them). */
+void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride);
 bool server_wants_pixels(struct server *srv);
 

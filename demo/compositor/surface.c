@@ -7,8 +7,8 @@
  *    (subsurface.c, xdg.c) and views hold plain pointers to it and listen
  *    to surface.destroy_signal to drop them.
  *  - Attached buffers are held by resource in a surface_state with a
- *    destroy listener. Once applied, a wl_shm buffer is copied into the
- *    surface's own texture and released at once; a dma-buf is referenced
+ *    destroy listener. Once applied, a wl_shm buffer (shm.c) is copied
+ *    into the surface's own texture and released at once; a dma-buf is referenced
  *    (struct dmabuf_buffer, dmabuf.c) for as long as it is the surface's
  *    content, and released after the first repaint that no longer used it.
  *  - wl_callback (frame) and wp_presentation_feedback objects move with
@@ -383,7 +383,7 @@ static void drop_dmabuf(struct surface *s)
 static void apply_buffer(struct surface *s, struct wl_resource *buffer)
 {
 	struct server *srv = s->server;
-	struct wl_shm_buffer *shm;
+	struct shm_buffer *shm;
 	struct dmabuf_buffer *db;
 
 	if (!buffer) {
@@ -392,19 +392,18 @@ static void apply_buffer(struct surface *s, struct wl_resource *buffer)
 		s->width = s->height = 0;
 		return;
 	}
-	if ((shm = wl_shm_buffer_get(buffer))) {
-		uint32_t fmt = wl_shm_buffer_get_format(shm);
-		int w = wl_shm_buffer_get_width(shm);
-		int h = wl_shm_buffer_get_height(shm);
+	if ((shm = shm_buffer_from_resource(buffer))) {
+		int w = shm_buffer_width(shm), h = shm_buffer_height(shm);
+		const void *data;
 
 		drop_dmabuf(s);
-		wl_shm_buffer_begin_access(shm);
-		s->shm_tex = renderer_upload_shm(srv->renderer, s->shm_tex,
-						 wl_shm_buffer_get_data(shm), w, h,
-						 wl_shm_buffer_get_stride(shm));
-		wl_shm_buffer_end_access(shm);
+		data = shm_buffer_begin_access(shm);
+		s->shm_tex = renderer_upload_shm(srv->renderer, s->shm_tex, data,
+						 w, h, shm_buffer_stride(shm));
+		if (!shm_buffer_end_access(shm))
+			return;		/* the client shrank the pool: error sent */
 		wl_buffer_send_release(buffer);
-		s->shm_opaque = fmt == WL_SHM_FORMAT_XRGB8888;
+		s->shm_opaque = shm_buffer_format(shm) == WL_SHM_FORMAT_XRGB8888;
 		s->width = w;
 		s->height = h;
 		s->has_content = true;
@@ -464,26 +463,12 @@ void surface_commit_cached(struct surface *s)
 	apply_state(s, &s->cached);
 }
 
-/*
- * A buffer must be ours: a dma-buf, or a wl_shm buffer whose rows we can
- * read (libwayland only checks stride >= width, not width * 4).
- */
+/* A buffer must be ours: wl_shm (checked at creation, shm.c) or a dma-buf. */
 static bool check_buffer(struct surface *s, struct wl_resource *buffer,
 			 struct dmabuf_buffer **db)
 {
-	struct wl_shm_buffer *shm = wl_shm_buffer_get(buffer);
-
-	if (shm) {
-		int32_t stride = wl_shm_buffer_get_stride(shm);
-
-		if (stride % 4 || stride / 4 < wl_shm_buffer_get_width(shm)) {
-			wl_resource_post_error(buffer, WL_SHM_ERROR_INVALID_STRIDE,
-					       "stride %d too small for width %d",
-					       stride, wl_shm_buffer_get_width(shm));
-			return false;
-		}
+	if (shm_buffer_from_resource(buffer))
 		return true;
-	}
 	*db = dmabuf_buffer_from_resource(buffer);
 	if (!*db) {
 		wl_client_post_implementation_error(wl_resource_get_client(s->resource),

@@ -15,6 +15,23 @@ echo "$up" >"$out/boot-seconds"
 dmesg >"$out/dmesg-boot.txt"
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
 
+# virtme-init starts udevd with --resolve-names=never: udev then drops
+# every GROUP="name" / OWNER="name" of every rule (systemd's udev-rules.c:
+# "Resolving group name is disabled, ignoring GROUP=..."), so a rule like
+# packaging/99-userptr-dmabuf.rules could only ever set the mode. The
+# guest's /etc/group is the host's: restart udevd resolving names, as an
+# installed system runs it. tests/vm/udev-rule.sh fails if udev does not
+# apply the rule.
+udevd=$(command -v systemd-udevd || ls /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd 2>/dev/null | head -n 1)
+if pgrep -f -- 'udevd.*--resolve-names=never' >/dev/null && [ -x "$udevd" ]; then
+	{
+		udevadm control --exit &&
+			"$udevd" --daemon --resolve-names=early &&
+			udevadm control --ping &&
+			echo "udevd restarted with --resolve-names=early"
+	} >"$out/udevd.log" 2>&1 || echo "udevd restart failed" >>"$out/udevd.log"
+fi
+
 zero_bad=
 while read -r name tmo cmd; do
 	case $name in '' | '#'*) continue ;; esac

@@ -1,35 +1,43 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# In the test VM, after the module is loaded: give /dev/userptr_dmabuf the
-# group and mode packaging/99-userptr-dmabuf.rules gives it on an
-# installed system, so the steps run as nobody (in that group) use the
-# device the way a user would. The guest's root is the host's, read-only,
-# where the rule is not installed; virtme-ng's guest runs systemd-udevd,
-# so the rule goes to /run/udev/rules.d and the device is re-triggered. If
-# udev did not apply it, the rule's effect is applied by hand
-# (chgrp/chmod), and the log says which.
+# In the test VM, after the modules are loaded: install
+# packaging/99-userptr-dmabuf.rules as an installed system has it and let
+# udev apply it, so the steps run as nobody (in the rule's group) use the
+# devices the way a user would. The guest's root is the host's, read-only,
+# where the rule is not installed: it goes to /run/udev/rules.d, udev
+# reloads its rules and the devices are re-triggered. tests/vm/guest.sh
+# restarted udevd with group names resolved (virtme-init starts it with
+# --resolve-names=never, which drops every GROUP="name" of every rule).
+# Fails unless udev gave each device present (/dev/userptr_dmabuf, and
+# /dev/udb_importer when its module is loaded) the rule's group and mode.
+#   udev-rule.sh       install the rule, check the devices
+#   udev-rule.sh off   remove it again (before a step that checks the
+#                      module's own 0600)
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 rule=$here/packaging/99-userptr-dmabuf.rules
-dev=/dev/userptr_dmabuf
-[ -e "$dev" ] || { echo "udev-rule: no $dev (is the module loaded?)"; exit 1; }
-group=$(sed -n 's/^KERNEL=="userptr_dmabuf".*GROUP="\([^"]*\)".*/\1/p' "$rule")
-mode=$(sed -n 's/^KERNEL=="userptr_dmabuf".*MODE="0*\([0-7]*\)".*/\1/p' "$rule")
-[ -n "$group" ] && [ -n "$mode" ] || { echo "udev-rule: cannot read $rule"; exit 1; }
-want="root $group $mode"
-how="not at all"
-if command -v udevadm >/dev/null && udevadm control --ping 2>/dev/null; then
-	mkdir -p /run/udev/rules.d
-	cp "$rule" /run/udev/rules.d/
+if [ "${1:-}" = off ]; then
+	rm -f /run/udev/rules.d/99-userptr-dmabuf.rules
 	udevadm control --reload
-	udevadm trigger --action=add --subsystem-match=misc --sysname-match=userptr_dmabuf
+	exit
+fi
+[ -e /dev/userptr_dmabuf ] || { echo "udev-rule: no /dev/userptr_dmabuf (is the module loaded?)"; exit 1; }
+command -v udevadm >/dev/null && udevadm control --ping 2>/dev/null ||
+	{ echo "udev-rule: udevd is not running"; exit 1; }
+mkdir -p /run/udev/rules.d
+cp "$rule" /run/udev/rules.d/
+udevadm control --reload
+rc=0
+for name in userptr_dmabuf udb_importer; do
+	dev=/dev/$name
+	[ -e "$dev" ] || continue
+	group=$(sed -n "s/^KERNEL==\"$name\".*GROUP=\"\([^\"]*\)\".*/\1/p" "$rule")
+	mode=$(sed -n "s/^KERNEL==\"$name\".*MODE=\"0*\([0-7]*\)\".*/\1/p" "$rule")
+	[ -n "$group" ] && [ -n "$mode" ] || { echo "udev-rule: no line for $name in $rule"; rc=1; continue; }
+	udevadm trigger --action=add --subsystem-match=misc --sysname-match="$name"
 	udevadm settle --timeout=10
-	how="by udev" udev=yes
-fi
-if [ "$(stat -c '%U %G %a' "$dev")" != "$want" ]; then
-	chown "root:$group" "$dev" && chmod "$mode" "$dev"
-	how="by hand (chown/chmod as the rule says; udev ran: ${udev:-no})"
-fi
-got=$(stat -c '%U %G %a' "$dev")
-echo "udev-rule: $dev is '$got', applied $how"
-[ "$got" = "$want" ]
+	got=$(stat -c '%U %G %a' "$dev")
+	echo "udev-rule: $dev is '$got' after udev applied the rule (want 'root $group $mode')"
+	[ "$got" = "root $group $mode" ] || rc=1
+done
+exit $rc

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# A syzkaller campaign against the module (make fuzz FUZZ_MINUTES=N).
+#
+#   scripts/fuzz.sh [MINUTES]        (default $FUZZ_MINUTES, else 30)
+#   scripts/fuzz.sh syzkaller        only build syzkaller with the description
+#                                    (syz-sysgen compiles it), print its dir
+#
+# Builds or reuses, each cached under $UDMABUF_CACHE (/var/cache/userptr-dmabuf):
+#   syzkaller   the pinned commit below, with tests/syzkaller/ copied into
+#               sys/linux/, built offline: that commit still vendors its Go
+#               dependencies (vendor/, -mod=vendor, GOPROXY=off); Go >= 1.22.1
+#               from Debian (golang-1.23-go, bookworm-backports)
+#   kernel      7.3, flavour fuzz (tests/kconfig/fuzz.config: KCOV with
+#               comparisons, KASAN, DWARF 5), scripts/kernel.sh
+#   image       Debian bookworm minbase (debootstrap from Debian's archive)
+#               with sshd and tini; the module and the reference importer,
+#               built against the fuzz kernel, are insmod'ed at boot
+# then runs syz-manager with QEMU under TCG (no KVM needed) for MINUTES and
+# prints executions, the coverage of kmod/ and the crashes, which stay in
+# build/fuzz/workdir/crashes/ (report*, log*, repro.* when syzkaller
+# reproduced one). The corpus in build/fuzz/workdir carries over to the
+# next run. Not part of make check.
+#
+# Environment:
+#   FUZZ_VMS (1), FUZZ_VM_CPUS (2), FUZZ_VM_MEM (3072 MiB), FUZZ_PROCS (2)
+#   SYZKALLER_GIT  where to get the pinned commit: a URL or a local git dir
+#                  (default https://github.com/google/syzkaller)
+#   FUZZ_HTTP      manager's web UI (127.0.0.1:56741)
+#   FUZZ_FLAVOUR   fuzz (default); debug runs on the 7.3 debug kernel of
+#                  make check instead, without KCOV: no coverage feedback and
+#                  no coverage figures, no KASAN (KFENCE only), but no hour-
+#                  long kernel build either (a check of the whole set-up)
+set -euo pipefail
+# The whole script is one block, read before it runs: editing the file
+# during a campaign does not change the run.
+{
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${UDMABUF_CACHE:-/var/cache/userptr-dmabuf}
+minutes=${1:-${FUZZ_MINUTES:-30}}
+only_syzkaller=0
+[ "$minutes" != syzkaller ] || { only_syzkaller=1; minutes=1; }
+vms=${FUZZ_VMS:-1}
+vm_cpus=${FUZZ_VM_CPUS:-2}
+vm_mem=${FUZZ_VM_MEM:-3072}
+procs=${FUZZ_PROCS:-2}
+http=${FUZZ_HTTP:-127.0.0.1:56741}
+out=$here/build/fuzz
+kver=7.3
+flavour=${FUZZ_FLAVOUR:-fuzz}
+case $flavour in fuzz) cover=true ;; debug) cover=false ;; *) echo "fuzz: FUZZ_FLAVOUR is fuzz or debug" >&2; exit 2 ;; esac
+
+# The last syzkaller commit with vendor/ (the next one, "vendor: delete",
+# made every build download its modules). go.mod: go 1.22.1.
+SYZ_COMMIT=475a4c203afb8b7d3af51c4fd32bb170ff32a45e
+SYZ_DATE=20250123-104056
+SYZ_GIT=${SYZKALLER_GIT:-https://github.com/google/syzkaller}
+# Bump when a change here changes what gets built.
+RECIPE=1
+
+log() { printf 'fuzz: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+if ! [[ $minutes =~ ^[0-9]+$ ]] || [ "$minutes" -eq 0 ]; then
+	die "FUZZ_MINUTES must be a number of minutes"
+fi
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, apt-get)"
+
+# --- tools -----------------------------------------------------------------
+find_go() {
+	local g
+	for g in /usr/lib/go-1.2[2-9]/bin/go /usr/lib/go-1.[3-9]*/bin/go $(command -v go || true); do
+		[ -x "$g" ] || continue
+		# go1.22.1 or later
+		"$g" version | grep -qE 'go1\.(2[3-9]|[3-9][0-9])|go1\.22\.[1-9]' && { echo "$g"; return 0; }
+	done
+	return 1
+}
+go=$(find_go || true)
+need=()
+[ -n "$go" ] || need+=(golang-1.23-go)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v curl >/dev/null || need+=(curl)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]}"
+	[ -e "$cache/apt-updated" ] || { apt-get update -qq && touch "$cache/apt-updated"; }
+	# golang-1.23 is in bookworm-backports, which docs/testing.md's deps enable
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports "${need[@]}" >/dev/null
+	go=$(find_go) || die "no Go >= 1.22.1 after installing golang-1.23-go"
+fi
+PATH=$(dirname "$go"):$PATH
+export PATH
+
+# --- syzkaller ---------------------------------------------------------------
+syzcache=$cache/syzkaller
+pristine=$syzcache/src-$SYZ_COMMIT
+if [ ! -e "$pristine/.done" ]; then
+	log "syzkaller $SYZ_COMMIT from $SYZ_GIT"
+	rm -rf "$pristine" "$pristine.git"
+	mkdir -p "$pristine"
+	if [ -d "$SYZ_GIT/objects" ] || [ -d "$SYZ_GIT/.git" ]; then
+		# A local clone or mirror. Export the tree blob by blob: a partial
+		# mirror may lack a few large test-data blobs, which the build does
+		# not need; any other missing file is fatal.
+		gd=$SYZ_GIT; [ -d "$gd/.git" ] && gd=$gd/.git
+		git --git-dir="$gd" ls-tree -r -z "$SYZ_COMMIT" | python3 -c '
+import os, subprocess, sys
+gd, out = sys.argv[1], sys.argv[2]
+ents = [e.split(b"\t", 1) for e in sys.stdin.buffer.read().split(b"\0") if e]
+p = subprocess.Popen(["git", "--git-dir", gd, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+bad = []
+for meta, path in ents:
+    mode, typ, oid = meta.split()
+    if typ != b"blob":
+        continue
+    path = path.decode()
+    p.stdin.write(oid + b"\n"); p.stdin.flush()
+    hdr = p.stdout.readline().split()
+    if hdr[1] == b"missing":
+        if "/test_data/" not in path and not path.endswith(".json"):
+            bad.append(path)
+        print("fuzz: not in the mirror (not needed):", path, file=sys.stderr)
+        continue
+    data = p.stdout.read(int(hdr[2])); p.stdout.read(1)
+    dst = os.path.join(out, path)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if mode == b"120000":
+        os.symlink(data.decode(), dst)
+    else:
+        with open(dst, "wb") as f:
+            f.write(data)
+        os.chmod(dst, 0o755 if mode == b"100755" else 0o644)
+if bad:
+    sys.exit("missing from the mirror: " + ", ".join(bad))
+' "$gd" "$pristine"
+	else
+		git init -q "$pristine.git"
+		git -C "$pristine.git" fetch -q --depth 1 "$SYZ_GIT" "$SYZ_COMMIT"
+		git -C "$pristine.git" --work-tree="$pristine" checkout -q FETCH_HEAD -- .
+		rm -rf "$pristine.git"
+	fi
+	[ -d "$pristine/vendor" ] || die "syzkaller $SYZ_COMMIT has no vendor/"
+	touch "$pristine/.done"
+fi
+
+# The description's constants are generated from protocol/ (not hand-typed).
+"$here/tests/syzkaller/gen-const" dev_userptr_dmabuf.txt >/dev/null
+desc=$here/tests/syzkaller/dev_userptr_dmabuf.txt
+syzkey=$( { echo "recipe $RECIPE $SYZ_COMMIT"; "$go" version; cat "$desc" "$desc.const"; } | sha256sum | cut -c1-12)
+syz=$syzcache/build-$syzkey
+if [ ! -e "$syz/.done" ]; then
+	for old in "$syzcache"/build-*; do [ "$old" = "$syz" ] || rm -rf "$old"; done
+	log "building syzkaller (syz-sysgen with our description, syz-manager, executor)"
+	rm -rf "$syz"
+	cp -a "$pristine" "$syz"
+	cp "$desc" "$desc.const" "$syz/sys/linux/"
+	mkdir -p "$syzcache/gocache"
+	# No network: vendor/ has every dependency (with vendor/modules.txt Go
+	# builds -mod=vendor by default; GOFLAGS is the Makefile's own, do not
+	# set it); GOPROXY=off proves it, GOTOOLCHAIN=local keeps Go
+	# from fetching the toolchain go.mod asks for.
+	(cd "$syz" && GOTOOLCHAIN=local GOPROXY=off \
+		GOCACHE=$syzcache/gocache GOPATH=$syzcache/gopath \
+		nice -n 19 make -j"$(nproc)" REV=$SYZ_COMMIT GITREVDATE=$SYZ_DATE \
+		manager execprog executor >"$syzcache/build.log" 2>&1) ||
+		{ tail -n 40 "$syzcache/build.log" >&2; die "syzkaller build failed ($syzcache/build.log)"; }
+	for b in syz-manager linux_amd64/syz-execprog linux_amd64/syz-executor; do
+		[ -x "$syz/bin/$b" ] || die "syzkaller build made no bin/$b"
+	done
+	touch "$syz/.done"
+fi
+if [ $only_syzkaller = 1 ]; then
+	echo "$syz"
+	exit 0
+fi
+
+# --- kernel and module ------------------------------------------------------
+log "kernel $kver-$flavour (scripts/kernel.sh; a first fuzz build takes about an hour on 2 cores)"
+kdir=$(nice -n 19 "$here/scripts/kernel.sh" "$kver" "$flavour")
+mkdir -p "$out/src"
+rsync -a --delete "$here/kmod/" "$out/src/kmod/"
+rsync -a --delete "$here/protocol/" "$out/src/protocol/"
+log "module against $kdir"
+make -s -C "$kdir" M="$out/src/kmod" modules >"$out/kmod.log" 2>&1 ||
+	{ cat "$out/kmod.log" >&2; die "module build failed"; }
+mkdir -p "$out/modules"
+cp "$out/src/kmod/userptr_dmabuf.ko" "$out/src/kmod/udb_importer.ko" "$out/modules/"
+
+# --- disk image --------------------------------------------------------------
+rootfs=$cache/fuzz/rootfs-bookworm
+if [ ! -e "$rootfs/.done" ]; then
+	log "debootstrap bookworm (minbase, sshd, tini)"
+	mkdir -p "$cache/fuzz"
+	rm -rf "$rootfs"
+	debootstrap --variant=minbase \
+		--include=openssh-server,openssh-sftp-server,iproute2,kmod,tini,procps \
+		bookworm "$rootfs" http://deb.debian.org/debian >"$cache/fuzz/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$cache/fuzz/debootstrap.log" >&2; die "debootstrap failed"; }
+	rm -rf "$rootfs/var/cache/apt/archives/"*.deb
+	touch "$rootfs/.done"
+fi
+key=$cache/fuzz/id_ed25519
+[ -e "$key" ] || ssh-keygen -q -t ed25519 -N '' -f "$key"
+
+# PID 1: mount what the executor uses, a static address for QEMU's user
+# network (syz-manager forwards a port to the guest's sshd), load the
+# modules, then tini reaps the orphans the fuzzer's processes leave.
+cat >"$out/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -o remount,rw /
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+hostname syzkaller
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+for m in userptr_dmabuf udb_importer; do
+	insmod /udb/$m.ko || echo "udb-fuzz-init: insmod $m failed" >/dev/console
+done
+mkdir -p /run/sshd
+exec /usr/bin/tini -s -- /usr/sbin/sshd -D -e
+EOF
+printf '/dev/root / ext4 defaults 0 0\n' >"$out/fstab"
+printf 'PermitRootLogin prohibit-password\nUseDNS no\nPasswordAuthentication no\n' >"$out/sshd.conf"
+
+log "disk image"
+rm -f "$out/image.img"
+truncate -s 2G "$out/image.img"
+mkfs.ext4 -q -F -L root -d "$rootfs" "$out/image.img"
+{
+	echo "mkdir /udb"
+	echo "write $out/modules/userptr_dmabuf.ko /udb/userptr_dmabuf.ko"
+	echo "write $out/modules/udb_importer.ko /udb/udb_importer.ko"
+	echo "write $out/init /udb/init"
+	echo "sif /udb/init mode 0100755"
+	echo "mkdir /root/.ssh"
+	echo "write $key.pub /root/.ssh/authorized_keys"
+	echo "rm /etc/fstab"
+	echo "write $out/fstab /etc/fstab"
+	echo "write $out/sshd.conf /etc/ssh/sshd_config.d/udb-fuzz.conf"
+} | debugfs -w -f - "$out/image.img" >"$out/debugfs.log" 2>&1
+debugfs -R "stat /udb/init" "$out/image.img" 2>/dev/null | grep -q 'Mode:.*0755' ||
+	die "image: /udb/init missing ($out/debugfs.log)"
+
+# --- manager config ------------------------------------------------------------
+# shellcheck disable=SC2016
+syscalls='
+"openat$userptr_dmabuf", "openat$udb_importer",
+"ioctl$USERPTR_DMABUF*", "ioctl$UDB_IMPORTER*",
+"ioctl$DMA_BUF*", "openat$udambuf", "ioctl$UDMABUF*",
+"openat$dma_heap", "ioctl$DMA_HEAP*",
+"openat$sw_sync", "ioctl$SW_SYNC*", "ioctl$SYNC_IOC*",
+"mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock",
+"msync", "mincore", "memfd_create", "ftruncate", "fallocate",
+"migrate_pages", "move_pages", "mbind", "set_mempolicy", "remap_file_pages",
+"memfd_secret", "shmget$private", "shmat", "shmdt",
+"close", "dup", "ppoll", "syz_clone"'
+focus=
+[ "$cover" = false ] || focus='
+	"focus_areas": [
+		{"name": "userptr-dmabuf", "filter": {"files": ["kmod/"]}, "weight": 10.0},
+		{"weight": 1.0}
+	],'
+# A corpus is only good for the kernel it was collected on.
+mkdir -p "$out/workdir-$flavour"
+ln -sfn "workdir-$flavour" "$out/workdir"
+cat >"$out/manager.cfg" <<EOF
+{
+	"target": "linux/amd64",
+	"http": "$http",
+	"workdir": "$out/workdir-$flavour",
+	"kernel_obj": "$kdir",
+	"kernel_src": "$(readlink -f "$kdir/source")",
+	"module_obj": ["$out/src/kmod"],
+	"image": "$out/image.img",
+	"sshkey": "$key",
+	"syzkaller": "$syz",
+	"procs": $procs,
+	"sandbox": "none",
+	"reproduce": true,
+	"type": "qemu",
+	"cover": $cover,
+	"enable_syscalls": [$syscalls],$focus
+	"vm": {
+		"count": $vms,
+		"cpu": $vm_cpus,
+		"mem": $vm_mem,
+		"kernel": "$kdir/arch/x86/boot/bzImage",
+		"cmdline": "root=/dev/vda rw init=/udb/init net.ifnames=0 watchdog_thresh=60 kasan.fault=report",
+		"qemu_args": "-machine q35 -cpu max -accel tcg,thread=multi",
+		"image_device": "drive index=0,media=disk,if=virtio,format=raw,file=",
+		"network_device": "virtio-net-pci"
+	}
+}
+EOF
+
+# --- campaign ------------------------------------------------------------------
+log "fuzzing for $minutes min (web UI http://$http; log $out/manager.log)"
+# One VM user at a time on this machine (the lock tests/vm/run's callers take).
+exec 8>/tmp/udb-vm.lock
+if ! flock -n 8; then
+	log "waiting for /tmp/udb-vm.lock (another VM run)"
+	flock 8
+fi
+start=$(date +%s)
+"$syz/bin/syz-manager" -config "$out/manager.cfg" >"$out/manager.log" 2>&1 &
+mgr=$!
+trap 'kill -INT $mgr 2>/dev/null || true' EXIT
+end=$((start + minutes * 60))
+while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt $end ]; do
+	sleep 60
+	# the manager's heartbeat: "corpus=N coverage=N exec total=N ..."
+	line=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true)
+	[ -z "$line" ] || log "$(( ($(date +%s) - start) / 60 )) min: ${line#* [0-9]*:[0-9]*:[0-9]* }"
+done
+kill -0 $mgr 2>/dev/null || { tail -n 30 "$out/manager.log" >&2; die "syz-manager exited early"; }
+
+# Figures, while the manager still serves them.
+curl -s "http://$http/stats" >"$out/stats.html" || true
+curl -s "http://$http/filecover" >"$out/filecover.csv" || true
+curl -s --max-time 600 "http://$http/modulecover?debug=0" >/dev/null 2>&1 || true
+kill -INT $mgr
+wait $mgr 2>/dev/null || true
+trap - EXIT
+flock -u 8
+
+elapsed=$(( $(date +%s) - start ))
+echo "== fuzz: $((elapsed / 60)) min, syzkaller $SYZ_COMMIT, kernel $kver-$flavour"
+grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true
+execs=$(grep -oE 'exec total=[0-9]+' "$out/manager.log" | tail -n 1 | cut -d= -f2 || true)
+execs=${execs:-0}
+echo "executions: $execs ($(awk -v e="$execs" -v s="$elapsed" 'BEGIN { printf "%.1f", e / s }')/s)"
+echo "coverage of kmod/ (lines, PCs):"
+awk -F, 'NR > 1 && $2 ~ /kmod\// {
+	cl += $3; tl += $4; cp += $5; tp += $6
+	printf "  %-28s %5d/%-5d lines  %5d/%-5d PCs\n", $2, $3, $4, $5, $6
+} END {
+	if (tl) printf "  %-28s %5d/%-5d lines (%.1f%%)  %5d/%-5d PCs (%.1f%%)\n", "total", cl, tl, 100 * cl / tl, cp, tp, 100 * cp / (tp ? tp : 1)
+	else print "  (none: see " FILENAME ")"
+}' "$out/filecover.csv" | sed "s|$out/src/||"
+echo "crashes:"
+n=0
+for d in "$out"/workdir/crashes/*/; do
+	[ -e "$d/description" ] || continue
+	n=$((n + 1))
+	repro=none
+	[ -e "$d/repro.prog" ] && repro=$d/repro.prog
+	[ -e "$d/repro.cprog" ] && repro=$d/repro.cprog
+	printf '  %s\n    logs: %s  reproducer: %s\n' "$(cat "$d/description")" "$d" "$repro"
+done
+[ $n -gt 0 ] || echo "  none"
+exit 0
+}
