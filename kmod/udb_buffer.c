@@ -866,7 +866,7 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
  * mm->pinned_vm (VmPin in /proc/PID/status) and checked against the
  * owner's RLIMIT_MEMLOCK, read now, unless the owner had CAP_IPC_LOCK when
  * it created the buffer (as VFIO and RDMA check the task they charge).
- * Whoever attaches neither lifts nor uses up that limit.
+ * Whoever attaches does not lift that limit, and its own is not charged.
  *
  * Context: any; takes no lock.
  * Return: 0, or -ENOMEM over the limit.
