@@ -27,6 +27,8 @@
 #   SYZKALLER_GIT  where to get the pinned commit: a URL or a local git dir
 #                  (default https://github.com/google/syzkaller)
 #   FUZZ_HTTP      manager's web UI (127.0.0.1:56741)
+#   FUZZ_UNTIL     stop by then at the latest (anything date -d reads, e.g.
+#                  12:30), however late the VM lock came
 #   FUZZ_FLAVOUR   fuzz (default); debug runs on the 7.3 debug kernel of
 #                  make check instead, without KCOV: no coverage feedback and
 #                  no coverage figures, no KASAN (KFENCE only), but no hour-
@@ -319,7 +321,11 @@ start=$(date +%s)
 mgr=$!
 trap 'kill -INT $mgr 2>/dev/null || true' EXIT
 end=$((start + minutes * 60))
-while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt $end ]; do
+if [ -n "${FUZZ_UNTIL:-}" ]; then
+	until=$(date -d "$FUZZ_UNTIL" +%s) || die "FUZZ_UNTIL: not a time"
+	[ "$until" -ge "$end" ] || end=$until
+fi
+while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
 	sleep 60
 	# the manager's heartbeat: "corpus=N coverage=N exec total=N ..."
 	line=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true)
