@@ -320,6 +320,7 @@ static void udb_notify_importers(struct udb_buffer *buf)
 	if (!UDB_HAVE_DYNAMIC_IMPORTERS)
 		return;
 	dma_resv_assert_held(buf->dmabuf->resv);
+	buf->notify_seq++;
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
 		if (ua->pin_count)
@@ -572,7 +573,7 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	if (lo < hi)
 		udb_stash_pins(buf, lo, hi);
 	if (err == -ENODEV)
-		buf->kept = false;
+		WRITE_ONCE(buf->kept, false);
 	buf->last_error = err;
 	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
@@ -713,7 +714,7 @@ static void udb_check_pinnable(struct udb_buffer *buf)
 	mmap_read_unlock(buf->mm);
 	mmput(buf->mm);
 	mutex_lock(&buf->lock);
-	buf->nopin = nopin;
+	WRITE_ONCE(buf->nopin, nopin);
 	mutex_unlock(&buf->lock);
 }
 
@@ -852,7 +853,7 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
 		if (i >= lo && i < hi)
 			buf->pages[i] = NULL;
 	}
-	buf->kept = false;
+	WRITE_ONCE(buf->kept, false);
 	mutex_unlock(&buf->lock);
 	udb_unpin_stashed(buf, 0, buf->npages, refs);
 }
@@ -919,6 +920,8 @@ static bool udb_pass_plan(struct udb_buffer *buf, unsigned long *plo,
 		if (!buf->pages[i]) {
 			/* not expected: fault it, the publish check retries */
 			udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, i, i + 1);
+			if (buf->state == USERPTR_DMABUF_STATE_VALID)
+				WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_STALE);
 			continue;
 		}
 		buf->hmm_pfns[i] = page_to_pfn(buf->pages[i]) | HMM_PFN_VALID;
@@ -978,13 +981,16 @@ static int udb_publish_lock(struct udb_buffer *buf, struct dma_fence **fence)
 /*
  * Put the pass's pages of [lo, hi) into the snapshot; @keep: the snapshot
  * keeps them (pinned by the pass, or referenced here when buf->nopin: the
- * notifier sequence was just checked, so the owner still maps them). What
- * the pages they replace were kept with is left in buf->hmm_pfns for
- * udb_unpin_stashed(), after buf->lock is dropped. Under buf->lock.
+ * notifier sequence was just checked, so the owner still maps them). The
+ * pages they replace are left in buf->hmm_pfns for udb_unpin_stashed(),
+ * after buf->lock is dropped. Under buf->lock.
+ *
+ * Return: whether those were kept with references rather than pins.
  */
-static void udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
+static bool udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
 			      unsigned long hi, bool keep)
 {
+	bool old_refs = buf->kept_refs;
 	unsigned long i;
 	struct page *old;
 
@@ -997,8 +1003,9 @@ static void udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
 			get_page(buf->pages[i]);
 		buf->hmm_pfns[i] = (unsigned long)old;
 	}
-	buf->kept = keep;
+	WRITE_ONCE(buf->kept, keep);
 	buf->kept_refs = keep && buf->nopin;
+	return old_refs;
 }
 
 static int udb_refresh_locked(struct udb_buffer *buf)
@@ -1006,17 +1013,16 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, plo, phi, i;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct dma_fence *fence;
-	bool first = true, retry, zeros, pin;
+	bool first = true, retry, zeros, pin, old_refs;
 	unsigned int n;
 	u32 state;
 	int ret;
 
+	udb_resync_unpinned(buf);
+again:
+	/* the VMAs may have changed, or a dynamic attach come, since */
 	udb_check_pinnable(buf);
 	udb_snapshot_unpin(buf);
-	udb_resync_unpinned(buf);
-	/* a dynamic attach may be waiting for this verdict */
-	wake_up_all(&buf->refreshed);
-again:
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
 		return udb_refresh_postpone(buf);
@@ -1082,6 +1088,16 @@ again:
 			udb_buffer_dead(buf);
 			return ret;
 		}
+		/*
+		 * A real refusal: fail the whole window it covered, so that
+		 * the FAULT buffer is refreshed again later (a first pin pass
+		 * may have had an empty dirty window).
+		 */
+		if (ret && ret != -EINTR) {
+			mutex_lock(&buf->lock);
+			udb_window_extend(&buf->dirty_lo, &buf->dirty_hi, plo, phi);
+			mutex_unlock(&buf->lock);
+		}
 	}
 	if (ret == -EINTR) {
 		/* our caller was killed: the buffer is fine, finish later */
@@ -1113,7 +1129,7 @@ again:
 			udb_unpin_faulted(buf, plo, phi);
 		goto again;
 	}
-	udb_publish_pages(buf, plo, phi, pin);
+	old_refs = udb_publish_pages(buf, plo, phi, pin);
 	WRITE_ONCE(buf->dirty_lo, 0);
 	WRITE_ONCE(buf->dirty_hi, 0);
 	WRITE_ONCE(buf->state, USERPTR_DMABUF_STATE_VALID);
@@ -1140,7 +1156,7 @@ again:
 	udb_debug_delay(UDB_DELAY_SIGNAL);
 	dma_fence_signal(fence);
 	dma_fence_put(fence);
-	udb_unpin_stashed(buf, plo, phi, buf->nopin);
+	udb_unpin_stashed(buf, plo, phi, old_refs);
 	if (zeros && lo < hi)
 		udb_mmap_zap(buf, lo, hi, true);
 	wake_up_all(&buf->refreshed);

@@ -121,7 +121,7 @@ static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
 		ret = -ENODEV;
 	else if (!buf->kept || buf->kept_refs)	/* FOLL_LONGTERM pins only */
 		ret = -EOPNOTSUPP;
-	ua->held_generation = buf->generation;
+	ua->held_seq = buf->notify_seq;	/* under the dma_resv lock */
 	for (n = 0; !ret && n < held->npages; n++) {
 		ret = buf->pages[n] ? udb_page_hold(buf->pages[n]) : -ENODEV;
 		if (ret)
@@ -235,6 +235,7 @@ static int udb_pin(struct dma_buf_attachment *attach)
 		ret = udb_hold_snapshot(attach->dmabuf->priv, ua);
 		if (ret)
 			return ret;
+		ua->resync = false;	/* it maps what it holds now */
 	}
 	ua->pin_count++;
 	return 0;
@@ -259,8 +260,8 @@ static void udb_unpin(struct dma_buf_attachment *attach)
 	udb_pins_uncharge(buf, ua->held->npages);
 	udb_held_free(ua->held, ua->held->npages);
 	ua->held = NULL;
-	/* it was not told of what changed meanwhile: the worker tells it */
-	if (ua->held_generation != READ_ONCE(buf->generation)) {
+	/* it was not told of what happened meanwhile: the worker tells it */
+	if (ua->held_seq != buf->notify_seq) {
 		ua->resync = true;
 		WRITE_ONCE(buf->resync, true);
 		udb_queue_refresh(buf);

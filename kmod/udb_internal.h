@@ -110,6 +110,8 @@ struct udb_pinset {
  *	first dynamic attach until the refresh after the last detach)
  * @resync: some attachment's udb_attachment.resync is set (under the
  *	dma_resv lock; read without it as a hint)
+ * @notify_seq: bumped by every notification of importers (under the
+ *	dma_resv lock)
  * @cpu_refs: a reference per page mapped into a CPU mapping of the
  *	dma-buf, dropped after those mappings are zapped
  * @dirty_lo: first page index invalidated since the last publish
@@ -183,6 +185,7 @@ struct udb_buffer {
 	bool nopin;
 	bool pins_charged;
 	bool resync;
+	u64 notify_seq;
 	struct page **cpu_refs;
 	unsigned long dirty_lo;
 	unsigned long dirty_hi;
@@ -240,7 +243,7 @@ struct udb_held {
  * @pinset: reference taken at attach for attachments that may pin
  * @held: for a dynamic attachment while dma_buf_pin()ned: what its maps
  *	serve (under the dma_resv lock)
- * @held_generation: the snapshot generation @held was taken from
+ * @held_seq: buf->notify_seq when @held was taken
  * @pin_count: ->pin() calls not yet undone (under the dma_resv lock)
  * @resync: unpinned after a newer snapshot was published: the refresh
  *	worker tells it to re-map (under the dma_resv lock)
@@ -248,7 +251,7 @@ struct udb_held {
 struct udb_attachment {
 	struct udb_pinset *pinset;
 	struct udb_held *held;
-	u64 held_generation;
+	u64 held_seq;
 	unsigned int pin_count;
 	bool resync;
 };
