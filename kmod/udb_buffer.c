@@ -824,12 +824,10 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 }
 
 /*
- * The last dynamic attachment is gone, or the buffer's memory changed
- * between pinnable and not (buf->nopin): the snapshot goes back to holding
- * no pages (the next pass keeps it again, the other way). Entries outside
- * the dirty window are still mapped by the owner; those inside may not be
- * and are dropped. The charge goes with the last attachment. Under
- * refresh_lock.
+ * The last dynamic attachment is gone: the snapshot goes back to holding
+ * no pages. Entries outside the dirty window are still mapped by the
+ * owner; those inside may not be and are dropped. The charge goes with the
+ * last attachment. Under refresh_lock.
  */
 static void udb_snapshot_unpin(struct udb_buffer *buf)
 {
@@ -842,7 +840,7 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
 		buf->pins_charged = false;
 	}
 	refs = buf->kept_refs;
-	if (!buf->kept || (buf->dyn_attachments && refs == buf->nopin)) {
+	if (!buf->kept || buf->dyn_attachments) {
 		mutex_unlock(&buf->lock);
 		return;
 	}
@@ -897,14 +895,16 @@ void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages)
 
 /*
  * One pass's plan, read under buf->lock: fault [*flo, *fhi), publish
- * [*plo, *phi) (the dirty window, or the whole buffer when the pass is the
- * first to pin the snapshot: the pages outside the dirty window are taken
- * from the snapshot). Returns whether the pass pins.
+ * [*plo, *phi): the dirty window, or the whole buffer when the pass is the
+ * first to keep the snapshot, or the memory changed between pinnable and
+ * not (buf->nopin) since it was kept: the pages outside the dirty window
+ * are taken from the snapshot, and the old snapshot stays whole, kept the
+ * old way, until this pass publishes. Returns whether the pass keeps.
  */
 static bool udb_pass_plan(struct udb_buffer *buf, unsigned long *plo,
 			  unsigned long *phi)
 {
-	/* only udb_snapshot_unpin() turns a kept snapshot into another */
+	/* only udb_snapshot_unpin() lets a kept snapshot go */
 	bool pin = buf->dyn_attachments || buf->kept;
 	unsigned long i;
 
@@ -912,7 +912,7 @@ static bool udb_pass_plan(struct udb_buffer *buf, unsigned long *plo,
 	*phi = buf->dirty_hi;
 	if (*plo >= *phi)
 		*plo = *phi = 0;
-	if (!pin || buf->kept)
+	if (!pin || (buf->kept && buf->kept_refs == buf->nopin))
 		return pin;
 	for (i = 0; i < buf->npages; i++) {
 		if (i >= *plo && i < *phi)
@@ -995,7 +995,7 @@ static bool udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
 	struct page *old;
 
 	lockdep_assert_held(&buf->lock);
-	WARN_ON_ONCE(buf->kept && (!keep || buf->kept_refs != buf->nopin));
+	WARN_ON_ONCE(buf->kept && !keep);
 	for (i = lo; i < hi; i++) {
 		old = buf->kept ? buf->pages[i] : NULL;
 		buf->pages[i] = hmm_pfn_to_page(buf->hmm_pfns[i]);
@@ -1081,9 +1081,14 @@ again:
 		ret = udb_pin_window(buf, plo, phi);
 		if (ret == -EAGAIN)
 			goto again;
-		/* LONGTERM migration can fail for now (extra page references) */
-		if (ret == -ENOMEM || ret == -EBUSY)
-			return udb_refresh_postpone(buf);
+		/*
+		 * LONGTERM migration can fail for now (extra page references):
+		 * try again later; the owner's create still sees why.
+		 */
+		if (ret == -ENOMEM || ret == -EBUSY) {
+			udb_refresh_postpone(buf);
+			return ret;
+		}
 		if (ret == -ENODEV) {
 			udb_buffer_dead(buf);
 			return ret;
@@ -1112,10 +1117,11 @@ again:
 	}
 
 	ret = udb_publish_lock(buf, &fence);
-	if (ret) {	/* -ENOMEM: nothing wrong with the range */
+	if (ret) {	/* -ENOMEM: nothing wrong with the range, try later */
 		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
-		return udb_refresh_postpone(buf);
+		udb_refresh_postpone(buf);
+		return ret;
 	}
 
 	mutex_lock(&buf->lock);

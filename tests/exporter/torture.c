@@ -155,10 +155,12 @@ static const int ok_create[] = { EFAULT, EACCES, ENOMEM, EINTR, 0 };
 /*
  * EOPNOTSUPP: a static (pinned) attachment over an ext4 mapping (op 9);
  * EAGAIN: a static attachment while the mutators kept the range changing
- * (the refresh had not faulted every page within the attach's wait)
+ * (the refresh had not faulted every page within the attach's wait);
+ * ETIMEDOUT: the first dynamic attachment, when the refresh that keeps
+ * the snapshot for it was postponed past the attach's wait
  */
 static const int ok_attach[] = { EFAULT, EACCES, ENOMEM, EINTR, EPERM, EBUSY,
-				 EOPNOTSUPP, EAGAIN, 0 };
+				 EOPNOTSUPP, EAGAIN, ETIMEDOUT, 0 };
 static const int ok_copy[] = { EFAULT, EACCES, EPERM, ENOMEM, ETIMEDOUT, EINTR,
 			       EBUSY, 0 };
 
