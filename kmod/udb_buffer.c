@@ -614,13 +614,14 @@ static void udb_buffer_dead(struct udb_buffer *buf)
 /*
  * Invalidations kept colliding with the refresh (writeback of a large
  * file-backed buffer cleans it folio by folio, or the owner keeps
- * changing its pages). The range is not gone, so this is no FAULT (CPU
+ * changing its pages: @err -EBUSY), or the pins or the fence found no
+ * memory (@err -ENOMEM). The range is not gone, so this is no FAULT (CPU
  * writers of the dma-buf would get SIGBUS): stay STALE, with maps
  * serving the last published snapshot (unpinned buffers: -EAGAIN) and
  * CPU-mapping accesses waiting (udb_mmap.c), and
  * try again after a back-off.
  */
-static int udb_refresh_postpone(struct udb_buffer *buf)
+static int udb_refresh_postpone(struct udb_buffer *buf, int err)
 {
 	unsigned long delay;
 
@@ -629,10 +630,11 @@ static int udb_refresh_postpone(struct udb_buffer *buf)
 	buf->postponed++;
 	delay = udb_refresh_backoff(buf);
 	WRITE_ONCE(buf->postponed_in_row, buf->postponed_in_row + 1);
-	if (buf->state == USERPTR_DMABUF_STATE_STALE)
-		buf->last_error = -EBUSY;	/* for INFO; a publish clears it */
+	/* for INFO and a waiting attach; a publish clears it */
+	if (buf->state == USERPTR_DMABUF_STATE_STALE || err != -EBUSY)
+		buf->last_error = err;
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
-			  buf->generation, -EBUSY, 0);
+			  buf->generation, err, 0);
 	mutex_unlock(&buf->lock);
 	queue_delayed_work(udb_wq, &buf->refresh_work, delay);
 	wake_up_all(&buf->refreshed);
@@ -1025,7 +1027,7 @@ again:
 	udb_snapshot_unpin(buf);
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
-		return udb_refresh_postpone(buf);
+		return udb_refresh_postpone(buf, -EBUSY);
 	/*
 	 * Sequences first: an invalidation that began before them has
 	 * finished its notifier call, so it is in the windows read below;
@@ -1086,7 +1088,7 @@ again:
 		 * try again later; the owner's create still sees why.
 		 */
 		if (ret == -ENOMEM || ret == -EBUSY) {
-			udb_refresh_postpone(buf);
+			udb_refresh_postpone(buf, ret);
 			return ret;
 		}
 		if (ret == -ENODEV) {
@@ -1110,7 +1112,7 @@ again:
 		return ret;
 	}
 	if (ret == -EBUSY)	/* a fault chunk kept colliding */
-		return udb_refresh_postpone(buf);
+		return udb_refresh_postpone(buf, -EBUSY);
 	if (ret) {
 		udb_refresh_failed(buf, ret);
 		return ret;
@@ -1120,7 +1122,7 @@ again:
 	if (ret) {	/* -ENOMEM: nothing wrong with the range, try later */
 		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
-		udb_refresh_postpone(buf);
+		udb_refresh_postpone(buf, ret);
 		return ret;
 	}
 
@@ -1274,7 +1276,10 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
 	if (left > 0)
 		return 0;
 	udb_buffer_dyn_detach(buf);
-	return left ? -EINTR : -ETIMEDOUT;
+	if (left)
+		return -EINTR;
+	/* postponed for want of memory rather than by the owner's changes */
+	return READ_ONCE(buf->last_error) == -ENOMEM ? -ENOMEM : -ETIMEDOUT;
 }
 
 /**
