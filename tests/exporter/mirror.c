@@ -519,6 +519,8 @@ TEST_F(mirror, ksm_merge)
 
 	if (geteuid() != 0 || access("/sys/kernel/mm/ksm/run", W_OK))
 		SKIP(return, "KSM control needs root");
+	if (!self->dynamic)
+		SKIP(return, "a static attach maps 6.12's DMA_BIDIRECTIONAL: no read-only buffer");
 	a = map_anon(len);
 	b = map_anon(len);
 	ASSERT_NE(NULL, a);
@@ -544,8 +546,7 @@ TEST_F(mirror, ksm_merge)
 	udb_settle(self->dev, fd);
 	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
 	EXPECT_GT(after.invalidations, before.invalidations);
-	h = imp_attach(self->imp, fd, (self->dynamic ?
-				       UDB_IMPORTER_ATTACH_DYNAMIC : 0) |
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
 		       UDB_IMPORTER_ATTACH_READONLY);
 	ASSERT_GE(h, 0);
 	p = imp_read_all(self->imp, h, len, &err);
