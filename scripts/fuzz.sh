@@ -271,10 +271,10 @@ syscalls='
 "close", "dup", "ppoll", "syz_clone"'
 focus=
 [ "$cover" = false ] || focus='
-	"focus_areas": [
+	"experimental": {"focus_areas": [
 		{"name": "userptr-dmabuf", "filter": {"files": ["kmod/"]}, "weight": 10.0},
 		{"weight": 1.0}
-	],'
+	]},'
 # A corpus is only good for the kernel it was collected on.
 mkdir -p "$out/workdir-$flavour"
 ln -sfn "workdir-$flavour" "$out/workdir"
