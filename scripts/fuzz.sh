@@ -331,9 +331,8 @@ done
 kill -0 $mgr 2>/dev/null || { tail -n 30 "$out/manager.log" >&2; die "syz-manager exited early"; }
 
 # Figures, while the manager still serves them.
-curl -s "http://$http/stats" >"$out/stats.html" || true
-curl -s "http://$http/filecover" >"$out/filecover.csv" || true
-curl -s --max-time 600 "http://$http/modulecover?debug=0" >/dev/null 2>&1 || true
+curl -s --max-time 60 "http://$http/stats" >"$out/stats.html" || true
+curl -s --max-time 300 "http://$http/filecover" >"$out/filecover.csv" || true
 kill -INT $mgr
 wait $mgr 2>/dev/null || true
 trap - EXIT
