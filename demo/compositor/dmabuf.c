@@ -16,6 +16,9 @@
  * runs on a DRM device (the feedback's main_device); llvmpipe has none, so
  * it is version 3 there, as in weston.
  *
+ * Every format is offered with LINEAR and with DRM_FORMAT_MOD_INVALID
+ * (implicit, imported without modifier attributes), as weston does.
+ *
  * Validation, for every version: an unadvertised format + modifier pair
  * (DRM_FORMAT_MOD_INVALID too, unless advertised) is the invalid_format
  * error, on create as on create_immed (required from v4; v1-3 allow it);
@@ -765,6 +768,32 @@ int dmabuf_init(struct server *srv)
 			fmts[k] = fmts[i];
 			mods[k++] = mods[i];
 		}
+	/*
+	 * Each of them also with DRM_FORMAT_MOD_INVALID (the implicit
+	 * layout), as weston's GL renderer advertises: such a buffer is
+	 * imported without modifier attributes, which llvmpipe reads as
+	 * linear. GBM on drivers without modifiers (kms_swrast) allocates
+	 * those, so weston-simple-dmabuf-egl needs it.
+	 */
+	if (k > 0) {
+		uint32_t *f2 = realloc(fmts, 2 * k * sizeof(*f2));
+		uint64_t *m2 = f2 ? realloc(mods, 2 * k * sizeof(*m2)) : NULL;
+
+		if (f2)
+			fmts = f2;
+		if (m2)
+			mods = m2;
+		if (!f2 || !m2) {
+			free(fmts);
+			free(mods);
+			return -1;
+		}
+		for (int i = 0; i < k; i++) {
+			fmts[k + i] = fmts[i];
+			mods[k + i] = DRM_FORMAT_MOD_INVALID;
+		}
+		k *= 2;
+	}
 	g->fmts = fmts;
 	g->mods = mods;
 	g->n = k;

@@ -856,31 +856,50 @@ static int t_shm_format(struct conn *c)
 	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FORMAT);
 }
 
-/* DRM_FORMAT_MOD_INVALID is a modifier like any other: only if advertised */
-static int t_mod_invalid(struct conn *c)
+/* A v3 create_immed of ARGB8888 with modifier mod */
+static int v3_create_with(uint64_t mod, bool *advertised_implicit)
 {
 	struct conn v3;
 	struct zwp_linux_buffer_params_v1 *p;
 	int fd, r;
 
-	(void)c;
 	if (conn_open(&v3, true))
 		return fail("cannot bind linux-dmabuf v3");
-	if (v3.argb_implicit || !v3.argb_linear) {
-		conn_close(&v3);
-		return skip("ARGB8888 with MOD_INVALID is advertised");
-	}
+	*advertised_implicit = v3.argb_implicit;
 	p = zwp_linux_dmabuf_v1_create_params(v3.dmabuf);
 	fd = make_dmabuf(65536);
-	zwp_linux_buffer_params_v1_add(p, fd, 0, 0, 256,
-				       (uint32_t)(DRM_FORMAT_MOD_INVALID >> 32),
-				       (uint32_t)DRM_FORMAT_MOD_INVALID);
+	zwp_linux_buffer_params_v1_add(p, fd, 0, 0, 256, (uint32_t)(mod >> 32),
+				       (uint32_t)mod);
 	close(fd);
 	zwp_linux_buffer_params_v1_create_immed(p, 64, 64, FMT, 0);
-	r = expect_error(&v3, "zwp_linux_buffer_params_v1",
-			 P_ERR(INVALID_FORMAT));
+	if (mod == DRM_FORMAT_MOD_INVALID && *advertised_implicit)
+		r = expect_no_error(&v3);
+	else
+		r = expect_error(&v3, "zwp_linux_buffer_params_v1",
+				 P_ERR(INVALID_FORMAT));
 	conn_close(&v3);
 	return r;
+}
+
+/* DRM_FORMAT_MOD_INVALID is a modifier like any other: only if advertised */
+static int t_mod_invalid(struct conn *c)
+{
+	bool implicit;
+	int r;
+
+	(void)c;
+	r = v3_create_with(DRM_FORMAT_MOD_INVALID, &implicit);
+	diag("ARGB8888 + MOD_INVALID %sadvertised", implicit ? "" : "not ");
+	return r;
+}
+
+/* a modifier nobody advertised for it (Intel X-tiling) */
+static int t_mod_unadvertised(struct conn *c)
+{
+	bool implicit;
+
+	(void)c;
+	return v3_create_with(I915_FORMAT_MOD_X_TILED, &implicit);
 }
 
 /* Before version 3 there are no modifiers: the arguments mean nothing. */
@@ -1487,7 +1506,8 @@ static const struct test tests[] = {
 	{ "dmabuf negative width: invalid_dimensions", t_width_negative, true },
 	{ "dmabuf 65536x65536 overflows: invalid_dimensions/out_of_bounds", t_huge, true },
 	{ "dmabuf unadvertised format, create: invalid_format (failed on v3 elsewhere)", t_bad_format_create, true },
-	{ "dmabuf MOD_INVALID when only LINEAR is advertised: invalid_format", t_mod_invalid, true },
+	{ "dmabuf MOD_INVALID: accepted if advertised, else invalid_format", t_mod_invalid, true },
+	{ "dmabuf unadvertised modifier (X-tiled): invalid_format", t_mod_unadvertised, true },
 	{ "dmabuf v2: modifier arguments are ignored", t_v2_modifier_ignored, true },
 	{ "dmabuf unadvertised format, create_immed: invalid_format", t_bad_format_immed, true },
 	{ "dmabuf from a pipe, create: failed", t_pipe_create, false },
