@@ -123,7 +123,7 @@ TEST_F_TIMEOUT(contract, fork_keeps_device_writes_out_of_the_child, 60)
 {
 	size_t len = 16 * self->ps, i, in_child = 0;
 	int fd, h, pfd[2], status;
-	uint64_t id, t0;
+	uint64_t id = 0, t0;
 	uint8_t *mem;
 	pid_t pid;
 
@@ -557,7 +557,7 @@ TEST_F_TIMEOUT(contract, memory_offline_with_a_mapped_buffer, 120)
 	size_t len = 4 << 20, n = len / self->ps, i, inside = 0, left = 0;
 	unsigned long node1 = 1UL << 1, bsize;
 	struct remapper r = { 0 };
-	uint64_t *pfn, lo, hi, ms;
+	uint64_t *pfn, lo, hi, ms = 0;
 	pthread_t thr;
 	int fd, h, block, ret, err;
 	uint8_t *mem, *p;
