@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,6 +192,63 @@ static inline int recv_fd(int sock)
 		return -EIO;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
+}
+
+/*
+ * An unprivileged owner: a child that drops to nobody with an
+ * RLIMIT_MEMLOCK of 64 KiB, creates a buffer over @len bytes of its own and
+ * passes the dma-buf fd back (*@fd, or -1), keeping the range mapped until
+ * limited_owner_done(). Returns the child's pid, or -errno.
+ */
+static inline pid_t limited_owner_start(size_t len, int *fd, int *sock)
+{
+	int sv[2];
+	pid_t pid;
+
+	*fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 64 << 10, 64 << 10 };
+		int dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+		uint8_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int bfd;
+
+		/* the device is opened before privileges go */
+		if (dev < 0 || mem == MAP_FAILED ||
+		    setrlimit(RLIMIT_MEMLOCK, &rl) ||
+		    setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		memset(mem, 3, len);
+		bfd = udb_create(dev, mem, len, 0);
+		if (bfd < 0 || send_fd(sv[1], bfd))
+			_exit(11);
+		if (read(sv[1], &bfd, 1) < 0)
+			_exit(12);
+		_exit(0);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -errno;
+	}
+	*sock = sv[0];
+	*fd = recv_fd(sv[0]);
+	return pid;
+}
+
+/* Let the owner go; 0 if it ran as it should. */
+static inline int limited_owner_done(pid_t pid, int sock)
+{
+	int status;
+
+	if (write(sock, "x", 1) != 1 || waitpid(pid, &status, 0) != pid)
+		status = -1;
+	close(sock);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static inline int count_fds(void)

@@ -479,49 +479,24 @@ TEST(droppable_memory_refused)
 TEST(pins_limited_by_the_owners_memlock)
 {
 	size_t len = 16 << 20;
-	int sv[2], imp, fd, h, status;
+	int imp, fd, h, sock;
 	pid_t pid;
 
 	if (geteuid())
 		SKIP(return, "needs root (the privileged importer)");
 	imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
 	ASSERT_GE(imp, 0) TH_LOG("is udb_importer loaded?");
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl = { 64 << 10, 64 << 10 };
-		int dev = open_dev();	/* before dropping privileges */
-		uint8_t *mem = map_anon(len);
-		int bfd;
-
-		if (dev < 0 || !mem || setrlimit(RLIMIT_MEMLOCK, &rl) ||
-		    setresgid(65534, 65534, 65534) ||
-		    setresuid(65534, 65534, 65534))
-			_exit(10);
-		memset(mem, 3, len);
-		bfd = udb_create(dev, mem, len, 0);
-		if (bfd < 0 || send_fd(sv[1], bfd))
-			_exit(11);
-		/* keep the range mapped until the parent is done */
-		if (read(sv[1], &bfd, 1) < 0)
-			_exit(12);
-		_exit(0);
-	}
-	fd = recv_fd(sv[0]);
+	pid = limited_owner_start(len, &fd, &sock);
+	ASSERT_GT(pid, 0);
 	ASSERT_GE(fd, 0);
 	h = imp_attach(imp, fd, 0);	/* static: pins the whole buffer */
 	EXPECT_EQ(-ENOMEM, h) TH_LOG("a root importer pinned %zu MiB of an owner limited to 64 KiB",
 				     len >> 20);
 	if (h >= 0)
 		imp_detach(imp, h);
-	ASSERT_EQ(1, write(sv[0], "x", 1));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, limited_owner_done(pid, sock));
 	close(fd);
 	close(imp);
-	close(sv[0]);
-	close(sv[1]);
 }
 
 /*
