@@ -22,6 +22,7 @@
 #   make dkms-install  the module source for DKMS (rebuilt for new kernels)
 #   make fuzz     a syzkaller campaign of FUZZ_MINUTES (default 30) against a
 #                 KCOV + KASAN 7.3 kernel (scripts/fuzz.sh); not in make check
+#   make deb      a Debian package of the DKMS source (build/deb/)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -67,13 +68,20 @@ DKMS_SRCTREE ?= /usr/src
 DKMS_SRC = $(DKMS_SRCTREE)/userptr-dmabuf-$(DKMS_VER)
 dkms-src:
 	rm -rf $(DKMS_SRC)
-	mkdir -p $(DKMS_SRC)/kmod
+	mkdir -p $(DKMS_SRC)/kmod $(DKMS_SRC)/protocol
 	cp kmod/dkms.conf $(DKMS_SRC)/
-	cp -r protocol $(DKMS_SRC)/
-	cp kmod/Kbuild kmod/Makefile kmod/*.[ch] $(DKMS_SRC)/kmod/
+	cp protocol/*.h $(DKMS_SRC)/protocol/
+	cp kmod/Kbuild kmod/Makefile $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DKMS_SRC)/kmod/
 
 dkms-install: dkms-src
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
+
+# make deb: the Debian package userptr-dmabuf-dkms (the DKMS source, the
+# udev rule, the modules-load.d entry), built with dpkg-deb into
+# $(DEB_OUT); see scripts/mkdeb.sh. Changes nothing outside the tree.
+DEB_OUT ?= build/deb
+deb:
+	@bash scripts/mkdeb.sh $(DEB_OUT)
 
 # make install: the exporter (and with WITH_IMPORTER=1 the test-only
 # reference importer) for KVER, the udev rule that opens the device to the
@@ -114,4 +122,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install demo demo-bench mutants fuzz clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install deb demo demo-bench mutants fuzz clean
