@@ -23,6 +23,8 @@
 #   make fuzz     a syzkaller campaign of FUZZ_MINUTES (default 30) against a
 #                 KCOV + KASAN 7.3 kernel (scripts/fuzz.sh); not in make check
 #   make deb      a Debian package of the DKMS source (build/deb/)
+#   make kselftest-install KSRC=/path/to/linux  the exporter's tests as a
+#                 kselftest target of that tree (drivers/dma-buf/userptr)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -100,6 +102,22 @@ uninstall:
 	rm -f $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
+# make kselftest-install KSRC=/path/to/linux: the exporter's tests as a
+# kselftest target of that kernel tree, in
+# tools/testing/selftests/drivers/dma-buf/userptr/ (files keep their
+# dates, so an unchanged test is not rebuilt); then, in that tree:
+#   make headers
+#   make -C tools/testing/selftests TARGETS=drivers/dma-buf/userptr run_tests
+KSFT_DIR = $(KSRC)/tools/testing/selftests/drivers/dma-buf/userptr
+kselftest-install:
+	@test -n "$(KSRC)" && test -e "$(KSRC)/tools/testing/selftests/lib.mk" || \
+		{ echo "make kselftest-install: KSRC=/path/to/linux, a kernel source tree (no lib.mk in '$(KSRC)')" >&2; exit 1; }
+	mkdir -p $(KSFT_DIR)
+	cp -p tests/kselftest/Makefile tests/kselftest/userptr_dmabuf.sh tests/kselftest/settings \
+		tests/exporter/config tests/exporter/common.h tests/exporter/*.c \
+		protocol/userptr_dmabuf.h protocol/udb_importer.h $(KSFT_DIR)/
+	@echo "installed in $(KSFT_DIR)"
+
 demo: deps
 	@bash demo/run-demo
 
@@ -122,4 +140,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install deb demo demo-bench mutants fuzz clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install deb kselftest-install demo demo-bench mutants fuzz clean

@@ -32,6 +32,13 @@ if pgrep -f -- 'udevd.*--resolve-names=never' >/dev/null && [ -x "$udevd" ]; the
 	} >"$out/udevd.log" 2>&1 || echo "udevd restart failed" >>"$out/udevd.log"
 fi
 
+# virtme-init points /dev/stdout and /dev/stderr at its own virtio ports,
+# so whatever a step writes there by name (kselftest's runner writes every
+# test's output to /dev/stdout) goes to the console, not to the step's
+# log. The usual links: a process's own stdout and stderr.
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
+
 zero_bad=
 while read -r name tmo cmd; do
 	case $name in '' | '#'*) continue ;; esac
