@@ -194,6 +194,25 @@ static inline int recv_fd(int sock)
 	return fd;
 }
 
+/* Write a module parameter of userptr_dmabuf; -errno on failure. */
+static inline int udb_param_write(const char *name, long v)
+{
+	char path[256];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/module/userptr_dmabuf/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld\n", v) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
 /*
  * An unprivileged owner: a child that drops to nobody with an
  * RLIMIT_MEMLOCK of 64 KiB, creates a buffer over @len bytes of its own and

@@ -332,24 +332,6 @@ TEST_F(contract, no_long_term_pin_of_write_tracked_file_memory)
 	rmdir(dir);
 }
 
-static int param_write(const char *name, long v)
-{
-	char path[256];
-	int ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/module/userptr_dmabuf/parameters/%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%ld\n", v) < 0)
-		ret = -EIO;
-	if (fclose(f))
-		ret = -errno;
-	return ret;
-}
-
 /*
  * A map while a refresh is running (the test build's debug_refresh_delay_ms
  * holds it 3 s before it faults) serves the snapshot the importers were
@@ -383,7 +365,7 @@ TEST_F_TIMEOUT(contract, map_while_refreshing_serves_the_last_snapshot, 60)
 	ASSERT_EQ(0, imp_copy(self->imp, h1, UDB_IMPORTER_READ, 0, p, len, NULL));
 	EXPECT_EQ(-1, check(p, len, 31));
 
-	ASSERT_EQ(0, param_write("debug_refresh_delay_ms", 3000));
+	ASSERT_EQ(0, udb_param_write("debug_refresh_delay_ms", 3000));
 	ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	fill(mem, len, 32);
@@ -394,7 +376,7 @@ TEST_F_TIMEOUT(contract, map_while_refreshing_serves_the_last_snapshot, 60)
 				     len, &c);
 	t = now_ms() - t0;
 	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
-	param_write("debug_refresh_delay_ms", 0);
+	udb_param_write("debug_refresh_delay_ms", 0);
 	TH_LOG("attach + map + read during the refresh: %s after %llu ms, state %u",
 	       ret ? strerror(-ret) : "ok", (unsigned long long)t, info.state);
 	ASSERT_EQ(0, ret);

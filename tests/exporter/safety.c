@@ -60,23 +60,6 @@ static long param_read(const char *name)
 	return v;
 }
 
-static int param_write(const char *name, long v)
-{
-	char path[256];
-	int ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%ld\n", v) < 0)
-		ret = -EIO;
-	if (fclose(f))
-		ret = -errno;
-	return ret;
-}
-
 /* A sw_sync timeline and one fence on it (signalled by sw_inc()). */
 static int sw_fence(int *timeline)
 {
@@ -284,7 +267,7 @@ TEST(cpu_mapping_never_maps_a_freed_page)
 		new_word = ((uint32_t *)newmem)[0];
 		ASSERT_EQ(0, pipe(c2p));
 		ASSERT_EQ(0, pipe(p2c));
-		ASSERT_EQ(0, param_write("debug_insert_delay_ms", delay_ms));
+		ASSERT_EQ(0, udb_param_write("debug_insert_delay_ms", delay_ms));
 
 		pid = fork();
 		ASSERT_GE(pid, 0);
@@ -306,7 +289,7 @@ TEST(cpu_mapping_never_maps_a_freed_page)
 		ASSERT_EQ(1, write(p2c[1], "R", 1));
 		ASSERT_EQ((ssize_t)sizeof(rep), read(c2p[0], &rep, sizeof(rep)));
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
-		param_write("debug_insert_delay_ms", 0);
+		udb_param_write("debug_insert_delay_ms", 0);
 		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 			TH_LOG("reader: status %#x", status);
 
@@ -332,7 +315,7 @@ TEST(cpu_mapping_never_maps_a_freed_page)
 		close(memfd);
 		close(fd);
 	}
-	param_write("debug_insert_delay_ms", 0);
+	udb_param_write("debug_insert_delay_ms", 0);
 	TH_LOG("%d rounds inside the window, %ld reads through the mapping there",
 	       hits, reads);
 	EXPECT_GE(hits, 1);
@@ -674,7 +657,7 @@ TEST(per_user_byte_limit)
 		SKIP(return, "needs root (module parameter)");
 	old = param_read("max_mb_per_user");
 	ASSERT_GT(old, 0) TH_LOG("no max_mb_per_user parameter");
-	ASSERT_EQ(0, param_write("max_mb_per_user", 10));
+	ASSERT_EQ(0, udb_param_write("max_mb_per_user", 10));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -703,7 +686,7 @@ TEST(per_user_byte_limit)
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	param_write("max_mb_per_user", old);
+	udb_param_write("max_mb_per_user", old);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d", WEXITSTATUS(status) - 10);
 }
@@ -1209,14 +1192,14 @@ TEST(refresh_fence_outlives_the_module_safely)
 	/* a CPU mapping follows the buffer: its refreshes run at once */
 	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, view);
-	ASSERT_EQ(0, param_write("debug_signal_delay_ms", 3000));
+	ASSERT_EQ(0, udb_param_write("debug_signal_delay_ms", 3000));
 	ASSERT_EQ(0, madvise(mem, page_size(), MADV_DONTNEED));
 	for (t0 = now_ms(); sfd == -EAGAIN && now_ms() < t0 + 2500;) {
 		sfd = export_our_fence(fd);
 		if (sfd == -EAGAIN)
 			usleep(10 * 1000);
 	}
-	param_write("debug_signal_delay_ms", 0);
+	udb_param_write("debug_signal_delay_ms", 0);
 	ASSERT_GE(sfd, 0) TH_LOG("never exported a pending refresh fence");
 	munmap(view, len);
 	close(fd);	/* waits for the refresh, which signals the fence */
