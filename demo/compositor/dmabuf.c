@@ -198,6 +198,7 @@ void dmabuf_buffer_unref(struct dmabuf_buffer *b)
 		return;
 	count_invalidations(b);
 	renderer_image_destroy(b->srv->renderer, b->image, b->tex);
+	b->srv->stats.dmabuf_live--;
 	for (int i = 0; i < b->nplanes; i++)
 		close(b->fds[i]);
 	free(b);
@@ -491,6 +492,7 @@ static enum create_result params_import(struct params *p, int32_t w,
 	}
 	b->srv = srv;
 	b->refs = 1;
+	srv->stats.dmabuf_live++;
 	b->width = w;
 	b->height = h;
 	b->format = format;

@@ -71,6 +71,7 @@ int report_write(struct server *srv)
 	fprintf(f, "clients_seen=%llu\n", (unsigned long long)st->clients_seen);
 	fprintf(f, "buffers_dmabuf=%llu\n", (unsigned long long)st->buffers_dmabuf);
 	fprintf(f, "buffers_shm=%llu\n", (unsigned long long)st->buffers_shm);
+	fprintf(f, "dmabuf_images_live=%llu\n", (unsigned long long)st->dmabuf_live);
 	fprintf(f, "dmabuf_imports_failed=%llu\n",
 		(unsigned long long)st->dmabuf_imports_failed);
 	fprintf(f, "protocol_errors=%llu\n", (unsigned long long)st->protocol_errors);

@@ -137,6 +137,7 @@ struct stats {
 	size_t frame_ms_len, frame_ms_cap;
 	uint64_t clients_seen;
 	uint64_t buffers_dmabuf, buffers_shm;
+	uint64_t dmabuf_live;			/* imported, not yet destroyed */
 	uint64_t dmabuf_imports_failed;
 	uint64_t protocol_errors;
 	uint64_t invalidations;
