@@ -17,14 +17,16 @@
 #   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
 #   make mutants  break the exporter one promise at a time; the VM suite
 #                 must fail on each (MUTANT_KERNEL=6.12|7.3)
-#   make install  the module, its udev rule and modules-load.d entry for the
-#                 running kernel (KVER=..., DESTDIR=...), as root; make uninstall
+#   make install  the module for the running kernel (KVER=..., DESTDIR=...),
+#                 its udev rule and the systemd unit that loads it at boot,
+#                 as root; make uninstall
 #   make dkms-install  the module source for DKMS (rebuilt for new kernels)
 #   make fuzz     a syzkaller campaign of FUZZ_MINUTES (default 30) against a
 #                 KCOV + KASAN 7.3 kernel (scripts/fuzz.sh); not in make check
 #   make deb      a Debian package of the DKMS source (build/deb/)
 #   make kselftest-install KSRC=/path/to/linux  the exporter's tests as a
-#                 kselftest target of that tree (drivers/dma-buf/userptr)
+#                 kselftest target of that tree (drivers/dma-buf/userptr),
+#                 with the reference importer if built (KSFT_KMOD=DIR)
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -79,7 +81,8 @@ dkms-install: dkms-src
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
 
 # make deb: the Debian package userptr-dmabuf-dkms (the DKMS source, the
-# udev rule, the modules-load.d entry), built with dpkg-deb into
+# udev rule, the systemd unit that loads the module at boot), built with
+# dpkg-deb into
 # $(DEB_OUT); see scripts/mkdeb.sh. Changes nothing outside the tree.
 DEB_OUT ?= build/deb
 deb:
@@ -87,20 +90,31 @@ deb:
 
 # make install: the exporter (and with WITH_IMPORTER=1 the test-only
 # reference importer) for KVER, the udev rule that opens the device to the
-# render group, and a modules-load.d entry. As root.
+# render group, and the systemd unit that loads the exporter at boot (as
+# the package does: linked from sysinit.target.wants/, skipped on kernels
+# older than 6.12 and on kernels without the module). As root. Uninstall
+# also removes the modules-load.d entry earlier versions installed.
 INSTALL_MOD = $(DESTDIR)/lib/modules/$(KVER)/updates/userptr-dmabuf
+UNIT_DIR = $(DESTDIR)/etc/systemd/system
+UNIT = userptr-dmabuf.service
+SYSTEMD_RUNNING = $(if $(DESTDIR),,$(wildcard /run/systemd/system))
 install: module
 	install -D -m 0644 kmod/userptr_dmabuf.ko $(INSTALL_MOD)/userptr_dmabuf.ko
 	$(if $(filter 1,$(WITH_IMPORTER)),install -D -m 0644 kmod/udb_importer.ko $(INSTALL_MOD)/udb_importer.ko)
 	install -D -m 0644 packaging/99-userptr-dmabuf.rules $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules
-	install -D -m 0644 packaging/userptr-dmabuf.conf $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
+	install -D -m 0644 packaging/$(UNIT) $(UNIT_DIR)/$(UNIT)
+	mkdir -p $(UNIT_DIR)/sysinit.target.wants
+	ln -sfn ../$(UNIT) $(UNIT_DIR)/sysinit.target.wants/$(UNIT)
 	$(if $(DESTDIR),,depmod -a $(KVER))
 	$(if $(DESTDIR),,-udevadm control --reload)
+	$(if $(SYSTEMD_RUNNING),-systemctl daemon-reload)
 
 uninstall:
 	rm -rf $(INSTALL_MOD)
 	rm -f $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
+	rm -f $(UNIT_DIR)/sysinit.target.wants/$(UNIT) $(UNIT_DIR)/$(UNIT)
 	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(if $(SYSTEMD_RUNNING),-systemctl daemon-reload)
 
 # make kselftest-install KSRC=/path/to/linux: the exporter's tests as a
 # kselftest target of that kernel tree, in
@@ -108,7 +122,12 @@ uninstall:
 # dates, so an unchanged test is not rebuilt); then, in that tree:
 #   make headers
 #   make -C tools/testing/selftests TARGETS=drivers/dma-buf/userptr run_tests
+# The reference importer udb_importer.ko goes with them when KSFT_KMOD
+# (default kmod/, what `make module` builds) holds one: built for the
+# kernel the tests will run on (make module KDIR=...), the wrapper loads
+# it with insmod when modprobe finds none.
 KSFT_DIR = $(KSRC)/tools/testing/selftests/drivers/dma-buf/userptr
+KSFT_KMOD ?= kmod
 kselftest-install:
 	@test -n "$(KSRC)" && test -e "$(KSRC)/tools/testing/selftests/lib.mk" || \
 		{ echo "make kselftest-install: KSRC=/path/to/linux, a kernel source tree (no lib.mk in '$(KSRC)')" >&2; exit 1; }
@@ -116,7 +135,9 @@ kselftest-install:
 	cp -p tests/kselftest/Makefile tests/kselftest/userptr_dmabuf.sh tests/kselftest/settings \
 		tests/exporter/config tests/exporter/common.h tests/exporter/*.c \
 		protocol/userptr_dmabuf.h protocol/udb_importer.h $(KSFT_DIR)/
-	@echo "installed in $(KSFT_DIR)"
+	rm -f $(KSFT_DIR)/udb_importer.ko
+	$(if $(wildcard $(KSFT_KMOD)/udb_importer.ko),cp -p $(KSFT_KMOD)/udb_importer.ko $(KSFT_DIR)/)
+	@echo "installed in $(KSFT_DIR)$(if $(wildcard $(KSFT_KMOD)/udb_importer.ko),, (no $(KSFT_KMOD)/udb_importer.ko: the wrapper needs the reference importer installed for most programs))"
 
 demo: deps
 	@bash demo/run-demo

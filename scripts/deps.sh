@@ -144,15 +144,22 @@ if ! dpkg-query -W -f='${Status}' virtme-ng 2>/dev/null | grep -q 'ok installed'
 	apt_install virtme-ng
 fi
 
-# The first existing file of those named (globs expanded), or nothing.
-first() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; }
+# The first existing file of those named (globs expanded), or nothing;
+# succeeds either way (f=$(first ...) must not end the script: set -e).
+first() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; return 0; }
 
 # Fetch .debs into DIR (the apt cache's copy when it has one).
 fetch_debs() { # DIR PACKAGE...
 	local dir=$1 p f
 	shift
 	mkdir -p "$dir"
-	chmod 0777 "$dir"  # apt-get download runs as _apt where it can
+	# apt-get download writes as the _apt user when that user can write
+	# the directory (else as root, with a warning): make it _apt's, 0755,
+	# not world-writable
+	if id -u _apt >/dev/null 2>&1; then
+		chown _apt "$dir"
+		chmod 0755 "$dir"
+	fi
 	for p in "$@"; do
 		f=$(first /var/cache/apt/archives/"${p}"_*.deb)
 		if [ -n "$f" ]; then

@@ -4,10 +4,12 @@
 # (no debhelper needed) from packaging/deb/ into OUTDIR (default build/deb):
 #   /usr/src/userptr-dmabuf-VERSION/       the DKMS source (make dkms-src)
 #   /lib/udev/rules.d/99-userptr-dmabuf.rules
-#   /usr/lib/modules-load.d/userptr-dmabuf.conf
+#   /lib/systemd/system/userptr-dmabuf.service    loads it at boot (6.12+,
+#   /lib/systemd/system/sysinit.target.wants/...  when it is there)
 #   /usr/share/doc/userptr-dmabuf-dkms/copyright
-# and the maintainer scripts (DKMS build/install on configure, DKMS remove
-# on remove, udev reload). Writes nothing outside OUTDIR.
+# and the maintainer scripts (DKMS build/install on configure and a
+# message when the running kernel is too old for the module, DKMS remove
+# on remove, systemd and udev reload). Writes nothing outside OUTDIR.
 #   scripts/mkdeb.sh [OUTDIR]
 # DEB_REVISION (default 1) and DEB_MAINTAINER override those fields.
 set -euo pipefail
@@ -25,7 +27,9 @@ rm -rf "$root"
 mkdir -p "$root/DEBIAN"
 make -s -C "$here" dkms-src DKMS_SRCTREE="$root/usr/src" >/dev/null
 install -D -m 0644 "$here/packaging/99-userptr-dmabuf.rules" "$root/lib/udev/rules.d/99-userptr-dmabuf.rules"
-install -D -m 0644 "$here/packaging/userptr-dmabuf.conf" "$root/usr/lib/modules-load.d/userptr-dmabuf.conf"
+install -D -m 0644 "$here/packaging/userptr-dmabuf.service" "$root/lib/systemd/system/userptr-dmabuf.service"
+mkdir -p "$root/lib/systemd/system/sysinit.target.wants"
+ln -s ../userptr-dmabuf.service "$root/lib/systemd/system/sysinit.target.wants/userptr-dmabuf.service"
 install -D -m 0644 "$here/packaging/deb/copyright" "$root/usr/share/doc/$pkg/copyright"
 find "$root" -type d -exec chmod 0755 {} +
 find "$root" -type f -exec chmod 0644 {} +

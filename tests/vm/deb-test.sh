@@ -7,8 +7,11 @@
 # dpkg installs it into the guest's root (virtme-ng's tmpfs overlays over
 # the host's read-only root; /lib/modules/VER made writable by
 # tests/vm/modules-rw.sh), its postinst has DKMS build and install the
-# module against /lib/modules/VER/build; the modules-load.d entry loads it
-# as at boot, udev applies the packaged rule (render, 0660) and the smoke
+# module against /lib/modules/VER/build; the packaged systemd unit loads
+# it as at boot (its conditions, ExecCondition and ExecStart run in
+# systemd's order: systemd is not PID 1 in the guest), the postinst said
+# nothing about an unsupported kernel, udev applies the packaged rule
+# (render, 0660) and the smoke
 # test passes as nobody in render; then the module unloads and
 # dpkg -r / --purge leave nothing behind: no module, source, rule, DKMS
 # state or package file, and no other file the package or DKMS wrote,
@@ -86,21 +89,41 @@ before=$(written)
 
 # Install: dpkg -> postinst -> DKMS add, build, install.
 t0=$(date +%s)
-check "dpkg -i installs $pkg (postinst: DKMS builds and installs the module)" dpkg -i "$deb"
+if out=$(dpkg -i "$deb" 2>&1); then
+	ok "dpkg -i installs $pkg (postinst: DKMS builds and installs the module)"
+	echo "$out" | sed 's/^/# /'
+else
+	notok "dpkg -i installs $pkg (postinst: DKMS builds and installs the module)"
+	echo "$out" | tail -n 30 | sed 's/^/# /'
+fi
 echo "# install took $(($(date +%s) - t0)) s"
+if grep -q "not built for kernel" <<<"$out"; then
+	notok "postinst: no 'not built for kernel' message on $kver (6.12+)"
+	grep "userptr-dmabuf-dkms:" <<<"$out" | sed 's/^/# /'
+else
+	ok "postinst: no 'not built for kernel' message on $kver (6.12+)"
+fi
 check "dkms status: installed for $kver" bash -c "dkms status -m userptr-dmabuf -k '$kver' | tee /dev/stderr | grep -q ': installed'"
 ko=$(ls /lib/modules/"$kver"/updates/dkms/userptr_dmabuf.ko* 2>/dev/null | head -n 1)
 check "DKMS installed userptr_dmabuf.ko for $kver (vermagic), not the test importer" \
 	bash -c "[ -n '$ko' ] && modinfo -F vermagic '$ko' | grep -q '^$kver ' &&
 		! ls /lib/modules/'$kver'/updates/dkms/udb_importer.ko* 2>/dev/null"
-check "packaged files: source, udev rule, modules-load.d entry" bash -c \
-	'ls -d /usr/src/userptr-dmabuf-*/dkms.conf /lib/udev/rules.d/99-userptr-dmabuf.rules /usr/lib/modules-load.d/userptr-dmabuf.conf'
+unit=userptr-dmabuf.service
+check "packaged files: source, udev rule, systemd unit linked from sysinit.target.wants/" bash -c \
+	"ls -d /usr/src/userptr-dmabuf-*/dkms.conf /lib/udev/rules.d/99-userptr-dmabuf.rules /lib/systemd/system/$unit &&
+	 test \"\$(readlink /lib/systemd/system/sysinit.target.wants/$unit)\" = ../$unit"
 
-# Load as at boot, from the packaged modules-load.d entry.
-modload=$(command -v systemd-modules-load || ls /lib/systemd/systemd-modules-load 2>/dev/null)
-check "the modules-load.d entry loads the DKMS module (systemd-modules-load)" bash -c \
-	"'$modload' /usr/lib/modules-load.d/userptr-dmabuf.conf && test -e /sys/module/userptr_dmabuf &&
-	 test \"\$(modinfo -n userptr_dmabuf)\" = '$ko'"
+# Load as at boot, with the packaged unit that sysinit.target pulls in,
+# step by step as systemd runs it: its Condition*= (systemd-analyze
+# evaluates them from the installed unit), its ExecCondition (a module
+# for this kernel), its ExecStart.
+check "the unit's conditions hold on $kver (systemd-analyze condition --unit)" \
+	systemd-analyze condition --unit=$unit
+check "the unit loads the DKMS module (ExecCondition, then ExecStart)" bash -c "
+	c=\$(sed -n 's/^ExecCondition=//p' /lib/systemd/system/$unit) &&
+	s=\$(sed -n 's/^ExecStart=//p' /lib/systemd/system/$unit) && [ -n \"\$c\" ] && [ -n \"\$s\" ] &&
+	! test -e /sys/module/userptr_dmabuf && \$c && \$s && test -e /sys/module/userptr_dmabuf &&
+	test \"\$(modinfo -n userptr_dmabuf)\" = '$ko'"
 udevadm settle --timeout=10
 check "udev applied the packaged rule: /dev/userptr_dmabuf is root render 660" bash -c \
 	'stat -c "%U %G %a" /dev/userptr_dmabuf | tee /dev/stderr | grep -qx "root render 660"'
@@ -114,11 +137,11 @@ check "modprobe -r unloads it" bash -c 'modprobe -r userptr_dmabuf && ! test -e 
 t0=$(date +%s)
 check "dpkg -r removes $pkg (prerm: DKMS removes the module)" dpkg -r "$pkg"
 echo "# removal took $(($(date +%s) - t0)) s"
-check "after dpkg -r: no module, no DKMS state, no source, no rule, no modules-load.d entry" bash -c "
+check "after dpkg -r: no module, no DKMS state, no source, no rule, no unit" bash -c "
 	! modinfo userptr_dmabuf 2>/dev/null && ! modprobe -n userptr_dmabuf 2>/dev/null &&
 	[ -z \"\$(dkms status -m userptr-dmabuf)\" ] && ! test -e /var/lib/dkms/userptr-dmabuf &&
 	! ls -d /usr/src/userptr-dmabuf-* /lib/udev/rules.d/99-userptr-dmabuf.rules \
-		/usr/lib/modules-load.d/userptr-dmabuf.conf 2>/dev/null &&
+		/lib/systemd/system/$unit /lib/systemd/system/sysinit.target.wants/$unit 2>/dev/null &&
 	! find /lib/modules/$kver -name 'userptr_dmabuf.ko*' -o -name 'udb_importer.ko*' | grep -q ."
 check "dpkg --purge: dpkg keeps no trace of $pkg" bash -c "
 	dpkg --purge $pkg && ! dpkg-query -W $pkg 2>/dev/null && ! ls /var/lib/dpkg/info/$pkg.* 2>/dev/null"
