@@ -166,14 +166,16 @@ static int udb_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
 		return -ENOMEM;
 	if (udb_attach_may_pin(attach)) {
 		/* the refresh worker faults; pinning only takes what it found */
+		struct udb_pinset *ps;
 		int ret = udb_buffer_settle(buf, UDB_ATTACH_WAIT_MS) ?:
 			  udb_state_error(buf);
 
-		ua->pinset = ret ? ERR_PTR(ret) : udb_pinset_get(buf);
-		if (IS_ERR(ua->pinset)) {
+		ps = ret ? ERR_PTR(ret) : udb_pinset_get(buf);
+		if (IS_ERR(ps)) {
 			kfree(ua);
-			return PTR_ERR(ua->pinset);
+			return PTR_ERR(ps);
 		}
+		ua->pinset = ps;
 	} else {
 		/* A failed refresh shows up at map time. */
 		int ret = udb_buffer_dyn_attach(buf, UDB_ATTACH_WAIT_MS);

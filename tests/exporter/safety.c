@@ -483,6 +483,43 @@ TEST(pins_limited_by_the_owners_memlock)
 }
 
 /*
+ * An attach the exporter refuses returns the exporter's errno, every time,
+ * and leaves nothing behind: the exporter's per-attachment state is freed
+ * before it returns, and the errno must not be read from it afterwards (a
+ * freed object's contents became the "error", which the core turned into
+ * a bogus attachment pointer the importer later detached). The debug VMs
+ * poison freed kmalloc objects (slab_debug=P), so a read after the free
+ * shows here as a wrong return, and as a KASAN report in the KASAN VM.
+ */
+TEST(refused_attach_returns_its_errno)
+{
+	size_t len = 16 << 20;
+	int imp, fd, h, sock, i, bad = 0;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root (the privileged importer)");
+	imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(imp, 0) TH_LOG("is udb_importer loaded?");
+	pid = limited_owner_start(len, &fd, &sock);
+	ASSERT_GT(pid, 0);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < 64; i++) {
+		h = imp_attach(imp, fd, 0);	/* static: pins the whole buffer */
+		if (h == -ENOMEM)
+			continue;
+		bad++;
+		TH_LOG("static attach %d returned %d, not -ENOMEM", i, h);
+		if (h >= 0)
+			imp_detach(imp, h);
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, limited_owner_done(pid, sock));
+	close(fd);
+	close(imp);
+}
+
+/*
  * Signal @timeline @after_ms after a byte arrives on the returned pipe,
  * from another process: a thread of the owner could stall behind the
  * mmap_lock the owner's madvise() holds while its notifier waits. Fork
