@@ -642,19 +642,20 @@ static int udb_refresh_postpone(struct udb_buffer *buf, int err)
 }
 
 /*
- * The pages a pass must fault: on the first pass the whole dirty window;
- * on a retry, the pages invalidated since the previous pass began, plus
- * any part of the dirty window that pass did not cover. Pages faulted by
- * an earlier pass of this refresh and not invalidated since are still
- * right (the notifier records every invalidation in the refault window).
+ * The pages a pass must fault: on the first pass (or after buf->hmm_pfns
+ * was reused, @all) the whole dirty window; on a retry, the pages
+ * invalidated since the previous pass began, plus any part of the dirty
+ * window that pass did not cover. Pages faulted by an earlier pass of this
+ * refresh and not invalidated since are still right (the notifier records
+ * every invalidation in the refault window).
  */
-static void udb_pass_window(struct udb_buffer *buf, bool first,
+static void udb_pass_window(struct udb_buffer *buf, bool all,
 			    unsigned long plo, unsigned long phi,
 			    unsigned long *flo, unsigned long *fhi)
 {
 	unsigned long lo = buf->dirty_lo, hi = buf->dirty_hi;
 
-	if (first) {
+	if (all) {
 		*flo = lo;
 		*fhi = hi;
 		return;
@@ -830,8 +831,12 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
  * no pages. Entries outside the dirty window are still mapped by the
  * owner; those inside may not be and are dropped. The charge goes with the
  * last attachment. Under refresh_lock.
+ *
+ * Return: true if it let the snapshot go. buf->hmm_pfns served as the
+ * stash and is all zeroes now: the pass that follows must fault the whole
+ * dirty window again, not only what changed since an earlier pass.
  */
-static void udb_snapshot_unpin(struct udb_buffer *buf)
+static bool udb_snapshot_unpin(struct udb_buffer *buf)
 {
 	unsigned long i, lo, hi;
 	bool refs;
@@ -844,7 +849,7 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
 	refs = buf->kept_refs;
 	if (!buf->kept || buf->dyn_attachments) {
 		mutex_unlock(&buf->lock);
-		return;
+		return false;
 	}
 	lo = min(buf->dirty_lo, buf->npages);
 	hi = min(buf->dirty_hi, buf->npages);
@@ -856,6 +861,7 @@ static void udb_snapshot_unpin(struct udb_buffer *buf)
 	WRITE_ONCE(buf->kept, false);
 	mutex_unlock(&buf->lock);
 	udb_unpin_stashed(buf, 0, buf->npages, refs);
+	return true;
 }
 
 /**
@@ -1015,7 +1021,7 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, plo, phi, i;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	struct dma_fence *fence;
-	bool first = true, retry, zeros, pin, old_refs;
+	bool first = true, refault_all, retry, zeros, pin, old_refs;
 	unsigned int n;
 	u32 state;
 	int ret;
@@ -1024,7 +1030,7 @@ static int udb_refresh_locked(struct udb_buffer *buf)
 again:
 	/* the VMAs may have changed, or a dynamic attach come, since */
 	udb_check_pinnable(buf);
-	udb_snapshot_unpin(buf);
+	refault_all = udb_snapshot_unpin(buf) || first;
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
 		return udb_refresh_postpone(buf, -EBUSY);
@@ -1037,7 +1043,7 @@ again:
 		buf->ranges[n].seq =
 			mmu_interval_read_begin(&buf->ranges[n].notifier);
 	mutex_lock(&buf->lock);
-	udb_pass_window(buf, first, lo, hi, &flo, &fhi);
+	udb_pass_window(buf, refault_all, lo, hi, &flo, &fhi);
 	lo = buf->dirty_lo;
 	hi = buf->dirty_hi;
 	buf->refault_lo = 0;

@@ -594,7 +594,8 @@ struct imp_job {
 /**
  * struct imp_fence - a job fence; it may outlive the file in a sync_file
  * @base: the fence; first, so the core's kfree_rcu() frees the whole
- * @lock: its spinlock
+ * @lock: its spinlock on 6.12; 7.x fences use their inline lock, whose
+ *	lockdep class is the core's, as they may outlive the module
  */
 struct imp_fence {
 	struct dma_fence base;
@@ -860,9 +861,15 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 		kfree(fence);
 		return -ENOMEM;
 	}
+#ifdef UDB_HAVE_FENCE_INLINE_LOCK
+	/* may outlive the module in a sync_file: the core's lock class */
+	dma_fence_init(&fence->base, &imp_fence_ops, NULL,
+		       f->fence_context, ++f->fence_seqno);
+#else
 	spin_lock_init(&fence->lock);
 	dma_fence_init(&fence->base, &imp_fence_ops, &fence->lock,
 		       f->fence_context, ++f->fence_seqno);
+#endif
 #ifndef UDB_HAVE_FENCE_OPS_DETACH
 	__module_get(THIS_MODULE);	/* put by imp_fence_release() */
 #endif

@@ -505,6 +505,61 @@ static int offline_within(int block, unsigned int secs, uint64_t *ms)
 }
 
 /*
+ * The last dynamic attachment goes while a refresh that pins is between
+ * two passes (the test build's debug_refresh_delay_ms holds its first
+ * pass; an invalidation during the hold makes it retry): the retry must
+ * still publish the pages the owner maps now for the whole dirty window,
+ * not only for the part it re-faults. The CPU view of the dma-buf (its
+ * mmap) must show the owner's bytes: a page left out would be published
+ * as whatever the pass's scratch entry held (physical page 0).
+ */
+TEST_F_TIMEOUT(contract, detach_between_refresh_passes_keeps_the_snapshot_whole, 60)
+{
+	size_t ps = self->ps, len = 8 * ps;
+	uint8_t *mem, *view;
+	int fd, h;
+	long bad;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	if (geteuid())
+		SKIP(return, "needs root (module parameters)");
+	if (access("/sys/module/userptr_dmabuf/parameters/debug_refresh_delay_ms", W_OK))
+		SKIP(return, "not a test build of the module");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 51);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+
+	ASSERT_EQ(0, udb_param_write("debug_refresh_delay_ms", 1500));
+	/* pages 0-3 change: a pinning refresh starts and waits */
+	ASSERT_EQ(0, madvise(mem, 4 * ps, MADV_DONTNEED));
+	usleep(300 * 1000);
+	fill(mem, 4 * ps, 52);
+	/* page 3 changes again during the hold: the pass will retry */
+	ASSERT_EQ(0, madvise(mem + 3 * ps, ps, MADV_DONTNEED));
+	fill(mem + 3 * ps, ps, 53);
+	/* the last dynamic attachment goes before the first pass ends */
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	udb_param_write("debug_refresh_delay_ms", 0);
+
+	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, view) TH_LOG("mmap of the dma-buf: %s", strerror(errno));
+	bad = check(view, 3 * ps, 52);
+	EXPECT_EQ(-1, bad) TH_LOG("pages 0-2 of the dma-buf are not the owner's: byte %ld", bad);
+	EXPECT_EQ(-1, check(view + 3 * ps, ps, 53));
+	EXPECT_EQ(0, memcmp(view + 4 * ps, mem + 4 * ps, 4 * ps));
+	munmap(view, len);
+	close(fd);
+	munmap(mem, len);
+}
+
+/*
  * Memory offline of a ZONE_MOVABLE block that held the buffer, while an
  * importer keeps re-mapping it: the pins (FOLL_LONGTERM) moved the pages
  * out of the movable zone before any device could reach them, so the

@@ -669,4 +669,50 @@ TEST_F(jobs, copy_after_jobs)
 	free(p);
 }
 
+/*
+ * A job's fence may outlive the importer module in a sync_file and in the
+ * dma-buf's dma_resv: asking for its status after the module is gone
+ * must not touch anything of the module (on 7.x its lock is the fence's
+ * inline one, whose lockdep class is the core's; on 6.12 each fence holds
+ * the module, which then refuses to unload).
+ */
+TEST_F(jobs, job_fence_outlives_the_importer_module)
+{
+	const char *build = getenv("UDB_BUILD");
+	struct dma_buf_export_sync_file ex = { .flags = DMA_BUF_SYNC_WRITE };
+	char cmd[512];
+	int fence, unloaded, i;
+
+	if (geteuid() || !build)
+		SKIP(return, "needs root and UDB_BUILD (unloads and reloads udb_importer)");
+	ASSERT_EQ(0, job_submit(self->imp, self->h, UDB_IMPORTER_JOB_FILL, 0,
+				self->len, 0x5a5a5a5a, 100, NULL, &fence));
+	ASSERT_EQ(1, readable(fence, 10000));
+	EXPECT_EQ(0, imp_detach(self->imp, self->h));
+	close(self->imp);
+	self->imp = -1;
+
+	unloaded = system("rmmod udb_importer 2>/dev/null") == 0;
+	TH_LOG("rmmod with a job fence alive: %s", unloaded ? "unloaded" : "refused");
+	EXPECT_EQ(1, fence_status(fence));
+	/* the dma_resv's copy of it, through a sync_file of the dma-buf */
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex));
+	EXPECT_EQ(1, fence_status(ex.fd));
+	close(ex.fd);
+	close(fence);
+	if (!unloaded) {
+		/* the last fence reference goes with the buffer's dma_resv */
+		close(self->fd);
+		self->fd = -1;
+		for (i = 0; i < 50 && !unloaded; i++) {
+			usleep(100 * 1000);
+			unloaded = system("rmmod udb_importer 2>/dev/null") == 0;
+		}
+		EXPECT_TRUE(unloaded) TH_LOG("udb_importer still in use after its fences went");
+	}
+	snprintf(cmd, sizeof(cmd), "insmod %s/kmod/udb_importer.ko && { test ! -x tests/vm/udev-rule.sh || tests/vm/udev-rule.sh; }",
+		 build);
+	ASSERT_EQ(0, system(cmd));
+}
+
 TEST_HARNESS_MAIN
