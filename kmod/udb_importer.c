@@ -26,7 +26,9 @@
  * COPY does that synchronously in the ioctl; SUBMIT queues a job to the
  * device's thread and returns a sync_file for the job's fence, which is in
  * the dma-buf's dma_resv (WRITE for FILL/COPY, READ for CHECKSUM) before
- * the ioctl returns.
+ * the ioctl returns. Both wait for the exporter's KERNEL fences first;
+ * neither waits for other fences (a COPY is not ordered after queued jobs:
+ * userspace waits for their sync_files when it needs that).
  *
  * Mappings are refcounted (struct imp_mapping): the attachment holds one
  * reference while the mapping is current, every job one until it ends.
@@ -444,6 +446,7 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	struct imp_attachment *ia;
 	bool fresh, writes;
 	void *bounce;
+	long wait;
 	u64 end;
 	int ret;
 
@@ -488,6 +491,14 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	ret = imp_map_locked(ia, &fresh);
 	if (ret)
 		goto out;
+	/* Also when the mapping is not new, as SUBMIT does. */
+	wait = dma_resv_wait_timeout(ia->dmabuf->resv, DMA_RESV_USAGE_KERNEL,
+				     true, MAX_SCHEDULE_TIMEOUT);
+	if (wait < 0) {
+		dma_resv_unlock(ia->dmabuf->resv);
+		ret = wait;
+		goto out;
+	}
 	imp_dma(ia, args.op == UDB_IMPORTER_WRITE, args.offset, bounce,
 		args.len);
 	args.maps = ia->maps;
