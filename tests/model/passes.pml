@@ -1,0 +1,196 @@
+/*
+ * A model of the refresh worker's passes over a multi-page buffer
+ * (kmod/udb_buffer.c, udb_refresh_locked()), checked with spin: which pages
+ * a pass faults, what it publishes, and the scratch array in between.
+ *
+ * The buffer has NP pages. owner[i] is the page the owner maps at page i
+ * (a generation number, never 0); snap[i] the page the snapshot publishes;
+ * pfns[i] the pass's scratch entry (buf->hmm_pfns), 0 when it holds
+ * nothing. A kept snapshot (a dynamic attachment exists) is the only one
+ * that is pinned; when the last dynamic attachment goes, the next pass
+ * lets it go, and doing so reuses pfns[] to stage the old pages' unpin and
+ * leaves it all zeroes (udb_snapshot_unpin()).
+ *
+ * Model step                  kernel
+ * ----------------------------------------------------------------------
+ * owner: change [a, b)        a CPU page-table change: the notifier
+ *                             (udb_invalidate()) extends the dirty and
+ *                             refault windows under buf->lock and bumps
+ *                             the range's sequence; the owner maps new
+ *                             pages
+ * detach                      the last dynamic dma_buf_detach():
+ *                             udb_buffer_dyn_detach()
+ * refresh: again              udb_snapshot_unpin() (returns whether it
+ *                             let the snapshot go), sequence read,
+ *                             udb_pass_window() and the plan under
+ *                             buf->lock
+ *   fault                       hmm_range_fault() of [flo, fhi), page by
+ *                               page, the owner running in between
+ *   publish                     under buf->lock: retry if the windows or
+ *                               the sequence moved, else
+ *                               udb_publish_pages() of [plo, phi)
+ *
+ * Pinning itself (udb_pin_window()) and the whole-buffer plan of a first
+ * keep are not modelled: the snapshot starts kept, and a pass that keeps
+ * publishes the dirty window like one that does not. Critical sections
+ * under buf->lock are atomic steps.
+ *
+ * Checked: every page a publish puts in the snapshot is the one the owner
+ * maps at that moment (never 0, the "page" an empty scratch entry names).
+ * Mutant (tests/model/check):
+ *   BUG_PARTIAL_REFAULT  the pass after the snapshot was let go faults only
+ *                        what changed since the previous pass (the defect
+ *                        that published physical page 0)
+ */
+#define NP	3
+#define NCHANGE	2
+#define NPASS	4
+
+byte owner[NP], snap[NP], pfns[NP];
+byte dirty_lo = 0, dirty_hi = 0;	/* empty when lo >= hi */
+byte refault_lo = 0, refault_hi = 0;
+byte seq = 0;
+bool dyn = true, kept = true;
+byte gen = 1;
+bool owner_done = false;
+
+inline extend(wlo, whi, wa, wb)
+{
+	if
+	:: wlo >= whi -> wlo = wa; whi = wb
+	:: else ->
+		if :: wa < wlo -> wlo = wa :: else -> skip fi;
+		if :: wb > whi -> whi = wb :: else -> skip fi
+	fi
+}
+
+proctype Owner()
+{
+	byte n = 0, a, b, i;
+
+	do
+	:: n < NCHANGE ->
+		/* any non-empty range [a, b) */
+		if :: a = 0 :: a = 1 :: a = 2 fi;
+		if :: b = a + 1 :: a + 2 <= NP -> b = a + 2 fi;
+		atomic {	/* notifier under buf->lock, then the new pages */
+			gen++;
+			extend(dirty_lo, dirty_hi, a, b);
+			extend(refault_lo, refault_hi, a, b);
+			seq++;
+			i = a;
+			do
+			:: i < b -> owner[i] = gen; i++
+			:: else -> break
+			od
+		}
+		n++
+	:: else -> break
+	od;
+	owner_done = true
+}
+
+proctype Detach()
+{
+	dyn = false
+}
+
+proctype Refresh()
+{
+	byte flo, fhi, plo, phi, lo = 0, hi = 0, s, i, passes = 0;
+	bool first = true, all;
+
+	/* wait for a change to refresh */
+	(dirty_lo < dirty_hi);
+again:
+	atomic {	/* udb_snapshot_unpin() */
+		all = first;
+		if
+		:: !dyn && kept ->
+			i = 0;
+			do
+			:: i < NP -> pfns[i] = 0; i++
+			:: else -> break
+			od;
+			kept = false;
+#ifndef BUG_PARTIAL_REFAULT
+			all = true
+#endif
+		:: else -> skip
+		fi
+	}
+	atomic {	/* sequence, windows and plan under buf->lock */
+		s = seq;
+		if
+		:: all -> flo = dirty_lo; fhi = dirty_hi
+		:: else ->
+			/* udb_pass_window(): the refault window in the dirty one */
+			flo = (refault_lo > dirty_lo -> refault_lo : dirty_lo);
+			fhi = (refault_hi < dirty_hi -> refault_hi : dirty_hi);
+			if :: dirty_lo < lo -> extend(flo, fhi, dirty_lo, lo) :: else -> skip fi;
+			if :: dirty_hi > hi -> extend(flo, fhi, hi, dirty_hi) :: else -> skip fi
+		fi;
+		lo = dirty_lo;
+		hi = dirty_hi;
+		refault_lo = 0;
+		refault_hi = 0;
+		plo = dirty_lo;
+		phi = dirty_hi;
+		first = false
+	}
+	/* the fault, page by page */
+	i = flo;
+	do
+	:: i < fhi -> pfns[i] = owner[i]; i++
+	:: else -> break
+	od;
+	atomic {	/* publish under buf->lock */
+		passes++;
+		if
+		:: dirty_lo != lo || dirty_hi != hi || refault_lo < refault_hi ||
+		   seq != s ->
+			if
+			:: passes < NPASS -> goto again
+			:: else -> goto out	/* postponed: publishes nothing */
+			fi
+		:: else -> skip
+		fi;
+		i = plo;
+		do
+		:: i < phi ->
+			snap[i] = pfns[i];
+			assert(snap[i] != 0 && snap[i] == owner[i]);
+			i++
+		:: else -> break
+		od;
+		dirty_lo = 0;
+		dirty_hi = 0
+	}
+	/* another change after this publish: refresh again */
+	if
+	:: !owner_done || dirty_lo < dirty_hi ->
+		(owner_done || dirty_lo < dirty_hi);
+		if
+		:: dirty_lo < dirty_hi -> first = true; passes = 0; goto again
+		:: else -> skip
+		fi
+	:: else -> skip
+	fi;
+out:
+	skip
+}
+
+init
+{
+	byte i = 0;
+
+	atomic {
+		do
+		:: i < NP -> owner[i] = 1; snap[i] = 1; i++
+		:: else -> break
+		od;
+		run Owner();
+		run Detach();
+		run Refresh()
+	}
+}
