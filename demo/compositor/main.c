@@ -60,6 +60,15 @@ void server_exit(struct server *srv, int status)
 	wl_display_terminate(srv->display);
 }
 
+static int output_init(struct server *srv)
+{
+	if (!strcmp(srv->opt.backend, "kms"))
+		return output_kms_init(srv);
+	if (!strcmp(srv->opt.backend, "wayland"))
+		return output_wayland_init(srv);
+	return output_headless_init(srv);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -67,7 +76,9 @@ static void usage(FILE *f)
 		"  --socket NAME         socket in $XDG_RUNTIME_DIR (default udb-0)\n"
 		"  --size WxH            output size (default 1280x720)\n"
 		"  --refresh HZ          frame rate (default 60)\n"
-		"  --backend headless|kms\n"
+		"  --backend headless|kms|wayland\n"
+		"                        wayland: a window of the compositor\n"
+		"                        $WAYLAND_DISPLAY names (nested)\n"
 		"  --screenshot-dir DIR  PNG of each capture and on SIGUSR1\n"
 		"  --report FILE         statistics written at exit\n"
 		"  --run-for SECONDS     exit 0 after that long\n"
@@ -118,7 +129,8 @@ static int parse_options(struct options *o, int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (strcmp(optarg, "headless") && strcmp(optarg, "kms")) {
+			if (strcmp(optarg, "headless") && strcmp(optarg, "kms") &&
+			    strcmp(optarg, "wayland")) {
 				fprintf(stderr, "udb-compositor: bad --backend %s\n", optarg);
 				return -1;
 			}
@@ -248,8 +260,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udb-compositor: linux-dmabuf init failed\n");
 		goto out_renderer;
 	}
-	if (strcmp(srv->opt.backend, "kms") == 0 ? output_kms_init(srv) < 0 :
-	    output_headless_init(srv) < 0) {
+	if (output_init(srv) < 0) {
 		fprintf(stderr, "udb-compositor: %s output init failed\n",
 			srv->opt.backend);
 		goto out_output;

@@ -276,6 +276,7 @@ bool server_wants_pixels(struct server *srv);
 
 /* output_headless.c, output_kms.c */
 int output_headless_init(struct server *srv);
+int output_wayland_init(struct server *srv);
 int output_kms_init(struct server *srv);
 
 /* report.c */

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The nested output: udb-compositor as one window of another Wayland
+ * compositor (the user's desktop, or weston), found through the usual
+ * WAYLAND_DISPLAY of the environment it starts in.
+ *
+ * The window is an xdg_toplevel of the output's size (min = max size: it
+ * does not resize). Each frame is drawn into the renderer's framebuffer
+ * and read back into one of two output buffers, which the parent then
+ * composites. With /dev/userptr_dmabuf and a parent that imports
+ * XRGB8888 LINEAR through linux-dmabuf, the output buffers are plain
+ * page-aligned anonymous memory of this process shared as userptr
+ * dma-bufs: the parent imports our memory, no wl_shm pool and no copy
+ * in the parent. Otherwise, or when the parent refuses the dma-buf
+ * (zwp_linux_buffer_params_v1.failed), they are wl_shm buffers.
+ *
+ * Pacing: the parent's frame callback. A repaint request while a frame
+ * is pending, or while both buffers are held by the parent, waits for
+ * the callback or a release. The frame counts as presented when the
+ * parent's callback for it fires (server_frame_done(), no retrace
+ * counter: seq 0). The parent closing the window ends the server (status
+ * 0); losing the connection ends it with status 1.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/dma-buf.h>
+#include <drm_fourcc.h>
+#include <wayland-client.h>
+
+#include "server.h"
+#include "userptr_dmabuf.h"
+#include "xdg-shell-client-protocol.h"
+#include "linux-dmabuf-v1-client-protocol.h"
+
+#define NESTED_BUFFERS 2
+
+struct nested_buffer {
+	struct nested *n;
+	struct wl_buffer *wl;
+	uint32_t *pixels;
+	size_t size;
+	int dmabuf;		/* the userptr dma-buf, or -1 (wl_shm) */
+	bool busy;		/* attached, not yet released by the parent */
+};
+
+struct nested {
+	struct server *srv;
+	struct wl_display *dpy;
+	struct wl_registry *registry;
+	struct wl_compositor *compositor;
+	struct wl_shm *shm;
+	struct xdg_wm_base *wm_base;
+	struct zwp_linux_dmabuf_v1 *linux_dmabuf;
+	bool xrgb_linear;	/* the parent imports XRGB8888 LINEAR */
+	int params_result;	/* 1 created, -1 failed, 0 pending */
+	struct wl_buffer *params_buffer;
+
+	struct wl_surface *surface;
+	struct xdg_surface *xdg_surface;
+	struct xdg_toplevel *toplevel;
+	bool configured;
+	struct wl_callback *frame;
+	struct nested_buffer *presented;	/* the frame the callback is for */
+	bool presented_pixels;
+	bool wanted;		/* a repaint was asked for */
+	struct wl_event_source *src, *idle;
+
+	struct nested_buffer buf[NESTED_BUFFERS];
+	const char *path;	/* "userptr" or "shm" */
+};
+
+static void nested_paint(void *data);
+
+/* --- registry and globals --- */
+
+static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d,
+			  uint32_t format)
+{
+	(void)data; (void)d; (void)format;	/* v1/v2 only: we bind v3 */
+}
+
+static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
+			    uint32_t format, uint32_t hi, uint32_t lo)
+{
+	struct nested *n = data;
+	uint64_t mod = (uint64_t)hi << 32 | lo;
+
+	(void)d;
+	if (format == DRM_FORMAT_XRGB8888 &&
+	    (mod == DRM_FORMAT_MOD_LINEAR || mod == DRM_FORMAT_MOD_INVALID))
+		n->xrgb_linear = true;
+}
+
+static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
+	.format = dmabuf_format,
+	.modifier = dmabuf_modifier,
+};
+
+static void wm_base_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
+{
+	(void)data;
+	xdg_wm_base_pong(wm, serial);
+}
+
+static const struct xdg_wm_base_listener wm_base_listener = {
+	.ping = wm_base_ping,
+};
+
+static void registry_global(void *data, struct wl_registry *reg,
+			    uint32_t name, const char *iface, uint32_t version)
+{
+	struct nested *n = data;
+
+	if (!strcmp(iface, wl_compositor_interface.name) && version >= 4) {
+		/* v4: damage_buffer */
+		n->compositor = wl_registry_bind(reg, name,
+						 &wl_compositor_interface, 4);
+	} else if (!strcmp(iface, wl_shm_interface.name)) {
+		n->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
+	} else if (!strcmp(iface, xdg_wm_base_interface.name)) {
+		n->wm_base = wl_registry_bind(reg, name,
+					      &xdg_wm_base_interface, 1);
+		xdg_wm_base_add_listener(n->wm_base, &wm_base_listener, n);
+	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) &&
+		   version >= 3) {
+		/* v3: the modifier events list what the parent imports */
+		n->linux_dmabuf = wl_registry_bind(reg, name,
+					&zwp_linux_dmabuf_v1_interface, 3);
+		zwp_linux_dmabuf_v1_add_listener(n->linux_dmabuf,
+						 &dmabuf_listener, n);
+	}
+}
+
+static void registry_global_remove(void *data, struct wl_registry *reg,
+				   uint32_t name)
+{
+	(void)data; (void)reg; (void)name;
+}
+
+static const struct wl_registry_listener registry_listener = {
+	.global = registry_global,
+	.global_remove = registry_global_remove,
+};
+
+/* --- output buffers --- */
+
+static void buffer_release(void *data, struct wl_buffer *wl)
+{
+	struct nested_buffer *b = data;
+
+	(void)wl;
+	b->busy = false;
+	if (b->n->wanted)
+		server_schedule_repaint(b->n->srv);
+}
+
+static const struct wl_buffer_listener buffer_listener = {
+	.release = buffer_release,
+};
+
+static void params_created(void *data, struct zwp_linux_buffer_params_v1 *p,
+			   struct wl_buffer *wl)
+{
+	struct nested *n = data;
+
+	(void)p;
+	n->params_result = 1;
+	n->params_buffer = wl;
+}
+
+static void params_failed(void *data, struct zwp_linux_buffer_params_v1 *p)
+{
+	struct nested *n = data;
+
+	(void)p;
+	n->params_result = -1;
+}
+
+static const struct zwp_linux_buffer_params_v1_listener params_listener = {
+	.created = params_created,
+	.failed = params_failed,
+};
+
+/* Our own memory as a userptr dma-buf the parent imports; false: use shm. */
+static bool buffer_userptr(struct nested *n, struct nested_buffer *b,
+			   int w, int h)
+{
+	struct userptr_dmabuf_create cr = { 0 };
+	struct zwp_linux_buffer_params_v1 *p;
+
+	b->pixels = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->pixels == MAP_FAILED) {
+		b->pixels = NULL;
+		return false;
+	}
+	cr.addr = (uintptr_t)b->pixels;
+	cr.size = b->size;
+	cr.flags = USERPTR_DMABUF_CREATE_CLOEXEC;
+	if (ioctl(n->srv->udb_fd, USERPTR_DMABUF_IOC_CREATE, &cr)) {
+		server_log(n->srv, "nested: USERPTR_DMABUF_IOC_CREATE: %s",
+			   strerror(errno));
+		return false;
+	}
+	b->dmabuf = cr.fd;
+	p = zwp_linux_dmabuf_v1_create_params(n->linux_dmabuf);
+	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, n);
+	zwp_linux_buffer_params_v1_add(p, b->dmabuf, 0, 0, (uint32_t)w * 4,
+				       DRM_FORMAT_MOD_LINEAR >> 32,
+				       DRM_FORMAT_MOD_LINEAR & 0xffffffff);
+	n->params_result = 0;
+	n->params_buffer = NULL;
+	zwp_linux_buffer_params_v1_create(p, w, h, DRM_FORMAT_XRGB8888, 0);
+	while (n->params_result == 0)
+		if (wl_display_roundtrip(n->dpy) < 0)
+			break;
+	zwp_linux_buffer_params_v1_destroy(p);
+	if (n->params_result != 1) {
+		server_log(n->srv, "nested: the parent refused our dma-buf: using wl_shm");
+		return false;
+	}
+	b->wl = n->params_buffer;
+	return true;
+}
+
+static bool buffer_shm(struct nested *n, struct nested_buffer *b, int w, int h)
+{
+	struct wl_shm_pool *pool;
+	int fd = memfd_create("udb-compositor-output", MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, (off_t)b->size) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	b->pixels = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+	if (b->pixels == MAP_FAILED) {
+		b->pixels = NULL;
+		close(fd);
+		return false;
+	}
+	pool = wl_shm_create_pool(n->shm, fd, (int32_t)b->size);
+	b->wl = wl_shm_pool_create_buffer(pool, 0, w, h, w * 4,
+					  WL_SHM_FORMAT_XRGB8888);
+	wl_shm_pool_destroy(pool);
+	close(fd);
+	return b->wl != NULL;
+}
+
+static void buffer_fini(struct nested_buffer *b)
+{
+	if (b->wl)
+		wl_buffer_destroy(b->wl);
+	if (b->dmabuf >= 0)
+		close(b->dmabuf);
+	if (b->pixels)
+		munmap(b->pixels, b->size);
+	b->wl = NULL;
+	b->dmabuf = -1;
+	b->pixels = NULL;
+}
+
+static int buffers_init(struct nested *n)
+{
+	int w = n->srv->opt.width, h = n->srv->opt.height;
+	long page = sysconf(_SC_PAGESIZE);
+	bool userptr = n->srv->udb_fd >= 0 && n->linux_dmabuf &&
+		       n->xrgb_linear;
+	int i;
+
+	for (i = 0; i < NESTED_BUFFERS; i++) {
+		struct nested_buffer *b = &n->buf[i];
+
+		b->n = n;
+		b->dmabuf = -1;
+		b->size = ((size_t)w * h * 4 + page - 1) / page * page;
+		if (userptr && !buffer_userptr(n, b, w, h)) {
+			/* all buffers take one path */
+			while (i >= 0)
+				buffer_fini(&n->buf[i--]);
+			userptr = false;
+			i = -1;
+			continue;
+		}
+		if (!userptr && !buffer_shm(n, b, w, h))
+			return -1;
+		wl_buffer_add_listener(b->wl, &buffer_listener, b);
+	}
+	n->path = userptr ? "userptr" : "shm";
+	return 0;
+}
+
+/* --- the window --- */
+
+static void xdg_surface_configure(void *data, struct xdg_surface *xs,
+				  uint32_t serial)
+{
+	struct nested *n = data;
+
+	xdg_surface_ack_configure(xs, serial);
+	if (!n->configured) {
+		n->configured = true;
+		n->srv->dirty = true;
+		server_schedule_repaint(n->srv);
+	}
+}
+
+static const struct xdg_surface_listener xdg_surface_listener = {
+	.configure = xdg_surface_configure,
+};
+
+static void toplevel_configure(void *data, struct xdg_toplevel *t,
+			       int32_t w, int32_t h, struct wl_array *states)
+{
+	(void)data; (void)t; (void)w; (void)h; (void)states;	/* fixed size */
+}
+
+static void toplevel_close(void *data, struct xdg_toplevel *t)
+{
+	struct nested *n = data;
+
+	(void)t;
+	server_log(n->srv, "nested: the parent closed the window");
+	server_exit(n->srv, 0);
+}
+
+static const struct xdg_toplevel_listener toplevel_listener = {
+	.configure = toplevel_configure,
+	.close = toplevel_close,
+};
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t ms)
+{
+	struct nested *n = data;
+	struct nested_buffer *b = n->presented;
+
+	(void)ms;
+	wl_callback_destroy(cb);
+	n->frame = NULL;
+	n->presented = NULL;
+	server_frame_done(n->srv, now_ns(CLOCK_MONOTONIC), 0,
+			  n->presented_pixels ? b->pixels : NULL,
+			  n->srv->opt.width * 4);
+	if (n->wanted)
+		server_schedule_repaint(n->srv);
+}
+
+static const struct wl_callback_listener frame_listener = {
+	.done = frame_done,
+};
+
+static void sync_pixels(struct nested_buffer *b, uint64_t flags)
+{
+	struct dma_buf_sync s = { .flags = flags | DMA_BUF_SYNC_WRITE };
+
+	if (b->dmabuf >= 0)
+		while (ioctl(b->dmabuf, DMA_BUF_IOCTL_SYNC, &s) && errno == EINTR)
+			;
+}
+
+static struct nested_buffer *free_buffer(struct nested *n)
+{
+	for (int i = 0; i < NESTED_BUFFERS; i++)
+		if (!n->buf[i].busy)
+			return &n->buf[i];
+	return NULL;
+}
+
+static void nested_paint(void *data)
+{
+	struct nested *n = data;
+	struct server *srv = n->srv;
+	struct nested_buffer *b;
+	bool pixels;
+
+	n->idle = NULL;
+	if (!n->configured || n->frame)
+		return;
+	b = free_buffer(n);
+	if (!b)
+		return;		/* a release schedules again */
+	n->wanted = false;
+	pixels = server_wants_pixels(srv);
+	if (!server_repaint(srv))
+		return;
+	sync_pixels(b, DMA_BUF_SYNC_START);
+	renderer_read(srv->renderer, b->pixels, srv->opt.width * 4);
+	sync_pixels(b, DMA_BUF_SYNC_END);
+	wl_surface_attach(n->surface, b->wl, 0, 0);
+	wl_surface_damage_buffer(n->surface, 0, 0, INT32_MAX, INT32_MAX);
+	n->frame = wl_surface_frame(n->surface);
+	wl_callback_add_listener(n->frame, &frame_listener, n);
+	wl_surface_commit(n->surface);
+	b->busy = true;
+	n->presented = b;
+	n->presented_pixels = pixels;
+	wl_display_flush(n->dpy);
+}
+
+static void nested_schedule(struct server *srv)
+{
+	struct nested *n = srv->output_data;
+
+	n->wanted = true;
+	if (!n->idle && n->configured && !n->frame)
+		n->idle = wl_event_loop_add_idle(srv->loop, nested_paint, n);
+}
+
+static int nested_dispatch(int fd, uint32_t mask, void *data)
+{
+	struct nested *n = data;
+
+	(void)fd;
+	if ((mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) ||
+	    ((mask & WL_EVENT_READABLE) && wl_display_dispatch(n->dpy) < 0) ||
+	    wl_display_dispatch_pending(n->dpy) < 0) {
+		int err = wl_display_get_error(n->dpy);
+
+		server_log(n->srv, "nested: lost the parent compositor: %s",
+			   strerror(err ? err : EPIPE));
+		wl_event_source_remove(n->src);
+		n->src = NULL;
+		server_exit(n->srv, 1);
+		return 0;
+	}
+	wl_display_flush(n->dpy);
+	return 0;
+}
+
+static void nested_destroy(struct server *srv)
+{
+	struct nested *n = srv->output_data;
+
+	if (!n)
+		return;
+	if (n->idle)
+		wl_event_source_remove(n->idle);
+	if (n->src)
+		wl_event_source_remove(n->src);
+	if (n->frame)
+		wl_callback_destroy(n->frame);
+	for (int i = 0; i < NESTED_BUFFERS; i++)
+		buffer_fini(&n->buf[i]);
+	if (n->toplevel)
+		xdg_toplevel_destroy(n->toplevel);
+	if (n->xdg_surface)
+		xdg_surface_destroy(n->xdg_surface);
+	if (n->surface)
+		wl_surface_destroy(n->surface);
+	if (n->linux_dmabuf)
+		zwp_linux_dmabuf_v1_destroy(n->linux_dmabuf);
+	if (n->wm_base)
+		xdg_wm_base_destroy(n->wm_base);
+	if (n->shm)
+		wl_shm_destroy(n->shm);
+	if (n->compositor)
+		wl_compositor_destroy(n->compositor);
+	if (n->registry)
+		wl_registry_destroy(n->registry);
+	if (n->dpy) {
+		wl_display_flush(n->dpy);
+		wl_display_disconnect(n->dpy);
+	}
+	free(n);
+	srv->output_data = NULL;
+}
+
+static const struct output_ops nested_ops = {
+	.schedule = nested_schedule,
+	.destroy = nested_destroy,
+};
+
+static int window_init(struct nested *n)
+{
+	int w = n->srv->opt.width, h = n->srv->opt.height;
+
+	n->surface = wl_compositor_create_surface(n->compositor);
+	n->xdg_surface = xdg_wm_base_get_xdg_surface(n->wm_base, n->surface);
+	xdg_surface_add_listener(n->xdg_surface, &xdg_surface_listener, n);
+	n->toplevel = xdg_surface_get_toplevel(n->xdg_surface);
+	xdg_toplevel_add_listener(n->toplevel, &toplevel_listener, n);
+	xdg_toplevel_set_title(n->toplevel, "udb-compositor");
+	xdg_toplevel_set_app_id(n->toplevel, "udb-compositor");
+	xdg_toplevel_set_min_size(n->toplevel, w, h);
+	xdg_toplevel_set_max_size(n->toplevel, w, h);
+	wl_surface_commit(n->surface);
+	return wl_display_roundtrip(n->dpy) < 0 ? -1 : 0;
+}
+
+int output_wayland_init(struct server *srv)
+{
+	struct nested *n = calloc(1, sizeof(*n));
+	const char *parent = getenv("WAYLAND_DISPLAY");
+
+	if (!n)
+		return -1;
+	srv->output_data = n;
+	srv->output = &nested_ops;
+	srv->vsync = false;
+	n->srv = srv;
+	for (int i = 0; i < NESTED_BUFFERS; i++)
+		n->buf[i].dmabuf = -1;
+	if (!parent || !strcmp(parent, srv->opt.socket)) {
+		fprintf(stderr, "udb-compositor: --backend wayland needs the parent compositor's WAYLAND_DISPLAY (and a --socket of our own)\n");
+		return -1;
+	}
+	n->dpy = wl_display_connect(NULL);
+	if (!n->dpy) {
+		fprintf(stderr, "udb-compositor: cannot connect to the parent compositor %s: %s\n",
+			parent, strerror(errno));
+		return -1;
+	}
+	n->registry = wl_display_get_registry(n->dpy);
+	wl_registry_add_listener(n->registry, &registry_listener, n);
+	/* the globals, then the dma-buf formats they announce */
+	if (wl_display_roundtrip(n->dpy) < 0 || wl_display_roundtrip(n->dpy) < 0)
+		return -1;
+	if (!n->compositor || !n->shm || !n->wm_base) {
+		fprintf(stderr, "udb-compositor: the parent compositor lacks wl_compositor v4, wl_shm or xdg_wm_base\n");
+		return -1;
+	}
+	if (buffers_init(n) < 0) {
+		fprintf(stderr, "udb-compositor: cannot allocate the output buffers\n");
+		return -1;
+	}
+	if (window_init(n) < 0)
+		return -1;
+	n->src = wl_event_loop_add_fd(srv->loop, wl_display_get_fd(n->dpy),
+				      WL_EVENT_READABLE, nested_dispatch, n);
+	if (!n->src)
+		return -1;
+	server_log(srv, "nested in %s: %dx%d window, %s output buffers",
+		   parent, srv->opt.width, srv->opt.height, n->path);
+	/* events the roundtrips queued */
+	wl_display_dispatch_pending(n->dpy);
+	wl_display_flush(n->dpy);
+	return 0;
+}
