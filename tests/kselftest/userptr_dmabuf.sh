@@ -14,8 +14,8 @@
 # directory, where `make kselftest-install` puts the udb_importer.ko it
 # finds built (KSFT_KMOD=DIR, default the project's kmod/: build it for
 # the kernel under test first); every program but uapi drives it and
-# SKIPs without it. vgem and vkms are loaded for their programs, which
-# skip when those drivers are absent. Modules the wrapper loaded are
+# SKIPs without it. vgem, vkms and vivid (for v4l2) are loaded for
+# their programs, which skip when those drivers are absent. Modules the wrapper loaded are
 # unloaded at the end (a failed unload fails the run: something kept a
 # reference). Optional: UDB_DISK and UDB_SCRATCH name directories for
 # the cases over a disk file's and a scratch file's shared mapping (they
@@ -30,7 +30,7 @@
 
 ksft_skip=4
 here=$(dirname "$(readlink -f "$0")")
-all="uapi mirror safety jobs contract torture fuzz faultinject vgem vkms"
+all="uapi mirror safety jobs contract torture fuzz faultinject vgem vkms v4l2"
 tests=${USERPTR_DMABUF_TESTS:-$all}
 loaded=()
 
@@ -81,7 +81,10 @@ for t in "$@"; do
 		echo "ok $n $t # SKIP no /dev/udb_importer (the reference importer: make install WITH_IMPORTER=1, or build it for this kernel before make kselftest-install, which copies it here)"
 		continue
 	fi
-	case $t in vgem | vkms) load "$t" ;; esac
+	case $t in
+	vgem | vkms) load "$t" ;;
+	v4l2) load vivid ;;
+	esac
 	args=()
 	[ "$t" = contract ] && [ "${USERPTR_DMABUF_HOTPLUG:-0}" != 1 ] &&
 		args=(-T memory_offline_with_a_mapped_buffer)
