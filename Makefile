@@ -92,8 +92,8 @@ deb:
 # reference importer) for KVER, the udev rule that opens the device to the
 # render group, and the systemd unit that loads the exporter at boot (as
 # the package does: linked from sysinit.target.wants/, skipped on kernels
-# older than 6.12 and on kernels without the module). As root. Uninstall
-# also removes the modules-load.d entry earlier versions installed.
+# older than 6.12 and on kernels without the module). As root. Install
+# and uninstall remove the modules-load.d entry earlier versions installed.
 INSTALL_MOD = $(DESTDIR)/lib/modules/$(KVER)/updates/userptr-dmabuf
 UNIT_DIR = $(DESTDIR)/etc/systemd/system
 UNIT = userptr-dmabuf.service
@@ -105,6 +105,7 @@ install: module
 	install -D -m 0644 packaging/$(UNIT) $(UNIT_DIR)/$(UNIT)
 	mkdir -p $(UNIT_DIR)/sysinit.target.wants
 	ln -sfn ../$(UNIT) $(UNIT_DIR)/sysinit.target.wants/$(UNIT)
+	rm -f $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
 	$(if $(DESTDIR),,depmod -a $(KVER))
 	$(if $(DESTDIR),,-udevadm control --reload)
 	$(if $(SYSTEMD_RUNNING),-systemctl daemon-reload)
