@@ -71,7 +71,8 @@ static void output_bind(struct wl_client *c, void *data, uint32_t ver,
 int output_global_init(struct server *srv)
 {
 	snprintf(srv->output_name, sizeof(srv->output_name), "%s",
-		 srv->opt.backend[0] == 'k' ? "KMS-1" : "HEADLESS-1");
+		 srv->opt.backend[0] == 'k' ? "KMS-1" :
+		 srv->opt.backend[0] == 'w' ? "WL-1" : "HEADLESS-1");
 	return wl_global_create(srv->display, &wl_output_interface,
 				OUTPUT_VERSION, srv, output_bind) ? 0 : -1;
 }

@@ -18,8 +18,11 @@
  * is pending, or while both buffers are held by the parent, waits for
  * the callback or a release. The frame counts as presented when the
  * parent's callback for it fires (server_frame_done(), no retrace
- * counter: seq 0). The parent closing the window ends the server (status
- * 0); losing the connection ends it with status 1.
+ * counter: seq 0), or after NESTED_FRAME_TIMEOUT_MS if the parent
+ * withholds it (a hidden window): our clients then run at that pace
+ * instead of stopping. The parent closing the window ends the server
+ * (status 0); losing the connection, or a protocol error from the
+ * parent (logged), ends it with status 1.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -57,7 +60,8 @@ struct nested {
 	struct wl_shm *shm;
 	struct xdg_wm_base *wm_base;
 	struct zwp_linux_dmabuf_v1 *linux_dmabuf;
-	bool xrgb_linear;	/* the parent imports XRGB8888 LINEAR */
+	bool xrgb_linear;	/* the parent imports XRGB8888 linear... */
+	uint64_t modifier;	/* ...with this modifier (LINEAR or INVALID) */
 	int params_result;	/* 1 created, -1 failed, 0 pending */
 	struct wl_buffer *params_buffer;
 
@@ -69,13 +73,18 @@ struct nested {
 	struct nested_buffer *presented;	/* the frame the callback is for */
 	bool presented_pixels;
 	bool wanted;		/* a repaint was asked for */
-	struct wl_event_source *src, *idle;
+	struct wl_event_source *src, *idle, *timer;
+	int stride;
 
 	struct nested_buffer buf[NESTED_BUFFERS];
 	const char *path;	/* "userptr" or "shm" */
 };
 
 static void nested_paint(void *data);
+static void nested_flush(struct nested *n);
+
+/* the longest the parent may withhold a frame callback */
+#define NESTED_FRAME_TIMEOUT_MS 1000
 
 /* --- registry and globals --- */
 
@@ -92,9 +101,16 @@ static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
 	uint64_t mod = (uint64_t)hi << 32 | lo;
 
 	(void)d;
-	if (format == DRM_FORMAT_XRGB8888 &&
-	    (mod == DRM_FORMAT_MOD_LINEAR || mod == DRM_FORMAT_MOD_INVALID))
+	if (format != DRM_FORMAT_XRGB8888)
+		return;
+	if (mod == DRM_FORMAT_MOD_LINEAR) {
 		n->xrgb_linear = true;
+		n->modifier = mod;
+	} else if (mod == DRM_FORMAT_MOD_INVALID && !n->xrgb_linear) {
+		/* implicit: linear for the software renderers that list it */
+		n->xrgb_linear = true;
+		n->modifier = mod;
+	}
 }
 
 static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
@@ -211,9 +227,9 @@ static bool buffer_userptr(struct nested *n, struct nested_buffer *b,
 	b->dmabuf = cr.fd;
 	p = zwp_linux_dmabuf_v1_create_params(n->linux_dmabuf);
 	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, n);
-	zwp_linux_buffer_params_v1_add(p, b->dmabuf, 0, 0, (uint32_t)w * 4,
-				       DRM_FORMAT_MOD_LINEAR >> 32,
-				       DRM_FORMAT_MOD_LINEAR & 0xffffffff);
+	zwp_linux_buffer_params_v1_add(p, b->dmabuf, 0, 0,
+				       (uint32_t)n->stride, n->modifier >> 32,
+				       n->modifier & 0xffffffff);
 	n->params_result = 0;
 	n->params_buffer = NULL;
 	zwp_linux_buffer_params_v1_create(p, w, h, DRM_FORMAT_XRGB8888, 0);
@@ -247,7 +263,7 @@ static bool buffer_shm(struct nested *n, struct nested_buffer *b, int w, int h)
 		return false;
 	}
 	pool = wl_shm_create_pool(n->shm, fd, (int32_t)b->size);
-	b->wl = wl_shm_pool_create_buffer(pool, 0, w, h, w * 4,
+	b->wl = wl_shm_pool_create_buffer(pool, 0, w, h, n->stride,
 					  WL_SHM_FORMAT_XRGB8888);
 	wl_shm_pool_destroy(pool);
 	close(fd);
@@ -275,12 +291,14 @@ static int buffers_init(struct nested *n)
 		       n->xrgb_linear;
 	int i;
 
+	/* a pitch GPU importers take (amdgpu wants 256-byte aligned rows) */
+	n->stride = (w * 4 + 255) & ~255;
 	for (i = 0; i < NESTED_BUFFERS; i++) {
 		struct nested_buffer *b = &n->buf[i];
 
 		b->n = n;
 		b->dmabuf = -1;
-		b->size = ((size_t)w * h * 4 + page - 1) / page * page;
+		b->size = ((size_t)n->stride * h + page - 1) / page * page;
 		if (userptr && !buffer_userptr(n, b, w, h)) {
 			/* all buffers take one path */
 			while (i >= 0)
@@ -336,20 +354,41 @@ static const struct xdg_toplevel_listener toplevel_listener = {
 	.close = toplevel_close,
 };
 
-static void frame_done(void *data, struct wl_callback *cb, uint32_t ms)
+/*
+ * The frame is on the parent's screen: its frame callback came, or the
+ * parent withholds callbacks (a hidden or minimised window) and the
+ * fallback timer stands in, so our clients keep getting theirs.
+ */
+static void nested_presented(struct nested *n)
 {
-	struct nested *n = data;
 	struct nested_buffer *b = n->presented;
 
-	(void)ms;
-	wl_callback_destroy(cb);
+	if (n->frame)
+		wl_callback_destroy(n->frame);
 	n->frame = NULL;
 	n->presented = NULL;
+	wl_event_source_timer_update(n->timer, 0);
 	server_frame_done(n->srv, now_ns(CLOCK_MONOTONIC), 0,
-			  n->presented_pixels ? b->pixels : NULL,
-			  n->srv->opt.width * 4);
+			  n->presented_pixels && b ? b->pixels : NULL,
+			  n->stride);
 	if (n->wanted)
 		server_schedule_repaint(n->srv);
+}
+
+static void frame_done(void *data, struct wl_callback *cb, uint32_t ms)
+{
+	(void)cb;
+	(void)ms;
+	nested_presented(data);
+}
+
+static int frame_timeout(void *data)
+{
+	struct nested *n = data;
+
+	if (n->frame)
+		nested_presented(n);
+	return 0;
 }
 
 static const struct wl_callback_listener frame_listener = {
@@ -359,10 +398,18 @@ static const struct wl_callback_listener frame_listener = {
 static void sync_pixels(struct nested_buffer *b, uint64_t flags)
 {
 	struct dma_buf_sync s = { .flags = flags | DMA_BUF_SYNC_WRITE };
+	static bool said;
+	int ret;
 
-	if (b->dmabuf >= 0)
-		while (ioctl(b->dmabuf, DMA_BUF_IOCTL_SYNC, &s) && errno == EINTR)
-			;
+	if (b->dmabuf < 0)
+		return;
+	do
+		ret = ioctl(b->dmabuf, DMA_BUF_IOCTL_SYNC, &s);
+	while (ret && errno == EINTR);
+	if (ret && !said) {
+		said = true;
+		server_log(b->n->srv, "nested: DMA_BUF_IOCTL_SYNC: %s", strerror(errno));
+	}
 }
 
 static struct nested_buffer *free_buffer(struct nested *n)
@@ -391,7 +438,7 @@ static void nested_paint(void *data)
 	if (!server_repaint(srv))
 		return;
 	sync_pixels(b, DMA_BUF_SYNC_START);
-	renderer_read(srv->renderer, b->pixels, srv->opt.width * 4);
+	renderer_read(srv->renderer, b->pixels, n->stride);
 	sync_pixels(b, DMA_BUF_SYNC_END);
 	wl_surface_attach(n->surface, b->wl, 0, 0);
 	wl_surface_damage_buffer(n->surface, 0, 0, INT32_MAX, INT32_MAX);
@@ -401,7 +448,8 @@ static void nested_paint(void *data)
 	b->busy = true;
 	n->presented = b;
 	n->presented_pixels = pixels;
-	wl_display_flush(n->dpy);
+	wl_event_source_timer_update(n->timer, NESTED_FRAME_TIMEOUT_MS);
+	nested_flush(n);
 }
 
 static void nested_schedule(struct server *srv)
@@ -413,24 +461,52 @@ static void nested_schedule(struct server *srv)
 		n->idle = wl_event_loop_add_idle(srv->loop, nested_paint, n);
 }
 
+/* Send what is queued; a full socket waits for WRITABLE. */
+static void nested_flush(struct nested *n)
+{
+	uint32_t mask = WL_EVENT_READABLE;
+
+	if (wl_display_flush(n->dpy) < 0 && errno == EAGAIN)
+		mask |= WL_EVENT_WRITABLE;
+	if (n->src)
+		wl_event_source_fd_update(n->src, mask);
+}
+
+static void nested_lost(struct nested *n)
+{
+	const struct wl_interface *iface;
+	int err = wl_display_get_error(n->dpy);
+	uint32_t id, code;
+
+	if (err == EPROTO) {
+		code = wl_display_get_protocol_error(n->dpy, &iface, &id);
+		server_log(n->srv, "nested: the parent sent a protocol error: %s#%u, code %u",
+			   iface ? iface->name : "?", id, code);
+	} else {
+		server_log(n->srv, "nested: lost the parent compositor: %s",
+			   strerror(err ? err : EPIPE));
+	}
+	wl_event_source_remove(n->src);
+	n->src = NULL;
+	server_exit(n->srv, 1);
+}
+
 static int nested_dispatch(int fd, uint32_t mask, void *data)
 {
 	struct nested *n = data;
 
 	(void)fd;
-	if ((mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) ||
-	    ((mask & WL_EVENT_READABLE) && wl_display_dispatch(n->dpy) < 0) ||
-	    wl_display_dispatch_pending(n->dpy) < 0) {
-		int err = wl_display_get_error(n->dpy);
-
-		server_log(n->srv, "nested: lost the parent compositor: %s",
-			   strerror(err ? err : EPIPE));
-		wl_event_source_remove(n->src);
-		n->src = NULL;
-		server_exit(n->srv, 1);
+	/* on a hangup, what the parent sent before it (an error) first */
+	if ((mask & (WL_EVENT_READABLE | WL_EVENT_HANGUP | WL_EVENT_ERROR)) &&
+	    wl_display_dispatch(n->dpy) < 0) {
+		nested_lost(n);
 		return 0;
 	}
-	wl_display_flush(n->dpy);
+	if (mask & (WL_EVENT_HANGUP | WL_EVENT_ERROR)) {
+		nested_lost(n);
+		return 0;
+	}
+	nested_flush(n);
 	return 0;
 }
 
@@ -442,18 +518,21 @@ static void nested_destroy(struct server *srv)
 		return;
 	if (n->idle)
 		wl_event_source_remove(n->idle);
+	if (n->timer)
+		wl_event_source_remove(n->timer);
 	if (n->src)
 		wl_event_source_remove(n->src);
 	if (n->frame)
 		wl_callback_destroy(n->frame);
-	for (int i = 0; i < NESTED_BUFFERS; i++)
-		buffer_fini(&n->buf[i]);
+	/* the window first: the parent must not sample freed buffers */
 	if (n->toplevel)
 		xdg_toplevel_destroy(n->toplevel);
 	if (n->xdg_surface)
 		xdg_surface_destroy(n->xdg_surface);
 	if (n->surface)
 		wl_surface_destroy(n->surface);
+	for (int i = 0; i < NESTED_BUFFERS; i++)
+		buffer_fini(&n->buf[i]);
 	if (n->linux_dmabuf)
 		zwp_linux_dmabuf_v1_destroy(n->linux_dmabuf);
 	if (n->wm_base)
@@ -534,12 +613,13 @@ int output_wayland_init(struct server *srv)
 		return -1;
 	n->src = wl_event_loop_add_fd(srv->loop, wl_display_get_fd(n->dpy),
 				      WL_EVENT_READABLE, nested_dispatch, n);
-	if (!n->src)
+	n->timer = wl_event_loop_add_timer(srv->loop, frame_timeout, n);
+	if (!n->src || !n->timer)
 		return -1;
 	server_log(srv, "nested in %s: %dx%d window, %s output buffers",
 		   parent, srv->opt.width, srv->opt.height, n->path);
 	/* events the roundtrips queued */
 	wl_display_dispatch_pending(n->dpy);
-	wl_display_flush(n->dpy);
+	nested_flush(n);
 	return 0;
 }
