@@ -153,10 +153,11 @@ fetch_debs() { # DIR PACKAGE...
 	local dir=$1 p f
 	shift
 	mkdir -p "$dir"
-	# apt-get download writes as the _apt user when that user can write
-	# the directory (else as root, with a warning): make it _apt's, 0755,
-	# not world-writable
-	if id -u _apt >/dev/null 2>&1; then
+	# run as root, apt-get download writes as the _apt user when that
+	# user can write the directory (else as root, with a warning): make
+	# it _apt's, 0755, not world-writable. Run as another user, it writes
+	# as that user, who owns the cache (see above).
+	if [ "$(id -u)" = 0 ] && id -u _apt >/dev/null 2>&1; then
 		chown _apt "$dir"
 		chmod 0755 "$dir"
 	fi

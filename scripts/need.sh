@@ -17,6 +17,16 @@ module)
 		echo "  or build against another tree: make KDIR=/path/to/kernel/build" >&2
 		exit 1
 	fi
+	rel=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo "$kver")
+	IFS=. read -r major minor _ <<<"$rel"
+	if [[ $major =~ ^[0-9]+$ && $minor =~ ^[0-9]+$ ]] &&
+		{ [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "$minor" -lt 12 ]; }; }; then
+		echo "make: kernel $rel at $kdir is older than 6.12, which the module needs." >&2
+		echo "  Debian 12: apt-get install -t bookworm-backports linux-image-amd64 linux-headers-amd64" >&2
+		echo "  (with bookworm-backports in your apt sources), reboot into it, run make again;" >&2
+		echo "  or build against another tree: make KDIR=/path/to/6.12+/build" >&2
+		exit 1
+	fi
 	exit 0
 	;;
 programs)
