@@ -80,6 +80,12 @@ dkms-src:
 dkms-install: dkms-src
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
 
+# undo dkms-install: the module from every kernel DKMS built it for, and
+# the source
+dkms-uninstall:
+	-dkms remove userptr-dmabuf/$(DKMS_VER) --all
+	rm -rf $(DKMS_SRC)
+
 # make deb: the Debian package userptr-dmabuf-dkms (the DKMS source, the
 # udev rule, the systemd unit that loads the module at boot), built with
 # dpkg-deb into
@@ -162,4 +168,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install deb kselftest-install demo demo-bench mutants fuzz clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install dkms-uninstall deb kselftest-install demo demo-bench mutants fuzz clean
