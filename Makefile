@@ -107,7 +107,8 @@ SYSTEMD_RUNNING = $(if $(DESTDIR),,$(wildcard /run/systemd/system))
 install: module
 	install -D -m 0644 kmod/userptr_dmabuf.ko $(INSTALL_MOD)/userptr_dmabuf.ko
 	$(if $(filter 1,$(WITH_IMPORTER)),install -D -m 0644 kmod/udb_importer.ko $(INSTALL_MOD)/udb_importer.ko)
-	install -D -m 0644 packaging/99-userptr-dmabuf.rules $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules
+	install -D -m 0644 packaging/70-userptr-dmabuf.rules $(DESTDIR)/etc/udev/rules.d/70-userptr-dmabuf.rules
+	rm -f $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules
 	install -D -m 0644 packaging/$(UNIT) $(UNIT_DIR)/$(UNIT)
 	mkdir -p $(UNIT_DIR)/sysinit.target.wants
 	ln -sfn ../$(UNIT) $(UNIT_DIR)/sysinit.target.wants/$(UNIT)
@@ -118,7 +119,7 @@ install: module
 
 uninstall:
 	rm -rf $(INSTALL_MOD)
-	rm -f $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
+	rm -f $(DESTDIR)/etc/udev/rules.d/70-userptr-dmabuf.rules $(DESTDIR)/etc/udev/rules.d/99-userptr-dmabuf.rules $(DESTDIR)/etc/modules-load.d/userptr-dmabuf.conf
 	rm -f $(UNIT_DIR)/sysinit.target.wants/$(UNIT) $(UNIT_DIR)/$(UNIT)
 	$(if $(DESTDIR),,depmod -a $(KVER))
 	$(if $(SYSTEMD_RUNNING),-systemctl daemon-reload)

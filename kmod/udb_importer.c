@@ -26,9 +26,11 @@
  * COPY does that synchronously in the ioctl; SUBMIT queues a job to the
  * device's thread and returns a sync_file for the job's fence, which is in
  * the dma-buf's dma_resv (WRITE for FILL/COPY, READ for CHECKSUM) before
- * the ioctl returns. Both wait for the exporter's KERNEL fences first;
- * neither waits for other fences (a COPY is not ordered after queued jobs:
- * userspace waits for their sync_files when it needs that).
+ * the ioctl returns. Both wait for the exporter's KERNEL fences before
+ * using a mapping (the _VMAP copies use no mapping: dma_buf_vmap() under
+ * the dma_resv lock serves what is published); neither waits for other
+ * fences (a COPY is not ordered after queued jobs: userspace waits for
+ * their sync_files when it needs that).
  *
  * Mappings are refcounted (struct imp_mapping): the attachment holds one
  * reference while the mapping is current, every job one until it ends.
@@ -610,7 +612,9 @@ struct imp_job {
  */
 struct imp_fence {
 	struct dma_fence base;
+#ifndef UDB_HAVE_FENCE_INLINE_LOCK
 	spinlock_t lock;	/* taken by the dma_fence core only */
+#endif
 };
 
 static const char *imp_fence_driver_name(struct dma_fence *fence)

@@ -3,7 +3,7 @@
 # `make deb`: the Debian package userptr-dmabuf-dkms, built with dpkg-deb
 # (no debhelper needed) from packaging/deb/ into OUTDIR (default build/deb):
 #   /usr/src/userptr-dmabuf-VERSION/       the DKMS source (make dkms-src)
-#   /lib/udev/rules.d/99-userptr-dmabuf.rules
+#   /lib/udev/rules.d/70-userptr-dmabuf.rules
 #   /lib/systemd/system/userptr-dmabuf.service    loads it at boot (6.12+,
 #   /lib/systemd/system/sysinit.target.wants/...  when it is there)
 #   /usr/share/doc/userptr-dmabuf-dkms/copyright
@@ -26,7 +26,7 @@ root=$out/root
 rm -rf "$root"
 mkdir -p "$root/DEBIAN"
 make -s -C "$here" dkms-src DKMS_SRCTREE="$root/usr/src" >/dev/null
-install -D -m 0644 "$here/packaging/99-userptr-dmabuf.rules" "$root/lib/udev/rules.d/99-userptr-dmabuf.rules"
+install -D -m 0644 "$here/packaging/70-userptr-dmabuf.rules" "$root/lib/udev/rules.d/70-userptr-dmabuf.rules"
 install -D -m 0644 "$here/packaging/userptr-dmabuf.service" "$root/lib/systemd/system/userptr-dmabuf.service"
 mkdir -p "$root/lib/systemd/system/sysinit.target.wants"
 ln -s ../userptr-dmabuf.service "$root/lib/systemd/system/sysinit.target.wants/userptr-dmabuf.service"

@@ -516,7 +516,9 @@ static int offline_within(int block, unsigned int secs, uint64_t *ms)
 TEST_F_TIMEOUT(contract, detach_between_refresh_passes_keeps_the_snapshot_whole, 60)
 {
 	size_t ps = self->ps, len = 8 * ps;
+	struct userptr_dmabuf_info info;
 	uint8_t *mem, *view;
+	uint64_t gen;
 	int fd, h;
 	long bad;
 
@@ -534,6 +536,8 @@ TEST_F_TIMEOUT(contract, detach_between_refresh_passes_keeps_the_snapshot_whole,
 	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
 	ASSERT_GE(h, 0);
 	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+	gen = info.generation;
 
 	ASSERT_EQ(0, udb_param_write("debug_refresh_delay_ms", 1500));
 	/* pages 0-3 change: a pinning refresh starts and waits */
@@ -547,6 +551,10 @@ TEST_F_TIMEOUT(contract, detach_between_refresh_passes_keeps_the_snapshot_whole,
 	EXPECT_EQ(0, imp_detach(self->imp, h));
 	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
 	udb_param_write("debug_refresh_delay_ms", 0);
+	/* one publish for both changes: the held pass retried, as intended */
+	ASSERT_EQ(0, udb_info(self->dev, fd, &info));
+	EXPECT_EQ(gen + 1, info.generation) TH_LOG("publishes: %llu, not 1: the pass did not retry across the detach",
+						   (unsigned long long)(info.generation - gen));
 
 	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, view) TH_LOG("mmap of the dma-buf: %s", strerror(errno));

@@ -35,7 +35,7 @@ FIXTURE_TEARDOWN(dev)
 
 /*
  * The module creates the node root-only; the plan applies
- * packaging/99-userptr-dmabuf.rules (tests/vm/udev-rule.sh) before this
+ * packaging/70-userptr-dmabuf.rules (tests/vm/udev-rule.sh) before this
  * runs, so it is root:render 0660, as on an installed system.
  */
 TEST(device_follows_the_udev_rule)

@@ -83,7 +83,7 @@ mkdir -p "$rootview"
 mount --bind / "$rootview" || { notok "bind mount of / to see below the overlays"; finish; }
 # An earlier plan of this boot may have put the rule into /run/udev,
 # which would shadow the packaged one.
-rm -f /run/udev/rules.d/99-userptr-dmabuf.rules
+rm -f /run/udev/rules.d/70-userptr-dmabuf.rules
 udevadm control --reload 2>/dev/null
 before=$(written)
 
@@ -110,7 +110,7 @@ check "DKMS installed userptr_dmabuf.ko for $kver (vermagic), not the test impor
 		! ls /lib/modules/'$kver'/updates/dkms/udb_importer.ko* 2>/dev/null"
 unit=userptr-dmabuf.service
 check "packaged files: source, udev rule, systemd unit linked from sysinit.target.wants/" bash -c \
-	"ls -d /usr/src/userptr-dmabuf-*/dkms.conf /lib/udev/rules.d/99-userptr-dmabuf.rules /lib/systemd/system/$unit &&
+	"ls -d /usr/src/userptr-dmabuf-*/dkms.conf /lib/udev/rules.d/70-userptr-dmabuf.rules /lib/systemd/system/$unit &&
 	 test \"\$(readlink /lib/systemd/system/sysinit.target.wants/$unit)\" = ../$unit"
 
 # Load as at boot, with the packaged unit that sysinit.target pulls in,
@@ -140,7 +140,7 @@ echo "# removal took $(($(date +%s) - t0)) s"
 check "after dpkg -r: no module, no DKMS state, no source, no rule, no unit" bash -c "
 	! modinfo userptr_dmabuf 2>/dev/null && ! modprobe -n userptr_dmabuf 2>/dev/null &&
 	[ -z \"\$(dkms status -m userptr-dmabuf)\" ] && ! test -e /var/lib/dkms/userptr-dmabuf &&
-	! ls -d /usr/src/userptr-dmabuf-* /lib/udev/rules.d/99-userptr-dmabuf.rules \
+	! ls -d /usr/src/userptr-dmabuf-* /lib/udev/rules.d/70-userptr-dmabuf.rules \
 		/lib/systemd/system/$unit /lib/systemd/system/sysinit.target.wants/$unit 2>/dev/null &&
 	! find /lib/modules/$kver -name 'userptr_dmabuf.ko*' -o -name 'udb_importer.ko*' | grep -q ."
 check "dpkg --purge: dpkg keeps no trace of $pkg" bash -c "

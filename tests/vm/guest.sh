@@ -18,7 +18,7 @@ echo madvise >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
 # virtme-init starts udevd with --resolve-names=never: udev then drops
 # every GROUP="name" / OWNER="name" of every rule (systemd's udev-rules.c:
 # "Resolving group name is disabled, ignoring GROUP=..."), so a rule like
-# packaging/99-userptr-dmabuf.rules could only ever set the mode. The
+# packaging/70-userptr-dmabuf.rules could only ever set the mode. The
 # guest's /etc/group is the host's: restart udevd resolving names, as an
 # installed system runs it. tests/vm/udev-rule.sh fails if udev does not
 # apply the rule.

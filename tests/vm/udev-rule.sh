@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # In the test VM, after the modules are loaded: install
-# packaging/99-userptr-dmabuf.rules as an installed system has it and let
+# packaging/70-userptr-dmabuf.rules as an installed system has it and let
 # udev apply it, so the steps run as nobody (in the rule's group) use the
 # devices the way a user would. The guest's root is the host's, read-only,
 # where the rule is not installed: it goes to /run/udev/rules.d, udev
@@ -15,9 +15,9 @@
 #                      module's own 0600)
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
-rule=$here/packaging/99-userptr-dmabuf.rules
+rule=$here/packaging/70-userptr-dmabuf.rules
 if [ "${1:-}" = off ]; then
-	rm -f /run/udev/rules.d/99-userptr-dmabuf.rules
+	rm -f /run/udev/rules.d/70-userptr-dmabuf.rules
 	udevadm control --reload
 	exit
 fi
@@ -39,5 +39,14 @@ for name in userptr_dmabuf udb_importer; do
 	got=$(stat -c '%U %G %a' "$dev")
 	echo "udev-rule: $dev is '$got' after udev applied the rule (want 'root $group $mode')"
 	[ "$got" = "root $group $mode" ] || rc=1
+	# uaccess must be set before 71-seat.rules, which tags such devices
+	# "seat" (and 73-seat-late.rules hands them to logind)
+	if grep -q "^KERNEL==\"$name\".*TAG+=\"uaccess\"" "$rule" &&
+		[ -e /lib/udev/rules.d/71-seat.rules ]; then
+		tags=$(udevadm info --query=property --name="$dev" | sed -n 's/^TAGS=//p')
+		echo "udev-rule: $dev tags '$tags' (want uaccess and seat)"
+		case $tags in *:uaccess:*) ;; *) rc=1 ;; esac
+		case $tags in *:seat:*) ;; *) rc=1 ;; esac
+	fi
 done
 exit $rc
