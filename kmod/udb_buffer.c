@@ -698,15 +698,16 @@ static bool udb_buffer_pinnable(struct udb_buffer *buf)
 
 /*
  * Look at the owner's VMAs again (a MAP_FIXED may have put anything
- * there): buf->nopin says whether the snapshot may be pinned. Under
+ * there): buf->nopin says whether the snapshot may be pinned. Every pass,
+ * also while nothing is attached dynamically: an attach may come between
+ * here and the pass's plan, which then pins on what this found. A VMA
+ * change after here invalidates, and the pass retries. Under
  * refresh_lock.
  */
 static void udb_check_pinnable(struct udb_buffer *buf)
 {
 	bool nopin;
 
-	if (!READ_ONCE(buf->dyn_attachments) && !READ_ONCE(buf->kept))
-		return;
 	if (!mmget_not_zero(buf->mm))
 		return;
 	if (mmap_read_lock_killable(buf->mm)) {
