@@ -30,13 +30,19 @@
  *                               the sequence moved, else
  *                               udb_publish_pages() of [plo, phi)
  *
- * Pinning itself (udb_pin_window()) and the whole-buffer plan of a first
- * keep are not modelled: the snapshot starts kept, and a pass that keeps
- * publishes the dirty window like one that does not. Critical sections
- * under buf->lock are atomic steps.
+ * With -DREATTACH a dynamic attach comes back after the detach (the next
+ * pass keeps again: udb_pass_plan()'s whole-buffer plan fills the pages
+ * outside the dirty window from the snapshot, and a page the notifier
+ * dropped from an unkept snapshot widens the dirty window); with -DFLIP
+ * a pass may find the memory changed between pinnable and not (the same
+ * whole-buffer plan); with -DSPURIOUS udb_pin_window() may say -EAGAIN
+ * and send the pass back without a publish check. tests/model/check runs
+ * all three. Pinning itself is not modelled. Critical sections under
+ * buf->lock are atomic steps.
  *
  * Checked: every page a publish puts in the snapshot is the one the owner
- * maps at that moment (never 0, the "page" an empty scratch entry names).
+ * maps at that moment (never 0, the "page" an empty scratch entry names),
+ * and after every publish the whole snapshot is what the owner maps.
  * Mutant (tests/model/check):
  *   BUG_PARTIAL_REFAULT  the pass after the snapshot was let go faults only
  *                        what changed since the previous pass (the defect
@@ -80,7 +86,7 @@ proctype Owner()
 			seq++;
 			i = a;
 			do
-			:: i < b -> owner[i] = gen; i++
+			:: i < b -> owner[i] = gen; if :: !kept -> snap[i] = 0 :: else -> skip fi; i++
 			:: else -> break
 			od
 		}
@@ -92,13 +98,16 @@ proctype Owner()
 
 proctype Detach()
 {
-	dyn = false
+	dyn = false;
+#ifdef REATTACH
+	dyn = true
+#endif
 }
 
 proctype Refresh()
 {
 	byte flo, fhi, plo, phi, lo = 0, hi = 0, s, i, passes = 0;
-	bool first = true, all;
+	bool first = true, all, keep, flip = false;
 
 	/* wait for a change to refresh */
 	(dirty_lo < dirty_hi);
@@ -113,6 +122,11 @@ again:
 			:: else -> break
 			od;
 			kept = false;
+			i = dirty_lo;
+			do
+			:: i < dirty_hi -> snap[i] = 0; i++
+			:: else -> break
+			od;
 #ifndef BUG_PARTIAL_REFAULT
 			all = true
 #endif
@@ -136,7 +150,30 @@ again:
 		refault_hi = 0;
 		plo = dirty_lo;
 		phi = dirty_hi;
-		first = false
+		first = false;
+		keep = dyn || kept;
+#ifdef FLIP
+		if :: flip = true :: flip = false fi;
+#endif
+		if
+		:: keep && (!kept || flip) ->	/* udb_pass_plan(): first keep or nopin flip, whole buffer */
+			i = 0;
+			do
+			:: i < NP ->
+				if
+				:: i >= plo && i < phi -> skip
+				:: else ->
+					if
+					:: snap[i] == 0 -> extend(dirty_lo, dirty_hi, i, i + 1)
+					:: else -> pfns[i] = snap[i]
+					fi
+				fi;
+				i++
+			:: else -> break
+			od;
+			plo = 0; phi = NP
+		:: else -> skip
+		fi
 	}
 	/* the fault, page by page */
 	i = flo;
@@ -144,6 +181,10 @@ again:
 	:: i < fhi -> pfns[i] = owner[i]; i++
 	:: else -> break
 	od;
+#ifdef SPURIOUS
+	/* udb_pin_window() -EAGAIN: back to again without a publish check */
+	if :: passes < NPASS - 1 -> passes++; goto again :: true -> skip fi;
+#endif
 	atomic {	/* publish under buf->lock */
 		passes++;
 		if
@@ -164,7 +205,13 @@ again:
 		:: else -> break
 		od;
 		dirty_lo = 0;
-		dirty_hi = 0
+		dirty_hi = 0;
+		kept = keep;
+		i = 0;
+		do
+		:: i < NP -> assert(snap[i] == owner[i]); i++
+		:: else -> break
+		od
 	}
 	/* another change after this publish: refresh again */
 	if
