@@ -78,6 +78,7 @@ dkms-src:
 	cp kmod/Kbuild kmod/Makefile $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DKMS_SRC)/kmod/
 
 dkms-install: dkms-src
+	@bash scripts/need.sh module "$(KDIR)" "$(KVER)"
 	dkms install userptr-dmabuf/$(DKMS_VER) -k $(KVER)
 
 # undo dkms-install: the module from every kernel DKMS built it for, and
