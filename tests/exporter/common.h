@@ -99,6 +99,22 @@ static inline int imp_copy(int imp, int handle, uint32_t op, size_t off,
 	return ret;
 }
 
+/*
+ * @len bytes of dma-buf @fd through the exporter's vmap, under a temporary
+ * read-only handle: while a static importer pins, what it holds.
+ */
+static inline int imp_read_vmap(int imp, int fd, uint8_t *p, size_t len)
+{
+	int h = imp_attach(imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
+			   UDB_IMPORTER_ATTACH_READONLY), ret;
+
+	if (h < 0)
+		return h;
+	ret = imp_copy(imp, h, UDB_IMPORTER_READ_VMAP, 0, p, len, NULL);
+	imp_detach(imp, h);
+	return ret;
+}
+
 /* Device read of the whole buffer into a fresh allocation (or NULL). */
 static inline uint8_t *imp_read_all(int imp, int handle, size_t len, int *err)
 {

@@ -653,19 +653,6 @@ static enum kind usable_kind(FIXTURE_DATA(v4l2) *self)
 	return self->alloc == DMA_CONTIG ? HUGE : PLAIN_MMAP;
 }
 
-/* The pinned pages' bytes, through the reference importer's vmap. */
-static int read_pinned(int imp, int fd, uint8_t *p, size_t len)
-{
-	int h = imp_attach(imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
-			   UDB_IMPORTER_ATTACH_READONLY), ret;
-
-	if (h < 0)
-		return h;
-	ret = imp_copy(imp, h, UDB_IMPORTER_READ_VMAP, 0, p, len, NULL);
-	imp_detach(imp, h);
-	return ret;
-}
-
 /*
  * The owner changes the range between frames. mremap away and back: the
  * same pages come back, the change is counted in pinned_invalidations,
@@ -737,7 +724,7 @@ TEST_F_TIMEOUT(v4l2, owner_changes_the_range_between_frames, 120)
 		uint8_t *p = malloc(c->len);
 
 		ASSERT_NE(NULL, p);
-		ASSERT_EQ(0, read_pinned(self->imp, c->fd, p, c->len));
+		ASSERT_EQ(0, imp_read_vmap(self->imp, c->fd, p, c->len));
 		EXPECT_GE(bottom_row_lumas(p, &self->pf), 6)
 			TH_LOG("the frame is in the pinned pages");
 		free(p);
@@ -926,7 +913,7 @@ TEST_F_TIMEOUT(v4l2, owner_exits_while_streaming, 120)
 		uint8_t *p = malloc(vb.length);
 
 		ASSERT_NE(NULL, p);
-		ret = read_pinned(self->imp, fd, p, vb.length);
+		ret = imp_read_vmap(self->imp, fd, p, vb.length);
 		TH_LOG("a new import of the dead owner's buffer: %s",
 		       ret ? strerror(-ret) : "works");
 		/* docs/importer-guide.md: a static attach after the owner exited */

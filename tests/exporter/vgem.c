@@ -136,20 +136,6 @@ FIXTURE_TEARDOWN(vgem)
 	close(self->dev);
 }
 
-/* vmap while vgem pins: the pin set vgem's import holds (a READONLY handle). */
-static int read_pinned(struct __test_metadata *_metadata, int imp, int fd,
-		       uint8_t *p, size_t len)
-{
-	int h = imp_attach(imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
-			   UDB_IMPORTER_ATTACH_READONLY), ret;
-
-	if (h < 0)
-		return h;
-	ret = imp_copy(imp, h, UDB_IMPORTER_READ_VMAP, 0, p, len, NULL);
-	imp_detach(imp, h);
-	return ret;
-}
-
 static int read_dynamic(int dev, int imp, int fd, uint8_t *p, size_t len)
 {
 	int h = imp_attach(imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC |
@@ -221,7 +207,7 @@ TEST_F(vgem, cpu_changes_under_a_pinned_import)
 	int st;
 
 	ASSERT_NE(NULL, p);
-	ASSERT_EQ(0, read_pinned(_metadata, self->imp, self->fd, p, self->len));
+	ASSERT_EQ(0, imp_read_vmap(self->imp, self->fd, p, self->len));
 	EXPECT_EQ(-1, check(p, self->len, 1));
 	ASSERT_EQ(0, udb_info(self->dev, self->fd, &before));
 
@@ -232,7 +218,7 @@ TEST_F(vgem, cpu_changes_under_a_pinned_import)
 	udb_settle(self->dev, self->fd);
 	ASSERT_EQ(0, udb_info(self->dev, self->fd, &after));
 	EXPECT_GT(after.pinned_invalidations, before.pinned_invalidations);
-	ASSERT_EQ(0, read_pinned(_metadata, self->imp, self->fd, p, self->len));
+	ASSERT_EQ(0, imp_read_vmap(self->imp, self->fd, p, self->len));
 	EXPECT_EQ(-1, check(p, self->len, 1)) TH_LOG("vgem's pinned pages must keep the old bytes");
 	if (self->dynamic) {
 		ASSERT_EQ(0, read_dynamic(self->dev, self->imp, self->fd, p, self->len));
@@ -256,7 +242,7 @@ TEST_F(vgem, cpu_changes_under_a_pinned_import)
 		ASSERT_EQ(0, read_dynamic(self->dev, self->imp, self->fd, p, self->len));
 		EXPECT_EQ(-1, check(p, self->len, 4));
 	}
-	ASSERT_EQ(0, read_pinned(_metadata, self->imp, self->fd, p, self->len));
+	ASSERT_EQ(0, imp_read_vmap(self->imp, self->fd, p, self->len));
 	EXPECT_EQ(-1, check(p, self->len, 1));
 
 	/* vgem lets go: the next import pins what the CPU has now */
@@ -264,7 +250,7 @@ TEST_F(vgem, cpu_changes_under_a_pinned_import)
 	ASSERT_EQ(0, udb_info(self->dev, self->fd, &after));
 	EXPECT_EQ(0ULL, after.pinned_pages);
 	ASSERT_EQ(0, prime_import(self->drm, self->fd, &self->handle));
-	ASSERT_EQ(0, read_pinned(_metadata, self->imp, self->fd, p, self->len));
+	ASSERT_EQ(0, imp_read_vmap(self->imp, self->fd, p, self->len));
 	EXPECT_EQ(-1, check(p, self->len, 4));
 	free(p);
 }
