@@ -192,15 +192,16 @@ static const struct dma_buf_attach_ops imp_attach_ops = {
 };
 
 /*
- * Make sure @ia has a usable mapping. Returns with the dma_resv lock held
- * on success; *@fresh tells whether this call made the mapping. A map
- * error is final: the exporter serves its last published snapshot while
- * it refreshes, so there is nothing to retry.
+ * Make sure @ia has a usable mapping, after the exporter's KERNEL fences.
+ * Returns with the dma_resv lock held on success; *@fresh tells whether
+ * this call made the mapping. A map error is final: the exporter serves
+ * its last published snapshot while it refreshes, so there is nothing to
+ * retry.
  */
 static int imp_map_locked(struct imp_attachment *ia, bool *fresh)
 {
 	struct dma_resv *resv = ia->dmabuf->resv;
-	struct imp_mapping *m;
+	struct imp_mapping *m = NULL;
 	struct sg_table *sgt;
 	long wait;
 	int ret;
@@ -209,30 +210,43 @@ static int imp_map_locked(struct imp_attachment *ia, bool *fresh)
 	ret = dma_resv_lock_interruptible(resv, NULL);
 	if (ret)
 		return ret;
-	if (ia->map)
-		return 0;
-	sgt = dma_buf_map_attachment(ia->attach, ia->dir);
-	if (IS_ERR(sgt)) {
-		dma_resv_unlock(resv);
-		return PTR_ERR(sgt);
+	if (!ia->map) {
+		sgt = dma_buf_map_attachment(ia->attach, ia->dir);
+		if (IS_ERR(sgt)) {
+			dma_resv_unlock(resv);
+			return PTR_ERR(sgt);
+		}
+		m = kzalloc(sizeof(*m), GFP_KERNEL);
+		if (!m) {
+			dma_buf_unmap_attachment(ia->attach, sgt, ia->dir);
+			dma_resv_unlock(resv);
+			return -ENOMEM;
+		}
+		m->sgt = sgt;
 	}
-
-	/* A new mapping may only be used once the KERNEL fences signal. */
+	/*
+	 * A mapping, new or not, may only be used once the KERNEL fences
+	 * signal (a refresh may be in flight); none is added while we hold
+	 * the lock.
+	 */
 	wait = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL, true,
 				     MAX_SCHEDULE_TIMEOUT);
-	m = wait < 0 ? NULL : kzalloc(sizeof(*m), GFP_KERNEL);
-	if (!m) {
-		dma_buf_unmap_attachment(ia->attach, sgt, ia->dir);
+	if (wait < 0) {
+		if (m) {
+			dma_buf_unmap_attachment(ia->attach, m->sgt, ia->dir);
+			kfree(m);
+		}
 		dma_resv_unlock(resv);
-		return wait < 0 ? wait : -ENOMEM;
+		return wait;
 	}
-	refcount_set(&m->ref, 1);
-	m->ia = ia;
-	m->sgt = sgt;
-	m->dir = udb_mapped_dir(ia->attach, sgt, ia->dir);
-	m->seq = ++ia->maps;
-	ia->map = m;
-	*fresh = true;
+	if (m) {
+		refcount_set(&m->ref, 1);
+		m->ia = ia;
+		m->dir = udb_mapped_dir(ia->attach, m->sgt, ia->dir);
+		m->seq = ++ia->maps;
+		ia->map = m;
+		*fresh = true;
+	}
 	return 0;
 }
 
@@ -448,7 +462,6 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	struct imp_attachment *ia;
 	bool fresh, writes;
 	void *bounce;
-	long wait;
 	u64 end;
 	int ret;
 
@@ -493,14 +506,6 @@ static long imp_ioctl_copy(struct xarray *handles, void __user *uarg)
 	ret = imp_map_locked(ia, &fresh);
 	if (ret)
 		goto out;
-	/* Also when the mapping is not new, as SUBMIT does. */
-	wait = dma_resv_wait_timeout(ia->dmabuf->resv, DMA_RESV_USAGE_KERNEL,
-				     true, MAX_SCHEDULE_TIMEOUT);
-	if (wait < 0) {
-		dma_resv_unlock(ia->dmabuf->resv);
-		ret = wait;
-		goto out;
-	}
 	imp_dma(ia, args.op == UDB_IMPORTER_WRITE, args.offset, bounce,
 		args.len);
 	args.maps = ia->maps;
@@ -830,7 +835,6 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 	struct imp_job *job;
 	bool full, fresh;
 	u64 end, src_end;
-	long wait;
 	int ret, fd;
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
@@ -922,10 +926,7 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 	ret = imp_map_locked(ia, &fresh);
 	if (ret)
 		goto err_fd;
-	/* Also when the mapping is not new: a refresh may be in flight. */
-	wait = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL, true,
-				     MAX_SCHEDULE_TIMEOUT);
-	ret = wait < 0 ? wait : dma_resv_reserve_fences(resv, 1);
+	ret = dma_resv_reserve_fences(resv, 1);
 	if (ret)
 		goto err_unlock;
 	if (fresh)
