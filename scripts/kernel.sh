@@ -4,11 +4,12 @@
 #
 #   scripts/kernel.sh VERSION [FLAVOUR]
 #     VERSION  6.12 | 7.3       (Debian's linux-source-VERSION tarball)
-#     FLAVOUR  debug | kasan | perf | fuzz
+#     FLAVOUR  debug | kasan | perf | fuzz | cover
 #              kasan adds tests/kconfig/kasan.config; perf adds perf.config,
 #              which turns the debugging options off again (benchmarks only);
 #              fuzz adds fuzz.config (KCOV, KASAN, debug info: syzkaller,
-#              scripts/fuzz.sh)
+#              scripts/fuzz.sh); cover adds cover.config (gcov and KCOV
+#              for the module alone: scripts/coverage.sh)
 #
 # Prints the build directory on stdout (usable as KDIR for the module and
 # as `vng --run DIR`); progress goes to stderr. Builds are cached under
@@ -16,7 +17,7 @@
 # script, so a rebuild only happens when one of those changes.
 set -euo pipefail
 
-ver=${1:?usage: kernel.sh 6.12|7.3 [debug|kasan|perf|fuzz]}
+ver=${1:?usage: kernel.sh 6.12|7.3 [debug|kasan|perf|fuzz|cover]}
 flavour=${2:-debug}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${UDMABUF_CACHE:-/var/cache/userptr-dmabuf}
@@ -31,6 +32,7 @@ debug) frags="base.config $ver.config" ;;
 kasan) frags="base.config $ver.config kasan.config" ;;
 perf) frags="base.config $ver.config perf.config" ;;
 fuzz) frags="base.config $ver.config fuzz.config" ;;
+cover) frags="base.config $ver.config cover.config" ;;
 *) echo "kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 
