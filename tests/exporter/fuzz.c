@@ -14,9 +14,12 @@
  * (/proc/self/fd is counted before and after). The kernel log is checked by
  * the VM harness (tests/vm/scan-dmesg).
  *
- * UDB_FUZZ_ITERS (default 400000) bounds the iterations and
+ * UDB_FUZZ_ITERS (default 400000) bounds the operations and
  * UDB_FUZZ_SECONDS (default 30) the time, whichever comes first;
- * UDB_FUZZ_SEED reproduces a run (printed at start).
+ * UDB_FUZZ_SEED (printed at start) replays the fuzzing thread's choices of
+ * an unguided run; with UDB_FUZZ_MUTATOR=0 (no mutator thread, whose timing
+ * is not reproducible) the replay is exact. UDB_FUZZ_GUIDE=0 turns the
+ * guidance off; UDB_FUZZ_PCS=FILE writes the module PCs a guided run saw.
  *
  * DMA-API debug WARNs when one cacheline is in two device-writable
  * mappings at once (see torture.c, dma_overlap_warns), so at most one
@@ -34,13 +37,43 @@
  * Not fuzzed on purpose: UDB_IMPORTER_READ_VMAP / _WRITE_VMAP where the
  * buffer has no pinned pages, or is read-only: dma_buf_vmap() WARNs on any
  * exporter error (see torture.c, vmap_failure_warns).
+ *
+ * Coverage guidance. Every random decision of the fuzzing thread comes
+ * from a tape, an array of 64-bit values: rnd() returns the next one and,
+ * past the tape's end, draws a fresh one and appends it. An iteration is
+ * a short sequence of operations (1-8) driven by one tape. With KCOV
+ * (/sys/kernel/debug/kcov, root), the fuzzing thread's kernel PCs are
+ * collected after every operation and only those inside the text of
+ * userptr_dmabuf and udb_importer are kept (a bitmap per text section,
+ * sections from /sys/module/NAME/sections); an iteration that reached a
+ * module PC never seen before has its tape stored in a bounded corpus, and
+ * later iterations mostly replay a corpus tape with mutations (entries set
+ * to random or boundary values, splices of two tapes, truncation, chunks
+ * inserted or deleted). Without KCOV (or not as root) every iteration
+ * draws a fresh tape: the run is unguided, and UDB_FUZZ_SEED replays it.
+ * Work the module does in its own kernel threads (the refresh worker) is
+ * not traced: KCOV follows the calling task only.
+ *
+ * The mutator thread changes the memory under the buffers while the
+ * ioctls run: MAP_FIXED over pages of the scratch region (anonymous,
+ * shared, a memfd's pages, read-only, one of our dma-bufs), munmap,
+ * mremap (moved elsewhere in the region and back, MREMAP_DONTUNMAP, grown
+ * in place into a hole and shrunk again), madvise (DONTNEED, FREE, COLD,
+ * PAGEOUT, WILLNEED, POPULATE_WRITE), mprotect, and fork (the child reads
+ * or writes one byte with a raw read()/write(), then _exit()s). It only
+ * touches pages MUT_LO .. REGION_PAGES - 1 of the region, in bursts with
+ * quiet gaps between them so that refreshes can finish.
  */
 #include "common.h"
 #include <dirent.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <linux/kcov.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -53,14 +86,60 @@
 #define MAXLIVE		16
 #define MAXH		32
 
+/* pages of the region the mutator thread (and mutate_region()) change */
+#define MUT_LO		7
+#define MUT_PAGES	(REGION_PAGES - MUT_LO)
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/*
+ * The tape of the running iteration. rnd() is the fuzzing thread's only
+ * source of randomness: it replays the tape, then extends it with fresh
+ * values from rs (which also makes the corpus decisions, see mrnd()).
+ */
+#define TAPE_MAX	8192
+
 static uint64_t rs;
+static uint64_t tape[TAPE_MAX];
+static unsigned int tape_len, tape_pos;
 
 static uint64_t rnd(void)
 {
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 2685821657736338717ULL;
+	uint64_t v;
+
+	if (tape_pos < tape_len)
+		return tape[tape_pos++];
+	v = xorshift(&rs);
+	if (tape_len < TAPE_MAX) {
+		tape[tape_len++] = v;
+		tape_pos = tape_len;
+	}
+	return v;
+}
+
+/* decisions about tapes, never recorded on one */
+static uint64_t mrnd(uint64_t n)
+{
+	return n ? xorshift(&rs) % n : 0;
 }
 
 static uint64_t rndn(uint64_t n)
@@ -272,12 +351,17 @@ static unsigned long mangle_cmd(unsigned long cmd, size_t *size, int *mangled)
 /* ---- the exporter ---- */
 
 static const int ok_version[] = { EINVAL, E2BIG, EFAULT, ENOTTY, 0 };
+/*
+ * EBUSY: the first snapshot could not be taken because invalidations of
+ * the range kept colliding with it, which is what the mutator thread does
+ * to the region (docs/uapi.md, CREATE).
+ */
 static const int ok_create[] = { EINVAL, E2BIG, EFAULT, EACCES, EOPNOTSUPP,
-				 EMFILE, ENOMEM, ENOTTY, 0 };
+				 EMFILE, ENOMEM, ENOTTY, EBUSY, 0 };
 static const int ok_info[] = { EINVAL, E2BIG, EFAULT, EBADF, ENOTTY, 0 };
 /* a command whose number or direction was mangled may decode to any of them */
 static const int ok_any[] = { EINVAL, E2BIG, EFAULT, EACCES, EOPNOTSUPP, EMFILE,
-			      ENOMEM, EBADF, ENOTTY, 0 };
+			      ENOMEM, EBADF, ENOTTY, EBUSY, 0 };
 /* EAGAIN: a static attach while the changer thread kept the range moving */
 static const int ok_imp_attach[] = { EINVAL, EFAULT, EBADF, EACCES, ENOMEM,
 				     EPERM, ENODEV, ENOTTY, EAGAIN, 0 };
@@ -721,7 +805,8 @@ static void fuzz_importer(long it)
 
 /* ---- the dma-buf fds: DMA_BUF_IOCTL_SYNC and mmap ---- */
 
-static __thread sigjmp_buf *t_jmp;
+/* volatile: the compiler must not drop the store around a memset() */
+static __thread sigjmp_buf *volatile t_jmp;
 
 static void on_sig(int sig)
 {
@@ -783,10 +868,16 @@ static void fuzz_dmabuf(long it)
 	munmap((void *)m, len ? len : 1);
 }
 
-/* Sometimes change the backing memory, so buffers go STALE / FAULT. */
+/*
+ * Sometimes change the backing memory, so buffers go STALE / FAULT: the
+ * fuzzing thread's own changes, in the tape's order (the mutator thread
+ * races its own).
+ */
 static void mutate_region(void)
 {
-	uint8_t *p = F.region + (rndn(3) == 0 ? 7 : 8 + rndn(8)) * F.ps;
+	uint8_t *p = F.region + (MUT_LO + rndn(MUT_PAGES)) * F.ps;
+	sigjmp_buf jb;
+	int c;
 
 	switch (rndn(4)) {
 	case 0:
@@ -801,8 +892,711 @@ static void mutate_region(void)
 		mprotect(p, F.ps, PROT_READ | PROT_WRITE);
 		break;
 	default:
-		memset(p, (int)rnd(), F.ps);
+		/* the mutator thread may have unmapped or protected it */
+		c = (int)rnd();
+		if (sigsetjmp(jb, 1) == 0) {
+			t_jmp = &jb;
+			memset(p, c, F.ps);
+		}
+		t_jmp = NULL;
 	}
+}
+
+/* ---- coverage: KCOV, restricted to the modules' text ---- */
+
+#define KCOV_PATH	"/sys/kernel/debug/kcov"
+#define KCOV_WORDS	(1UL << 18)	/* per thread: 2 MiB, 256K PCs */
+#define MAXTEXT		32
+#define TEXT_MAX	(16UL << 20)	/* a section bigger than this: a bad range */
+
+static const char *const cov_mods[] = { "userptr_dmabuf", "udb_importer" };
+#define NMODS	2
+
+struct text {
+	uint64_t lo, hi;	/* [lo, hi): this section's code */
+	int mod;		/* index in cov_mods */
+	char name[40];
+	uint8_t *seen;		/* one bit per byte of [lo, hi): PCs seen */
+};
+
+static struct {
+	int fd[2];		/* [0] the fuzzing thread, [1] the mutator */
+	unsigned long *area[2];
+	struct text t[MAXTEXT];
+	int nt;
+	uint64_t lo, hi;	/* all of t[]: a quick test */
+	uint64_t shift;		/* KCOV reports PC - kaslr_offset() */
+	long pcs, pcs_mod[NMODS], pcs_mutator, overflows;
+} C = { .fd = { -1, -1 } };
+
+static void __attribute__((format(printf, 3, 4)))
+whyf(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+/* One line of a sysfs file as a number; 0 or -errno. */
+static int read_num(const char *path, int base, uint64_t *v)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n ? -errno : -ENODATA;
+	buf[n] = 0;
+	*v = strtoull(buf, NULL, base);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The code of our two modules: each of their sections whose name says
+ * text (but not .init.text, freed after loading), from its start to the
+ * next section start of any loaded module (all sections of all modules
+ * are read), and not past the module's first text section plus its
+ * coresize. Addresses need root (the files are 0400) and kptr_restrict
+ * allowing them (0 otherwise). Returns 0 or fills why.
+ */
+static int find_text(char *why, size_t whylen)
+{
+	uint64_t *all = NULL, base[NMODS] = { 0 }, size[NMODS] = { 0 };
+	size_t nall = 0, cap = 0, i;
+	int m, found[NMODS] = { 0 }, ret = -1;
+	struct dirent *me, *se;
+	DIR *md, *sd;
+	char path[600];
+
+	md = opendir("/sys/module");
+	if (!md) {
+		whyf(why, whylen, "/sys/module: %s", strerror(errno));
+		return -1;
+	}
+	while ((me = readdir(md))) {
+		if (me->d_name[0] == '.')
+			continue;
+		for (m = 0; m < NMODS; m++)
+			if (!strcmp(me->d_name, cov_mods[m]))
+				break;
+		snprintf(path, sizeof(path), "/sys/module/%s/sections", me->d_name);
+		sd = opendir(path);
+		if (!sd) {
+			if (m < NMODS) {
+				whyf(why, whylen, "%s: %s", path, strerror(errno));
+				goto out;
+			}
+			continue;	/* built in: no sections */
+		}
+		while ((se = readdir(sd))) {
+			uint64_t a;
+			int r;
+
+			if (se->d_name[0] == '.' && (!se->d_name[1] ||
+			    (se->d_name[1] == '.' && !se->d_name[2])))
+				continue;
+			if (snprintf(path, sizeof(path), "/sys/module/%s/sections/%s",
+				     me->d_name, se->d_name) >= (int)sizeof(path))
+				continue;
+			r = read_num(path, 16, &a);
+			if (r && m < NMODS) {
+				whyf(why, whylen, "%s: %s", path, strerror(-r));
+				closedir(sd);
+				goto out;
+			}
+			if (r)
+				continue;
+			if (!a && m < NMODS) {
+				whyf(why, whylen, "%s reads 0 (kptr_restrict hides module addresses)",
+					 path);
+				closedir(sd);
+				goto out;
+			}
+			if (nall == cap) {
+				uint64_t *n2 = realloc(all, (cap = cap ? 2 * cap : 1024) * sizeof(*all));
+
+				if (!n2) {
+					closedir(sd);
+					whyf(why, whylen, "out of memory");
+					goto out;
+				}
+				all = n2;
+			}
+			all[nall++] = a;
+			if (m == NMODS || !strstr(se->d_name, "text") ||
+			    !strncmp(se->d_name, ".init", 5) || C.nt == MAXTEXT)
+				continue;
+			C.t[C.nt].lo = a;
+			C.t[C.nt].mod = m;
+			memcpy(C.t[C.nt].name, se->d_name,
+			       strnlen(se->d_name, sizeof(C.t[C.nt].name) - 1));
+			C.nt++;
+			if (!found[m]++ || a < base[m])
+				base[m] = a;
+		}
+		closedir(sd);
+	}
+	for (m = 0; m < NMODS; m++) {
+		if (!found[m]) {
+			whyf(why, whylen, "no text section of %s in /sys/module (not loaded?)",
+				 cov_mods[m]);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "/sys/module/%s/coresize", cov_mods[m]);
+		if (read_num(path, 10, &size[m]) || !size[m])
+			size[m] = TEXT_MAX;
+	}
+	qsort(all, nall, sizeof(*all), cmp_u64);
+	C.lo = ~0ULL;
+	for (i = 0; i < (size_t)C.nt; i++) {
+		struct text *t = &C.t[i];
+		uint64_t end = base[t->mod] + size[t->mod];
+		size_t lo = 0, hi = nall;
+
+		while (lo < hi) {	/* the first start above t->lo */
+			size_t mid = (lo + hi) / 2;
+
+			if (all[mid] <= t->lo)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < nall && all[lo] < end)
+			end = all[lo];
+		if (end <= t->lo || end - t->lo > TEXT_MAX) {
+			whyf(why, whylen, "%s %s: no sensible end (%#llx-%#llx)",
+				 cov_mods[t->mod], t->name, (unsigned long long)t->lo,
+				 (unsigned long long)end);
+			goto out;
+		}
+		t->hi = end;
+		t->seen = calloc((end - t->lo + 7) / 8, 1);
+		if (!t->seen) {
+			whyf(why, whylen, "out of memory");
+			goto out;
+		}
+		if (t->lo < C.lo)
+			C.lo = t->lo;
+		if (t->hi > C.hi)
+			C.hi = t->hi;
+	}
+	ret = 0;
+out:
+	closedir(md);
+	free(all);
+	return ret;
+}
+
+/*
+ * KCOV reports PCs minus kaslr_offset() (canonicalize_ip()), which on
+ * x86-64 is _text minus its link address (__START_KERNEL with the default
+ * CONFIG_PHYSICAL_START). Other architectures: assumed 0 (no KASLR).
+ */
+static uint64_t kaslr_shift(void)
+{
+#ifdef __x86_64__
+	unsigned long long a;
+	char line[256], name[128], type;
+	FILE *f = fopen("/proc/kallsyms", "re");
+	uint64_t shift = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
+		    !strcmp(name, "_text")) {
+			if (a)
+				shift = a - 0xffffffff81000000ULL;
+			break;
+		}
+	fclose(f);
+	return shift;
+#else
+	return 0;
+#endif
+}
+
+static int kcov_open(int t)
+{
+	void *a;
+	int fd = open(KCOV_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, KCOV_INIT_TRACE, KCOV_WORDS)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	a = mmap(NULL, KCOV_WORDS * sizeof(unsigned long), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (a == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	C.fd[t] = fd;
+	C.area[t] = a;
+	return 0;
+}
+
+/* in the thread to trace */
+static int kcov_enable(int t)
+{
+	if (ioctl(C.fd[t], KCOV_ENABLE, KCOV_TRACE_PC))
+		return -errno;
+	__atomic_store_n(&C.area[t][0], 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void kcov_close(int t)
+{
+	if (C.fd[t] < 0)
+		return;
+	ioctl(C.fd[t], KCOV_DISABLE, 0);	/* EINVAL when not enabled by us */
+	munmap(C.area[t], KCOV_WORDS * sizeof(unsigned long));
+	close(C.fd[t]);
+	C.fd[t] = -1;
+	C.area[t] = NULL;
+}
+
+/*
+ * The module PCs thread t's KCOV recorded since the last call, marked in
+ * the bitmaps; returns how many had not been seen before (by any thread).
+ */
+static long harvest(int t)
+{
+	unsigned long *a = C.area[t], n, i;
+	long fresh = 0;
+	int j;
+
+	if (!a)
+		return 0;
+	n = __atomic_load_n(&a[0], __ATOMIC_RELAXED);
+	if (n >= KCOV_WORDS - 1) {
+		n = KCOV_WORDS - 1;
+		__atomic_add_fetch(&C.overflows, 1, __ATOMIC_RELAXED);
+	}
+	for (i = 1; i <= n; i++) {
+		uint64_t pc = a[i] + C.shift;
+
+		if (pc < C.lo || pc >= C.hi)
+			continue;
+		for (j = 0; j < C.nt; j++) {
+			struct text *x = &C.t[j];
+			uint64_t off = pc - x->lo;
+			uint8_t bit, old;
+
+			if (pc < x->lo || pc >= x->hi)
+				continue;
+			bit = 1u << (off & 7);
+			old = __atomic_fetch_or(&x->seen[off >> 3], bit, __ATOMIC_RELAXED);
+			if (!(old & bit)) {
+				fresh++;
+				__atomic_add_fetch(&C.pcs, 1, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&C.pcs_mod[x->mod], 1, __ATOMIC_RELAXED);
+				if (t)
+					__atomic_add_fetch(&C.pcs_mutator, 1, __ATOMIC_RELAXED);
+			}
+			break;
+		}
+	}
+	__atomic_store_n(&a[0], 0, __ATOMIC_RELAXED);
+	return fresh;
+}
+
+/* UDB_FUZZ_PCS=FILE: every module PC seen, "module section+offset" */
+static void dump_pcs(const char *file)
+{
+	FILE *f = fopen(file, "we");
+	uint64_t off;
+	int j;
+
+	if (!f) {
+		printf("# fuzz: %s: %s\n", file, strerror(errno));
+		return;
+	}
+	for (j = 0; j < C.nt; j++)
+		for (off = 0; off < C.t[j].hi - C.t[j].lo; off++)
+			if (C.t[j].seen[off >> 3] & (1u << (off & 7)))
+				fprintf(f, "%s %s+%#llx\n", cov_mods[C.t[j].mod],
+					C.t[j].name, (unsigned long long)off);
+	fclose(f);
+}
+
+/* ---- the corpus: tapes that reached new module code ---- */
+
+#define CORPUS_MAX	256
+
+struct entry {
+	uint64_t *v;
+	unsigned int len;
+	long fresh;		/* new PCs it found */
+};
+
+static struct {
+	struct entry e[CORPUS_MAX];
+	int n;
+	long iters_mutated, finds_fresh, finds_mutated;
+} K;
+
+static void corpus_add(long fresh)
+{
+	unsigned int len = tape_pos < tape_len ? tape_pos : tape_len;
+	struct entry *e;
+	int i, k;
+
+	if (!len)
+		return;
+	if (K.n < CORPUS_MAX) {
+		e = &K.e[K.n++];
+	} else {	/* full: replace the weakest of four */
+		e = &K.e[mrnd(CORPUS_MAX)];
+		for (k = 0; k < 3; k++) {
+			i = (int)mrnd(CORPUS_MAX);
+			if (K.e[i].fresh < e->fresh)
+				e = &K.e[i];
+		}
+		free(e->v);
+	}
+	e->v = malloc(len * sizeof(*e->v));
+	if (!e->v) {
+		K.n -= e == &K.e[K.n - 1];
+		return;
+	}
+	memcpy(e->v, tape, len * sizeof(*e->v));
+	e->len = len;
+	e->fresh = fresh;
+}
+
+static uint64_t boundary(uint64_t v)
+{
+	static const uint64_t b[] = { 0, 1, 2, 3, 7, 8, 15, 16, 0x7fffffff,
+				      0x80000000, 0xffffffff, 1ULL << 63, ~0ULL };
+
+	switch (mrnd(4)) {
+	case 0: return v + 1;
+	case 1: return v - 1;
+	case 2: return v ^ (1ULL << mrnd(64));
+	default: return b[mrnd(sizeof(b) / sizeof(b[0]))];
+	}
+}
+
+/* The next iteration's tape: a mutated corpus entry. */
+static void mutate_tape(void)
+{
+	const struct entry *a = &K.e[mrnd(K.n)], *b;
+	unsigned int i, j, n, k, rounds = 1 + mrnd(4);
+
+	memcpy(tape, a->v, a->len * sizeof(*tape));
+	tape_len = a->len;
+	while (rounds--) {
+		switch (mrnd(7)) {
+		case 0:		/* a few entries random */
+			for (k = 1 + mrnd(3); k-- && tape_len;)
+				tape[mrnd(tape_len)] = xorshift(&rs);
+			break;
+		case 1:		/* boundary values, neighbours, bit flips */
+			for (k = 1 + mrnd(3); k-- && tape_len;) {
+				i = mrnd(tape_len);
+				tape[i] = boundary(tape[i]);
+			}
+			break;
+		case 2:		/* splice: our head, another tape's tail */
+			b = &K.e[mrnd(K.n)];
+			i = mrnd(tape_len + 1);
+			j = mrnd(b->len + 1);
+			n = b->len - j;
+			if (i + n > TAPE_MAX)
+				n = TAPE_MAX - i;
+			memcpy(tape + i, b->v + j, n * sizeof(*tape));
+			tape_len = i + n;
+			break;
+		case 3:		/* truncate: the rest is drawn fresh */
+			tape_len = mrnd(tape_len + 1);
+			break;
+		case 4:		/* insert a chunk of another tape */
+			b = &K.e[mrnd(K.n)];
+			j = mrnd(b->len);
+			n = 1 + mrnd(b->len - j < 32 ? b->len - j : 32);
+			i = mrnd(tape_len + 1);
+			if (tape_len + n > TAPE_MAX)
+				break;
+			memmove(tape + i + n, tape + i, (tape_len - i) * sizeof(*tape));
+			memcpy(tape + i, b->v + j, n * sizeof(*tape));
+			tape_len += n;
+			break;
+		case 5:		/* delete a chunk */
+			if (!tape_len)
+				break;
+			i = mrnd(tape_len);
+			n = 1 + mrnd(tape_len - i < 32 ? tape_len - i : 32);
+			memmove(tape + i, tape + i + n, (tape_len - i - n) * sizeof(*tape));
+			tape_len -= n;
+			break;
+		default:	/* extend: a fresh random tail */
+			n = 1 + mrnd(64);
+			for (k = 0; k < n && tape_len < TAPE_MAX; k++)
+				tape[tape_len++] = xorshift(&rs);
+		}
+	}
+}
+
+/* ---- the mutator thread: the region's page tables change under the ioctls ---- */
+
+enum { M_MAP, M_UNMAP, M_MREMAP, M_MADVISE, M_MPROTECT, M_FORK, M_HEAL, M_KINDS };
+static const char *const m_names[M_KINDS] = {
+	"mmap MAP_FIXED", "munmap", "mremap", "madvise", "mprotect", "fork", "heal",
+};
+
+static struct {
+	pthread_t th;
+	int running, stop;
+	uint64_t rs;
+	int memfd, devnull, devzero;	/* the memfd has MUT_PAGES pages */
+	long ops[M_KINDS], failed[M_KINDS], children_bad;
+} M = { .memfd = -1, .devnull = -1, .devzero = -1 };
+
+static uint64_t mut_rndn(uint64_t n)
+{
+	return n ? xorshift(&M.rs) % n : 0;
+}
+
+static uint8_t *mpage(unsigned int i)
+{
+	return F.region + (MUT_LO + i) * F.ps;
+}
+
+/* n (1..maxn) pages from page i, all of them the mutator's */
+static void mut_span(unsigned int *i, unsigned int *n, unsigned int maxn)
+{
+	*n = 1 + mut_rndn(maxn);
+	if (*n > MUT_PAGES)
+		*n = MUT_PAGES;
+	*i = mut_rndn(MUT_PAGES - *n + 1);
+}
+
+static void mut_sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Every address below is inside pages MUT_LO .. REGION_PAGES - 1: the
+ * PROT_NONE guards after the region are never touched, and a hole made
+ * here cannot be taken by another thread's mmap(NULL) (see the fixture:
+ * the region sits alone, far below the mmap area), so a MAP_FIXED here
+ * never replaces memory of ASan, libc or the harness.
+ */
+static int mut_once(unsigned int kind)
+{
+	static const int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_COLD,
+				      MADV_PAGEOUT, MADV_WILLNEED, MADV_POPULATE_WRITE };
+	static const int prots[] = { PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE };
+	const int rw = PROT_READ | PROT_WRITE;
+	unsigned int i, j, n, k;
+	size_t len;
+	uint8_t *p;
+	void *r;
+
+	mut_span(&i, &n, 3);
+	p = mpage(i);
+	len = n * F.ps;
+	switch (kind) {
+	case M_MAP:
+		switch ((k = mut_rndn(8))) {
+		case 0: case 1: case 2:
+			r = mmap(p, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		case 3:		/* shmem */
+			r = mmap(p, len, rw, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		case 4:		/* a file, shared and private */
+		case 5:
+			r = mmap(p, len, rw, (k == 5 ? MAP_PRIVATE : MAP_SHARED) | MAP_FIXED,
+				 M.memfd, (off_t)(mut_rndn(MUT_PAGES - n + 1) * F.ps));
+			break;
+		case 6:
+			r = mmap(p, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		default:	/* one of our dma-bufs, over its own range perhaps: VM_PFNMAP */
+			if (n > 4)
+				n = 4;
+			r = mmap(p, n * F.ps, rw, MAP_SHARED | MAP_FIXED, F.pfn_fd,
+				 (off_t)(mut_rndn(4 - n + 1) * F.ps));
+		}
+		if (r == MAP_FAILED)
+			return -1;
+		if (mut_rndn(2))
+			madvise(p, len, MADV_POPULATE_WRITE);
+		return 0;
+	case M_UNMAP:
+		return munmap(p, len);
+	case M_MREMAP:
+		switch (mut_rndn(4)) {
+		case 0:		/* elsewhere in the region, and back */
+		case 1:		/* the same, the old place staying mapped (empty) */
+			j = mut_rndn(MUT_PAGES - n + 1);
+			if (j < i + n && i < j + n)
+				return 0;	/* overlapping: nothing to do */
+			r = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
+				   (mut_rndn(2) ? MREMAP_DONTUNMAP : 0), mpage(j));
+			if (r == MAP_FAILED)
+				return -1;
+			mut_sleep_us(mut_rndn(300));
+			r = mremap(mpage(j), len, len, MREMAP_MAYMOVE | MREMAP_FIXED, p);
+			return r == MAP_FAILED ? -1 : 0;
+		case 2:		/* grow in place into a hole, and shrink back */
+			k = 1 + mut_rndn(2);
+			if (i + n + k > MUT_PAGES)
+				return 0;
+			munmap(mpage(i + n), k * F.ps);
+			r = mremap(p, len, len + k * F.ps, 0);
+			if (r == MAP_FAILED)
+				return -1;
+			mut_sleep_us(mut_rndn(300));
+			r = mremap(p, len + k * F.ps, len, 0);
+			return r == MAP_FAILED ? -1 : 0;
+		default:	/* shrink: the tail becomes a hole */
+			if (n < 2)
+				return 0;
+			r = mremap(p, len, (1 + mut_rndn(n - 1)) * F.ps, 0);
+			return r == MAP_FAILED ? -1 : 0;
+		}
+	case M_MADVISE:
+		return madvise(p, len, advice[mut_rndn(sizeof(advice) / sizeof(advice[0]))]);
+	case M_MPROTECT:
+		return mprotect(p, len, prots[mut_rndn(3)]);
+	case M_FORK: {
+		/* chosen before the fork: the child only makes raw syscalls */
+		uint8_t *b = mut_rndn(4) ? p + mut_rndn(len) : F.pfn + mut_rndn(4 * F.ps);
+		int wr = (int)mut_rndn(2), st = 0;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			/*
+			 * Async-signal-safe only (the other threads may hold
+			 * any lock, ASan's too): one byte written (a COW
+			 * break in the child) or read, by the kernel, so a
+			 * page that is gone is EFAULT, not a signal.
+			 */
+			if (wr)
+				syscall(SYS_read, M.devzero, b, 1);
+			else
+				syscall(SYS_write, M.devnull, b, 1);
+			_exit(0);
+		}
+		if (pid < 0)
+			return -1;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			M.children_bad++;
+		return 0;
+	}
+	default:	/* heal: everything mapped and writable again */
+		r = mmap(mpage(0), MUT_PAGES * F.ps, rw,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		return r == MAP_FAILED ? -1 : 0;
+	}
+}
+
+/*
+ * Bursts of 1-32 changes a few microseconds apart, then 1-40 ms of quiet:
+ * a storm that never stops would keep every refresh postponed, and the
+ * ioctls that wait for one (attach, SYNC: up to 2 s) would stall the run.
+ */
+static void *mutator(void *arg)
+{
+	static const unsigned char weights[M_KINDS] = { 6, 3, 4, 5, 4, 1, 1 };
+	unsigned int burst, kind, w, total = 0;
+
+	(void)arg;
+	for (kind = 0; kind < M_KINDS; kind++)
+		total += weights[kind];
+	if (C.fd[1] >= 0 && kcov_enable(1))
+		kcov_close(1);
+	while (!__atomic_load_n(&M.stop, __ATOMIC_ACQUIRE)) {
+		for (burst = 1 + mut_rndn(32); burst--;) {
+			w = mut_rndn(total);
+			for (kind = 0; w >= weights[kind]; kind++)
+				w -= weights[kind];
+			M.ops[kind]++;
+			if (mut_once(kind))
+				M.failed[kind]++;
+			harvest(1);
+			if (mut_rndn(2))
+				mut_sleep_us(mut_rndn(100));
+		}
+		mut_sleep_us(1000 + mut_rndn(40000));
+	}
+	return NULL;
+}
+
+static int mutator_start(uint64_t seed)
+{
+	M.rs = seed ^ 0x9e3779b97f4a7c15ULL;
+	if (!M.rs)
+		M.rs = 1;
+	M.stop = 0;
+	if (pthread_create(&M.th, NULL, mutator, NULL))
+		return -1;
+	M.running = 1;
+	return 0;
+}
+
+static void mutator_stop(void)
+{
+	if (!M.running)
+		return;
+	__atomic_store_n(&M.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(M.th, NULL);
+	M.running = 0;
+}
+
+/*
+ * The region sits alone in the middle of the user address space: far
+ * above the program, its heap and ASan's shadow, below ASan's allocator
+ * (0x600000000000), far below the mmap area. mmap(NULL) takes the highest
+ * free gap that fits (the lowest one above TASK_UNMAPPED_BASE, about
+ * 0x2aaaaaaab000, in the legacy layout), so the holes the fixture and the
+ * mutator thread make in the region are never filled by another mapping
+ * of this process (ASan's, libc's, a dma-buf's mmap): a MAP_FIXED there
+ * would replace it, and a buffer over it would let device writes corrupt it.
+ */
+static uint8_t *map_region(size_t len)
+{
+	static const uint64_t at[] = { 0x3d0000000000ULL, 0x3b0000000000ULL,
+				       0x390000000000ULL, 0x370000000000ULL };
+	unsigned int i;
+	void *p;
+
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		p = mmap((void *)(uintptr_t)at[i], len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == (void *)(uintptr_t)at[i])
+			return p;
+		if (p != MAP_FAILED)
+			munmap(p, len);
+	}
+	return NULL;
 }
 
 FIXTURE(fuzz)
@@ -834,10 +1628,11 @@ FIXTURE_SETUP(fuzz)
 	/*
 	 * Two PROT_NONE pages after the region: pick_addr() goes up to
 	 * REGION_PAGES + 1, and a buffer over memory we do not own (the heap,
-	 * ASan's shadow) would let device writes corrupt this process.
+	 * ASan's shadow) would let device writes corrupt this process. Where
+	 * it sits: map_region().
 	 */
-	F.region = map_anon((REGION_PAGES + 2) * F.ps);
-	ASSERT_NE(NULL, F.region);
+	F.region = map_region((REGION_PAGES + 2) * F.ps);
+	ASSERT_NE(NULL, F.region) TH_LOG("no free place for the region");
 	ASSERT_EQ(0, mprotect(F.region + REGION_PAGES * F.ps, 2 * F.ps,
 			      PROT_NONE));
 	F.data = map_anon(4 * F.ps);
@@ -878,6 +1673,14 @@ FIXTURE_SETUP(fuzz)
 	close(fd);
 	F.memfd = memfd_create("fuzz", MFD_CLOEXEC);
 	ASSERT_GE(F.memfd, 0);
+	/* the mutator thread's */
+	M.memfd = memfd_create("fuzz-mutator", MFD_CLOEXEC);
+	ASSERT_GE(M.memfd, 0);
+	ASSERT_EQ(0, ftruncate(M.memfd, MUT_PAGES * F.ps));
+	M.devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ASSERT_GE(M.devnull, 0);
+	M.devzero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(M.devzero, 0);
 	F.evfd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(F.evfd, 0);
 	F.heapfd = -1;
@@ -895,43 +1698,154 @@ FIXTURE_TEARDOWN(fuzz)
 {
 }
 
+/* One operation of an iteration: which one is on the tape too. */
+static void one_op(long it)
+{
+	unsigned int w = rndn(16);
+
+	if (w < 7)
+		fuzz_exporter(it);
+	else if (w < 13)
+		fuzz_importer(it);
+	else if (w < 15)
+		fuzz_dmabuf(it);
+	else
+		mutate_region();
+}
+
+static long env_long(const char *name, long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atol(v) : def;
+}
+
+/*
+ * Guidance as root with KCOV: 1 on, 0 off (no KCOV, not root, or
+ * UDB_FUZZ_GUIDE=0; why says so), -1 a failure (why says which).
+ */
+static int cov_setup(char *why, size_t whylen)
+{
+	int r;
+
+	if (access(KCOV_PATH, F_OK)) {
+		whyf(why, whylen, "no %s (a kernel without CONFIG_KCOV, or no debugfs)",
+			 KCOV_PATH);
+		return 0;
+	}
+	if (!env_long("UDB_FUZZ_GUIDE", 1)) {
+		whyf(why, whylen, "UDB_FUZZ_GUIDE=0");
+		return 0;
+	}
+	if (geteuid()) {
+		/* debugfs and the section addresses are root's */
+		whyf(why, whylen, "KCOV and /sys/module/*/sections are root's, this is uid %d",
+			 (int)geteuid());
+		return 0;
+	}
+	if (find_text(why, whylen))
+		return -1;
+	C.shift = kaslr_shift();
+	r = kcov_open(0);
+	if (!r)
+		r = kcov_open(1);
+	if (!r)
+		r = kcov_enable(0);
+	if (r) {
+		whyf(why, whylen, "%s: %s", KCOV_PATH, strerror(-r));
+		return -1;
+	}
+	return 1;
+}
+
 TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 {
 	const char *s = getenv("UDB_FUZZ_SEED");
-	long iters = getenv("UDB_FUZZ_ITERS") ? atol(getenv("UDB_FUZZ_ITERS")) : 400000;
+	long ops_max = env_long("UDB_FUZZ_ITERS", 400000);
 	double secs = getenv("UDB_FUZZ_SECONDS") ? atof(getenv("UDB_FUZZ_SECONDS")) : 30;
+	int threaded = env_long("UDB_FUZZ_MUTATOR", 1) != 0;
 	uint64_t seed = s ? strtoull(s, NULL, 0) :
 			((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
 	double end = now() + secs;
-	long it;
-	int i, n;
+	long it, ops = 0, fresh;
+	char why[512] = "";
+	int i, k, nops, mutated, guided;
 
-	printf("# fuzz: seed %#llx (UDB_FUZZ_SEED=%#llx reproduces), %ld iterations, %.0f s at most, uid %d\n",
-	       (unsigned long long)seed, (unsigned long long)seed, iters, secs,
-	       (int)geteuid());
+	printf("# fuzz: seed %#llx (UDB_FUZZ_SEED=%#llx reproduces an unguided run), at most %ld operations and %.0f s, uid %d, mutator thread %s\n",
+	       (unsigned long long)seed, (unsigned long long)seed, ops_max, secs,
+	       (int)geteuid(), threaded ? "on" : "off (UDB_FUZZ_MUTATOR=0)");
+	guided = cov_setup(why, sizeof(why));
+	ASSERT_LE(0, guided) TH_LOG("KCOV is there and this is root, but: %s", why);
+	if (guided) {
+		printf("# fuzz: guided by KCOV, PCs in the text of");
+		for (i = 0; i < C.nt; i++)
+			printf(" %s:%s (%#llx, %llu bytes)", cov_mods[C.t[i].mod], C.t[i].name,
+			       (unsigned long long)C.t[i].lo,
+			       (unsigned long long)(C.t[i].hi - C.t[i].lo));
+		printf("%s\n", C.shift ? " (KASLR: shifted)" : "");
+	} else {
+		printf("# fuzz: unguided: %s\n", why);
+	}
 	fflush(stdout);
 	rs = seed ? seed : 1;
-	for (it = 0; it < iters && F.failures < 30; it++) {
-		unsigned int w = rndn(16);
+	if (threaded)
+		ASSERT_EQ(0, mutator_start(seed));
 
-		if ((it & 255) == 0 && now() > end)
+	for (it = 0; ops < ops_max && F.failures < 30; it++) {
+		if ((it & 15) == 0 && now() > end)
 			break;
-		if (w < 7)
-			fuzz_exporter(it);
-		else if (w < 13)
-			fuzz_importer(it);
-		else if (w < 15)
-			fuzz_dmabuf(it);
-		else
-			mutate_region();
+		/* a corpus tape, mutated (3 in 4), or a fresh one */
+		mutated = guided && K.n && mrnd(4);
+		tape_len = 0;
+		tape_pos = 0;
+		if (mutated) {
+			mutate_tape();
+			K.iters_mutated++;
+		}
+		nops = 1 + (int)rndn(8);
+		for (k = 0, fresh = 0; k < nops && ops < ops_max; k++, ops++) {
+			one_op(it);
+			fresh += harvest(0);
+		}
+		if (fresh) {
+			corpus_add(fresh);
+			if (mutated)
+				K.finds_mutated++;
+			else
+				K.finds_fresh++;
+		}
 	}
-	TH_LOG("%ld iterations, %ld calls, %ld succeeded, %ld unexpected", it,
-	       F.calls, F.successes, F.failures);
-	for (i = 1, n = 0; i < 256; i++)
+	mutator_stop();
+	if (guided)
+		harvest(0);
+	kcov_close(0);
+	kcov_close(1);
+
+	TH_LOG("%ld iterations, %ld operations, %ld calls, %ld succeeded, %ld unexpected",
+	       it, ops, F.calls, F.successes, F.failures);
+	for (i = 1; i < 256; i++)
 		if (F.errs[i])
 			TH_LOG("  %-12s %ld", strerrorname_np(i) ? strerrorname_np(i) : "?",
 			       F.errs[i]);
-	(void)n;
+	if (threaded) {
+		for (i = 0; i < M_KINDS; i++)
+			TH_LOG("mutator: %-15s %ld (%ld failed)", m_names[i], M.ops[i], M.failed[i]);
+		EXPECT_EQ(0, M.children_bad) TH_LOG("fork children that did not exit 0");
+	}
+	if (guided) {
+		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), KCOV buffer full %ld times",
+		       C.pcs, cov_mods[0], C.pcs_mod[0], cov_mods[1], C.pcs_mod[1],
+		       C.pcs_mutator, C.overflows);
+		TH_LOG("corpus: %d tapes; new coverage from %ld fresh and %ld mutated tapes (%ld iterations replayed a mutated tape)",
+		       K.n, K.finds_fresh, K.finds_mutated, K.iters_mutated);
+		if (getenv("UDB_FUZZ_PCS"))
+			dump_pcs(getenv("UDB_FUZZ_PCS"));
+		/* guidance that never saw the module is broken, not a mode */
+		EXPECT_LT(0, C.pcs - C.pcs_mutator)
+			TH_LOG("KCOV traced no PC of the fuzzing thread in the modules' text");
+	} else {
+		TH_LOG("KCOV off: unguided");
+	}
 	EXPECT_EQ(0, F.failures) TH_LOG("seed %#llx", (unsigned long long)seed);
 
 	/* everything still works, and closes */
@@ -942,17 +1856,20 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	close(F.imp2);
 	munmap(F.pfn, 4 * F.ps);
 	close(F.pfn_fd);
+	/* the mutators' pages: anonymous and writable again */
+	ASSERT_NE(MAP_FAILED, mmap(F.region + MUT_LO * F.ps, MUT_PAGES * F.ps,
+				   PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	i = udb_create(F.dev, F.region + 8 * F.ps, 4 * F.ps, 0);
-	if (i == -EFAULT || i == -EACCES) {	/* the mutations may have left it RO */
-		mprotect(F.region + 7 * F.ps, 9 * F.ps, PROT_READ | PROT_WRITE);
-		i = udb_create(F.dev, F.region + 8 * F.ps, 4 * F.ps, 0);
-	}
 	EXPECT_GE(i, 0) TH_LOG("create after fuzzing: %s", strerror(-i));
 	if (i >= 0)
 		close(i);
 	close(F.dev);
 	close(F.memfd);
 	close(F.evfd);
+	close(M.memfd);
+	close(M.devnull);
+	close(M.devzero);
 	if (F.heapfd >= 0)
 		close(F.heapfd);
 	EXPECT_EQ(self->fds0, count_proc_fds());
