@@ -6,9 +6,12 @@
  *   plain malloc-family memory, made a dma-buf by USERPTR_DMABUF_IOC_CREATE.
  * --mode file: MAP_SHARED of an unlinked, ftruncate'd file in --file-dir,
  *   made a dma-buf the same way.
- * --mode shm: a wl_shm pool over a memfd (for comparison, no module).
- * A dma-buf becomes a wl_buffer through zwp_linux_buffer_params_v1 (plane 0,
- * offset 0, stride width*4, the modifier display.c found).
+ * --mode shm: a wl_shm pool over a memfd (for comparison, no module),
+ *   drawn into directly (udb_wl_shm_buffer_create()).
+ * libudb-wayland (demo/lib) makes the dma-buf and its wl_buffer
+ * (udb_wl_buffer_create(): zwp_linux_buffer_params_v1, plane 0, offset 0,
+ * stride width*4, LINEAR or else the implicit modifier); a dma-buf mode
+ * that would fall back to wl_shm is an error here.
  *
  * Churn changes the CPU page tables under a live dma-buf; the module must
  * make the compositor see the new pages at the same address:
@@ -32,8 +35,9 @@
  * copy, so the compositor keeps showing what the buffer memory held: the
  * invalidation test must catch that.
  *
- * Lifetime: buffer_create() fills a struct buffer that owns its memory,
- * dma-buf fd and wl_buffer; buffer_destroy() releases all of them.
+ * Lifetime: buffer_create() fills a struct buffer that owns its memory and
+ * its udb_wl_buffer (dma-buf fd or shm pool, wl_buffer);
+ * buffer_destroy() releases the udb_wl_buffer, then the memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,100 +54,6 @@
 #include <linux/dma-buf.h>
 
 #include "client.h"
-#include "linux-dmabuf-v1-client-protocol.h"
-#include "userptr_dmabuf.h"
-
-static void buffer_release(void *data, struct wl_buffer *wl)
-{
-	struct buffer *b = data;
-
-	(void)wl;
-	b->busy = false;
-}
-
-static const struct wl_buffer_listener buffer_listener = {
-	.release = buffer_release,
-};
-
-/* --- zwp_linux_buffer_params_v1 (create with created/failed events) --- */
-
-struct params_result {
-	struct wl_buffer *wl;
-	bool done;
-};
-
-static void params_created(void *data, struct zwp_linux_buffer_params_v1 *p,
-			   struct wl_buffer *wl)
-{
-	struct params_result *r = data;
-
-	(void)p;
-	r->wl = wl;
-	r->done = true;
-}
-
-static void params_failed(void *data, struct zwp_linux_buffer_params_v1 *p)
-{
-	struct params_result *r = data;
-
-	(void)p;
-	r->done = true;
-}
-
-static const struct zwp_linux_buffer_params_v1_listener params_listener = {
-	.created = params_created,
-	.failed = params_failed,
-};
-
-static struct wl_buffer *dmabuf_to_wl_buffer(struct client *c, int fd)
-{
-	struct params_result r = { 0 };
-	struct zwp_linux_buffer_params_v1 *p;
-
-	p = zwp_linux_dmabuf_v1_create_params(c->dmabuf);
-	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, &r);
-	zwp_linux_buffer_params_v1_add(p, fd, 0, 0, c->stride,
-				       (uint32_t)(c->modifier >> 32),
-				       (uint32_t)c->modifier);
-	if (c->dmabuf_version >= 2) {
-		/* a failure comes as the failed event or a protocol error */
-		r.wl = zwp_linux_buffer_params_v1_create_immed(
-			p, (int32_t)c->opt.width, (int32_t)c->opt.height,
-			DRM_FORMAT_ARGB8888, 0);
-		if (wl_display_roundtrip(c->display) < 0 || (r.done && r.wl)) {
-			/* failed was sent for the immediate buffer */
-			if (r.wl)
-				wl_buffer_destroy(r.wl);
-			r.wl = NULL;
-		}
-	} else {
-		zwp_linux_buffer_params_v1_create(p, (int32_t)c->opt.width,
-						  (int32_t)c->opt.height,
-						  DRM_FORMAT_ARGB8888, 0);
-		while (!r.done)
-			if (wl_display_dispatch(c->display) < 0)
-				break;
-	}
-	zwp_linux_buffer_params_v1_destroy(p);
-	if (!r.wl)
-		loge("the compositor refused the dma-buf\n");
-	return r.wl;
-}
-
-static int udb_create_fd(struct client *c, void *addr, size_t size)
-{
-	struct userptr_dmabuf_create cr = {
-		.addr = (uintptr_t)addr,
-		.size = size,
-		.flags = USERPTR_DMABUF_CREATE_CLOEXEC,
-	};
-
-	if (ioctl(c->udb_dev, USERPTR_DMABUF_IOC_CREATE, &cr)) {
-		loge("USERPTR_DMABUF_IOC_CREATE: %s\n", strerror(errno));
-		return -1;
-	}
-	return cr.fd;
-}
 
 static void *map_file(struct client *c, size_t size)
 {
@@ -169,100 +79,101 @@ static void *map_file(struct client *c, size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int create_shm(struct client *c, struct buffer *b)
+/* The memory is a dma-buf: the library's wl_shm fallback is an error here. */
+static int create_dmabuf(struct client *c, struct buffer *b, int memfd)
 {
-	struct wl_shm_pool *pool;
-	int fd = memfd_create("udb-client-shm", MFD_CLOEXEC);
+	char why[128];
 
-	if (fd < 0 || ftruncate(fd, (off_t)b->size)) {
-		loge("memfd: %s\n", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (memfd >= 0)
+		b->ub = udb_wl_buffer_create_dmabuf(c->udb, memfd, b->mem, 0,
+						    c->opt.width,
+						    c->opt.height, c->stride,
+						    DRM_FORMAT_ARGB8888);
+	else
+		b->ub = udb_wl_buffer_create(c->udb, b->mem, c->opt.width,
+					     c->opt.height, c->stride,
+					     DRM_FORMAT_ARGB8888);
+	if (!b->ub) {
+		loge("cannot make a wl_buffer: %s\n", strerror(errno));
 		return -1;
 	}
-	b->mem = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (b->mem == MAP_FAILED) {
-		b->mem = NULL;
-		close(fd);
+	if (!udb_wl_buffer_is_dmabuf(b->ub)) {
+		loge("no dma-buf for this buffer (%s)\n",
+		     udb_wl_fallback_string(udb_wl_buffer_fallback(b->ub), why,
+					    sizeof(why)));
 		return -1;
 	}
-	b->mem_mmapped = true;
-	pool = wl_shm_create_pool(c->shm, fd, (int32_t)b->size);
-	b->wl = wl_shm_pool_create_buffer(pool, 0, (int32_t)c->opt.width,
-					  (int32_t)c->opt.height,
-					  (int32_t)c->stride,
-					  WL_SHM_FORMAT_ARGB8888);
-	wl_shm_pool_destroy(pool);
-	close(fd);
 	return 0;
 }
 
 int buffer_create(struct client *c, struct buffer *b, int index)
 {
+	int memfd = -1;
+
 	memset(b, 0, sizeof(*b));
 	b->c = c;
 	b->index = index;
-	b->dmabuf_fd = -1;
 	b->frame = UINT32_MAX;
 	b->size = ((size_t)c->stride * c->opt.height + c->page - 1) &
 		  ~(c->page - 1);
 
 	if (c->opt.mode == MODE_SHM) {
-		if (create_shm(c, b))
-			return -1;
-	} else {
-		if (c->opt.memfd_dmabuf) {
-			b->dmabuf_fd = memfd_create("udb-client", MFD_CLOEXEC);
-			if (b->dmabuf_fd < 0 ||
-			    ftruncate(b->dmabuf_fd, (off_t)b->size))
-				return -1;
-			b->mem = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
-				      MAP_SHARED, b->dmabuf_fd, 0);
-			if (b->mem == MAP_FAILED)
-				b->mem = NULL;
-			b->mem_mmapped = true;
-		} else if (c->opt.mode == MODE_FILE) {
-			b->mem = map_file(c, b->size);
-			b->mem_mmapped = true;
-		} else {
-			b->mem = aligned_alloc(c->page, b->size);
-		}
-		if (!b->mem) {
-			loge("out of memory\n");
+		/* the shm baseline draws into the pool itself: no copy */
+		b->ub = udb_wl_shm_buffer_create(c->udb, c->opt.width,
+						 c->opt.height, c->stride,
+						 DRM_FORMAT_ARGB8888);
+		if (!b->ub) {
+			loge("wl_shm buffer: %s\n", strerror(errno));
 			return -1;
 		}
-		if (b->dmabuf_fd < 0)
-			b->dmabuf_fd = udb_create_fd(c, b->mem, b->size);
-		if (b->dmabuf_fd < 0)
-			return -1;
-		b->wl = dmabuf_to_wl_buffer(c, b->dmabuf_fd);
-		if (!b->wl)
-			return -1;
+		b->mem = udb_wl_buffer_data(b->ub);
+		b->mem_lib = true;
+		return 0;
 	}
-	wl_buffer_add_listener(b->wl, &buffer_listener, b);
-	return 0;
+	if (c->opt.memfd_dmabuf) {
+		memfd = memfd_create("udb-client", MFD_CLOEXEC);
+		if (memfd < 0 || ftruncate(memfd, (off_t)b->size)) {
+			if (memfd >= 0)
+				close(memfd);
+			return -1;
+		}
+		b->mem = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, memfd, 0);
+		if (b->mem == MAP_FAILED)
+			b->mem = NULL;
+		b->mem_mmapped = true;
+	} else if (c->opt.mode == MODE_FILE) {
+		b->mem = map_file(c, b->size);
+		b->mem_mmapped = true;
+	} else {
+		b->mem = aligned_alloc(c->page, b->size);
+	}
+	if (!b->mem) {
+		loge("out of memory\n");
+		if (memfd >= 0)
+			close(memfd);
+		return -1;
+	}
+	return create_dmabuf(c, b, memfd);	/* the buffer owns memfd */
 }
 
 void buffer_destroy(struct buffer *b)
 {
-	if (b->wl)
-		wl_buffer_destroy(b->wl);
-	if (b->dmabuf_fd >= 0)
-		close(b->dmabuf_fd);
+	/* the wl_buffer and dma-buf first: the compositor reads b->mem */
+	udb_wl_buffer_destroy(b->ub);
 	if (b->shadow) {
 		if (b->shadow_mmapped)
 			munmap(b->shadow, b->size);
 		else
 			free(b->shadow);
 	}
-	if (b->mem) {
+	if (b->mem && !b->mem_lib) {
 		if (b->mem_mmapped)
 			munmap(b->mem, b->size);
 		else
 			free(b->mem);
 	}
 	memset(b, 0, sizeof(*b));
-	b->dmabuf_fd = -1;
 }
 
 uint8_t *buffer_draw_target(struct buffer *b)
@@ -271,30 +182,19 @@ uint8_t *buffer_draw_target(struct buffer *b)
 }
 
 /*
- * Bracket CPU drawing with DMA_BUF_IOCTL_SYNC, as dma-buf users should. For
- * a userptr buffer it also matters for correctness: after the client
+ * Bracket CPU drawing with DMA_BUF_IOCTL_SYNC, as dma-buf users should
+ * (udb_wl_buffer_begin/end_cpu_access(); nothing for wl_shm). For a
+ * userptr buffer it also matters for correctness: after the client
  * remapped the range (mremap churn), the module only learns that the
  * address is backed again when someone maps or syncs the buffer, and until
  * then the compositor's mapping reads zeros.
  */
 int buffer_cpu_access(struct buffer *b, bool begin)
 {
-	struct dma_buf_sync s = {
-		.flags = DMA_BUF_SYNC_WRITE |
-			 (begin ? DMA_BUF_SYNC_START : DMA_BUF_SYNC_END),
-	};
-
-	if (b->dmabuf_fd < 0)
-		return 0;
-	while (ioctl(b->dmabuf_fd, DMA_BUF_IOCTL_SYNC, &s)) {
-		if (errno == EINTR || errno == EAGAIN)
-			continue;
-		if (errno == ENOTTY)	/* --memfd-as-dmabuf */
-			return 0;
-		loge("DMA_BUF_IOCTL_SYNC: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (begin)
+		return udb_wl_buffer_begin_cpu_access(b->ub,
+						      UDB_WL_ACCESS_WRITE);
+	return udb_wl_buffer_end_cpu_access(b->ub, UDB_WL_ACCESS_WRITE);
 }
 
 /* --inject-stale: from now on draw where the compositor cannot see it. */
@@ -367,7 +267,6 @@ static int churn_realloc(struct buffer *b)
 		     (void *)nb.mem);
 		buffer_destroy(b);
 		*b = nb;
-		wl_buffer_set_user_data(b->wl, b);
 	}
 	return c->opt.inject_stale ? hide_drawing(b, NULL) : 0;
 }

@@ -4,10 +4,15 @@
  * loop, display.c for the Wayland globals and the window, buffer.c for the
  * memory behind each buffer and the churn, verify.c for the read-back).
  *
+ * The wl_buffers come from libudb-wayland (demo/lib/udb-wayland.h): its
+ * context binds linux-dmabuf and wl_shm and turns the client's memory
+ * into dma-buf (or wl_shm) wl_buffers and tracks their release.
+ *
  * Lifetimes: one struct client per process, set up by display_connect()
- * and torn down by display_disconnect(). It owns up to MAX_BUFFERS struct
- * buffer (buffer_create() / buffer_destroy()); each buffer owns its memory,
- * its dma-buf fd (or shm pool) and its wl_buffer.
+ * and torn down by display_disconnect() (which destroys the library
+ * context). It owns up to MAX_BUFFERS struct buffer (buffer_create() /
+ * buffer_destroy()); each buffer owns its memory and its udb_wl_buffer
+ * (the dma-buf fd or shm pool, and the wl_buffer).
  */
 #ifndef UDB_CLIENT_H
 #define UDB_CLIENT_H
@@ -16,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <wayland-client.h>
+
+#include "udb-wayland.h"
 
 #define MAX_BUFFERS 4
 
@@ -45,12 +52,11 @@ struct client;
 struct buffer {
 	struct client *c;
 	int index;
-	struct wl_buffer *wl;
-	bool busy;		/* attached and not yet released */
+	struct udb_wl_buffer *ub;	/* wl_buffer, dma-buf or shm, busy */
 	uint8_t *mem;		/* what the wl_buffer shows: page aligned */
 	size_t size;		/* stride * height rounded up to pages */
-	bool mem_mmapped;	/* mem is ours to munmap (file, shm), else free */
-	int dmabuf_fd;		/* userptr and file modes, else -1 */
+	bool mem_mmapped;	/* mem is ours to munmap (file), else free */
+	bool mem_lib;		/* mem is the library's shm pool (shm mode) */
 	uint8_t *shadow;	/* --inject-stale: where drawing goes, or NULL */
 	bool shadow_mmapped;	/* shadow is ours to munmap, else free */
 	uint32_t frame;		/* frame last drawn into it (UINT32_MAX: none) */
@@ -65,23 +71,16 @@ struct client {
 	struct wl_registry *registry;
 	struct wl_compositor *compositor;
 	struct xdg_wm_base *wm_base;
-	struct wl_shm *shm;
-	struct zwp_linux_dmabuf_v1 *dmabuf;
-	uint32_t dmabuf_version;
+	struct udb_wl_ctx *udb;		/* libudb-wayland: dma-buf or shm */
 	struct wp_presentation *presentation;
 	struct udb_capture_v1 *capture;
 	uint32_t out_w, out_h;	/* from udb_capture_v1.mode */
-
-	/* linux-dmabuf: is ARGB8888 supported, and with which modifier */
-	bool argb_linear, argb_implicit;
-	uint64_t modifier;
 
 	struct wl_surface *surface;
 	struct xdg_surface *xdg_surface;
 	struct xdg_toplevel *toplevel;
 	bool configured, closed;
 
-	int udb_dev;		/* /dev/userptr_dmabuf or -1 */
 	struct buffer buf[MAX_BUFFERS];
 	int nbuf;
 	uint32_t commits;	/* wl_surface.commit requests made so far */

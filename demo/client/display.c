@@ -2,13 +2,13 @@
 /*
  * udb-client: connection, globals and the window.
  *
- * Binds wl_compositor (v4, for damage_buffer), xdg_wm_base (v1), wl_shm,
- * zwp_linux_dmabuf_v1 (up to v4), wp_presentation and udb_capture_v1 (both
- * optional). Whether the compositor takes DRM_FORMAT_ARGB8888 with the
- * LINEAR modifier is learnt from the default feedback's format table on
- * v4, from the modifier events on v3 and from the format event before.
- * The window is one xdg_toplevel; nothing is attached before the first
- * configure has been acked.
+ * Binds wl_compositor (v4, for damage_buffer), xdg_wm_base (v1),
+ * wp_presentation and udb_capture_v1 (both optional). wl_shm and
+ * zwp_linux_dmabuf_v1 are libudb-wayland's (demo/lib): its context learns
+ * whether the compositor takes DRM_FORMAT_ARGB8888 with the LINEAR
+ * modifier (or only the implicit one, which we accept) and says why a
+ * dma-buf mode cannot work. The window is one xdg_toplevel; nothing is
+ * attached before the first configure has been acked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +22,9 @@
 #include <drm_fourcc.h>
 
 #include "client.h"
-#include "linux-dmabuf-v1-client-protocol.h"
 #include "presentation-time-client-protocol.h"
 #include "udb-capture-v1-client-protocol.h"
+#include "userptr_dmabuf.h"
 #include "xdg-shell-client-protocol.h"
 
 double now_ms(void)
@@ -35,145 +35,10 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void note_format(struct client *c, uint32_t format, uint64_t modifier)
+static void lib_log(void *data, const char *line)
 {
-	if (format != DRM_FORMAT_ARGB8888)
-		return;
-	if (modifier == DRM_FORMAT_MOD_LINEAR)
-		c->argb_linear = true;
-	else if (modifier == DRM_FORMAT_MOD_INVALID)
-		c->argb_implicit = true;
-}
-
-/* --- zwp_linux_dmabuf_v1 v3 (format / modifier events) --- */
-
-static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d,
-			  uint32_t format)
-{
-	(void)d;
-	/* before v3: no modifiers, the layout is implicit */
-	note_format(data, format, DRM_FORMAT_MOD_INVALID);
-}
-
-static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
-			    uint32_t format, uint32_t hi, uint32_t lo)
-{
-	(void)d;
-	note_format(data, format, (uint64_t)hi << 32 | lo);
-}
-
-static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
-	.format = dmabuf_format,
-	.modifier = dmabuf_modifier,
-};
-
-/* --- zwp_linux_dmabuf_feedback_v1 (v4 default feedback) --- */
-
-struct feedback {
-	struct client *c;
-	const uint8_t *table;	/* 16-byte entries: format, pad, modifier */
-	size_t table_len;
-	bool done;
-};
-
-static void fb_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
-{
-	(void)f;
-	((struct feedback *)data)->done = true;
-}
-
-static void fb_format_table(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
-			    int32_t fd, uint32_t size)
-{
-	struct feedback *fb = data;
-	void *p;
-
-	(void)f;
-	if (fb->table)
-		munmap((void *)fb->table, fb->table_len);
-	fb->table = NULL;
-	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		loge("cannot map the dmabuf format table: %s\n",
-		     strerror(errno));
-		return;
-	}
-	fb->table = p;
-	fb->table_len = size;
-}
-
-static void fb_main_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
-			   struct wl_array *dev)
-{
-	(void)data; (void)f; (void)dev;
-}
-
-static void fb_tranche_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *f)
-{
-	(void)data; (void)f;
-}
-
-static void fb_tranche_target_device(void *data,
-				     struct zwp_linux_dmabuf_feedback_v1 *f,
-				     struct wl_array *dev)
-{
-	(void)data; (void)f; (void)dev;
-}
-
-static void fb_tranche_formats(void *data,
-			       struct zwp_linux_dmabuf_feedback_v1 *f,
-			       struct wl_array *indices)
-{
-	struct feedback *fb = data;
-	uint16_t *idx;
-
-	(void)f;
-	if (!fb->table)
-		return;
-	wl_array_for_each(idx, indices) {
-		const uint8_t *e = fb->table + (size_t)*idx * 16;
-		uint32_t format;
-		uint64_t modifier;
-
-		if ((size_t)*idx * 16 + 16 > fb->table_len)
-			continue;
-		memcpy(&format, e, 4);
-		memcpy(&modifier, e + 8, 8);
-		note_format(fb->c, format, modifier);
-	}
-}
-
-static void fb_tranche_flags(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
-			     uint32_t flags)
-{
-	(void)data; (void)f; (void)flags;
-}
-
-static const struct zwp_linux_dmabuf_feedback_v1_listener feedback_listener = {
-	.done = fb_done,
-	.format_table = fb_format_table,
-	.main_device = fb_main_device,
-	.tranche_done = fb_tranche_done,
-	.tranche_target_device = fb_tranche_target_device,
-	.tranche_formats = fb_tranche_formats,
-	.tranche_flags = fb_tranche_flags,
-};
-
-static int query_feedback(struct client *c)
-{
-	struct feedback fb = { .c = c };
-	struct zwp_linux_dmabuf_feedback_v1 *f;
-	int ret = 0;
-
-	f = zwp_linux_dmabuf_v1_get_default_feedback(c->dmabuf);
-	zwp_linux_dmabuf_feedback_v1_add_listener(f, &feedback_listener, &fb);
-	while (!fb.done && ret >= 0)
-		ret = wl_display_dispatch(c->display);
-	zwp_linux_dmabuf_feedback_v1_destroy(f);
-	if (fb.table)
-		munmap((void *)fb.table, fb.table_len);
-	return ret < 0 ? -1 : 0;
+	(void)data;
+	loge("%s\n", line);
 }
 
 /* --- udb_capture_v1 --- */
@@ -235,11 +100,6 @@ static const struct xdg_toplevel_listener toplevel_listener = {
 
 /* --- registry --- */
 
-static uint32_t min_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
 static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 			    const char *iface, uint32_t version)
 {
@@ -252,17 +112,6 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 		c->wm_base = wl_registry_bind(reg, name,
 					      &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(c->wm_base, &wm_listener, c);
-	} else if (!strcmp(iface, wl_shm_interface.name)) {
-		c->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
-	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) &&
-		   version >= 2) {
-		c->dmabuf_version = min_u32(version, 4);
-		c->dmabuf = wl_registry_bind(reg, name,
-					     &zwp_linux_dmabuf_v1_interface,
-					     c->dmabuf_version);
-		if (c->dmabuf_version < 4)
-			zwp_linux_dmabuf_v1_add_listener(c->dmabuf,
-							 &dmabuf_listener, c);
 	} else if (!strcmp(iface, wp_presentation_interface.name)) {
 		c->presentation = wl_registry_bind(reg, name,
 						   &wp_presentation_interface,
@@ -287,6 +136,16 @@ static const struct wl_registry_listener registry_listener = {
 
 int display_connect(struct client *c)
 {
+	struct udb_wl_ctx_options uo = {
+		/* --mode shm is the comparison: never a dma-buf */
+		.force_shm = c->opt.mode == MODE_SHM,
+		/* what llvmpipe compositors read as linear: accepted */
+		.allow_implicit_modifier = true,
+		.log = lib_log,
+	};
+	uint32_t why, need = 0;
+	char reasons[128];
+
 	c->display = wl_display_connect(c->opt.socket);
 	if (!c->display) {
 		loge("cannot connect to %s: %s\n",
@@ -296,7 +155,7 @@ int display_connect(struct client *c)
 	}
 	c->registry = wl_display_get_registry(c->display);
 	wl_registry_add_listener(c->registry, &registry_listener, c);
-	/* globals, then the events sent on bind (formats, capture mode) */
+	/* globals, then the events sent on bind (capture mode) */
 	if (wl_display_roundtrip(c->display) < 0 ||
 	    wl_display_roundtrip(c->display) < 0)
 		return -1;
@@ -304,29 +163,36 @@ int display_connect(struct client *c)
 		loge("the compositor lacks wl_compositor v4 or xdg_wm_base\n");
 		return -1;
 	}
-	if (c->opt.mode == MODE_SHM && !c->shm) {
-		loge("no wl_shm\n");
+	c->udb = udb_wl_ctx_create(c->display, &uo);
+	if (!c->udb) {
+		loge("libudb-wayland: %s\n", strerror(errno));
 		return -1;
 	}
-	if (c->opt.mode != MODE_SHM) {
-		if (!c->dmabuf) {
-			loge("no zwp_linux_dmabuf_v1 (v2+)\n");
-			return -1;
-		}
-		if (c->dmabuf_version >= 4 && query_feedback(c))
-			return -1;
-		if (c->argb_linear) {
-			c->modifier = DRM_FORMAT_MOD_LINEAR;
-		} else if (c->argb_implicit) {
-			c->modifier = DRM_FORMAT_MOD_INVALID;
-			logv(c, "ARGB8888 only with the implicit modifier\n");
-		} else {
-			loge("the compositor does not take ARGB8888 dma-bufs\n");
-			return -1;
-		}
-		logv(c, "linux-dmabuf v%u, modifier 0x%llx\n",
-		     c->dmabuf_version, (unsigned long long)c->modifier);
+	why = udb_wl_ctx_format_fallback(c->udb, DRM_FORMAT_ARGB8888);
+	if (c->opt.mode == MODE_SHM)
+		return 0;	/* wl_shm exists, or the context would have failed */
+	/* a dma-buf mode: everything but the device must be there for
+	 * --memfd-as-dmabuf, everything for the module's dma-bufs */
+	need = UDB_WL_FALLBACK_NO_LINUX_DMABUF | UDB_WL_FALLBACK_FORMAT;
+	if (!c->opt.memfd_dmabuf)
+		need |= UDB_WL_FALLBACK_NO_DEVICE;
+	if (why & need & UDB_WL_FALLBACK_NO_DEVICE)
+		loge("%s: %s (is the module loaded?)\n", USERPTR_DMABUF_DEVICE,
+		     strerror(udb_wl_ctx_device_error(c->udb)));
+	if (why & need & UDB_WL_FALLBACK_NO_LINUX_DMABUF)
+		loge("no zwp_linux_dmabuf_v1\n");
+	if (why & need & UDB_WL_FALLBACK_FORMAT)
+		loge("the compositor does not take ARGB8888 dma-bufs\n");
+	if (why & need) {
+		loge("no dma-bufs (%s)\n",
+		     udb_wl_fallback_string(why, reasons, sizeof(reasons)));
+		return -1;
 	}
+	logv(c, "linux-dmabuf v%u, ARGB8888 %s\n",
+	     udb_wl_ctx_dmabuf_version(c->udb),
+	     udb_wl_ctx_supports(c->udb, DRM_FORMAT_ARGB8888,
+				 DRM_FORMAT_MOD_LINEAR) ?
+	     "LINEAR" : "implicit modifier only");
 	return 0;
 }
 
@@ -360,10 +226,9 @@ void display_disconnect(struct client *c)
 		udb_capture_v1_destroy(c->capture);
 	if (c->presentation)
 		wp_presentation_destroy(c->presentation);
-	if (c->dmabuf)
-		zwp_linux_dmabuf_v1_destroy(c->dmabuf);
-	if (c->shm)
-		wl_shm_destroy(c->shm);
+	/* the caller destroyed the buffers: the context can go */
+	udb_wl_ctx_destroy(c->udb);
+	c->udb = NULL;
 	if (c->wm_base)
 		xdg_wm_base_destroy(c->wm_base);
 	if (c->compositor)

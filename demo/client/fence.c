@@ -47,9 +47,10 @@ int fence_block(struct client *c, struct buffer *b)
 {
 	struct sw_sync_create_fence_data f = { .value = 1, .name = "udb-client" };
 	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
+	int dmabuf = udb_wl_buffer_get_dmabuf_fd(b->ub);
 	int tl;
 
-	if (b->dmabuf_fd < 0) {
+	if (dmabuf < 0) {
 		loge("--fence-every needs a dma-buf (userptr or file mode)\n");
 		return -1;
 	}
@@ -65,7 +66,7 @@ int fence_block(struct client *c, struct buffer *b)
 		return -1;
 	}
 	imp.fd = f.fence;
-	if (ioctl(b->dmabuf_fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp)) {
+	if (ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp)) {
 		loge("DMA_BUF_IOCTL_IMPORT_SYNC_FILE: %s\n", strerror(errno));
 		close(f.fence);
 		close(tl);

@@ -256,7 +256,7 @@ static const struct wp_presentation_feedback_listener feedback_listener = {
 static struct buffer *free_buffer(struct client *c)
 {
 	for (int i = 0; i < c->nbuf; i++)
-		if (!c->buf[i].busy)
+		if (!udb_wl_buffer_is_busy(c->buf[i].ub))
 			return &c->buf[i];
 	return NULL;
 }
@@ -332,11 +332,11 @@ static int run(struct client *c)
 							 c->surface),
 				&feedback_listener, c);
 		}
-		wl_surface_attach(c->surface, b->wl, 0, 0);
+		if (udb_wl_buffer_attach(b->ub, c->surface, 0, 0))
+			return -1;	/* cannot happen: b was released */
 		wl_surface_damage_buffer(c->surface, 0, 0, INT32_MAX,
 					 INT32_MAX);
 		wl_surface_commit(c->surface);
-		b->busy = true;
 		c->commits++;
 		c->frames++;
 
@@ -360,7 +360,7 @@ static int run(struct client *c)
 
 int main(int argc, char **argv)
 {
-	struct client c = { .udb_dev = -1 };
+	struct client c = { 0 };
 	int ret = 1, i;
 
 	if (parse_options(&c.opt, argc, argv))
@@ -372,16 +372,8 @@ int main(int argc, char **argv)
 	if (c.opt.churn != CHURN_NONE && c.opt.mode == MODE_SHM)
 		loge("--churn needs a dma-buf mode: ignored with --mode shm\n");
 
-	if (c.opt.mode == MODE_USERPTR && c.opt.memfd_dmabuf) {
+	if (c.opt.mode == MODE_USERPTR && c.opt.memfd_dmabuf)
 		loge("--memfd-as-dmabuf: memfds instead of the module\n");
-	} else if (c.opt.mode != MODE_SHM) {
-		c.udb_dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-		if (c.udb_dev < 0) {
-			loge("%s: %s (is the module loaded?)\n",
-			     USERPTR_DMABUF_DEVICE, strerror(errno));
-			return 1;
-		}
-	}
 	if (display_connect(&c))
 		goto out;
 	if (c.opt.verify && !c.capture)
@@ -410,7 +402,5 @@ out:
 	for (i = 0; i < c.nbuf; i++)
 		buffer_destroy(&c.buf[i]);
 	display_disconnect(&c);
-	if (c.udb_dev >= 0)
-		close(c.udb_dev);
 	return ret;
 }
