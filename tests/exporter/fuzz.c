@@ -905,6 +905,9 @@ static void mutate_region(void)
 /* ---- coverage: KCOV, restricted to the modules' text ---- */
 
 #define KCOV_PATH	"/sys/kernel/debug/kcov"
+#ifndef SYS_MODULE
+#define SYS_MODULE	"/sys/module"
+#endif
 #define KCOV_WORDS	(1UL << 18)	/* per thread: 2 MiB, 256K PCs */
 #define MAXTEXT		32
 #define TEXT_MAX	(16UL << 20)	/* a section bigger than this: a bad range */
@@ -981,9 +984,9 @@ static int find_text(char *why, size_t whylen)
 	DIR *md, *sd;
 	char path[600];
 
-	md = opendir("/sys/module");
+	md = opendir(SYS_MODULE);
 	if (!md) {
-		whyf(why, whylen, "/sys/module: %s", strerror(errno));
+		whyf(why, whylen, "%s: %s", SYS_MODULE, strerror(errno));
 		return -1;
 	}
 	while ((me = readdir(md))) {
@@ -992,7 +995,7 @@ static int find_text(char *why, size_t whylen)
 		for (m = 0; m < NMODS; m++)
 			if (!strcmp(me->d_name, cov_mods[m]))
 				break;
-		snprintf(path, sizeof(path), "/sys/module/%s/sections", me->d_name);
+		snprintf(path, sizeof(path), SYS_MODULE "/%s/sections", me->d_name);
 		sd = opendir(path);
 		if (!sd) {
 			if (m < NMODS) {
@@ -1008,7 +1011,7 @@ static int find_text(char *why, size_t whylen)
 			if (se->d_name[0] == '.' && (!se->d_name[1] ||
 			    (se->d_name[1] == '.' && !se->d_name[2])))
 				continue;
-			if (snprintf(path, sizeof(path), "/sys/module/%s/sections/%s",
+			if (snprintf(path, sizeof(path), SYS_MODULE "/%s/sections/%s",
 				     me->d_name, se->d_name) >= (int)sizeof(path))
 				continue;
 			r = read_num(path, 16, &a);
@@ -1021,7 +1024,7 @@ static int find_text(char *why, size_t whylen)
 				continue;
 			if (!a && m < NMODS) {
 				whyf(why, whylen, "%s reads 0 (kptr_restrict hides module addresses)",
-					 path);
+				     path);
 				closedir(sd);
 				goto out;
 			}
@@ -1052,10 +1055,10 @@ static int find_text(char *why, size_t whylen)
 	for (m = 0; m < NMODS; m++) {
 		if (!found[m]) {
 			whyf(why, whylen, "no text section of %s in /sys/module (not loaded?)",
-				 cov_mods[m]);
+			     cov_mods[m]);
 			goto out;
 		}
-		snprintf(path, sizeof(path), "/sys/module/%s/coresize", cov_mods[m]);
+		snprintf(path, sizeof(path), SYS_MODULE "/%s/coresize", cov_mods[m]);
 		if (read_num(path, 10, &size[m]) || !size[m])
 			size[m] = TEXT_MAX;
 	}
@@ -1078,8 +1081,8 @@ static int find_text(char *why, size_t whylen)
 			end = all[lo];
 		if (end <= t->lo || end - t->lo > TEXT_MAX) {
 			whyf(why, whylen, "%s %s: no sensible end (%#llx-%#llx)",
-				 cov_mods[t->mod], t->name, (unsigned long long)t->lo,
-				 (unsigned long long)end);
+			     cov_mods[t->mod], t->name, (unsigned long long)t->lo,
+			     (unsigned long long)end);
 			goto out;
 		}
 		t->hi = end;
@@ -1293,7 +1296,7 @@ static uint64_t boundary(uint64_t v)
 	case 0: return v + 1;
 	case 1: return v - 1;
 	case 2: return v ^ (1ULL << mrnd(64));
-	default: return b[mrnd(sizeof(b) / sizeof(b[0]))];
+	default: return b[mrnd(ARRAY_SIZE(b))];
 	}
 }
 
@@ -1481,7 +1484,7 @@ static int mut_once(unsigned int kind)
 			return r == MAP_FAILED ? -1 : 0;
 		}
 	case M_MADVISE:
-		return madvise(p, len, advice[mut_rndn(sizeof(advice) / sizeof(advice[0]))]);
+		return madvise(p, len, advice[mut_rndn(ARRAY_SIZE(advice))]);
 	case M_MPROTECT:
 		return mprotect(p, len, prots[mut_rndn(3)]);
 	case M_FORK: {
@@ -1588,7 +1591,7 @@ static uint8_t *map_region(size_t len)
 	unsigned int i;
 	void *p;
 
-	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(at); i++) {
 		p = mmap((void *)(uintptr_t)at[i], len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == (void *)(uintptr_t)at[i])
@@ -1728,9 +1731,9 @@ static int cov_setup(char *why, size_t whylen)
 {
 	int r;
 
-	if (access(KCOV_PATH, F_OK)) {
-		whyf(why, whylen, "no %s (a kernel without CONFIG_KCOV, or no debugfs)",
-			 KCOV_PATH);
+	if (access(KCOV_PATH, F_OK) && errno != EACCES) {
+		whyf(why, whylen, "no %s (a kernel without CONFIG_KCOV, or no debugfs): %s",
+		     KCOV_PATH, strerror(errno));
 		return 0;
 	}
 	if (!env_long("UDB_FUZZ_GUIDE", 1)) {
@@ -1739,8 +1742,8 @@ static int cov_setup(char *why, size_t whylen)
 	}
 	if (geteuid()) {
 		/* debugfs and the section addresses are root's */
-		whyf(why, whylen, "KCOV and /sys/module/*/sections are root's, this is uid %d",
-			 (int)geteuid());
+		whyf(why, whylen, "KCOV (debugfs) and the module addresses in /sys/module/*/sections are root's, this is uid %d",
+		     (int)geteuid());
 		return 0;
 	}
 	if (find_text(why, whylen))
@@ -1816,8 +1819,6 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		}
 	}
 	mutator_stop();
-	if (guided)
-		harvest(0);
 	kcov_close(0);
 	kcov_close(1);
 
