@@ -7,12 +7,14 @@
  * The window is an xdg_toplevel of the output's size (min = max size: it
  * does not resize). Each frame is drawn into the renderer's framebuffer
  * and read back into one of two output buffers, which the parent then
- * composites. With /dev/userptr_dmabuf and a parent that imports
- * XRGB8888 LINEAR through linux-dmabuf, the output buffers are plain
- * page-aligned anonymous memory of this process shared as userptr
- * dma-bufs: the parent imports our memory, no wl_shm pool and no copy
- * in the parent. Otherwise, or when the parent refuses the dma-buf
- * (zwp_linux_buffer_params_v1.failed), they are wl_shm buffers.
+ * composites. The output buffers are libudb-wayland's (demo/lib): with
+ * /dev/userptr_dmabuf and a parent that imports XRGB8888 LINEAR (or
+ * implicit) through linux-dmabuf, they are plain page-aligned anonymous
+ * memory of this process shared as userptr dma-bufs: the parent imports
+ * our memory, no wl_shm pool and no copy in the parent. Otherwise, or
+ * when the parent refuses a dma-buf (zwp_linux_buffer_params_v1.failed),
+ * both are wl_shm buffers of the library's that we read back into
+ * directly (udb_wl_shm_buffer_create(): no extra copy either).
  *
  * Pacing: the parent's frame callback. A repaint request while a frame
  * is pending, or while both buffers are held by the parent, waits for
@@ -30,26 +32,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <linux/dma-buf.h>
 #include <drm_fourcc.h>
 #include <wayland-client.h>
 
 #include "server.h"
-#include "userptr_dmabuf.h"
+#include "udb-wayland.h"
 #include "xdg-shell-client-protocol.h"
-#include "linux-dmabuf-v1-client-protocol.h"
 
 #define NESTED_BUFFERS 2
 
 struct nested_buffer {
 	struct nested *n;
-	struct wl_buffer *wl;
-	uint32_t *pixels;
+	struct udb_wl_buffer *ub;	/* wl_buffer, dma-buf or shm, busy */
+	uint32_t *pixels;	/* what the parent shows */
 	size_t size;
-	int dmabuf;		/* the userptr dma-buf, or -1 (wl_shm) */
-	bool busy;		/* attached, not yet released by the parent */
+	bool mapped;		/* pixels is our mmap (userptr), else the pool */
 };
 
 struct nested {
@@ -57,13 +55,8 @@ struct nested {
 	struct wl_display *dpy;
 	struct wl_registry *registry;
 	struct wl_compositor *compositor;
-	struct wl_shm *shm;
 	struct xdg_wm_base *wm_base;
-	struct zwp_linux_dmabuf_v1 *linux_dmabuf;
-	bool xrgb_linear;	/* the parent imports XRGB8888 linear... */
-	uint64_t modifier;	/* ...with this modifier (LINEAR or INVALID) */
-	int params_result;	/* 1 created, -1 failed, 0 pending */
-	struct wl_buffer *params_buffer;
+	struct udb_wl_ctx *udb;		/* linux-dmabuf, wl_shm, the module */
 
 	struct wl_surface *surface;
 	struct xdg_surface *xdg_surface;
@@ -88,36 +81,6 @@ static void nested_flush(struct nested *n);
 
 /* --- registry and globals --- */
 
-static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d,
-			  uint32_t format)
-{
-	(void)data; (void)d; (void)format;	/* v1/v2 only: we bind v3 */
-}
-
-static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
-			    uint32_t format, uint32_t hi, uint32_t lo)
-{
-	struct nested *n = data;
-	uint64_t mod = (uint64_t)hi << 32 | lo;
-
-	(void)d;
-	if (format != DRM_FORMAT_XRGB8888)
-		return;
-	if (mod == DRM_FORMAT_MOD_LINEAR) {
-		n->xrgb_linear = true;
-		n->modifier = mod;
-	} else if (mod == DRM_FORMAT_MOD_INVALID && !n->xrgb_linear) {
-		/* implicit: linear for the software renderers that list it */
-		n->xrgb_linear = true;
-		n->modifier = mod;
-	}
-}
-
-static const struct zwp_linux_dmabuf_v1_listener dmabuf_listener = {
-	.format = dmabuf_format,
-	.modifier = dmabuf_modifier,
-};
-
 static void wm_base_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
 {
 	(void)data;
@@ -137,19 +100,10 @@ static void registry_global(void *data, struct wl_registry *reg,
 		/* v4: damage_buffer */
 		n->compositor = wl_registry_bind(reg, name,
 						 &wl_compositor_interface, 4);
-	} else if (!strcmp(iface, wl_shm_interface.name)) {
-		n->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
 	} else if (!strcmp(iface, xdg_wm_base_interface.name)) {
 		n->wm_base = wl_registry_bind(reg, name,
 					      &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(n->wm_base, &wm_base_listener, n);
-	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) &&
-		   version >= 3) {
-		/* v3: the modifier events list what the parent imports */
-		n->linux_dmabuf = wl_registry_bind(reg, name,
-					&zwp_linux_dmabuf_v1_interface, 3);
-		zwp_linux_dmabuf_v1_add_listener(n->linux_dmabuf,
-						 &dmabuf_listener, n);
 	}
 }
 
@@ -164,51 +118,27 @@ static const struct wl_registry_listener registry_listener = {
 	.global_remove = registry_global_remove,
 };
 
-/* --- output buffers --- */
+/* --- output buffers (libudb-wayland) --- */
 
-static void buffer_release(void *data, struct wl_buffer *wl)
+static void buffer_released(struct udb_wl_buffer *ub, void *data)
 {
 	struct nested_buffer *b = data;
 
-	(void)wl;
-	b->busy = false;
+	(void)ub;
 	if (b->n->wanted)
 		server_schedule_repaint(b->n->srv);
 }
 
-static const struct wl_buffer_listener buffer_listener = {
-	.release = buffer_release,
-};
-
-static void params_created(void *data, struct zwp_linux_buffer_params_v1 *p,
-			   struct wl_buffer *wl)
+static void nested_lib_log(void *data, const char *line)
 {
-	struct nested *n = data;
-
-	(void)p;
-	n->params_result = 1;
-	n->params_buffer = wl;
+	server_log(data, "nested: libudb-wayland: %s", line);
 }
-
-static void params_failed(void *data, struct zwp_linux_buffer_params_v1 *p)
-{
-	struct nested *n = data;
-
-	(void)p;
-	n->params_result = -1;
-}
-
-static const struct zwp_linux_buffer_params_v1_listener params_listener = {
-	.created = params_created,
-	.failed = params_failed,
-};
 
 /* Our own memory as a userptr dma-buf the parent imports; false: use shm. */
 static bool buffer_userptr(struct nested *n, struct nested_buffer *b,
 			   int w, int h)
 {
-	struct userptr_dmabuf_create cr = { 0 };
-	struct zwp_linux_buffer_params_v1 *p;
+	char why[128];
 
 	b->pixels = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -216,88 +146,58 @@ static bool buffer_userptr(struct nested *n, struct nested_buffer *b,
 		b->pixels = NULL;
 		return false;
 	}
-	cr.addr = (uintptr_t)b->pixels;
-	cr.size = b->size;
-	cr.flags = USERPTR_DMABUF_CREATE_CLOEXEC;
-	if (ioctl(n->srv->udb_fd, USERPTR_DMABUF_IOC_CREATE, &cr)) {
-		server_log(n->srv, "nested: USERPTR_DMABUF_IOC_CREATE: %s",
-			   strerror(errno));
+	b->mapped = true;
+	b->ub = udb_wl_buffer_create(n->udb, b->pixels, (uint32_t)w,
+				     (uint32_t)h, (uint32_t)n->stride,
+				     DRM_FORMAT_XRGB8888);
+	if (b->ub && !udb_wl_buffer_is_dmabuf(b->ub))
+		server_log(n->srv, "nested: no dma-buf for an output buffer (%s): using wl_shm",
+			   udb_wl_fallback_string(udb_wl_buffer_fallback(b->ub),
+						  why, sizeof(why)));
+	return b->ub && udb_wl_buffer_is_dmabuf(b->ub);
+}
+
+/* A wl_shm buffer of the library's, read back into directly. */
+static bool buffer_shm(struct nested *n, struct nested_buffer *b, int w, int h)
+{
+	b->ub = udb_wl_shm_buffer_create(n->udb, (uint32_t)w, (uint32_t)h,
+					 (uint32_t)n->stride,
+					 DRM_FORMAT_XRGB8888);
+	if (!b->ub)
 		return false;
-	}
-	b->dmabuf = cr.fd;
-	p = zwp_linux_dmabuf_v1_create_params(n->linux_dmabuf);
-	zwp_linux_buffer_params_v1_add_listener(p, &params_listener, n);
-	zwp_linux_buffer_params_v1_add(p, b->dmabuf, 0, 0,
-				       (uint32_t)n->stride, n->modifier >> 32,
-				       n->modifier & 0xffffffff);
-	n->params_result = 0;
-	n->params_buffer = NULL;
-	zwp_linux_buffer_params_v1_create(p, w, h, DRM_FORMAT_XRGB8888, 0);
-	while (n->params_result == 0)
-		if (wl_display_roundtrip(n->dpy) < 0)
-			break;
-	zwp_linux_buffer_params_v1_destroy(p);
-	if (n->params_result != 1) {
-		server_log(n->srv, "nested: the parent refused our dma-buf: using wl_shm");
-		return false;
-	}
-	b->wl = n->params_buffer;
+	b->pixels = udb_wl_buffer_data(b->ub);
 	return true;
 }
 
-static bool buffer_shm(struct nested *n, struct nested_buffer *b, int w, int h)
-{
-	struct wl_shm_pool *pool;
-	int fd = memfd_create("udb-compositor-output", MFD_CLOEXEC);
-
-	if (fd < 0 || ftruncate(fd, (off_t)b->size) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	b->pixels = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fd, 0);
-	if (b->pixels == MAP_FAILED) {
-		b->pixels = NULL;
-		close(fd);
-		return false;
-	}
-	pool = wl_shm_create_pool(n->shm, fd, (int32_t)b->size);
-	b->wl = wl_shm_pool_create_buffer(pool, 0, w, h, n->stride,
-					  WL_SHM_FORMAT_XRGB8888);
-	wl_shm_pool_destroy(pool);
-	close(fd);
-	return b->wl != NULL;
-}
-
+/* the wl_buffer (and dma-buf or pool) first, then the memory it showed */
 static void buffer_fini(struct nested_buffer *b)
 {
-	if (b->wl)
-		wl_buffer_destroy(b->wl);
-	if (b->dmabuf >= 0)
-		close(b->dmabuf);
-	if (b->pixels)
+	udb_wl_buffer_destroy(b->ub);
+	if (b->pixels && b->mapped)
 		munmap(b->pixels, b->size);
-	b->wl = NULL;
-	b->dmabuf = -1;
+	b->ub = NULL;
 	b->pixels = NULL;
+	b->mapped = false;
 }
 
 static int buffers_init(struct nested *n)
 {
 	int w = n->srv->opt.width, h = n->srv->opt.height;
-	long page = sysconf(_SC_PAGESIZE);
-	bool userptr = n->srv->udb_fd >= 0 && n->linux_dmabuf &&
-		       n->xrgb_linear;
+	size_t page = udb_wl_ctx_page_size(n->udb);
+	uint32_t why = udb_wl_ctx_format_fallback(n->udb, DRM_FORMAT_XRGB8888);
+	bool userptr = !why;
+	char reasons[128];
 	int i;
 
+	if (why)
+		vlog(n->srv, "nested: wl_shm output buffers (%s)",
+		     udb_wl_fallback_string(why, reasons, sizeof(reasons)));
 	/* a pitch GPU importers take (amdgpu wants 256-byte aligned rows) */
 	n->stride = (w * 4 + 255) & ~255;
 	for (i = 0; i < NESTED_BUFFERS; i++) {
 		struct nested_buffer *b = &n->buf[i];
 
 		b->n = n;
-		b->dmabuf = -1;
 		b->size = ((size_t)n->stride * h + page - 1) / page * page;
 		if (userptr && !buffer_userptr(n, b, w, h)) {
 			/* all buffers take one path */
@@ -309,7 +209,7 @@ static int buffers_init(struct nested *n)
 		}
 		if (!userptr && !buffer_shm(n, b, w, h))
 			return -1;
-		wl_buffer_add_listener(b->wl, &buffer_listener, b);
+		udb_wl_buffer_set_release_callback(b->ub, buffer_released, b);
 	}
 	n->path = userptr ? "userptr" : "shm";
 	return 0;
@@ -395,17 +295,16 @@ static const struct wl_callback_listener frame_listener = {
 	.done = frame_done,
 };
 
-static void sync_pixels(struct nested_buffer *b, uint64_t flags)
+/* DMA_BUF_IOCTL_SYNC around the readback (nothing for wl_shm) */
+static void sync_pixels(struct nested_buffer *b, bool begin)
 {
-	struct dma_buf_sync s = { .flags = flags | DMA_BUF_SYNC_WRITE };
 	static bool said;
 	int ret;
 
-	if (b->dmabuf < 0)
-		return;
-	do
-		ret = ioctl(b->dmabuf, DMA_BUF_IOCTL_SYNC, &s);
-	while (ret && errno == EINTR);
+	if (begin)
+		ret = udb_wl_buffer_begin_cpu_access(b->ub, UDB_WL_ACCESS_WRITE);
+	else
+		ret = udb_wl_buffer_end_cpu_access(b->ub, UDB_WL_ACCESS_WRITE);
 	if (ret && !said) {
 		said = true;
 		server_log(b->n->srv, "nested: DMA_BUF_IOCTL_SYNC: %s", strerror(errno));
@@ -415,7 +314,7 @@ static void sync_pixels(struct nested_buffer *b, uint64_t flags)
 static struct nested_buffer *free_buffer(struct nested *n)
 {
 	for (int i = 0; i < NESTED_BUFFERS; i++)
-		if (!n->buf[i].busy)
+		if (!udb_wl_buffer_is_busy(n->buf[i].ub))
 			return &n->buf[i];
 	return NULL;
 }
@@ -437,15 +336,14 @@ static void nested_paint(void *data)
 	pixels = server_wants_pixels(srv);
 	if (!server_repaint(srv))
 		return;
-	sync_pixels(b, DMA_BUF_SYNC_START);
+	sync_pixels(b, true);
 	renderer_read(srv->renderer, b->pixels, n->stride);
-	sync_pixels(b, DMA_BUF_SYNC_END);
-	wl_surface_attach(n->surface, b->wl, 0, 0);
+	sync_pixels(b, false);
+	udb_wl_buffer_attach(b->ub, n->surface, 0, 0);	/* b is not busy */
 	wl_surface_damage_buffer(n->surface, 0, 0, INT32_MAX, INT32_MAX);
 	n->frame = wl_surface_frame(n->surface);
 	wl_callback_add_listener(n->frame, &frame_listener, n);
 	wl_surface_commit(n->surface);
-	b->busy = true;
 	n->presented = b;
 	n->presented_pixels = pixels;
 	wl_event_source_timer_update(n->timer, NESTED_FRAME_TIMEOUT_MS);
@@ -533,12 +431,9 @@ static void nested_destroy(struct server *srv)
 		wl_surface_destroy(n->surface);
 	for (int i = 0; i < NESTED_BUFFERS; i++)
 		buffer_fini(&n->buf[i]);
-	if (n->linux_dmabuf)
-		zwp_linux_dmabuf_v1_destroy(n->linux_dmabuf);
+	udb_wl_ctx_destroy(n->udb);
 	if (n->wm_base)
 		xdg_wm_base_destroy(n->wm_base);
-	if (n->shm)
-		wl_shm_destroy(n->shm);
 	if (n->compositor)
 		wl_compositor_destroy(n->compositor);
 	if (n->registry)
@@ -584,8 +479,6 @@ int output_wayland_init(struct server *srv)
 	srv->output = &nested_ops;
 	srv->vsync = false;
 	n->srv = srv;
-	for (int i = 0; i < NESTED_BUFFERS; i++)
-		n->buf[i].dmabuf = -1;
 	if (!parent || !strcmp(parent, srv->opt.socket)) {
 		fprintf(stderr, "udb-compositor: --backend wayland needs the parent compositor's WAYLAND_DISPLAY (and a --socket of our own)\n");
 		return -1;
@@ -598,11 +491,20 @@ int output_wayland_init(struct server *srv)
 	}
 	n->registry = wl_display_get_registry(n->dpy);
 	wl_registry_add_listener(n->registry, &registry_listener, n);
-	/* the globals, then the dma-buf formats they announce */
-	if (wl_display_roundtrip(n->dpy) < 0 || wl_display_roundtrip(n->dpy) < 0)
+	if (wl_display_roundtrip(n->dpy) < 0)
 		return -1;
-	if (!n->compositor || !n->shm || !n->wm_base) {
-		fprintf(stderr, "udb-compositor: the parent compositor lacks wl_compositor v4, wl_shm or xdg_wm_base\n");
+	if (!n->compositor || !n->wm_base) {
+		fprintf(stderr, "udb-compositor: the parent compositor lacks wl_compositor v4 or xdg_wm_base\n");
+		return -1;
+	}
+	/* linux-dmabuf (its formats), wl_shm and the module */
+	n->udb = udb_wl_ctx_create(n->dpy, &(struct udb_wl_ctx_options){
+		.allow_implicit_modifier = true,
+		.log = nested_lib_log, .log_data = srv,
+	});
+	if (!n->udb) {
+		fprintf(stderr, "udb-compositor: the parent compositor: %s (wl_shm or linux-dmabuf needed)\n",
+			strerror(errno));
 		return -1;
 	}
 	if (buffers_init(n) < 0) {
