@@ -45,8 +45,9 @@
  * (/sys/kernel/debug/kcov, root), the fuzzing thread's kernel PCs are
  * collected after every operation and only those inside the text of
  * userptr_dmabuf and udb_importer are kept (a bitmap per text section,
- * sections from /sys/module/NAME/sections); an iteration that reached a
- * module PC never seen before has its tape stored in a bounded corpus, and
+ * sections from /sys/module/NAME/sections, plus a hashed bitmap of edges,
+ * pairs of consecutive module PCs); an iteration that reached a module PC
+ * or edge never seen before has its tape stored in a bounded corpus, and
  * later iterations mostly replay a corpus tape with mutations (entries set
  * to random or boundary values, splices of two tapes, truncation, chunks
  * inserted or deleted). Without KCOV (or not as root) every iteration
@@ -911,6 +912,7 @@ static void mutate_region(void)
 #define KCOV_WORDS	(1UL << 18)	/* per thread: 2 MiB, 256K PCs */
 #define MAXTEXT		32
 #define TEXT_MAX	(16UL << 20)	/* a section bigger than this: a bad range */
+#define EDGE_SHIFT	20		/* a bitmap of 2^20 hashed edges */
 
 static const char *const cov_mods[] = { "userptr_dmabuf", "udb_importer" };
 #define NMODS	2
@@ -929,7 +931,8 @@ static struct {
 	int nt;
 	uint64_t lo, hi;	/* all of t[]: a quick test */
 	uint64_t shift;		/* KCOV reports PC - kaslr_offset() */
-	long pcs, pcs_mod[NMODS], pcs_mutator, overflows;
+	long pcs, pcs_mod[NMODS], pcs_mutator, edges, overflows;
+	uint8_t edges_seen[(1 << EDGE_SHIFT) / 8];
 } C = { .fd = { -1, -1 } };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -1180,11 +1183,13 @@ static void kcov_close(int t)
 
 /*
  * The module PCs thread t's KCOV recorded since the last call, marked in
- * the bitmaps; returns how many had not been seen before (by any thread).
+ * the bitmaps; returns the new signal: module PCs and edges (two module
+ * PCs in a row, hashed into EDGE_BITS bits) no thread had seen before.
  */
 static long harvest(int t)
 {
 	unsigned long *a = C.area[t], n, i;
+	uint64_t prev = 0;
 	long fresh = 0;
 	int j;
 
@@ -1196,14 +1201,14 @@ static long harvest(int t)
 		__atomic_add_fetch(&C.overflows, 1, __ATOMIC_RELAXED);
 	}
 	for (i = 1; i <= n; i++) {
-		uint64_t pc = a[i] + C.shift;
+		uint64_t pc = a[i] + C.shift, e;
+		uint8_t bit, old;
 
 		if (pc < C.lo || pc >= C.hi)
 			continue;
 		for (j = 0; j < C.nt; j++) {
 			struct text *x = &C.t[j];
 			uint64_t off = pc - x->lo;
-			uint8_t bit, old;
 
 			if (pc < x->lo || pc >= x->hi)
 				continue;
@@ -1217,6 +1222,17 @@ static long harvest(int t)
 					__atomic_add_fetch(&C.pcs_mutator, 1, __ATOMIC_RELAXED);
 			}
 			break;
+		}
+		if (j == C.nt)
+			continue;
+		e = ((prev * 0x9e3779b97f4a7c15ULL) ^ pc) * 0xff51afd7ed558ccdULL;
+		e >>= 64 - EDGE_SHIFT;
+		prev = pc;
+		bit = 1u << (e & 7);
+		old = __atomic_fetch_or(&C.edges_seen[e >> 3], bit, __ATOMIC_RELAXED);
+		if (!(old & bit)) {
+			fresh++;
+			__atomic_add_fetch(&C.edges, 1, __ATOMIC_RELAXED);
 		}
 	}
 	__atomic_store_n(&a[0], 0, __ATOMIC_RELAXED);
@@ -1249,7 +1265,8 @@ static void dump_pcs(const char *file)
 struct entry {
 	uint64_t *v;
 	unsigned int len;
-	long fresh;		/* new PCs it found */
+	long fresh;		/* new signal it found */
+	long picks;		/* times it was mutated since */
 };
 
 static struct {
@@ -1285,6 +1302,21 @@ static void corpus_add(long fresh)
 	memcpy(e->v, tape, len * sizeof(*e->v));
 	e->len = len;
 	e->fresh = fresh;
+	e->picks = 0;
+}
+
+/*
+ * The better of two random entries: more new signal per time it was
+ * already mutated (new finds are tried more, worn-out ones less).
+ */
+static struct entry *corpus_pick(void)
+{
+	struct entry *a = &K.e[mrnd(K.n)], *b = &K.e[mrnd(K.n)];
+
+	if ((b->fresh + 1) * (a->picks + 1) > (a->fresh + 1) * (b->picks + 1))
+		a = b;
+	a->picks++;
+	return a;
 }
 
 static uint64_t boundary(uint64_t v)
@@ -1303,7 +1335,7 @@ static uint64_t boundary(uint64_t v)
 /* The next iteration's tape: a mutated corpus entry. */
 static void mutate_tape(void)
 {
-	const struct entry *a = &K.e[mrnd(K.n)], *b;
+	const struct entry *a = corpus_pick(), *b;
 	unsigned int i, j, n, k, rounds = 1 + mrnd(4);
 
 	memcpy(tape, a->v, a->len * sizeof(*tape));
@@ -1834,9 +1866,9 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		EXPECT_EQ(0, M.children_bad) TH_LOG("fork children that did not exit 0");
 	}
 	if (guided) {
-		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), KCOV buffer full %ld times",
+		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), %ld edges, KCOV buffer full %ld times",
 		       C.pcs, cov_mods[0], C.pcs_mod[0], cov_mods[1], C.pcs_mod[1],
-		       C.pcs_mutator, C.overflows);
+		       C.pcs_mutator, C.edges, C.overflows);
 		TH_LOG("corpus: %d tapes; new coverage from %ld fresh and %ld mutated tapes (%ld iterations replayed a mutated tape)",
 		       K.n, K.finds_fresh, K.finds_mutated, K.iters_mutated);
 		if (getenv("UDB_FUZZ_PCS"))
