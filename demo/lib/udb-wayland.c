@@ -46,8 +46,7 @@ struct udb_wl_ctx {
 	struct wl_display *display;
 	struct wl_event_queue *queue;		/* private */
 	struct wl_event_queue *user_queue;	/* NULL: default queue */
-	struct wl_display *wrapper;		/* display on our queue */
-	struct wl_registry *registry;
+	struct wl_registry *registry;		/* until the globals are bound */
 	struct wl_shm *shm;
 	struct zwp_linux_dmabuf_v1 *dmabuf;
 	uint32_t dmabuf_version;
@@ -368,6 +367,7 @@ EXPORT struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
 					    const struct udb_wl_ctx_options *opt)
 {
 	static const struct udb_wl_ctx_options defaults;
+	struct wl_display *wrapper;
 	struct udb_wl_ctx *ctx;
 	int err;
 
@@ -395,13 +395,18 @@ EXPORT struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
 	}
 
 	ctx->queue = wl_display_create_queue(display);
-	ctx->wrapper = ctx->queue ? wl_proxy_create_wrapper(display) : NULL;
-	if (!ctx->wrapper) {
+	wrapper = ctx->queue ? wl_proxy_create_wrapper(display) : NULL;
+	if (!wrapper) {
 		err = ENOMEM;
 		goto fail;
 	}
-	wl_proxy_set_queue((struct wl_proxy *)ctx->wrapper, ctx->queue);
-	ctx->registry = wl_display_get_registry(ctx->wrapper);
+	wl_proxy_set_queue((struct wl_proxy *)wrapper, ctx->queue);
+	ctx->registry = wl_display_get_registry(wrapper);
+	wl_proxy_wrapper_destroy(wrapper);
+	if (!ctx->registry) {
+		err = ENOMEM;
+		goto fail;
+	}
 	wl_registry_add_listener(ctx->registry, &registry_listener, ctx);
 	/* the globals, then what binding them sent (formats, modifiers) */
 	if (wl_display_roundtrip_queue(display, ctx->queue) < 0 ||
@@ -409,6 +414,10 @@ EXPORT struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
 		goto conn_fail;
 	if (ctx->dmabuf_version >= 4 && query_feedback(ctx))
 		goto conn_fail;
+	/* later global events (outputs coming and going) would pile up on
+	 * a queue nobody dispatches: without the proxy they are dropped */
+	wl_registry_destroy(ctx->registry);
+	ctx->registry = NULL;
 	if (!ctx->dmabuf)
 		ctx->fallback |= UDB_WL_FALLBACK_NO_LINUX_DMABUF;
 	if (!ctx->dmabuf && !ctx->shm) {
@@ -437,8 +446,6 @@ EXPORT void udb_wl_ctx_destroy(struct udb_wl_ctx *ctx)
 		wl_shm_destroy(ctx->shm);	/* v1: client-side only */
 	if (ctx->registry)
 		wl_registry_destroy(ctx->registry);
-	if (ctx->wrapper)
-		wl_proxy_wrapper_destroy(ctx->wrapper);
 	if (ctx->queue)
 		wl_event_queue_destroy(ctx->queue);
 	if (ctx->dev >= 0)

@@ -116,8 +116,10 @@ struct udb_wl_ctx_options {
  * @opt: options, or NULL for the defaults
  *
  * Opens the device (unless @opt->force_shm), creates a wl_registry on a
- * private event queue, binds wl_shm (v1) and zwp_linux_dmabuf_v1 (up to
- * v4) and waits (roundtrips on the private queue only) until the
+ * private event queue (destroyed again once the globals are bound, so
+ * later global events are dropped rather than queued), binds wl_shm (v1)
+ * and zwp_linux_dmabuf_v1 (up to v4) and waits (roundtrips on the
+ * private queue only) until the
  * compositor has said which formats and modifiers it imports: on v4 the
  * default feedback (format table mapped from its fd, main_device, every
  * tranche), on v3 the modifier events, before v3 the format events
@@ -135,7 +137,7 @@ struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
  * udb_wl_ctx_destroy() - free a context
  * @ctx: the context, or NULL
  *
- * Destroys the bound globals and the registry, closes the device. Every
+ * Destroys the bound globals and the private queue, closes the device. Every
  * buffer of @ctx must have been destroyed first (udb_wl_buffer_destroy()).
  */
 void udb_wl_ctx_destroy(struct udb_wl_ctx *ctx);

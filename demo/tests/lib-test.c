@@ -4,13 +4,18 @@
  * compositor. Prints TAP, ends with "N passed, N failed", exits 1 on any
  * failure.
  *
- *   udb-lib-test [--socket NAME] --expect-fallback LIST [--no-dmabuf] [-v]
+ *   udb-lib-test [--socket NAME] --expect-fallback LIST [--no-dmabuf]
+ *                [--memfd-dmabuf accepted|refused] [-v]
  *
  * --expect-fallback: the fallback reasons an ARGB8888 buffer of the default
  * context must report, as udb_wl_fallback_string() writes them ("none":
  * zero-copy; "no-device" on a host without the module; add
  * "no-linux-dmabuf" for a compositor without linux-dmabuf). --no-dmabuf:
  * the compositor has no linux-dmabuf (skip the format discovery checks).
+ * --memfd-dmabuf: what the compositor does with a memfd passed as a
+ * dma-buf through udb_wl_buffer_create_dmabuf() (weston + llvmpipe
+ * import it; udb-compositor answers failed): the created and the failed
+ * paths of the library's zwp_linux_buffer_params_v1.create, on a host.
  *
  * What is checked: the context-wide and per-format reasons and the device
  * errno; format discovery (ARGB8888 + LINEAR offered, a made-up fourcc
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,6 +244,46 @@ static const char *fb(uint32_t mask, char *s, size_t len)
 	return udb_wl_fallback_string(mask, s, len);
 }
 
+/* A memfd as the "dma-buf": created (weston) or failed (udb-compositor). */
+static void memfd_dmabuf(struct wl_display *dpy, struct udb_wl_ctx *ctx,
+			 bool accepted)
+{
+	size_t size = (size_t)STRIDE * H;
+	struct udb_wl_buffer *b;
+	void *p = MAP_FAILED;
+	int fd, err;
+
+	fd = memfd_create("udb-lib-test", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) ||
+	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0)) == MAP_FAILED) {
+		tap(false, "memfd: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	errno = 0;
+	b = udb_wl_buffer_create_dmabuf(ctx, fd, p, 0, W, H, STRIDE,
+					DRM_FORMAT_ARGB8888);	/* owns fd */
+	err = errno;
+	if (accepted) {
+		tap(b && udb_wl_buffer_is_dmabuf(b) &&
+		    udb_wl_buffer_get_dmabuf_fd(b) >= 0 &&
+		    udb_wl_buffer_fallback(b) == 0 &&
+		    udb_wl_buffer_data(b) == p &&
+		    udb_wl_buffer_begin_cpu_access(b, UDB_WL_ACCESS_WRITE) == 0 &&
+		    udb_wl_buffer_end_cpu_access(b, UDB_WL_ACCESS_WRITE) == 0,
+		    "a memfd as the dma-buf: created (%s)",
+		    b ? "a dma-buf wl_buffer" : strerror(err));
+	} else {
+		tap(!b && err == ECONNREFUSED && wl_display_get_error(dpy) == 0,
+		    "a memfd as the dma-buf: the compositor's failed event gives ECONNREFUSED, the connection lives (%s)",
+		    b ? "created" : strerror(err));
+	}
+	udb_wl_buffer_destroy(b);
+	munmap(p, size);
+}
+
 /* A second context with other options: its reasons, and one buffer's. */
 static void side_context(struct wl_display *dpy, const char *what,
 			 const struct udb_wl_ctx_options *opt, uint32_t want,
@@ -281,10 +327,11 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "expect-fallback", required_argument, NULL, 'e' },
 		{ "no-dmabuf", no_argument, NULL, 'n' },
+		{ "memfd-dmabuf", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ 0 }
 	};
-	const char *socket = NULL, *expect = NULL;
+	const char *socket = NULL, *expect = NULL, *memfd = NULL;
 	struct udb_wl_ctx_options opt = { .log = log_line };
 	struct release_seen rel = { 0 }, rel_b = { 0 };
 	struct udb_wl_buffer *a = NULL, *b = NULL, *u = NULL;
@@ -303,12 +350,14 @@ int main(int argc, char **argv)
 		case 's': socket = optarg; break;
 		case 'e': expect = optarg; break;
 		case 'n': no_dmabuf = true; break;
+		case 'm': memfd = optarg; break;
 		case 'v': verbose = true; break;
 		default: return 2;
 		}
 	}
-	if (!expect || optind != argc) {
-		fprintf(stderr, "usage: udb-lib-test [--socket NAME] --expect-fallback LIST [--no-dmabuf] [-v]\n");
+	if (!expect || optind != argc ||
+	    (memfd && strcmp(memfd, "accepted") && strcmp(memfd, "refused"))) {
+		fprintf(stderr, "usage: udb-lib-test [--socket NAME] --expect-fallback LIST [--no-dmabuf] [--memfd-dmabuf accepted|refused] [-v]\n");
 		return 2;
 	}
 	want_dmabuf = !strcmp(expect, "none");
@@ -365,6 +414,9 @@ int main(int argc, char **argv)
 			    "v%u: no main device, no tranches",
 			    udb_wl_ctx_dmabuf_version(ctx));
 	}
+
+	if (memfd && !no_dmabuf)
+		memfd_dmabuf(w.dpy, ctx, !strcmp(memfd, "accepted"));
 
 	/* --- other contexts: each reason on its own --- */
 	side_context(w.dpy, "force_shm", &(struct udb_wl_ctx_options){
