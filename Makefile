@@ -17,6 +17,9 @@
 #   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
 #   make mutants  break the exporter one promise at a time; the VM suite
 #                 must fail on each (MUTANT_KERNEL=6.12|7.3)
+#   make coverage  line coverage of kmod/ (gcov) from the module plans on
+#                 a gcov-enabled 7.3 kernel (scripts/coverage.sh); summary
+#                 and lcov/HTML report in build/coverage/; not in make check
 #   make install  the module for the running kernel (KVER=..., DESTDIR=...),
 #                 its udev rule and the systemd unit that loads it at boot,
 #                 as root; make uninstall
@@ -162,6 +165,11 @@ FUZZ_MINUTES ?= 30
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_MINUTES)
 
+# Coverage: the module plans of make check on the 7.3 cover kernel, gcov's
+# line counts of both modules; see docs/testing.md#coverage-make-coverage.
+coverage: deps
+	@bash scripts/coverage.sh
+
 MUTANT_KERNEL ?= 6.12
 mutants: deps
 	@bash tests/mutants/run -k $(MUTANT_KERNEL)
@@ -170,4 +178,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install dkms-uninstall deb kselftest-install demo demo-bench mutants fuzz clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install dkms-uninstall deb kselftest-install demo demo-bench mutants fuzz coverage clean
