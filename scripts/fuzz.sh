@@ -27,6 +27,9 @@
 #   SYZKALLER_GIT  where to get the pinned commit: a URL or a local git dir
 #                  (default https://github.com/google/syzkaller)
 #   FUZZ_HTTP      manager's web UI (127.0.0.1:56741)
+#   FUZZ_REPRODUCE true to let the manager reproduce crashes (default false:
+#                  with one TCG VM a reproduction takes it over for most of
+#                  a campaign; the crash logs carry the programs)
 #   FUZZ_UNTIL     stop by then at the latest (anything date -d reads, e.g.
 #                  12:30), however late the VM lock came
 #   FUZZ_FLAVOUR   fuzz (default); debug runs on the 7.3 debug kernel of
@@ -48,6 +51,8 @@ vm_cpus=${FUZZ_VM_CPUS:-2}
 vm_mem=${FUZZ_VM_MEM:-3072}
 procs=${FUZZ_PROCS:-2}
 http=${FUZZ_HTTP:-127.0.0.1:56741}
+# One TCG VM: a reproduction would take it over for most of a campaign.
+reproduce=${FUZZ_REPRODUCE:-false}
 out=$here/build/fuzz
 kver=7.3
 flavour=${FUZZ_FLAVOUR:-fuzz}
@@ -182,14 +187,18 @@ fi
 # --- kernel and module ------------------------------------------------------
 log "kernel $kver-$flavour (scripts/kernel.sh; a first fuzz build takes about an hour on 2 cores)"
 kdir=$(nice -n 19 "$here/scripts/kernel.sh" "$kver" "$flavour")
-mkdir -p "$out/src"
-rsync -a --delete "$here/kmod/" "$out/src/kmod/"
-rsync -a --delete "$here/protocol/" "$out/src/protocol/"
+# The module is built inside the kernel's build directory: syzkaller maps
+# a PC to a source file relative to kernel_obj or kernel_src only, and
+# drops files elsewhere from its coverage (and its coverage filters).
+msrc=$kdir/udb-fuzz
+mkdir -p "$msrc"
+rsync -a --delete "$here/kmod/" "$msrc/kmod/"
+rsync -a --delete "$here/protocol/" "$msrc/protocol/"
 log "module against $kdir"
-make -s -C "$kdir" M="$out/src/kmod" modules >"$out/kmod.log" 2>&1 ||
+make -s -C "$kdir" M="$msrc/kmod" modules >"$out/kmod.log" 2>&1 ||
 	{ cat "$out/kmod.log" >&2; die "module build failed"; }
 mkdir -p "$out/modules"
-cp "$out/src/kmod/userptr_dmabuf.ko" "$out/src/kmod/udb_importer.ko" "$out/modules/"
+cp "$msrc/kmod/userptr_dmabuf.ko" "$msrc/kmod/udb_importer.ko" "$out/modules/"
 
 # --- disk image --------------------------------------------------------------
 rootfs=$cache/fuzz/rootfs-bookworm
@@ -234,6 +243,13 @@ ip route add default via 10.0.2.2
 # (two executors in D in call_usermodehelper_exec, no execution at all).
 # An empty modprobe path makes request_module() fail at once (-ENOENT).
 echo >/proc/sys/kernel/modprobe
+# What the buffers mirror should change as it does on a desktop: KSM
+# merges (mmu-notifier invalidations of mirrored pages), hugetlb pages for
+# MAP_HUGETLB / MFD_HUGETLB, two NUMA nodes (the manager's qemu_args) for
+# mbind / migrate_pages / move_pages.
+echo 1 >/sys/kernel/mm/ksm/run
+echo 20 >/sys/kernel/mm/ksm/sleep_millisecs
+echo 32 >/proc/sys/vm/nr_hugepages
 for m in userptr_dmabuf udb_importer; do
 	insmod /udb/$m.ko || echo "udb-fuzz-init: insmod $m failed" >/dev/console
 done
@@ -262,22 +278,31 @@ mkfs.ext4 -q -F -L root -d "$rootfs" "$out/image.img"
 debugfs -R "stat /udb/init" "$out/image.img" 2>/dev/null | grep -q 'Mode:.*0755' ||
 	die "image: /udb/init missing ($out/debugfs.log)"
 
+# Two NUMA nodes of half the memory each, one CPU each.
+numa="-object memory-backend-ram,id=m0,size=$((vm_mem / 2))M -object memory-backend-ram,id=m1,size=$((vm_mem - vm_mem / 2))M -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1-$((vm_cpus - 1)),memdev=m1"
+[ "$vm_cpus" -ge 2 ] || numa=
+
 # --- manager config ------------------------------------------------------------
 # shellcheck disable=SC2016
 syscalls='
 "openat$userptr_dmabuf", "openat$udb_importer",
 "ioctl$USERPTR_DMABUF*", "ioctl$UDB_IMPORTER*",
-"ioctl$DMA_BUF*", "openat$udambuf", "ioctl$UDMABUF*",
-"openat$dma_heap", "ioctl$DMA_HEAP*",
+"ioctl$DMA_BUF*", "openat$udambuf", "ioctl$UDMABUF_CREATE_udb",
+"ioctl$UDMABUF_CREATE_LIST_udb", "fcntl$addseals",
+"openat$dma_heap", "ioctl$DMA_HEAP_IOCTL_ALLOC_udb",
 "openat$sw_sync", "ioctl$SW_SYNC*", "ioctl$SYNC_IOC*",
 "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock",
-"msync", "mincore", "memfd_create", "ftruncate", "fallocate",
-"migrate_pages", "move_pages", "mbind", "set_mempolicy", "remap_file_pages",
+"msync", "memfd_create", "ftruncate", "fallocate",
+"migrate_pages", "move_pages", "mbind", "set_mempolicy",
 "memfd_secret", "shmget$private", "shmat", "shmdt",
-"close", "dup", "ppoll", "syz_clone"'
-# No focus area on kmod/: the pinned manager's coverage filter found no
-# unit of the module ("coverage filter: kmod/: []") and refused to start.
-focus=
+"userfaultfd", "ioctl$UFFDIO*",
+"close", "dup", "poll", "ppoll", "clock_gettime", "syz_clone"'
+# Most of the programs' weight on the module, the rest of the kernel
+# still counts (the module's bugs show up in mm/ and dma-buf/ too).
+focus='
+	"experimental": { "focus_areas": [
+		{ "name": "udb", "filter": { "files": ["^udb-fuzz/kmod/"] }, "weight": 10.0 },
+		{ "weight": 1.0 } ] },'
 # A corpus is only good for the kernel it was collected on.
 mkdir -p "$out/workdir-$flavour"
 ln -sfn "workdir-$flavour" "$out/workdir"
@@ -294,7 +319,7 @@ cat >"$out/manager.cfg" <<EOF
 	"syzkaller": "$syz",
 	"procs": $procs,
 	"sandbox": "none",
-	"reproduce": true,
+	"reproduce": $reproduce,
 	"type": "qemu",
 	"cover": $cover,
 	"enable_syscalls": [$syscalls],$focus
@@ -303,8 +328,8 @@ cat >"$out/manager.cfg" <<EOF
 		"cpu": $vm_cpus,
 		"mem": $vm_mem,
 		"kernel": "$kdir/arch/x86/boot/bzImage",
-		"cmdline": "root=/dev/vda rw init=/udb/init net.ifnames=0 watchdog_thresh=60 kasan.fault=report",
-		"qemu_args": "-machine q35 -cpu max -accel tcg,thread=multi",
+		"cmdline": "root=/dev/vda rw init=/udb/init net.ifnames=0 watchdog_thresh=60 kasan.fault=report rcupdate.rcu_cpu_stall_timeout=100",
+		"qemu_args": "-machine q35 -cpu max -accel tcg,thread=multi $numa",
 		"image_device": "drive index=0,media=disk,if=virtio,format=raw,file=",
 		"network_device": "virtio-net-pci"
 	}
@@ -338,7 +363,8 @@ kill -0 $mgr 2>/dev/null || { tail -n 30 "$out/manager.log" >&2; die "syz-manage
 
 # Figures, while the manager still serves them.
 curl -s --max-time 60 "http://$http/stats" >"$out/stats.html" || true
-curl -s --max-time 300 "http://$http/filecover" >"$out/filecover.csv" || true
+# The first request symbolizes the whole vmlinux: minutes on 2 cores.
+curl -s --max-time 900 "http://$http/filecover" >"$out/filecover.csv" || true
 kill -INT $mgr
 wait $mgr 2>/dev/null || true
 trap - EXIT
@@ -349,7 +375,13 @@ echo "== fuzz: $((elapsed / 60)) min, syzkaller $SYZ_COMMIT, kernel $kver-$flavo
 grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true
 execs=$(grep -oE 'exec total=[0-9]+' "$out/manager.log" | tail -n 1 | cut -d= -f2 || true)
 execs=${execs:-0}
-echo "executions: $execs ($(awk -v e="$execs" -v s="$elapsed" 'BEGIN { printf "%.1f", e / s }')/s)"
+# the rate over the fuzzing window: from the first heartbeat that counts
+# an execution (boot and the machine check come before it) to the last
+first=$(grep -E 'exec total=[1-9]' "$out/manager.log" | head -n 1 | cut -c1-19 || true)
+last=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 | cut -c1-19 || true)
+window=0
+[ -z "$first" ] || window=$(( $(date -d "$last" +%s) - $(date -d "$first" +%s) ))
+echo "executions: $execs in a fuzzing window of $((window / 60)) min ($(awk -v e="$execs" -v s="$window" 'BEGIN { printf "%.2f", s ? e / s : 0 }')/s)"
 echo "coverage of kmod/ (lines, PCs):"
 awk -F, 'NR > 1 && $2 ~ /kmod\// {
 	cl += $3; tl += $4; cp += $5; tp += $6
@@ -357,7 +389,7 @@ awk -F, 'NR > 1 && $2 ~ /kmod\// {
 } END {
 	if (tl) printf "  %-28s %5d/%-5d lines (%.1f%%)  %5d/%-5d PCs (%.1f%%)\n", "total", cl, tl, 100 * cl / tl, cp, tp, 100 * cp / (tp ? tp : 1)
 	else print "  (none: see " FILENAME ")"
-}' "$out/filecover.csv" | sed "s|$out/src/||"
+}' "$out/filecover.csv"
 echo "crashes:"
 n=0
 for d in "$out"/workdir/crashes/*/; do
@@ -366,7 +398,9 @@ for d in "$out"/workdir/crashes/*/; do
 	repro=none
 	[ -e "$d/repro.prog" ] && repro=$d/repro.prog
 	[ -e "$d/repro.cprog" ] && repro=$d/repro.cprog
-	printf '  %s\n    logs: %s  reproducer: %s\n' "$(cat "$d/description")" "$d" "$repro"
+	new=earlier
+	[ -z "$(find "$d" -name 'log*' -newermt "@$start" -print -quit)" ] || new="this run"
+	printf '  %s (%s)\n    logs: %s  reproducer: %s\n' "$(cat "$d/description")" "$new" "$d" "$repro"
 done
 [ $n -gt 0 ] || echo "  none"
 exit 0
