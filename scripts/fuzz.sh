@@ -313,7 +313,7 @@ cat >"$out/manager.cfg" <<EOF
 	"workdir": "$out/workdir-$flavour",
 	"kernel_obj": "$kdir",
 	"kernel_src": "$(readlink -f "$kdir/source")",
-	"module_obj": ["$out/src/kmod"],
+	"module_obj": ["$msrc/kmod"],
 	"image": "$out/image.img",
 	"sshkey": "$key",
 	"syzkaller": "$syz",
