@@ -137,6 +137,7 @@ static const struct wl_registry_listener registry_listener = {
 int display_connect(struct client *c)
 {
 	struct udb_wl_ctx_options uo = {
+		.size = sizeof(uo),
 		/* --mode shm is the comparison: never a dma-buf */
 		.force_shm = c->opt.mode == MODE_SHM,
 		/* what llvmpipe compositors read as linear: accepted */

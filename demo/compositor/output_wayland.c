@@ -499,6 +499,7 @@ int output_wayland_init(struct server *srv)
 	}
 	/* linux-dmabuf (its formats), wl_shm and the module */
 	n->udb = udb_wl_ctx_create(n->dpy, &(struct udb_wl_ctx_options){
+		.size = sizeof(struct udb_wl_ctx_options),
 		.allow_implicit_modifier = true,
 		.log = nested_lib_log, .log_data = srv,
 	});

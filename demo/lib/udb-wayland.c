@@ -13,18 +13,21 @@
  * before it can be attached, so its release reaches the caller's dispatch.
  *
  * Lifetimes: the context owns the device fd, the registry, wl_shm and
- * zwp_linux_dmabuf_v1 and the list of (format, modifier) pairs; each
- * buffer owns its wl_buffer, its dma-buf fd or its shm mapping, never the
- * caller's memory.
+ * zwp_linux_dmabuf_v1, the list of (format, modifier) pairs and the
+ * buffers whose destruction waits for their release
+ * (udb_wl_buffer_destroy_when_released()); each buffer owns its
+ * wl_buffer, its dma-buf fd or its shm mapping, never the caller's memory.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <drm_fourcc.h>
@@ -36,6 +39,10 @@
 #include "userptr_dmabuf.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* udb_wl_ctx_options as of 0.1.0: the smallest .size accepted */
+#define OPTIONS_SIZE_0 (offsetof(struct udb_wl_ctx_options, log_data) + \
+			sizeof(void *))
 
 struct format_mod {
 	uint32_t format;
@@ -58,8 +65,8 @@ struct udb_wl_ctx {
 
 	struct format_mod *formats;		/* linux-dmabuf pairs */
 	size_t nformats, formats_cap;
-	uint32_t shm_formats[32];		/* wl_shm codes offered */
-	unsigned int nshm_formats;
+	uint32_t shm_formats;			/* shm_bit()s offered */
+	struct udb_wl_buffer *deferred;		/* destroy_when_released */
 
 	/* v4 default feedback */
 	bool have_main_device;
@@ -84,6 +91,11 @@ struct udb_wl_buffer {
 	unsigned long releases;
 	void (*release_cb)(struct udb_wl_buffer *buf, void *data);
 	void *release_data;
+	/* udb_wl_buffer_destroy_when_released(): on the ctx's list */
+	bool deferred;
+	void (*free_cb)(void *data);
+	void *free_data;
+	struct udb_wl_buffer *next, **pprev;
 };
 
 static void say(const struct udb_wl_ctx *ctx, const char *fmt, ...)
@@ -115,6 +127,25 @@ static uint32_t format_bpp(uint32_t fourcc)
 		return 2;
 	default:
 		return 0;
+	}
+}
+
+/* The wl_shm formats we can make buffers of, as bits of shm_formats. */
+static uint32_t shm_bit(uint32_t code)
+{
+	switch (code) {
+	case WL_SHM_FORMAT_ARGB8888:
+		return 1u << 0;
+	case WL_SHM_FORMAT_XRGB8888:
+		return 1u << 1;
+	case DRM_FORMAT_ABGR8888:
+		return 1u << 2;
+	case DRM_FORMAT_XBGR8888:
+		return 1u << 3;
+	case DRM_FORMAT_RGB565:
+		return 1u << 4;
+	default:
+		return 0;	/* a format we never ask for */
 	}
 }
 
@@ -154,9 +185,17 @@ static void add_format(struct udb_wl_ctx *ctx, uint32_t format,
 static void dmabuf_format(void *data, struct zwp_linux_dmabuf_v1 *d,
 			  uint32_t format)
 {
+	struct udb_wl_ctx *ctx = data;
+
 	(void)d;
-	/* before v3 there are no modifiers: the layout is implicit */
-	add_format(data, format, DRM_FORMAT_MOD_INVALID);
+	/* From v3 on, format is sent next to modifier events for the same
+	 * format and says nothing about the implicit modifier (the spec:
+	 * compositors must send modifier events, clients must ignore
+	 * format): only modifier events count. Before v3 there are no
+	 * modifiers: the layout is implicit. */
+	if (ctx->dmabuf_version >= ZWP_LINUX_DMABUF_V1_MODIFIER_SINCE_VERSION)
+		return;
+	add_format(ctx, format, DRM_FORMAT_MOD_INVALID);
 }
 
 static void dmabuf_modifier(void *data, struct zwp_linux_dmabuf_v1 *d,
@@ -190,19 +229,35 @@ static void fb_format_table(void *data, struct zwp_linux_dmabuf_feedback_v1 *f,
 			    int32_t fd, uint32_t size)
 {
 	struct feedback *fb = data;
+	struct stat st;
 	void *p;
+	int err;
 
 	(void)f;
 	if (fb->table)
 		munmap((void *)fb->table, fb->table_len);
 	fb->table = NULL;
 	fb->table_len = 0;
+	/* a size past the file's end would SIGBUS us on the pages beyond it */
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		say(fb->ctx, "linux-dmabuf format table: fstat: %s", strerror(err));
+		return;
+	}
+	if (!size || (uint64_t)size > (uint64_t)st.st_size) {
+		close(fd);
+		say(fb->ctx, "linux-dmabuf format table: size %u, the file has %lld bytes: ignored",
+		    size, (long long)st.st_size);
+		return;
+	}
 	/* MAP_PRIVATE: the protocol says the table must be mapped so */
-	p = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	err = errno;
 	close(fd);
 	if (p == MAP_FAILED) {
 		say(fb->ctx, "cannot map the linux-dmabuf format table (%u bytes): %s",
-		    size, strerror(errno));
+		    size, strerror(err));
 		return;
 	}
 	fb->table = p;
@@ -241,18 +296,22 @@ static void fb_tranche_formats(void *data,
 			       struct wl_array *indices)
 {
 	struct feedback *fb = data;
-	const uint16_t *idx;
+	const uint8_t *bytes = indices->data;
 
 	(void)f;
 	if (!fb->table)
 		return;
-	wl_array_for_each(idx, indices) {
-		const uint8_t *e = fb->table + (size_t)*idx * 16;
+	/* size / 2 entries: an odd trailing byte is no index */
+	for (size_t i = 0; i < indices->size / 2; i++) {
+		const uint8_t *e;
 		uint32_t format;
 		uint64_t modifier;
+		uint16_t idx;
 
-		if ((size_t)*idx * 16 + 16 > fb->table_len)
+		memcpy(&idx, bytes + 2 * i, 2);
+		if ((size_t)idx * 16 + 16 > fb->table_len)
 			continue;	/* a broken table: ignore the entry */
+		e = fb->table + (size_t)idx * 16;
 		memcpy(&format, e, 4);
 		memcpy(&modifier, e + 8, 8);
 		add_format(fb->ctx, format, modifier);
@@ -299,8 +358,8 @@ static void shm_format(void *data, struct wl_shm *shm, uint32_t format)
 	struct udb_wl_ctx *ctx = data;
 
 	(void)shm;
-	if (ctx->nshm_formats < sizeof(ctx->shm_formats) / sizeof(uint32_t))
-		ctx->shm_formats[ctx->nshm_formats++] = format;
+	/* a bit per format we can use: compositors list dozens */
+	ctx->shm_formats |= shm_bit(format);
 }
 
 static const struct wl_shm_listener shm_listener = { .format = shm_format };
@@ -317,7 +376,13 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 		wl_shm_add_listener(ctx->shm, &shm_listener, ctx);
 	} else if (!strcmp(iface, zwp_linux_dmabuf_v1_interface.name) &&
 		   !ctx->dmabuf) {
+		/* what it offers, what we implement (4), what our
+		 * generated protocol code knows */
 		ctx->dmabuf_version = version < 4 ? version : 4;
+		if (ctx->dmabuf_version >
+		    (uint32_t)zwp_linux_dmabuf_v1_interface.version)
+			ctx->dmabuf_version =
+				(uint32_t)zwp_linux_dmabuf_v1_interface.version;
 		ctx->dmabuf = wl_registry_bind(reg, name,
 					       &zwp_linux_dmabuf_v1_interface,
 					       ctx->dmabuf_version);
@@ -366,13 +431,21 @@ static void open_device(struct udb_wl_ctx *ctx, const char *path)
 EXPORT struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
 					    const struct udb_wl_ctx_options *opt)
 {
-	static const struct udb_wl_ctx_options defaults;
+	struct udb_wl_ctx_options o = { 0 };
 	struct wl_display *wrapper;
 	struct udb_wl_ctx *ctx;
 	int err;
 
-	if (!opt)
-		opt = &defaults;
+	if (opt) {
+		/* an older caller's shorter struct: the fields it lacks are
+		 * zero; a newer caller's longer one: what we know of it */
+		if (opt->size < OPTIONS_SIZE_0) {
+			errno = EINVAL;
+			return NULL;
+		}
+		memcpy(&o, opt, opt->size < sizeof(o) ? opt->size : sizeof(o));
+	}
+	opt = &o;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return NULL;
@@ -436,10 +509,16 @@ fail:
 	return NULL;
 }
 
+static void finish_deferred(struct udb_wl_buffer *buf);
+
 EXPORT void udb_wl_ctx_destroy(struct udb_wl_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* buffers still waiting for their release: the caller says the
+	 * compositor is done with them (surface destroyed, roundtrip) */
+	while (ctx->deferred)
+		finish_deferred(ctx->deferred);
 	if (ctx->dmabuf)
 		zwp_linux_dmabuf_v1_destroy(ctx->dmabuf);
 	if (ctx->shm)
@@ -581,6 +660,10 @@ static void buffer_release(void *data, struct wl_buffer *wl)
 	(void)wl;
 	buf->busy = false;
 	buf->releases++;
+	if (buf->deferred) {
+		finish_deferred(buf);	/* frees buf, then the caller's memory */
+		return;
+	}
 	if (buf->release_cb)
 		buf->release_cb(buf, buf->release_data);	/* may free buf */
 }
@@ -664,10 +747,7 @@ static bool shm_offers(const struct udb_wl_ctx *ctx, uint32_t code)
 {
 	if (code == WL_SHM_FORMAT_ARGB8888 || code == WL_SHM_FORMAT_XRGB8888)
 		return true;	/* every wl_shm has them */
-	for (unsigned int i = 0; i < ctx->nshm_formats; i++)
-		if (ctx->shm_formats[i] == code)
-			return true;
-	return false;
+	return ctx->shm_formats & shm_bit(code);
 }
 
 static int make_shm(struct udb_wl_buffer *buf, uint32_t fourcc)
@@ -821,6 +901,7 @@ EXPORT struct udb_wl_buffer *udb_wl_buffer_create_dmabuf(struct udb_wl_ctx *ctx,
 {
 	struct udb_wl_buffer *buf;
 	uint64_t modifier;
+	off_t end;
 	int ret;
 
 	buf = buffer_new(ctx, width, height, stride, fourcc);
@@ -833,6 +914,14 @@ EXPORT struct udb_wl_buffer *udb_wl_buffer_create_dmabuf(struct udb_wl_ctx *ctx,
 	}
 	buf->fd = fd;
 	buf->src = ptr;
+	/* a plane past the end is a fatal protocol error (out_of_bounds)
+	 * for the compositor to raise: refuse it here instead */
+	end = lseek(fd, 0, SEEK_END);
+	if (end >= 0) {
+		lseek(fd, 0, SEEK_SET);
+		if ((uint64_t)offset + (uint64_t)stride * height > (uint64_t)end)
+			return fail_buffer(buf, EINVAL);
+	}
 	if (!ctx->dmabuf || !pick_modifier(ctx, fourcc, &modifier))
 		return fail_buffer(buf, ENOTSUP);
 	ret = import_dmabuf(buf, offset, modifier, fourcc);
@@ -873,6 +962,48 @@ EXPORT void udb_wl_buffer_destroy(struct udb_wl_buffer *buf)
 	if (buf->fd >= 0)
 		close(buf->fd);
 	free(buf);
+}
+
+/* A deferred buffer is released (or its context goes): destroy it, then
+ * let the caller free the memory the compositor no longer reads. */
+static void finish_deferred(struct udb_wl_buffer *buf)
+{
+	void (*free_cb)(void *data) = buf->free_cb;
+	void *free_data = buf->free_data;
+
+	*buf->pprev = buf->next;
+	if (buf->next)
+		buf->next->pprev = buf->pprev;
+	udb_wl_buffer_destroy(buf);
+	if (free_cb)
+		free_cb(free_data);
+}
+
+EXPORT void udb_wl_buffer_destroy_when_released(struct udb_wl_buffer *buf,
+						void (*free_cb)(void *data),
+						void *data)
+{
+	struct udb_wl_ctx *ctx;
+
+	if (!buf || !buf->busy) {
+		/* released: the compositor no longer reads the memory */
+		udb_wl_buffer_destroy(buf);
+		if (free_cb)
+			free_cb(data);
+		return;
+	}
+	if (buf->deferred)
+		return;		/* already waiting */
+	ctx = buf->ctx;
+	buf->deferred = true;
+	buf->free_cb = free_cb;
+	buf->free_data = data;
+	buf->release_cb = NULL;
+	buf->next = ctx->deferred;
+	if (buf->next)
+		buf->next->pprev = &buf->next;
+	buf->pprev = &ctx->deferred;
+	ctx->deferred = buf;
 }
 
 EXPORT struct wl_buffer *udb_wl_buffer_get_wl_buffer(const struct udb_wl_buffer *buf)

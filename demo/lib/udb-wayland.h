@@ -85,6 +85,11 @@ enum udb_wl_access {
 
 /**
  * struct udb_wl_ctx_options - how udb_wl_ctx_create() sets up a context
+ * @size: sizeof(struct udb_wl_ctx_options) as the caller compiled it;
+ *	must be set. Later versions of the library add fields at the end
+ *	only: a caller built against an older header passes a smaller size
+ *	and gets the defaults for the fields it does not know; a size
+ *	smaller than this first version's struct fails with EINVAL
  * @force_shm: never make dma-bufs (UDB_WL_FALLBACK_FORCED): for
  *	comparisons, or to test the fallback
  * @allow_implicit_modifier: accept a format the compositor offers only
@@ -99,9 +104,13 @@ enum udb_wl_access {
  *	a user about (an ioctl error, a refused dma-buf); NULL: silent
  * @log_data: first argument of @log
  *
- * A zero-initialised struct (or a NULL pointer) gives the defaults.
+ * A NULL pointer, or a zero-initialised struct with only @size set,
+ * gives the defaults:
+ *
+ *	struct udb_wl_ctx_options opt = { .size = sizeof(opt), .log = f };
  */
 struct udb_wl_ctx_options {
+	uint32_t size;
 	bool force_shm;
 	bool allow_implicit_modifier;
 	const char *device_path;
@@ -122,13 +131,14 @@ struct udb_wl_ctx_options {
  * private queue only) until the
  * compositor has said which formats and modifiers it imports: on v4 the
  * default feedback (format table mapped from its fd, main_device, every
- * tranche), on v3 the modifier events, before v3 the format events
- * (implicit modifier). Neither the module nor linux-dmabuf is required:
+ * tranche), on v3 the modifier events (the format events, which v3
+ * still sends, are ignored: they say nothing about the implicit
+ * modifier), before v3 the format events (implicit modifier). Neither the module nor linux-dmabuf is required:
  * what is missing becomes a fallback reason.
  *
- * Return: the context, or NULL with errno set (ENOMEM; EPROTO or another
- * connection error from the roundtrips; ENOTSUP when the compositor has
- * neither linux-dmabuf nor wl_shm).
+ * Return: the context, or NULL with errno set (EINVAL: @opt->size too
+ * small; ENOMEM; EPROTO or another connection error from the roundtrips;
+ * ENOTSUP when the compositor has neither linux-dmabuf nor wl_shm).
  */
 struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
 				     const struct udb_wl_ctx_options *opt);
@@ -138,7 +148,11 @@ struct udb_wl_ctx *udb_wl_ctx_create(struct wl_display *display,
  * @ctx: the context, or NULL
  *
  * Destroys the bound globals and the private queue, closes the device. Every
- * buffer of @ctx must have been destroyed first (udb_wl_buffer_destroy()).
+ * buffer of @ctx must have been destroyed first (udb_wl_buffer_destroy()),
+ * except those handed to udb_wl_buffer_destroy_when_released() and not yet
+ * released: they are destroyed here and their free_cb called, so destroy
+ * the surfaces that may show them and wl_display_roundtrip() first (the
+ * compositor then no longer reads their memory).
  */
 void udb_wl_ctx_destroy(struct udb_wl_ctx *ctx);
 
@@ -213,7 +227,7 @@ unsigned int udb_wl_ctx_tranches(const struct udb_wl_ctx *ctx);
  * @modifier: a DRM_FORMAT_MOD_* value (DRM_FORMAT_MOD_INVALID: implicit)
  *
  * Return: true when any tranche (v4), a modifier event (v3) or a format
- * event (v1/v2, implicit only) listed the pair.
+ * event (v1/v2 only, implicit modifier) listed the pair.
  */
 bool udb_wl_ctx_supports(const struct udb_wl_ctx *ctx, uint32_t fourcc,
 			 uint64_t modifier);
@@ -254,7 +268,8 @@ char *udb_wl_fallback_string(uint32_t mask, char *buf, size_t len);
  * @ctx: the context
  * @ptr: the first pixel: any address (malloc, mmap of anonymous memory, a
  *	MAP_SHARED file or memfd); it must stay mapped, at this address,
- *	until udb_wl_buffer_destroy()
+ *	and must not be reused for anything else while the compositor may
+ *	read it (see udb_wl_buffer_destroy())
  * @width: width in pixels, > 0
  * @height: height in pixels, > 0
  * @stride: bytes from one row to the next, >= @width * bytes per pixel
@@ -306,9 +321,10 @@ struct udb_wl_buffer *udb_wl_buffer_create(struct udb_wl_ctx *ctx, void *ptr,
  * without a wl_shm fallback: for dma-bufs from elsewhere (udmabuf, a
  * driver) and for tests.
  *
- * Return: the buffer, or NULL with errno set (ENOTSUP: no linux-dmabuf, or
- * the format is not offered; ECONNREFUSED: the compositor answered
- * failed).
+ * Return: the buffer, or NULL with errno set (EINVAL: bad arguments, or
+ * @offset + @stride * @height past the end of @fd as lseek(SEEK_END) sees
+ * it, checked when @fd can seek; ENOTSUP: no linux-dmabuf, or the format
+ * is not offered; ECONNREFUSED: the compositor answered failed).
  */
 struct udb_wl_buffer *udb_wl_buffer_create_dmabuf(struct udb_wl_ctx *ctx,
 						  int fd, void *ptr,
@@ -342,14 +358,44 @@ struct udb_wl_buffer *udb_wl_shm_buffer_create(struct udb_wl_ctx *ctx,
  * udb_wl_buffer_destroy() - free a buffer
  * @buf: the buffer, or NULL
  *
- * Order: the wl_buffer is destroyed first (the compositor drops its
- * import, a busy buffer included: it keeps showing its last content until
- * the surface gets another buffer, as with any wl_buffer), then the shm
- * pool mapping is unmapped and the dma-buf fd closed. The caller's memory
- * is left alone: free or unmap it after this call, not before (the
- * compositor may read it until the wl_buffer is gone).
+ * Order: the wl_buffer is destroyed, then the shm pool mapping is
+ * unmapped and the dma-buf fd closed. The caller's memory is left alone.
+ *
+ * When the caller may free or reuse its memory: a released buffer's
+ * (udb_wl_buffer_is_busy() false) right after this call. A busy buffer's
+ * NOT: destroying a wl_buffer before its release does not take it off the
+ * surface; the compositor keeps showing (and, for a userptr dma-buf,
+ * keeps sampling the live pages of) the memory until the surface gets
+ * another buffer attached and committed and the compositor is done with
+ * this one, or the surface is destroyed. wayland.xml (wl_surface.attach)
+ * allows destroying before release only if the storage is not reused;
+ * memory freed and reused by the heap would appear on screen. For a busy
+ * buffer use udb_wl_buffer_destroy_when_released(), or destroy the surface
+ * and wl_display_roundtrip() before freeing.
  */
 void udb_wl_buffer_destroy(struct udb_wl_buffer *buf);
+
+/**
+ * udb_wl_buffer_destroy_when_released() - free a buffer once it is released
+ * @buf: the buffer, or NULL
+ * @free_cb: called when the compositor no longer reads the buffer's
+ *	memory, after the buffer is destroyed: free or unmap the memory
+ *	there; NULL for none. It must not destroy the context.
+ * @data: argument of @free_cb
+ *
+ * A released buffer is destroyed at once and @free_cb called before this
+ * returns. A busy one keeps its wl_buffer (still attached where it was)
+ * until its wl_buffer.release, which the caller's dispatch of the
+ * context's queue delivers: then it is destroyed and @free_cb called from
+ * that dispatch. The release callback is not called for it any more. If
+ * no release comes (the surface was destroyed, the compositor keeps its
+ * last buffer), udb_wl_ctx_destroy() finishes it: destroy the surface and
+ * wl_display_roundtrip() before that. @buf belongs to the library after
+ * this call: use it no more.
+ */
+void udb_wl_buffer_destroy_when_released(struct udb_wl_buffer *buf,
+					 void (*free_cb)(void *data),
+					 void *data);
 
 /**
  * udb_wl_buffer_get_wl_buffer() - the wl_buffer to attach

@@ -332,7 +332,8 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *socket = NULL, *expect = NULL, *memfd = NULL;
-	struct udb_wl_ctx_options opt = { .log = log_line };
+	struct udb_wl_ctx_options opt = { .size = sizeof(opt),
+					   .log = log_line };
 	struct release_seen rel = { 0 }, rel_b = { 0 };
 	struct udb_wl_buffer *a = NULL, *b = NULL, *u = NULL;
 	struct udb_wl_ctx *ctx = NULL;
@@ -419,9 +420,11 @@ int main(int argc, char **argv)
 
 	/* --- other contexts: each reason on its own --- */
 	side_context(w.dpy, "force_shm", &(struct udb_wl_ctx_options){
+			.size = sizeof(struct udb_wl_ctx_options),
 			.force_shm = true, .log = log_line },
 		     UDB_WL_FALLBACK_FORCED, ECANCELED);
 	side_context(w.dpy, "missing device", &(struct udb_wl_ctx_options){
+			.size = sizeof(struct udb_wl_ctx_options),
 			.device_path = "/dev/udb-lib-test-no-such-device",
 			.log = log_line },
 		     UDB_WL_FALLBACK_NO_DEVICE, ENOENT);
