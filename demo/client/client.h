@@ -97,6 +97,7 @@ struct client {
 /* display.c */
 int display_connect(struct client *c);
 int display_create_window(struct client *c);
+void display_destroy_window(struct client *c);
 void display_disconnect(struct client *c);
 double now_ms(void);
 

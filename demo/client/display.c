@@ -215,14 +215,31 @@ int display_create_window(struct client *c)
 	return 0;
 }
 
-void display_disconnect(struct client *c)
+/*
+ * The window goes, and a roundtrip makes sure the compositor has handled
+ * that: until then it may show (sample the live pages of) the last buffer
+ * attached, busy or not, so no buffer memory may be freed before this.
+ */
+void display_destroy_window(struct client *c)
 {
+	bool had_surface = c->surface != NULL;
+
 	if (c->toplevel)
 		xdg_toplevel_destroy(c->toplevel);
 	if (c->xdg_surface)
 		xdg_surface_destroy(c->xdg_surface);
 	if (c->surface)
 		wl_surface_destroy(c->surface);
+	c->toplevel = NULL;
+	c->xdg_surface = NULL;
+	c->surface = NULL;
+	if (had_surface)
+		wl_display_roundtrip(c->display);
+}
+
+void display_disconnect(struct client *c)
+{
+	display_destroy_window(c);
 	if (c->capture)
 		udb_capture_v1_destroy(c->capture);
 	if (c->presentation)

@@ -399,6 +399,9 @@ out:
 		printf("mode=%s\n", mode_name[c.opt.mode]);
 		fflush(stdout);
 	}
+	/* the surface first: the compositor may show a buffer's memory until
+	 * it has handled the destroy (buffer_destroy() frees that memory) */
+	display_destroy_window(&c);
 	for (i = 0; i < c.nbuf; i++)
 		buffer_destroy(&c.buf[i]);
 	display_disconnect(&c);

@@ -427,8 +427,18 @@ static void nested_destroy(struct server *srv)
 		xdg_toplevel_destroy(n->toplevel);
 	if (n->xdg_surface)
 		xdg_surface_destroy(n->xdg_surface);
-	if (n->surface)
+	if (n->surface) {
 		wl_surface_destroy(n->surface);
+		/* a busy userptr buffer's pages are sampled live: the parent
+		 * has to have handled the destroy before they are unmapped
+		 * (returns at once when the connection is gone); no repaint
+		 * from releases that come meanwhile */
+		for (int i = 0; i < NESTED_BUFFERS; i++)
+			if (n->buf[i].ub)
+				udb_wl_buffer_set_release_callback(n->buf[i].ub,
+								   NULL, NULL);
+		wl_display_roundtrip(n->dpy);
+	}
 	for (int i = 0; i < NESTED_BUFFERS; i++)
 		buffer_fini(&n->buf[i]);
 	udb_wl_ctx_destroy(n->udb);
