@@ -48,31 +48,13 @@
 
 #include "udb-wayland.h"
 #include "xdg-shell-client-protocol.h"
+#include "tap.h"
 
 #define W 64
 #define H 48
 #define STRIDE (W * 4)
 
-static int n, failed;
 static bool verbose;
-
-static void tap(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 static void log_line(void *data, const char *line)
 {
@@ -557,6 +539,5 @@ out_ctx:
 out:
 	if (w.dpy)
 		wl_display_disconnect(w.dpy);
-	printf("1..%d\n%d passed, %d failed\n", n, n - failed, failed);
-	return failed ? 1 : 0;
+	return tap_end();
 }

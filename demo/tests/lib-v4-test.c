@@ -55,29 +55,11 @@
 
 #include "linux-dmabuf-v1-server-protocol.h"
 #include "udb-wayland.h"
+#include "tap.h"
 
 #define MAIN_MAJOR 226
 #define MAIN_MINOR 128
 
-static int n, failed;
-
-static void tap(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* --- the child: a compositor with linux-dmabuf v4 only --- */
 
@@ -628,6 +610,5 @@ int main(void)
 	test_v4();
 	test_v4_broken();
 	test_v3();
-	printf("1..%d\n%d passed, %d failed\n", n, n - failed, failed);
-	return failed ? 1 : 0;
+	return tap_end();
 }
