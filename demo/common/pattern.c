@@ -19,16 +19,26 @@ int pattern_check(const void *img, uint32_t width, uint32_t height,
 		  uint32_t stride, uint32_t frame, uint32_t seed,
 		  uint32_t *bad_x, uint32_t *bad_y)
 {
+	return pattern_check_except(img, width, height, stride, frame, seed,
+				    NULL, bad_x, bad_y);
+}
+
+int pattern_check_except(const void *img, uint32_t width, uint32_t height,
+			 uint32_t stride, uint32_t frame, uint32_t seed,
+			 const struct udb_rect *skip, uint32_t *bad_x,
+			 uint32_t *bad_y)
+{
 	for (uint32_t y = 0; y < height; y++) {
 		const uint32_t *row = (const uint32_t *)
 			((const uint8_t *)img + (size_t)y * stride);
 
 		for (uint32_t x = 0; x < width; x++) {
-			if (row[x] != pattern_pixel(x, y, frame, seed)) {
-				*bad_x = x;
-				*bad_y = y;
-				return 0;
-			}
+			if (row[x] == pattern_pixel(x, y, frame, seed) ||
+			    udb_rect_contains(skip, x, y))
+				continue;
+			*bad_x = x;
+			*bad_y = y;
+			return 0;
 		}
 	}
 	return 1;

@@ -9,11 +9,27 @@
  * every single pixel: a capture that shows an older frame anywhere is
  * caught wherever one compares. The seed shifts all channels so two
  * clients with different seeds differ too.
+ *
+ * udb-client draws a label box over the pattern (label.h); the checkers
+ * leave exactly that rectangle out of the pattern comparison
+ * (pattern_check_except()) and compare it with the label instead.
  */
 #ifndef UDB_DEMO_PATTERN_H
 #define UDB_DEMO_PATTERN_H
 
 #include <stdint.h>
+
+/* A rectangle in the pixels of an image (or a window of it). */
+struct udb_rect {
+	uint32_t x, y, w, h;
+};
+
+static inline int udb_rect_contains(const struct udb_rect *r, uint32_t x,
+				    uint32_t y)
+{
+	return r && x >= r->x && x - r->x < r->w && y >= r->y &&
+	       y - r->y < r->h;
+}
 
 static inline uint32_t pattern_pixel(uint32_t x, uint32_t y, uint32_t frame,
 				     uint32_t seed)
@@ -39,5 +55,14 @@ void pattern_fill(void *dst, uint32_t width, uint32_t height, uint32_t stride,
 int pattern_check(const void *img, uint32_t width, uint32_t height,
 		  uint32_t stride, uint32_t frame, uint32_t seed,
 		  uint32_t *bad_x, uint32_t *bad_y);
+
+/*
+ * The same, leaving the pixels inside @skip (window coordinates; NULL or
+ * empty: none) out of the comparison.
+ */
+int pattern_check_except(const void *img, uint32_t width, uint32_t height,
+			 uint32_t stride, uint32_t frame, uint32_t seed,
+			 const struct udb_rect *skip, uint32_t *bad_x,
+			 uint32_t *bad_y);
 
 #endif /* UDB_DEMO_PATTERN_H */

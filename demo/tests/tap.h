@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TAP for the library tests: tap() prints one numbered line and counts
+ * TAP for the library and label tests: tap() prints one numbered line and counts
  * the failures; tap_end() prints the plan and the "N passed, N failed"
  * line and gives the exit status. One test program per include.
  */

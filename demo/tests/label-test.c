@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/*
+ * udb-label-test: host unit test of the demo's on-screen text
+ * (demo/common/font.h, label.h): the 5x7 font against glyph bits written
+ * out here by hand, the label's lines from fake INFO figures, its box
+ * (label_rect()) and the checkers: the pattern comparison leaves exactly
+ * the box out, label_check() compares every pixel in it, the status
+ * strip's layout and check. TAP, "N passed, N failed", exit 1 on a
+ * failure. No display, no module: run-demo-tests runs it first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "label.h"
+#include "tap.h"
+
+#define W 256
+#define H 256
+
+static uint32_t img[H * W];
+
+static void clear(uint32_t v)
+{
+	for (size_t i = 0; i < W * H; i++)
+		img[i] = v;
+}
+
+/*
+ * Does the image at (x0, y0) show @art ('#' fg, '.' background), each art
+ * pixel a scale x scale square? Returns the first bad row*1000+col + 1,
+ * or 0.
+ */
+static int art_diff(const char *const *art, int rows, uint32_t x0,
+		    uint32_t y0, uint32_t scale, uint32_t fg, uint32_t bg)
+{
+	for (int r = 0; r < rows; r++) {
+		for (int c = 0; art[r][c]; c++) {
+			uint32_t want = art[r][c] == '#' ? fg : bg;
+
+			for (uint32_t sy = 0; sy < scale; sy++)
+				for (uint32_t sx = 0; sx < scale; sx++)
+					if (img[(y0 + r * scale + sy) * W +
+						x0 + c * scale + sx] != want)
+						return r * 1000 + c + 1;
+		}
+	}
+	return 0;
+}
+
+/* "A1" as the font must draw it: 5x7 glyphs, one column of spacing */
+static const char *const art_a1[] = {
+	".###....#..",
+	"#...#..##..",
+	"#...#...#..",
+	"#####...#..",
+	"#...#...#..",
+	"#...#...#..",
+	"#...#..###.",
+	"...........",
+	"...........",
+};
+
+static const char *const art_7[] = {
+	"#####",
+	"....#",
+	"...#.",
+	"..#..",
+	".#...",
+	".#...",
+	".#...",
+};
+
+static const char *const art_u[] = {
+	"#...#",
+	"#...#",
+	"#...#",
+	"#...#",
+	"#...#",
+	"#...#",
+	".###.",
+};
+
+static void test_font(void)
+{
+	int d;
+
+	clear(0);
+	font_draw(img, W * 4, W, H, 10, 20, 1, "A1", 0xffffffffu);
+	d = art_diff(art_a1, 9, 10, 20, 1, 0xffffffffu, 0);
+	tap(!d, "font: \"A1\" at scale 1 is the expected 5x7 glyph bits (first difference %d)", d);
+
+	clear(0xff000000u);
+	font_draw(img, W * 4, W, H, 3, 5, 2, "7", 0xff00ff00u);
+	d = art_diff(art_7, 7, 3, 5, 2, 0xff00ff00u, 0xff000000u);
+	tap(!d, "font: \"7\" at scale 2 is every glyph bit as a 2x2 square (first difference %d)", d);
+
+	tap(!memcmp(font_glyph('u'), font_glyph('U'), FONT_H) &&
+	    !memcmp(font_glyph('#'), font_glyph('?'), FONT_H) &&
+	    !memcmp(font_glyph('\x7f'), font_glyph('?'), FONT_H) &&
+	    font_bit('U', 0, 0) && !font_bit('U', 1, 0) &&
+	    !font_bit('U', 5, 0) && !font_bit('U', 0, 7),
+	    "font: lower case is drawn as upper case, unknown characters as '?', nothing outside 5x7");
+
+	/* clipping: text running off the image writes nothing outside it */
+	clear(0);
+	font_draw(img, W * 4, 8, 8, -3, -2, 1, "WW", 0xffffffffu);
+	d = 0;
+	for (uint32_t y = 0; y < H; y++)
+		for (uint32_t x = 0; x < W; x++)
+			if (img[y * W + x] && (x >= 8 || y >= 8))
+				d = 1;
+	tap(!d, "font: clipped to the given width x height");
+}
+
+static void test_text(void)
+{
+	struct label_info li = {
+		.path = "userptr", .churn = "mremap", .churn_every = 30,
+		.frame = 1234, .have_info = true, .generation = 17,
+		.invalidations = 16,
+	};
+	static const char *const want[LABEL_LINES] = {
+		"USERPTR", "CHURN MREMAP/30", "FRAME 1234", "GEN 17", "INV 16",
+	};
+	label_lines l;
+	bool ok = true;
+
+	label_text(&li, l);
+	for (int i = 0; i < LABEL_LINES; i++)
+		ok = ok && !strcmp(l[i], want[i]);
+	tap(ok, "label text: fake INFO figures (generation 17, invalidations 16): %s|%s|%s|%s|%s",
+	    l[0], l[1], l[2], l[3], l[4]);
+
+	li = (struct label_info){ .path = "shm", .churn = "none",
+				  .churn_every = 10, .frame = 4294967295u };
+	label_text(&li, l);
+	tap(!strcmp(l[0], "SHM") && !strcmp(l[1], "CHURN NONE") &&
+	    !strcmp(l[2], "FRAME 4294967295") && !strcmp(l[3], "GEN -") &&
+	    !strcmp(l[4], "INV -"),
+	    "label text: no INFO (wl_shm): GEN -, INV -; the largest frame fits");
+
+	li = (struct label_info){ .path = "file", .churn = "madvise",
+				  .churn_every = 1000000, .have_info = true,
+				  .generation = UINT64_MAX };
+	label_text(&li, l);
+	tap(!strcmp(l[1], "CHURN MADVISE/10") && strlen(l[3]) == LABEL_COLS,
+	    "label text: lines are cut at %d columns (%s, %s)", LABEL_COLS,
+	    l[1], l[3]);
+}
+
+static void test_rect(void)
+{
+	struct udb_rect r;
+	uint32_t s;
+
+	s = label_rect(256, 256, &r);
+	tap(s == 2 && r.x == 4 && r.y == 4 && r.w == 202 && r.h == 98,
+	    "label box of 256x256: scale 2 at 4,4 202x98 (got %u at %u,%u %ux%u)",
+	    s, r.x, r.y, r.w, r.h);
+	s = label_rect(384, 288, &r);
+	tap(s == 2 && r.w == 202 && r.h == 98, "label box of 384x288: scale 2");
+	s = label_rect(120, 80, &r);
+	tap(s == 1 && r.x == 4 && r.y == 4 && r.w == 101 && r.h == 49,
+	    "label box of 120x80: scale 1 at 4,4 101x49 (got %u, %ux%u)", s,
+	    r.w, r.h);
+	s = label_rect(48, 40, &r);
+	tap(s == 0 && r.w == 0 && r.h == 0,
+	    "no label box in a 48x40 window (the parallel tests' size)");
+}
+
+static void test_draw_check(void)
+{
+	struct label_info li = {
+		.path = "userptr", .churn = "fork", .churn_every = 30,
+		.frame = 77, .have_info = true, .generation = 3,
+		.invalidations = 2,
+	};
+	const char *lines[LABEL_LINES], *stat[LABEL_LINES] = { 0 };
+	struct udb_rect r;
+	uint32_t bx = 0, by = 0, s, keep;
+	label_lines l;
+	bool ok;
+	int d;
+
+	label_text(&li, l);
+	for (int i = 0; i < LABEL_LINES; i++)
+		lines[i] = l[i];
+	stat[0] = l[0];
+	stat[1] = l[1];
+	s = label_rect(W, H, &r);
+	pattern_fill(img, W, H, W * 4, 77, 5);
+	label_draw(img, W * 4, W, H, (const char (*)[LABEL_COLS + 1])l);
+
+	/* the first glyph, 'U', at the box's padding, scaled */
+	d = art_diff(art_u, 7, r.x + LABEL_PAD * s, r.y + LABEL_PAD * s, s,
+		     LABEL_FG, LABEL_BG);
+	tap(!d, "label: \"U\" of USERPTR at %u,%u, 2x, white on black (first difference %d)",
+	    r.x + LABEL_PAD * s, r.y + LABEL_PAD * s, d);
+	tap(img[r.y * W + r.x] == LABEL_BG &&
+	    img[(r.y + r.h - 1) * W + r.x + r.w - 1] == LABEL_BG &&
+	    img[(r.y + r.h) * W + r.x + r.w] == pattern_pixel(r.x + r.w, r.y + r.h, 77, 5) &&
+	    img[0] == pattern_pixel(0, 0, 77, 5),
+	    "label: the box's corners are its background, the pattern starts right after it and at 0,0");
+
+	ok = !pattern_check(img, W, H, W * 4, 77, 5, &bx, &by) &&
+	     udb_rect_contains(&r, bx, by);
+	tap(ok, "pattern_check() without the box fails inside it (%u,%u)", bx,
+	    by);
+	tap(pattern_check_except(img, W, H, W * 4, 77, 5, &r, &bx, &by),
+	    "pattern_check_except() leaves out the box and passes");
+	tap(label_check(img, W * 4, W, H, W, H, lines, &bx, &by),
+	    "label_check(): every pixel of the box is the label as drawn");
+	tap(label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
+	    "label_check() of the static lines only passes");
+
+	/* a pixel just outside the box is the pattern's: changed, caught */
+	keep = img[(r.y + r.h) * W + r.x];
+	img[(r.y + r.h) * W + r.x] ^= 0x010101;
+	ok = !pattern_check_except(img, W, H, W * 4, 77, 5, &r, &bx, &by) &&
+	     bx == r.x && by == r.y + r.h;
+	tap(ok, "a pixel just below the box is compared with the pattern (caught at %u,%u)",
+	    bx, by);
+	img[(r.y + r.h) * W + r.x] = keep;
+	keep = img[r.y * W + r.x + r.w];
+	img[r.y * W + r.x + r.w] ^= 0x010101;
+	tap(!pattern_check_except(img, W, H, W * 4, 77, 5, &r, &bx, &by) &&
+	    bx == r.x + r.w && by == r.y,
+	    "a pixel just right of the box is compared with the pattern");
+	img[r.y * W + r.x + r.w] = keep;
+
+	/* one glyph pixel of the frame number, one background pixel */
+	li.frame = 78;
+	label_text(&li, l);
+	ok = !label_check(img, W * 4, W, H, W, H, lines, &bx, &by) &&
+	     by >= r.y + (LABEL_PAD + 2 * FONT_CELL_H) * s &&
+	     by < r.y + (LABEL_PAD + 3 * FONT_CELL_H) * s;
+	tap(ok, "label_check() catches another frame number (line 3, at %u,%u)",
+	    bx, by);
+	li.frame = 77;
+	label_text(&li, l);
+	img[(r.y + 1) * W + r.x + 1] = 0xff000001u;
+	tap(!label_check(img, W * 4, W, H, W, H, lines, &bx, &by) &&
+	    bx == r.x + 1 && by == r.y + 1 &&
+	    !label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
+	    "label_check() catches one wrong background pixel (also with the static lines only)");
+	tap(label_check(img, W * 4, W, H, 1, 1, lines, &bx, &by),
+	    "label_check() compares only inside the clip (window partly on screen)");
+	img[(r.y + 1) * W + r.x + 1] = LABEL_BG;
+	stat[0] = "SHM";
+	tap(!label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
+	    "label_check() of another path word (SHM for USERPTR) fails");
+}
+
+static void test_status(void)
+{
+	enum { OW = 1280, OH = 720 };
+	uint32_t *out = calloc((size_t)OW * OH, 4);
+	struct udb_rect r;
+	uint32_t s, bx = 0, by = 0;
+	char text[256];
+	bool ok;
+
+	if (!out) {
+		tap(false, "status: out of memory");
+		return;
+	}
+	s = status_rect(OW, OH, &r);
+	tap(s == 2 && r.x == 0 && r.y == 0 && r.w == OW && r.h == 26,
+	    "status strip of 1280x720: 0,0 1280x26, text 2x");
+	s = status_rect(640, 480, &r);
+	tap(s == 1 && r.h == 13, "status strip of 640x480: 13 rows, text 1x");
+	status_text(text, sizeof(text), 2.345, 12, 3, 40, 4);
+	tap(!strcmp(text, "UDB-COMPOSITOR  FRAME 2.3 MS  IMPORTED 12 DMA-BUF 3 SHM  INVALIDATIONS 40  CLIENTS 4"),
+	    "status text: %s", text);
+	status_rect(OW, OH, &r);
+	for (size_t i = 0; i < (size_t)OW * OH; i++)
+		out[i] = 0xff333d47u;
+	status_draw(out, OW * 4, OW, OH, text);
+	tap(status_check(out, OW * 4, OW, OH, STATUS_PREFIX, &bx, &by),
+	    "status_check() finds " STATUS_PREFIX " in the strip");
+	tap(out[r.h * OW] == 0xff333d47u && out[(r.h - 1) * OW] == STATUS_BG,
+	    "status_draw() writes exactly the strip's rows");
+	ok = !status_check(out, OW * 4, OW, OH, "UDB-CLIENT", &bx, &by);
+	tap(ok, "status_check() of another text fails (at %u,%u)", bx, by);
+	out[(3 * 2) * OW + 3 * 2] ^= 0xffffff;	/* the U's top-left pixel */
+	tap(!status_check(out, OW * 4, OW, OH, STATUS_PREFIX, &bx, &by) &&
+	    bx == 6 && by == 6, "status_check() catches one wrong glyph pixel");
+	free(out);
+}
+
+int main(void)
+{
+	test_font();
+	test_text();
+	test_rect();
+	test_draw_check();
+	test_status();
+	return tap_end();
+}
