@@ -54,6 +54,7 @@
 #include <linux/dma-buf.h>
 
 #include "client.h"
+#include "userptr_dmabuf.h"
 
 static void *map_file(struct client *c, size_t size)
 {
@@ -195,6 +196,29 @@ int buffer_cpu_access(struct buffer *b, bool begin)
 		return udb_wl_buffer_begin_cpu_access(b->ub,
 						      UDB_WL_ACCESS_WRITE);
 	return udb_wl_buffer_end_cpu_access(b->ub, UDB_WL_ACCESS_WRITE);
+}
+
+/*
+ * The module's figures for the buffer's dma-buf (USERPTR_DMABUF_IOC_INFO):
+ * how many snapshots it published (generation) and how many CPU page
+ * table changes hit the range (invalidations). -1 for wl_shm buffers, a
+ * memfd passed as the dma-buf, or without the device.
+ */
+int buffer_info(struct buffer *b, uint64_t *generation,
+		uint64_t *invalidations)
+{
+	struct userptr_dmabuf_info info;
+	int fd = udb_wl_buffer_get_dmabuf_fd(b->ub);
+
+	if (b->c->udb_dev < 0 || fd < 0 || b->c->opt.memfd_dmabuf)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.fd = fd;
+	if (ioctl(b->c->udb_dev, USERPTR_DMABUF_IOC_INFO, &info))
+		return -1;
+	*generation = info.generation;
+	*invalidations = info.invalidations;
+	return 0;
 }
 
 /* --inject-stale: from now on draw where the compositor cannot see it. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <wayland-client.h>
 
+#include "label.h"
 #include "udb-wayland.h"
 
 #define MAX_BUFFERS 4
@@ -42,6 +43,7 @@ struct options {
 	enum churn_kind churn;
 	uint32_t churn_every;
 	bool verify, stats, verbose;
+	bool label;		/* draw the label box (label.h); --no-label */
 	bool inject_stale;	/* test-only: hide churned buffers' content */
 	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
 	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
@@ -74,6 +76,7 @@ struct client {
 	struct udb_wl_ctx *udb;		/* libudb-wayland: dma-buf or shm */
 	struct wp_presentation *presentation;
 	struct udb_capture_v1 *capture;
+	int udb_dev;		/* /dev/userptr_dmabuf for INFO, or -1 */
 	uint32_t out_w, out_h;	/* from udb_capture_v1.mode */
 
 	struct wl_surface *surface;
@@ -87,6 +90,7 @@ struct client {
 	bool frame_pending;	/* a frame callback is outstanding */
 	unsigned int feedback_pending;	/* wp_presentation_feedback in flight */
 	bool failed;		/* fatal error seen in a callback */
+	label_lines label;	/* what the label of the last frame says */
 
 	/* statistics */
 	uint32_t frames, churns, verified, mismatches, realloc_flip, fenced;
@@ -106,6 +110,8 @@ int buffer_create(struct client *c, struct buffer *b, int index);
 void buffer_destroy(struct buffer *b);
 uint8_t *buffer_draw_target(struct buffer *b);
 int buffer_cpu_access(struct buffer *b, bool begin);
+int buffer_info(struct buffer *b, uint64_t *generation,
+		uint64_t *invalidations);
 
 /* fence.c */
 int fence_block(struct client *c, struct buffer *b);

@@ -7,7 +7,9 @@
  * that the compositor keeps showing the right pixels.
  *
  * The frame loop: wait until the previous frame callback has fired and a
- * buffer has been released, churn it if it is time, draw frame N into it,
+ * buffer has been released, churn it if it is time, draw frame N into it
+ * with the label box on top (label.h: the buffer path, the churn, the
+ * frame, the module's generation and invalidation counts of the buffer),
  * attach + damage_buffer + commit (with a frame callback and, if offered, a
  * wp_presentation feedback for the frame timing), then verify if asked.
  * See docs/demo-client.md.
@@ -47,6 +49,7 @@ static void usage(FILE *f)
 "  --churn K            none | mremap | realloc | fork | madvise\n"
 "  --churn-every N      frames between churns (default 10)\n"
 "  --verify             compare the screen with what was drawn (udb_capture_v1)\n"
+"  --no-label           no label box (path, churn, frame, INFO figures)\n"
 "  --stats              print key=value statistics at exit\n"
 "  -v, --verbose        say what happens\n");
 }
@@ -76,7 +79,8 @@ static int parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
 	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
-	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_HELP };
+	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_NO_LABEL,
+	       O_HELP };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -90,6 +94,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "churn-every", required_argument, NULL, O_CHURN_EVERY },
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "no-label", no_argument, NULL, O_NO_LABEL },
 		/* test-only, undocumented: see buffer.c */
 		{ "inject-stale", no_argument, NULL, O_INJECT_STALE },
 		{ "memfd-as-dmabuf", no_argument, NULL, O_MEMFD_DMABUF },
@@ -105,7 +110,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	*o = (struct options){
 		.mode = MODE_USERPTR, .width = 256, .height = 256,
 		.frames = 120, .nbuffers = 3, .churn_every = 10,
-		.file_dir = getenv("XDG_RUNTIME_DIR"),
+		.file_dir = getenv("XDG_RUNTIME_DIR"), .label = true,
 	};
 	while ((opt = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -158,6 +163,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_STATS:
 			o->stats = true;
+			break;
+		case O_NO_LABEL:
+			o->label = false;
 			break;
 		case O_INJECT_STALE:
 			o->inject_stale = true;
@@ -253,6 +261,28 @@ static const struct wp_presentation_feedback_listener feedback_listener = {
 
 /* --- the loop --- */
 
+/* The pattern of @frame, and the label over it. */
+static void draw(struct client *c, struct buffer *b, uint32_t frame)
+{
+	struct label_info li = {
+		.path = mode_name[c->opt.mode],
+		/* shm ignores --churn (main() warns): the label says none */
+		.churn = churn_name[c->opt.mode == MODE_SHM ? CHURN_NONE :
+				    c->opt.churn],
+		.churn_every = c->opt.churn_every,
+		.frame = frame,
+	};
+
+	pattern_fill(buffer_draw_target(b), c->opt.width, c->opt.height,
+		     c->stride, frame, c->opt.seed);
+	if (!c->opt.label)
+		return;
+	li.have_info = buffer_info(b, &li.generation, &li.invalidations) == 0;
+	label_text(&li, c->label);
+	label_draw(buffer_draw_target(b), c->stride, c->opt.width,
+		   c->opt.height, (const char (*)[LABEL_COLS + 1])c->label);
+}
+
 static struct buffer *free_buffer(struct client *c)
 {
 	for (int i = 0; i < c->nbuf; i++)
@@ -310,8 +340,7 @@ static int run(struct client *c)
 		prev = b->frame;
 		if (buffer_cpu_access(b, true))
 			return -1;
-		pattern_fill(buffer_draw_target(b), c->opt.width,
-			     c->opt.height, c->stride, frame, c->opt.seed);
+		draw(c, b, frame);
 		if (buffer_cpu_access(b, false))
 			return -1;
 		b->frame = frame;
@@ -369,6 +398,9 @@ int main(int argc, char **argv)
 	c.stride = c.opt.width * 4;
 	if (c.opt.churn == CHURN_FORK)
 		signal(SIGCHLD, SIG_IGN);	/* churn children reap themselves */
+	c.udb_dev = -1;
+	if (c.opt.mode != MODE_SHM && !c.opt.memfd_dmabuf && c.opt.label)
+		c.udb_dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
 	if (c.opt.churn != CHURN_NONE && c.opt.mode == MODE_SHM)
 		loge("--churn needs a dma-buf mode: ignored with --mode shm\n");
 
@@ -405,5 +437,7 @@ out:
 	for (i = 0; i < c.nbuf; i++)
 		buffer_destroy(&c.buf[i]);
 	display_disconnect(&c);
+	if (c.udb_dev >= 0)
+		close(c.udb_dev);
 	return ret;
 }

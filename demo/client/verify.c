@@ -6,7 +6,10 @@
  * A capture covers every commit the compositor applied before it handled
  * the request; the surface event says which commit (counting from 1) our
  * window shows. If that is not our last commit yet we capture again (a
- * few times); once it is, every pixel must equal pattern(frame). The first
+ * few times); once it is, every pixel must equal pattern(frame), except
+ * those in the label box (label_rect(), the same rectangle the client
+ * drew it in), which must equal the label drawn for that frame, text and
+ * background, pixel for pixel (label_check()). The first
  * mismatch is reported with what it looks like: the previous frame, the
  * frame the buffer held before (stale: the compositor saw old pages), zero
  * (empty pages; transparent, so the pixel equals the screen just left of
@@ -125,6 +128,9 @@ static int compare(struct client *c, const uint8_t *img,
 {
 	uint32_t w = c->opt.width, h = c->opt.height, stride = c->out_w * 4;
 	uint32_t x0, y0, cw, ch, bx, by, got, bg = 0;
+	struct udb_rect box = { 0, 0, 0, 0 };
+	const char *lines[LABEL_LINES];
+	const uint8_t *win;
 	bool have_bg = false;
 
 	if ((uint32_t)cap->w != w || (uint32_t)cap->h != h) {
@@ -142,9 +148,25 @@ static int compare(struct client *c, const uint8_t *img,
 	y0 = (uint32_t)cap->y;
 	cw = w < c->out_w - x0 ? w : c->out_w - x0;
 	ch = h < c->out_h - y0 ? h : c->out_h - y0;
-	if (pattern_check(img + (size_t)y0 * stride + (size_t)x0 * 4, cw, ch,
-			  stride, frame, c->opt.seed, &bx, &by))
+	win = img + (size_t)y0 * stride + (size_t)x0 * 4;
+	if (c->opt.label)
+		label_rect(w, h, &box);
+	if (!pattern_check_except(win, cw, ch, stride, frame, c->opt.seed,
+				  &box, &bx, &by))
+		goto mismatch;
+	if (!c->opt.label)
 		return 1;
+	for (int i = 0; i < LABEL_LINES; i++)
+		lines[i] = c->label[i];
+	if (label_check(win, stride, w, h, cw, ch, lines, &bx, &by))
+		return 1;
+	memcpy(&got, win + (size_t)by * stride + (size_t)bx * 4, 4);
+	loge("MISMATCH frame %u (commit %u): pixel %u,%u of the window, in "
+	     "its label box, is 0x%08x, want 0x%08x: the label (\"%s\" ...) "
+	     "is not shown as drawn\n", frame, cap->commits, bx, by, got,
+	     label_expected(w, h, lines, bx, by), c->label[0]);
+	return 0;
+mismatch:
 	memcpy(&got, img + (size_t)(y0 + by) * stride + (size_t)(x0 + bx) * 4,
 	       4);
 	/* what the screen shows just left of the window */
