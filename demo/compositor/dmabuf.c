@@ -93,6 +93,7 @@ struct dmabuf_buffer {
 	int refs, users;
 	struct wl_list release_link;		/* server.release_list */
 	bool on_release_list;
+	struct wl_list live_link;		/* server.dmabuf_buffers */
 	int32_t width, height;
 	uint32_t format, flags;
 	uint64_t modifier;
@@ -179,24 +180,38 @@ struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b)
 	return b;
 }
 
-static void count_invalidations(struct dmabuf_buffer *b)
+/* USERPTR_DMABUF_IOC_INFO.invalidations of the buffer; 0 for others */
+static uint64_t buffer_invalidations(struct dmabuf_buffer *b)
 {
 	struct userptr_dmabuf_info info;
 
 	if (b->srv->udb_fd < 0 || b->nplanes < 1)
-		return;
+		return 0;
 	memset(&info, 0, sizeof(info));
 	info.fd = b->fds[0];
 	/* fails with ENOTTY/EINVAL for dma-bufs that are not the module's */
-	if (ioctl(b->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info) == 0)
-		b->srv->stats.invalidations += info.invalidations;
+	if (ioctl(b->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info))
+		return 0;
+	return info.invalidations;
+}
+
+/* Invalidations of the freed buffers plus those of the live ones now. */
+uint64_t dmabuf_invalidations_now(struct server *srv)
+{
+	struct dmabuf_buffer *b;
+	uint64_t n = srv->stats.invalidations;
+
+	wl_list_for_each(b, &srv->dmabuf_buffers, live_link)
+		n += buffer_invalidations(b);
+	return n;
 }
 
 void dmabuf_buffer_unref(struct dmabuf_buffer *b)
 {
 	if (--b->refs > 0)
 		return;
-	count_invalidations(b);
+	b->srv->stats.invalidations += buffer_invalidations(b);
+	wl_list_remove(&b->live_link);
 	renderer_image_destroy(b->srv->renderer, b->image, b->tex);
 	b->srv->stats.dmabuf_live--;
 	for (int i = 0; i < b->nplanes; i++)
@@ -493,6 +508,7 @@ static enum create_result params_import(struct params *p, int32_t w,
 	b->srv = srv;
 	b->refs = 1;
 	srv->stats.dmabuf_live++;
+	wl_list_insert(&srv->dmabuf_buffers, &b->live_link);
 	b->width = w;
 	b->height = h;
 	b->format = format;

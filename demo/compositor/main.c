@@ -13,8 +13,9 @@
  * Files: renderer.c (EGL/GLES2), surface.c (wl_compositor, commits,
  * fences), subsurface.c, xdg.c, shm.c + sigbus.c (wl_shm), dmabuf.c,
  * presentation.c, output.c (wl_output), capture.c + png.c
- * (udb_capture_v1, screenshots), repaint.c (a frame), output_*.c
- * (headless timer, KMS), report.c (statistics).
+ * (udb_capture_v1, screenshots), repaint.c (a frame), strip.c (the
+ * --status strip), output_*.c (headless timer, KMS), report.c
+ * (statistics).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +84,8 @@ static void usage(FILE *f)
 		"  --report FILE         statistics written at exit\n"
 		"  --run-for SECONDS     exit 0 after that long\n"
 		"  --exit-when-idle      exit when the last client has gone\n"
+		"  --status              a status strip across the top: frame\n"
+		"                        time, buffers, invalidations, clients\n"
 		"  -v                    verbose\n");
 }
 
@@ -97,6 +100,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "report", required_argument, NULL, 'R' },
 		{ "run-for", required_argument, NULL, 't' },
 		{ "exit-when-idle", no_argument, NULL, 'i' },
+		{ "status", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -146,6 +150,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 			}
 			break;
 		case 'i': o->exit_when_idle = true; break;
+		case 'T': o->status = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
 	wl_list_init(&srv->surfaces);
 	wl_list_init(&srv->views);
 	wl_list_init(&srv->release_list);
+	wl_list_init(&srv->dmabuf_buffers);
 	wl_list_init(&srv->captures);
 	wl_list_init(&srv->frame_callbacks);
 	wl_list_init(&srv->frame_feedbacks);
@@ -249,7 +255,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udb-compositor: renderer init failed\n");
 		goto out_display;
 	}
-	if (shm_init(srv) < 0)
+	if (strip_init(srv) < 0 || shm_init(srv) < 0)
 		goto out_renderer;
 	compositor_init(srv);
 	subcompositor_init(srv);
@@ -309,6 +315,7 @@ out_output:
 	capture_fini(srv);
 	dmabuf_fini(srv);
 out_renderer:
+	strip_fini(srv);
 	renderer_destroy(srv->renderer);
 out_display:
 	stats_fini(srv);

@@ -15,6 +15,10 @@
  * so glReadPixels returns the rows top first and texture row 0 (the first
  * row of a client buffer) lands at the top of its window.
  *
+ * The compositor's own pixels (the --status strip, drawn by the CPU in
+ * strip.c) are uploaded the same way as wl_shm content and drawn as
+ * opaque quads; no other file makes GL calls for them.
+ *
  * Client content: wl_shm buffers are uploaded into GL_TEXTURE_2D
  * textures (BGRA, i.e. ARGB8888 little-endian); dma-bufs become
  * EGLImages bound to GL_TEXTURE_EXTERNAL_OES textures. llvmpipe reads
@@ -364,6 +368,14 @@ GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
 	}
 	glBindTexture(GL_TEXTURE_2D, 0);
 	return tex;
+}
+
+/* A texture of renderer_upload_shm() (client content or our own). */
+void renderer_texture_destroy(struct renderer *r, GLuint tex)
+{
+	(void)r;
+	if (tex)
+		glDeleteTextures(1, &tex);
 }
 
 EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs)

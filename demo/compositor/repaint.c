@@ -6,7 +6,7 @@
  * flip) for a frame; when its time comes the output calls server_repaint(),
  * which draws only if something changed or a capture/screenshot waits:
  * the background, then every mapped toplevel back to front, each with its
- * subsurfaces in stacking order. The frame callbacks and presentation
+ * subsurfaces in stacking order, then the --status strip (strip.c). The frame callbacks and presentation
  * feedback of the surfaces it drew move into the server's frame list
  * there and then: a commit applied after this point (KMS: while the flip
  * is pending) is not in this frame and waits for the next one. Surfaces
@@ -87,6 +87,7 @@ bool server_repaint(struct server *srv)
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
 	wl_list_for_each(v, &srv->views, link)
 		draw_tree(srv, v->surface, v->x, v->y);
+	strip_draw(srv);
 	renderer_end(srv->renderer);
 	srv->dirty = false;
 	srv->seq++;

@@ -36,6 +36,7 @@ struct options {
 	const char *report;
 	double run_for;			/* seconds, 0 = forever */
 	bool exit_when_idle;
+	bool status;			/* --status: the status strip (strip.c) */
 	bool verbose;
 };
 
@@ -158,6 +159,7 @@ struct server {
 	struct wl_list surfaces;		/* struct surface.link */
 	struct wl_list views;			/* struct view.link */
 	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
+	struct wl_list dmabuf_buffers;		/* struct dmabuf_buffer.live_link */
 	/* the frame being presented: moved from the surfaces it drew at
 	 * repaint, fired when it is on screen (server_frame_done) */
 	struct wl_list frame_callbacks;		/* wl_callback links */
@@ -176,6 +178,7 @@ struct server {
 	int udb_fd;				/* /dev/userptr_dmabuf or -1 */
 
 	struct dmabuf_global *dmabuf;
+	struct strip *strip;			/* --status, else NULL */
 	struct stats stats;
 	struct wl_event_source *run_for_timer;
 	struct wl_listener client_created_listener;
@@ -221,6 +224,7 @@ int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max);
 void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h);
 GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
 			     bool *opaque);
+uint64_t dmabuf_invalidations_now(struct server *srv);
 
 /* presentation.c */
 void presentation_init(struct server *srv);
@@ -279,6 +283,12 @@ int output_headless_init(struct server *srv);
 int output_wayland_init(struct server *srv);
 int output_kms_init(struct server *srv);
 
+/* strip.c: the --status strip across the top of the output */
+int strip_init(struct server *srv);
+void strip_fini(struct server *srv);
+int strip_height(struct server *srv);	/* 0 without --status */
+void strip_draw(struct server *srv);	/* in a repaint, over the windows */
+
 /* report.c */
 void stats_frame(struct server *srv, double ms);
 int report_write(struct server *srv);
@@ -298,6 +308,7 @@ void renderer_end(struct renderer *r);	/* waits for the GPU (llvmpipe) */
 void renderer_read(struct renderer *r, uint32_t *argb, int stride);
 GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
 			   int w, int h, int stride);
+void renderer_texture_destroy(struct renderer *r, GLuint tex);
 EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs);
 GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img);
 void renderer_image_destroy(struct renderer *r, EGLImageKHR img, GLuint tex);

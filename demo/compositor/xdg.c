@@ -78,7 +78,9 @@ static void unmap(struct xdg_surface *xs)
  * of different clients do not overlap and pixel tests can check each
  * one; when a row is full the next starts below the tallest window of
  * the row. Once every window is gone placement starts again top left.
- * If the output is full, windows cascade from the top left.
+ * If the output is full, windows cascade from the top left. With
+ * --status everything starts below the status strip, which then covers
+ * no window.
  */
 #define GAP 16
 static void place(struct server *srv, struct view *v)
@@ -86,9 +88,11 @@ static void place(struct server *srv, struct view *v)
 	struct surface *s = v->surface;
 	int w = s->width / (s->scale > 0 ? s->scale : 1);
 	int h = s->height / (s->scale > 0 ? s->scale : 1);
+	int top = strip_height(srv) + GAP;
 
 	if (wl_list_empty(&srv->views))
-		srv->shelf_x = srv->shelf_y = GAP, srv->shelf_h = 0, srv->cascade = 0;
+		srv->shelf_x = GAP, srv->shelf_y = top, srv->shelf_h = 0,
+		srv->cascade = 0;
 	if (srv->shelf_x + w > srv->opt.width && srv->shelf_x > GAP) {
 		srv->shelf_x = GAP;
 		srv->shelf_y += srv->shelf_h + GAP;
@@ -96,7 +100,7 @@ static void place(struct server *srv, struct view *v)
 	}
 	if (srv->shelf_y + h > srv->opt.height) {
 		v->x = GAP + 48 * (srv->cascade % 8);
-		v->y = GAP + 40 * (srv->cascade % 8);
+		v->y = top + 40 * (srv->cascade % 8);
 		srv->cascade++;
 		return;
 	}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The status strip (--status): one line across the top of the output
+ * with the frame time (mean wall time of the last STRIP_FRAMES repaints),
+ * the buffers imported (dma-buf and wl_shm wl_buffers created so far), the
+ * invalidations seen (USERPTR_DMABUF_IOC_INFO.invalidations of every
+ * module dma-buf, freed and live) and the clients connected.
+ *
+ * Before each repaint draws it, the text is formatted (status_text(),
+ * demo/common/label.h) and, only when it changed, drawn by the CPU
+ * (status_draw(), the demo's 5x7 font) into an ARGB8888 image of the
+ * strip and uploaded to a texture through the renderer, which draws it
+ * over the windows as an opaque quad at status_rect(). Windows are
+ * placed below the strip (xdg.c), so none is covered by it.
+ *
+ * Lifetime: struct strip is created by strip_init() after the renderer
+ * and freed (texture first) by strip_fini() before it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "label.h"
+#include "server.h"
+
+#define STRIP_FRAMES 30
+
+struct strip {
+	struct udb_rect rect;
+	uint32_t *pixels;		/* rect.w x rect.h */
+	char text[256];			/* what the texture shows */
+	GLuint tex;
+};
+
+int strip_init(struct server *srv)
+{
+	struct strip *st;
+
+	if (!srv->opt.status)
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -1;
+	status_rect((uint32_t)srv->opt.width, (uint32_t)srv->opt.height,
+		    &st->rect);
+	st->pixels = calloc((size_t)st->rect.w * st->rect.h, 4);
+	if (!st->pixels) {
+		free(st);
+		return -1;
+	}
+	srv->strip = st;
+	return 0;
+}
+
+void strip_fini(struct server *srv)
+{
+	struct strip *st = srv->strip;
+
+	if (!st)
+		return;
+	renderer_texture_destroy(srv->renderer, st->tex);
+	free(st->pixels);
+	free(st);
+	srv->strip = NULL;
+}
+
+int strip_height(struct server *srv)
+{
+	return srv->strip ? (int)srv->strip->rect.h : 0;
+}
+
+static double recent_frame_ms(const struct stats *s)
+{
+	size_t n = s->frame_ms_len < STRIP_FRAMES ? s->frame_ms_len :
+		   STRIP_FRAMES;
+	double sum = 0;
+
+	for (size_t i = s->frame_ms_len - n; i < s->frame_ms_len; i++)
+		sum += s->frame_ms[i];
+	return n ? sum / n : 0;
+}
+
+void strip_draw(struct server *srv)
+{
+	struct strip *st = srv->strip;
+	char text[sizeof(st->text)];
+
+	if (!st)
+		return;
+	status_text(text, sizeof(text), recent_frame_ms(&srv->stats),
+		    srv->stats.buffers_dmabuf, srv->stats.buffers_shm,
+		    dmabuf_invalidations_now(srv),
+		    srv->clients_now > 0 ? (uint32_t)srv->clients_now : 0);
+	if (!st->tex || strcmp(text, st->text)) {
+		memcpy(st->text, text, sizeof(text));
+		status_draw(st->pixels, st->rect.w * 4,
+			    (uint32_t)srv->opt.width,
+			    (uint32_t)srv->opt.height, st->text);
+		st->tex = renderer_upload_shm(srv->renderer, st->tex,
+					      st->pixels, (int)st->rect.w,
+					      (int)st->rect.h,
+					      (int)st->rect.w * 4);
+	}
+	renderer_draw(srv->renderer, st->tex, false, (int)st->rect.x,
+		      (int)st->rect.y, (int)st->rect.w, (int)st->rect.h, false,
+		      true);
+}
