@@ -4,6 +4,8 @@
 # compositor and three clients drawing into malloc'd memory (two of them
 # churning their page tables live) and one into a file mapping, for a few
 # seconds; a screenshot mid-run and when the clients are about to finish.
+# Each client labels its window (path, churn, frame, INFO figures) and the
+# compositor's status strip (--status) runs across the top.
 #
 #   show.sh OUTDIR BINDIR [SECONDS]
 set -u
@@ -14,7 +16,7 @@ XDG_RUNTIME_DIR=$(mktemp -d)
 export LIBGL_ALWAYS_SOFTWARE=1
 mkdir -p "$out/screenshots"
 
-"$bin/udb-compositor" --socket udb-demo --size 1280x720 \
+"$bin/udb-compositor" --socket udb-demo --size 1280x720 --status \
 	--screenshot-dir "$out/screenshots" --report "$out/compositor-report.txt" \
 	--exit-when-idle >"$out/compositor.log" 2>&1 &
 comp=$!
