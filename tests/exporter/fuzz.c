@@ -17,9 +17,8 @@
  * UDB_FUZZ_ITERS (default 400000) bounds the operations and
  * UDB_FUZZ_SECONDS (default 30) the time, whichever comes first;
  * UDB_FUZZ_SEED (printed at start) replays the fuzzing thread's choices of
- * an unguided run; without the mutator thread (whose timing is not
- * reproducible; UDB_FUZZ_MUTATOR=1 turns it on, off by default until the
- * SIGSEGV of its first VM runs is understood) the replay is exact. UDB_FUZZ_GUIDE=0 turns the
+ * an unguided run, exactly with UDB_FUZZ_MUTATOR=0 (the mutator thread's
+ * timing is not reproducible; it is on by default). UDB_FUZZ_GUIDE=0 turns the
  * guidance off; UDB_FUZZ_PCS=FILE writes the module PCs a guided run saw.
  *
  * DMA-API debug WARNs when one cacheline is in two device-writable
@@ -79,6 +78,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ucontext.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -821,33 +821,92 @@ static void put_hex(char *b, int *n, uint64_t v)
 		b[(*n)++] = "0123456789abcdef"[(v >> i) & 15];
 }
 
-/*
- * A fault where none is expected: say where (async-signal-safe: write()),
- * then die of it.
- */
-static void on_sig(int sig, siginfo_t *si, void *uc)
+static pid_t fuzz_pid;			/* the test process, not a fork child */
+
+/* ASan's, where the tests are built with it */
+void __sanitizer_print_stack_trace(void) __attribute__((weak));
+
+static void put_str(char *b, int *n, int max, const char *s)
 {
-	static const char m[] = "# fuzz: unexpected signal ";
-	char b[160];
+	while (*s && *n < max)
+		b[(*n)++] = *s++;
+}
+
+static uint64_t get_hex(const char **s)
+{
+	uint64_t v = 0;
+
+	for (;; (*s)++) {
+		if (**s >= '0' && **s <= '9')
+			v = v << 4 | (uint64_t)(**s - '0');
+		else if (**s >= 'a' && **s <= 'f')
+			v = v << 4 | (uint64_t)(**s - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* the lines of /proc/self/maps whose range holds a or b (signal-safe) */
+static void put_maps(uint64_t a, uint64_t b)
+{
+	static char m[1 << 16];
+	const char *l, *e, *q;
+	uint64_t lo, hi;
+	ssize_t r;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+
+	if (fd < 0)
+		return;
+	while (n < sizeof(m) - 1 && (r = read(fd, m + n, sizeof(m) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	for (l = m; l < m + n; l = e + 1) {
+		e = memchr(l, '\n', (size_t)(m + n - l));
+		if (!e)
+			e = m + n;
+		q = l;
+		lo = get_hex(&q);
+		q++;
+		hi = get_hex(&q);
+		if ((a + (1 << 20) >= lo && a < hi + (1 << 20)) || (b >= lo && b < hi)) {
+			if (write(2, "#   maps: ", 10) < 0 ||
+			    write(2, l, (size_t)(e - l) + (e < m + n)) < 0)
+				return;
+		}
+	}
+}
+
+/*
+ * A fault where none is expected: say where, in which thread or fork
+ * child, and what is mapped there (async-signal-safe: write()), then die
+ * of it.
+ */
+static void on_sig(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	uint64_t ip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	char b[256];
 	int n = 0;
 
-	(void)uc;
 	if (t_jmp)
 		siglongjmp(*t_jmp, 1);
-	memcpy(b, m, sizeof(m) - 1);
-	n = sizeof(m) - 1;
+	put_str(b, &n, 200, "# fuzz: unexpected signal ");
 	b[n++] = '0' + sig / 10;
 	b[n++] = '0' + sig % 10;
-	memcpy(b + n, " addr ", 6);
-	n += 6;
+	put_str(b, &n, 200, " addr ");
 	put_hex(b, &n, (uintptr_t)si->si_addr);
-	memcpy(b + n, " code ", 6);
-	n += 6;
+	put_str(b, &n, 200, " code ");
 	put_hex(b, &n, (uint64_t)(uint32_t)si->si_code);
-	memcpy(b + n, t_mutator ? " (mutator thread)\n" : " (fuzzing thread)\n", 18);
-	n += 18;
+	put_str(b, &n, 200, " ip ");
+	put_hex(b, &n, ip);
+	put_str(b, &n, 250, t_mutator ? " (mutator thread" : " (fuzzing thread");
+	put_str(b, &n, 250, getpid() == fuzz_pid ? ")\n" : ", in a fork child)\n");
 	if (write(2, b, n) < 0)
 		n = 0;
+	put_maps((uintptr_t)si->si_addr, ip);
+	if (__sanitizer_print_stack_trace)	/* not signal-safe, but dying */
+		__sanitizer_print_stack_trace();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1728,9 +1787,15 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, mprotect(F.argpage + F.ps, F.ps, PROT_NONE));
 	F.list = calloc(1100, sizeof(*F.list));
 	ASSERT_NE(NULL, F.list);
-	F.unmapped = mmap(NULL, F.ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, F.unmapped);
-	munmap(F.unmapped, F.ps);
+	/*
+	 * Not a page unmapped again: mmap(NULL) would hand that hole to the
+	 * next mapping (the mutator thread's ASan state, a thread stack), and
+	 * the ioctls given this address would write into it. Nothing is
+	 * ever mapped near the region (map_region()).
+	 */
+	F.unmapped = F.region + (REGION_PAGES + 8) * F.ps;
+	ASSERT_EQ(-1, msync(F.unmapped, F.ps, MS_ASYNC));
+	ASSERT_EQ(ENOMEM, errno);
 
 	for (i = 0; i < MAXLIVE; i++)
 		F.live[i] = -1;
@@ -1761,6 +1826,7 @@ FIXTURE_SETUP(fuzz)
 			F.heapfd = alloc.fd;
 		close(heap);
 	}
+	fuzz_pid = getpid();
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
 }
@@ -1834,12 +1900,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	const char *s = getenv("UDB_FUZZ_SEED");
 	long ops_max = env_long("UDB_FUZZ_ITERS", 400000);
 	double secs = getenv("UDB_FUZZ_SECONDS") ? atof(getenv("UDB_FUZZ_SECONDS")) : 30;
-	/*
-	 * Off by default for now: its first VM runs (7.3 debug, root and
-	 * nobody) died of an unexplained SIGSEGV near the end of the loop;
-	 * on_sig() now says which thread and address.
-	 */
-	int threaded = env_long("UDB_FUZZ_MUTATOR", 0) != 0;
+	int threaded = env_long("UDB_FUZZ_MUTATOR", 1) != 0;
 	uint64_t seed = s ? strtoull(s, NULL, 0) :
 			((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
 	double end = now() + secs;
@@ -1849,7 +1910,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 
 	printf("# fuzz: seed %#llx (UDB_FUZZ_SEED=%#llx reproduces an unguided run), at most %ld operations and %.0f s, uid %d, mutator thread %s\n",
 	       (unsigned long long)seed, (unsigned long long)seed, ops_max, secs,
-	       (int)geteuid(), threaded ? "on" : "off (UDB_FUZZ_MUTATOR=1 turns it on)");
+	       (int)geteuid(), threaded ? "on (UDB_FUZZ_MUTATOR=0 turns it off)" : "off");
 	guided = cov_setup(why, sizeof(why));
 	ASSERT_LE(0, guided) TH_LOG("KCOV is there and this is root, but: %s", why);
 	if (guided) {
@@ -1892,6 +1953,10 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		}
 	}
 	fprintf(stderr, "# fuzz: %ld iterations done, stopping the mutator thread\n", it);
+	/* a hole the ioctls write to must stay one, see the fixture */
+	EXPECT_EQ(-ENOMEM, msync(F.unmapped, F.ps, MS_ASYNC) ? -errno : 0)
+		TH_LOG("the unmapped page %p got mapped: the kernel wrote into this process's memory",
+		       F.unmapped);
 	mutator_stop();
 	kcov_close(0);
 	kcov_close(1);
