@@ -91,6 +91,7 @@ struct client {
 	unsigned int feedback_pending;	/* wp_presentation_feedback in flight */
 	bool failed;		/* fatal error seen in a callback */
 	label_lines label;	/* what the label of the last frame says */
+	struct label_info label_info;	/* ... and its figures */
 
 	/* statistics */
 	uint32_t frames, churns, verified, mismatches, realloc_flip, fenced;

@@ -15,6 +15,7 @@
  * See docs/demo-client.md.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -278,9 +279,11 @@ static void draw(struct client *c, struct buffer *b, uint32_t frame)
 	if (!c->opt.label)
 		return;
 	li.have_info = buffer_info(b, &li.generation, &li.invalidations) == 0;
+	c->label_info = li;
 	label_text(&li, c->label);
 	label_draw(buffer_draw_target(b), c->stride, c->opt.width,
-		   c->opt.height, (const char (*)[LABEL_COLS + 1])c->label);
+		   c->opt.height, frame,
+		   (const char (*)[LABEL_COLS + 1])c->label);
 }
 
 static struct buffer *free_buffer(struct client *c)
@@ -429,6 +432,16 @@ out:
 		printf("churns=%u\n", c.churns);
 		printf("fenced=%u\n", c.fenced);
 		printf("mode=%s\n", mode_name[c.opt.mode]);
+		/* the last label's INFO figures: what it showed */
+		if (!c.label_info.path)	/* --no-label or nothing drawn */
+			printf("label_info=none\n");
+		else if (!c.label_info.have_info)
+			printf("label_info=no\n");
+		else
+			printf("label_info=yes\nlabel_generation=%" PRIu64
+			       "\nlabel_invalidations=%" PRIu64 "\n",
+			       c.label_info.generation,
+			       c.label_info.invalidations);
 		fflush(stdout);
 	}
 	/* the surface first: the compositor may show a buffer's memory until

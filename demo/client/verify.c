@@ -158,13 +158,14 @@ static int compare(struct client *c, const uint8_t *img,
 		return 1;
 	for (int i = 0; i < LABEL_LINES; i++)
 		lines[i] = c->label[i];
-	if (label_check(win, stride, w, h, cw, ch, lines, &bx, &by))
+	if (label_check(win, stride, w, h, cw, ch, frame, lines, NULL, &bx,
+			&by))
 		return 1;
 	memcpy(&got, win + (size_t)by * stride + (size_t)bx * 4, 4);
 	loge("MISMATCH frame %u (commit %u): pixel %u,%u of the window, in "
 	     "its label box, is 0x%08x, want 0x%08x: the label (\"%s\" ...) "
 	     "is not shown as drawn\n", frame, cap->commits, bx, by, got,
-	     label_expected(w, h, lines, bx, by), c->label[0]);
+	     label_expected(w, h, frame, lines, bx, by), c->label[0]);
 	return 0;
 mismatch:
 	memcpy(&got, img + (size_t)(y0 + by) * stride + (size_t)(x0 + bx) * 4,

@@ -109,3 +109,42 @@ void font_draw(void *img, uint32_t stride, uint32_t width, uint32_t height,
 		}
 	}
 }
+
+char font_match(const uint8_t rows[FONT_H])
+{
+	for (const char *k = known; *k; k++)
+		if (!memcmp(glyphs[*k - 32], rows, FONT_H))
+			return *k;
+	return 0;
+}
+
+char font_read(const void *img, uint32_t stride, uint32_t x, uint32_t y,
+	       uint32_t scale, uint32_t fg, uint32_t bg, uint32_t *bad_x,
+	       uint32_t *bad_y)
+{
+	uint8_t rows[FONT_H] = { 0 };
+	char c;
+
+	for (uint32_t gy = 0; gy < FONT_H; gy++) {
+		const uint32_t *row = (const uint32_t *)((const uint8_t *)img +
+			(size_t)(y + gy * scale) * stride);
+
+		for (uint32_t gx = 0; gx < FONT_W; gx++) {
+			uint32_t p = row[x + gx * scale];
+
+			if (p == fg) {
+				rows[gy] |= (uint8_t)(1u << (FONT_W - 1 - gx));
+			} else if (p != bg) {
+				*bad_x = x + gx * scale;
+				*bad_y = y + gy * scale;
+				return 0;
+			}
+		}
+	}
+	c = font_match(rows);
+	if (!c) {
+		*bad_x = x;
+		*bad_y = y;
+	}
+	return c;
+}

@@ -39,4 +39,22 @@ void font_draw(void *img, uint32_t stride, uint32_t width, uint32_t height,
 	       int32_t x, int32_t y, uint32_t scale, const char *text,
 	       uint32_t fg);
 
+/*
+ * The character whose glyph is @rows (7 rows as font_glyph() returns),
+ * ' ' for a blank cell, or 0 when no glyph of the font is @rows.
+ */
+char font_match(const uint8_t rows[FONT_H]);
+
+/*
+ * Read back one glyph that font_draw() drew at scale @scale with its
+ * top-left font pixel at (x, y) of an ARGB8888 image: the top-left pixel
+ * of each scaled font pixel must be @fg or @bg. Returns the character
+ * (' ' for a blank cell), or 0 with the offending pixel in *bad_x,
+ * *bad_y when a pixel is neither colour or no glyph matches (then the
+ * cell's top-left). The caller compares every pixel afterwards.
+ */
+char font_read(const void *img, uint32_t stride, uint32_t x, uint32_t y,
+	       uint32_t scale, uint32_t fg, uint32_t bg, uint32_t *bad_x,
+	       uint32_t *bad_y);
+
 #endif /* UDB_DEMO_FONT_H */

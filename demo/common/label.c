@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The client's label box and the compositor's status strip: see label.h. */
+/* The client's label box: see label.h. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "label.h"
@@ -37,35 +38,29 @@ static void upper(char *s)
 
 void label_text(const struct label_info *in, label_lines out)
 {
-	char tmp[LABEL_LINES][64] = { { 0 } };
-	int i;
-
-	snprintf(tmp[0], sizeof(tmp[0]), "%s", in->path);
+	/* LABEL_COLS fits the longest of each line: never cut */
+	snprintf(out[0], sizeof(out[0]), "%.8s", in->path);
 	if (!strcmp(in->churn, "none"))
-		snprintf(tmp[1], sizeof(tmp[1]), "CHURN NONE");
+		snprintf(out[1], sizeof(out[1]), "CHURN NONE");
 	else
-		snprintf(tmp[1], sizeof(tmp[1]), "CHURN %s/%" PRIu32,
+		snprintf(out[1], sizeof(out[1]), "CHURN %.7s/%" PRIu32,
 			 in->churn, in->churn_every);
-	snprintf(tmp[2], sizeof(tmp[2]), "FRAME %" PRIu32, in->frame);
+	snprintf(out[2], sizeof(out[2]), "FRAME %" PRIu32, in->frame);
 	if (in->have_info) {
-		snprintf(tmp[3], sizeof(tmp[3]), "GEN %" PRIu64,
+		snprintf(out[3], sizeof(out[3]), "GEN %" PRIu64,
 			 in->generation);
-		snprintf(tmp[4], sizeof(tmp[4]), "INV %" PRIu64,
+		snprintf(out[4], sizeof(out[4]), "INV %" PRIu64,
 			 in->invalidations);
 	} else {
-		snprintf(tmp[3], sizeof(tmp[3]), "GEN -");
-		snprintf(tmp[4], sizeof(tmp[4]), "INV -");
+		snprintf(out[3], sizeof(out[3]), "GEN -");
+		snprintf(out[4], sizeof(out[4]), "INV -");
 	}
-	for (i = 0; i < LABEL_LINES; i++) {
-		/* cut at LABEL_COLS: what fits in the box */
-		memcpy(out[i], tmp[i], LABEL_COLS);
-		out[i][LABEL_COLS] = 0;
+	for (int i = 0; i < LABEL_LINES; i++)
 		upper(out[i]);
-	}
 }
 
 void label_draw(void *img, uint32_t stride, uint32_t width, uint32_t height,
-		const label_lines lines)
+		uint32_t frame, const label_lines lines)
 {
 	struct udb_rect r;
 	uint32_t s = label_rect(width, height, &r);
@@ -76,49 +71,42 @@ void label_draw(void *img, uint32_t stride, uint32_t width, uint32_t height,
 		uint32_t *row = (uint32_t *)((uint8_t *)img + (size_t)y * stride);
 
 		for (uint32_t x = r.x; x < r.x + r.w; x++)
-			row[x] = LABEL_BG;
+			row[x] = label_bg(frame);
 	}
-	for (int i = 0; i < LABEL_LINES; i++) {
-		char line[LABEL_COLS + 1];
-
-		/* no more than LABEL_COLS characters: what fits in the box */
-		memcpy(line, lines[i], LABEL_COLS);
-		line[LABEL_COLS] = 0;
+	for (int i = 0; i < LABEL_LINES; i++)
 		font_draw(img, stride, width, height,
 			  (int32_t)(r.x + LABEL_PAD * s),
 			  (int32_t)(r.y + (LABEL_PAD + i * FONT_CELL_H) * s),
-			  s, line, LABEL_FG);
-	}
+			  s, lines[i], label_fg(frame));
 }
 
 /*
- * What a box whose text starts at (pad, pad) font pixels shows at font
- * pixel (ux, uy) of the box: fg, bg, or 0 for a line not compared.
+ * What the box shows at font pixel (ux, uy) of the box: fg, bg, or 0 for
+ * a NULL line's glyph rows.
  */
-static uint32_t box_pixel(const char *const *lines, int nlines, int cols,
-			  uint32_t pad, uint32_t ux, uint32_t uy, uint32_t fg,
-			  uint32_t bg)
+static uint32_t box_pixel(const char *const *lines, uint32_t ux, uint32_t uy,
+			  uint32_t fg, uint32_t bg)
 {
 	uint32_t tx, ty, line, col;
 	const char *text;
 
-	if (ux < pad || uy < pad)
+	if (ux < LABEL_PAD || uy < LABEL_PAD)
 		return bg;
-	tx = ux - pad;
-	ty = uy - pad;
+	tx = ux - LABEL_PAD;
+	ty = uy - LABEL_PAD;
 	line = ty / FONT_CELL_H;
 	col = tx / FONT_CELL_W;
-	if (line >= (uint32_t)nlines)
+	if (line >= LABEL_LINES)
 		return bg;
 	text = lines[line];
 	if (!text)
 		return ty % FONT_CELL_H < FONT_H ? 0 : bg;
-	if (col >= (uint32_t)cols || col >= strlen(text))
+	if (col >= LABEL_COLS || col >= strlen(text))
 		return bg;
 	return font_bit(text[col], tx % FONT_CELL_W, ty % FONT_CELL_H) ? fg : bg;
 }
 
-uint32_t label_expected(uint32_t width, uint32_t height,
+uint32_t label_expected(uint32_t width, uint32_t height, uint32_t frame,
 			const char *const lines[LABEL_LINES], uint32_t x,
 			uint32_t y)
 {
@@ -127,96 +115,115 @@ uint32_t label_expected(uint32_t width, uint32_t height,
 
 	if (!s || !udb_rect_contains(&r, x, y))
 		return 0;
-	return box_pixel(lines, LABEL_LINES, LABEL_COLS, LABEL_PAD,
-			 (x - r.x) / s, (y - r.y) / s, LABEL_FG, LABEL_BG);
+	return box_pixel(lines, (x - r.x) / s, (y - r.y) / s, label_fg(frame),
+			 label_bg(frame));
+}
+
+/* digits only, at least one, at most @max */
+static bool digits(const char *s, size_t max)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && n <= max && !s[n];
+}
+
+/* Does a line read back have the format of line @i? */
+static bool line_format(int i, const char *t, uint32_t frame,
+			const label_lines seen)
+{
+	switch (i) {
+	case 2:
+		return !strncmp(t, "FRAME ", 6) && digits(t + 6, 10) &&
+		       (strtoull(t + 6, NULL, 10) & 0xff) == (frame & 0xff);
+	case 3:
+	case 4:
+		if (strncmp(t, i == 3 ? "GEN " : "INV ", 4))
+			return false;
+		if (!strcmp(t + 4, "-"))
+			/* no INFO: both lines say so */
+			return i == 3 || !strcmp(seen[3], "GEN -");
+		return digits(t + 4, 20) &&
+		       (i == 3 || strcmp(seen[3], "GEN -"));
+	default:
+		return t[0] != 0;	/* the path and churn words */
+	}
+}
+
+/* Read back line @i of the box at scale @s; 0 and the bad pixel if not. */
+static int read_line(const void *img, uint32_t stride,
+		     const struct udb_rect *r, uint32_t s, uint32_t frame,
+		     int i, label_lines seen, uint32_t *bad_x, uint32_t *bad_y)
+{
+	char *t = seen[i];
+	int end = 0;
+
+	for (int col = 0; col < LABEL_COLS; col++) {
+		char c = font_read(img, stride,
+				   r->x + (LABEL_PAD + col * FONT_CELL_W) * s,
+				   r->y + (LABEL_PAD + i * FONT_CELL_H) * s,
+				   s, label_fg(frame), label_bg(frame),
+				   bad_x, bad_y);
+
+		if (!c) {
+			strcpy(t, "?");
+			return 0;
+		}
+		t[col] = c;
+		if (c != ' ')
+			end = col + 1;
+	}
+	t[end] = 0;
+	if (!line_format(i, t, frame, (const char (*)[LABEL_COLS + 1])seen)) {
+		*bad_x = r->x + LABEL_PAD * s;
+		*bad_y = r->y + (LABEL_PAD + i * FONT_CELL_H) * s;
+		return 0;
+	}
+	return 1;
 }
 
 int label_check(const void *img, uint32_t stride, uint32_t width,
 		uint32_t height, uint32_t clip_w, uint32_t clip_h,
-		const char *const lines[LABEL_LINES], uint32_t *bad_x,
-		uint32_t *bad_y)
+		uint32_t frame, const char *const lines[LABEL_LINES],
+		label_lines seen, uint32_t *bad_x, uint32_t *bad_y)
 {
+	uint32_t fg = label_fg(frame), bg = label_bg(frame), s;
+	const char *cmp[LABEL_LINES];
+	label_lines buf;
 	struct udb_rect r;
+	bool whole;
 
-	if (!label_rect(width, height, &r))
+	if (!seen)
+		seen = buf;
+	s = label_rect(width, height, &r);
+	if (!s)
 		return 1;
+	whole = r.x + r.w <= clip_w && r.y + r.h <= clip_h;
+	for (int i = 0; i < LABEL_LINES; i++) {
+		seen[i][0] = 0;
+		cmp[i] = lines[i];
+		if (lines[i]) {
+			snprintf(seen[i], sizeof(seen[i]), "%s", lines[i]);
+		} else if (whole) {
+			if (!read_line(img, stride, &r, s, frame, i, seen,
+				       bad_x, bad_y))
+				return 0;
+			cmp[i] = seen[i];
+		}
+	}
 	for (uint32_t y = r.y; y < r.y + r.h && y < clip_h; y++) {
 		const uint32_t *row = (const uint32_t *)
 			((const uint8_t *)img + (size_t)y * stride);
 
 		for (uint32_t x = r.x; x < r.x + r.w && x < clip_w; x++) {
-			uint32_t want = label_expected(width, height, lines,
-						       x, y);
+			uint32_t want = box_pixel(cmp, (x - r.x) / s,
+						  (y - r.y) / s, fg, bg);
 
-			if (want && row[x] != want) {
-				*bad_x = x;
-				*bad_y = y;
-				return 0;
-			}
-		}
-	}
-	return 1;
-}
-
-uint32_t status_rect(uint32_t out_w, uint32_t out_h, struct udb_rect *r)
-{
-	uint32_t s = out_w >= 1024 && out_h >= 480 ? 2 : 1;
-
-	*r = (struct udb_rect){ 0, 0, out_w, (2 * STATUS_PAD + FONT_H) * s };
-	return s;
-}
-
-void status_text(char *buf, size_t len, double frame_ms,
-		 uint64_t buffers_dmabuf, uint64_t buffers_shm,
-		 uint64_t invalidations, uint32_t clients)
-{
-	snprintf(buf, len, STATUS_PREFIX "  FRAME %.1f MS  IMPORTED %" PRIu64
-		 " DMA-BUF %" PRIu64 " SHM  INVALIDATIONS %" PRIu64
-		 "  CLIENTS %" PRIu32, frame_ms, buffers_dmabuf, buffers_shm,
-		 invalidations, clients);
-}
-
-void status_draw(void *img, uint32_t stride, uint32_t out_w, uint32_t out_h,
-		 const char *text)
-{
-	struct udb_rect r;
-	uint32_t s = status_rect(out_w, out_h, &r);
-
-	for (uint32_t y = 0; y < r.h; y++) {
-		uint32_t *row = (uint32_t *)((uint8_t *)img + (size_t)y * stride);
-
-		for (uint32_t x = 0; x < r.w; x++)
-			row[x] = STATUS_BG;
-	}
-	font_draw(img, stride, r.w, r.h, (int32_t)(STATUS_PAD * s),
-		  (int32_t)(STATUS_PAD * s), s, text, STATUS_FG);
-}
-
-int status_check(const void *img, uint32_t stride, uint32_t out_w,
-		 uint32_t out_h, const char *prefix, uint32_t *bad_x,
-		 uint32_t *bad_y)
-{
-	struct udb_rect r;
-	uint32_t s = status_rect(out_w, out_h, &r);
-	uint32_t w = (STATUS_PAD + (uint32_t)strlen(prefix) * FONT_CELL_W) * s;
-	const char *lines[1] = { prefix };
-
-	if (w > r.w)
-		w = r.w;
-	for (uint32_t y = 0; y < r.h; y++) {
-		const uint32_t *row = (const uint32_t *)
-			((const uint8_t *)img + (size_t)y * stride);
-
-		for (uint32_t x = 0; x < w; x++) {
-			uint32_t want = box_pixel(lines, 1, (int)strlen(prefix),
-						  STATUS_PAD, x / s, y / s,
-						  STATUS_FG, STATUS_BG);
-
-			if (row[x] != want) {
-				*bad_x = x;
-				*bad_y = y;
-				return 0;
-			}
+			if (want ? row[x] == want : row[x] == fg ||
+			    row[x] == bg)
+				continue;
+			*bad_x = x;
+			*bad_y = y;
+			return 0;
 		}
 	}
 	return 1;

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "label.h"
+#include "status.h"
 #include "server.h"
 
 #define STRIP_FRAMES 30

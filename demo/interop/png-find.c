@@ -2,7 +2,7 @@
 /*
  * png-find: is a udb-client window in this screenshot?
  *
- *   png-find [--label MODE[:CHURN:EVERY]] [--strip] [--alone]
+ *   png-find [--label MODE|MODE:CHURN:EVERY] [--strip] [--alone]
  *            SHOT.png WIDTH HEIGHT SEED
  *
  * Looks for a WIDTH x HEIGHT area showing exactly the demo pattern of some
@@ -14,11 +14,15 @@
  *
  * --label: the client drew its label (demo/common/label.h): the label box
  * (label_rect(), nothing more) is left out of the pattern comparison and
- * must show the label's static lines, the path word MODE and the churn
- * line (CHURN none unless given), pixel for pixel; its other lines
- * (frame, INFO figures) are not known here and not compared.
+ * must show, pixel for pixel and in the colours of the frame found, the
+ * path word MODE and the churn line (CHURN NONE for MODE alone, else all
+ * of MODE:CHURN:EVERY); its other lines are read back from the glyph
+ * cells and must have their format (FRAME n with n = the frame found mod
+ * 256, GEN and INV digits or "-"), then are compared pixel for pixel too.
  * --strip: the compositor ran with --status: its strip (status_rect())
- * must show STATUS_PREFIX, and no window is looked for under it.
+ * must be only its two colours, padding rows background, and read back as
+ * text starting with STATUS_PREFIX (status_check()); no window is looked
+ * for under it.
  * --alone: every pixel outside the window found (and outside the strip
  * with --strip, exactly its rectangle) must be the background, the
  * colour of the bottom-right pixel.
@@ -30,8 +34,10 @@
 
 #include <getopt.h>
 #include <string.h>
+#include <strings.h>
 
 #include "label.h"
+#include "status.h"
 #include "pattern.h"
 
 static uint32_t *load(const char *path, uint32_t *w, uint32_t *h)
@@ -56,16 +62,20 @@ static uint32_t *load(const char *path, uint32_t *w, uint32_t *h)
 	return px;
 }
 
-/* MODE[:CHURN:EVERY] into the label's static lines */
+/* MODE or MODE:CHURN:EVERY into the label's static lines */
 static int static_lines(const char *arg, label_lines l, const char **lines)
 {
-	char mode[32] = "", churn[32] = "none";
+	char mode[32] = "", churn[32] = "none", end;
 	unsigned int every = 0;
 	struct label_info li = { 0 };
+	int n = sscanf(arg, "%31[^:]:%31[^:]:%u%c", mode, churn, &every, &end);
 
-	if (sscanf(arg, "%31[^:]:%31[^:]:%u", mode, churn, &every) < 1 ||
-	    !mode[0])
+	if (n == 1 && strchr(arg, ':'))
+		return -1;	/* MODE: with nothing after it */
+	if ((n != 1 && n != 3) || !mode[0])
 		return -1;
+	if (n == 3 && !strcasecmp(churn, "none"))
+		snprintf(churn, sizeof(churn), "none");
 	li.path = mode;
 	li.churn = churn;
 	li.churn_every = every;
@@ -77,7 +87,7 @@ static int static_lines(const char *arg, label_lines l, const char **lines)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: png-find [--label MODE[:CHURN:EVERY]] [--strip] [--alone] SHOT.png WIDTH HEIGHT SEED\n");
+	fprintf(stderr, "usage: png-find [--label MODE|MODE:CHURN:EVERY] [--strip] [--alone] SHOT.png WIDTH HEIGHT SEED\n");
 	return 2;
 }
 
@@ -93,7 +103,8 @@ int main(int argc, char **argv)
 	const char *lines[LABEL_LINES] = { 0 }, *path;
 	struct udb_rect box = { 0, 0, 0, 0 }, strip = { 0, 0, 0, 0 };
 	bool label = false, want_strip = false, alone = false;
-	label_lines l;
+	label_lines l, seen;
+	char strip_seen[256];
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -124,9 +135,11 @@ int main(int argc, char **argv)
 	}
 	if (want_strip) {
 		status_rect(W, H, &strip);
-		if (!status_check(px, W * 4, W, H, STATUS_PREFIX, &bx, &by)) {
-			printf("the status strip of %s does not show \"" STATUS_PREFIX "\": pixel %u,%u is 0x%08x\n",
-			       path, bx, by, px[(size_t)by * W + bx]);
+		if (!status_check(px, W * 4, W, H, STATUS_PREFIX, strip_seen,
+				  sizeof(strip_seen), &bx, &by)) {
+			printf("the status strip of %s is not a status line starting \"" STATUS_PREFIX "\" (read \"%s\"): pixel %u,%u is 0x%08x\n",
+			       path, strip_seen, bx, by,
+			       px[(size_t)by * W + bx]);
 			free(px);
 			return 1;
 		}
@@ -143,13 +156,12 @@ int main(int argc, char **argv)
 			if (!pattern_check_except(win, w, h, W * 4, frame, seed,
 						  &box, &bx, &by))
 				continue;
-			if (label && !label_check(win, W * 4, w, h, w, h, lines,
-						  &bx, &by)) {
-				printf("%ux%u window at %u,%u (frame %u of seed %u): its label box does not show \"%s\" / \"%s\": pixel %u,%u of the window is 0x%08x, want 0x%08x\n",
+			if (label && !label_check(win, W * 4, w, h, w, h, frame,
+						  lines, seen, &bx, &by)) {
+				printf("%ux%u window at %u,%u (frame %u of seed %u): its label box does not show \"%s\" / \"%s\" and valid figures (read \"%s\" / \"%s\" / \"%s\"): pixel %u,%u of the window is 0x%08x\n",
 				       w, h, x, y, frame, seed, lines[0],
-				       lines[1], bx, by,
-				       win[(size_t)by * W + bx],
-				       label_expected(w, h, lines, bx, by));
+				       lines[1], seen[2], seen[3], seen[4],
+				       bx, by, win[(size_t)by * W + bx]);
 				free(px);
 				return 1;
 			}
@@ -171,9 +183,12 @@ int main(int argc, char **argv)
 						return 1;
 					}
 			}
-			printf("found %ux%u window at %u,%u showing frame %u (mod 256) of seed %u%s%s%s%s%s\n",
+			printf("found %ux%u window at %u,%u showing frame %u (mod 256) of seed %u%s%s%s%s%s%s%s%s%s%s%s\n",
 			       w, h, x, y, frame, seed,
 			       label ? ", label \"" : "", label ? lines[0] : "",
+			       label ? " / " : "", label ? seen[2] : "",
+			       label ? " / " : "", label ? seen[3] : "",
+			       label ? " / " : "", label ? seen[4] : "",
 			       label ? "\"" : "",
 			       want_strip ? ", status strip" : "",
 			       alone ? ", nothing else on screen" : "");

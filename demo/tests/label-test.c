@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * udb-label-test: host unit test of the demo's on-screen text
- * (demo/common/font.h, label.h): the 5x7 font against glyph bits written
+ * (demo/common/font.h, label.h, status.h): the 5x7 font against glyph bits written
  * out here by hand, the label's lines from fake INFO figures, its box
  * (label_rect()) and the checkers: the pattern comparison leaves exactly
  * the box out, label_check() compares every pixel in it, the status
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "label.h"
+#include "status.h"
 #include "tap.h"
 
 #define W 256
@@ -139,13 +140,30 @@ static void test_text(void)
 	    !strcmp(l[4], "INV -"),
 	    "label text: no INFO (wl_shm): GEN -, INV -; the largest frame fits");
 
-	li = (struct label_info){ .path = "file", .churn = "madvise",
-				  .churn_every = 1000000, .have_info = true,
-				  .generation = UINT64_MAX };
+	/* the longest figures: nothing is cut, no digit lost */
+	li = (struct label_info){ .path = "userptr", .churn = "realloc",
+				  .churn_every = 100, .frame = 12,
+				  .have_info = true,
+				  .generation = 1234567890123456ull,
+				  .invalidations = 98765432109876ull };
 	label_text(&li, l);
-	tap(!strcmp(l[1], "CHURN MADVISE/10") && strlen(l[3]) == LABEL_COLS,
-	    "label text: lines are cut at %d columns (%s, %s)", LABEL_COLS,
-	    l[1], l[3]);
+	tap(!strcmp(l[1], "CHURN REALLOC/100") &&
+	    !strcmp(l[3], "GEN 1234567890123456") &&
+	    !strcmp(l[4], "INV 98765432109876"),
+	    "label text: --churn realloc --churn-every 100 and 16-digit figures keep every digit (%s, %s, %s)",
+	    l[1], l[3], l[4]);
+	li = (struct label_info){ .path = "userptr", .churn = "madvise",
+				  .churn_every = UINT32_MAX,
+				  .frame = UINT32_MAX, .have_info = true,
+				  .generation = UINT64_MAX,
+				  .invalidations = UINT64_MAX };
+	label_text(&li, l);
+	tap(!strcmp(l[1], "CHURN MADVISE/4294967295") &&
+	    !strcmp(l[2], "FRAME 4294967295") &&
+	    !strcmp(l[3], "GEN 18446744073709551615") &&
+	    !strcmp(l[4], "INV 18446744073709551615"),
+	    "label text: the largest every, frame, generation, invalidations are never cut (%s, %s, %s)",
+	    l[1], l[3], l[4]);
 }
 
 static void test_rect(void)
@@ -154,18 +172,29 @@ static void test_rect(void)
 	uint32_t s;
 
 	s = label_rect(256, 256, &r);
-	tap(s == 2 && r.x == 4 && r.y == 4 && r.w == 202 && r.h == 98,
-	    "label box of 256x256: scale 2 at 4,4 202x98 (got %u at %u,%u %ux%u)",
+	tap(s == 1 && r.x == 4 && r.y == 4 && r.w == 149 && r.h == 49,
+	    "label box of 256x256: scale 1 at 4,4 149x49 (got %u at %u,%u %ux%u)",
 	    s, r.x, r.y, r.w, r.h);
 	s = label_rect(384, 288, &r);
-	tap(s == 2 && r.w == 202 && r.h == 98, "label box of 384x288: scale 2");
-	s = label_rect(120, 80, &r);
-	tap(s == 1 && r.x == 4 && r.y == 4 && r.w == 101 && r.h == 49,
-	    "label box of 120x80: scale 1 at 4,4 101x49 (got %u, %ux%u)", s,
+	tap(s == 2 && r.w == 298 && r.h == 98, "label box of 384x288: scale 2");
+	s = label_rect(157, 57, &r);
+	tap(s == 1 && r.x == 4 && r.y == 4 && r.w == 149 && r.h == 49,
+	    "label box of 157x57: scale 1 at 4,4 149x49 (got %u, %ux%u)", s,
 	    r.w, r.h);
+	s = label_rect(156, 57, &r);
+	tap(s == 0, "no label box in a 156x57 window");
 	s = label_rect(48, 40, &r);
 	tap(s == 0 && r.w == 0 && r.h == 0,
 	    "no label box in a 48x40 window (the parallel tests' size)");
+}
+
+/* the label of @li drawn over the pattern of li->frame */
+static void draw_label(const struct label_info *li, label_lines l)
+{
+	label_text(li, l);
+	pattern_fill(img, W, H, W * 4, li->frame, 5);
+	label_draw(img, W * 4, W, H, li->frame,
+		   (const char (*)[LABEL_COLS + 1])l);
 }
 
 static void test_draw_check(void)
@@ -177,30 +206,54 @@ static void test_draw_check(void)
 	};
 	const char *lines[LABEL_LINES], *stat[LABEL_LINES] = { 0 };
 	struct udb_rect r;
-	uint32_t bx = 0, by = 0, s, keep;
-	label_lines l;
+	uint32_t bx = 0, by = 0, s, keep, fg = label_fg(77), bg = label_bg(77);
+	label_lines l, seen;
 	bool ok;
 	int d;
 
-	label_text(&li, l);
+	draw_label(&li, l);
 	for (int i = 0; i < LABEL_LINES; i++)
 		lines[i] = l[i];
 	stat[0] = l[0];
 	stat[1] = l[1];
 	s = label_rect(W, H, &r);
-	pattern_fill(img, W, H, W * 4, 77, 5);
-	label_draw(img, W * 4, W, H, (const char (*)[LABEL_COLS + 1])l);
 
-	/* the first glyph, 'U', at the box's padding, scaled */
+	/* the first glyph, 'U', at the box's padding */
 	d = art_diff(art_u, 7, r.x + LABEL_PAD * s, r.y + LABEL_PAD * s, s,
-		     LABEL_FG, LABEL_BG);
-	tap(!d, "label: \"U\" of USERPTR at %u,%u, 2x, white on black (first difference %d)",
+		     fg, bg);
+	tap(!d, "label: \"U\" of USERPTR at %u,%u in the frame's colours (first difference %d)",
 	    r.x + LABEL_PAD * s, r.y + LABEL_PAD * s, d);
-	tap(img[r.y * W + r.x] == LABEL_BG &&
-	    img[(r.y + r.h - 1) * W + r.x + r.w - 1] == LABEL_BG &&
+	tap(img[r.y * W + r.x] == bg &&
+	    img[(r.y + r.h - 1) * W + r.x + r.w - 1] == bg &&
 	    img[(r.y + r.h) * W + r.x + r.w] == pattern_pixel(r.x + r.w, r.y + r.h, 77, 5) &&
 	    img[0] == pattern_pixel(0, 0, 77, 5),
 	    "label: the box's corners are its background, the pattern starts right after it and at 0,0");
+
+	/* the pattern's rule holds in the box: frame N differs from frames
+	 * N-1..N-6 at every pixel */
+	ok = true;
+	for (uint32_t k = 1; k <= 6 && ok; k++)
+		for (uint32_t y = r.y; y < r.y + r.h && ok; y++)
+			for (uint32_t x = r.x; x < r.x + r.w && ok; x++) {
+				uint32_t now = label_expected(W, H, 77, lines, x, y);
+				const char *old[LABEL_LINES] = { l[0], l[1] };
+				uint32_t then;
+
+				/* frame 77-k's box, whatever its text */
+				for (int i = 2; i < LABEL_LINES; i++)
+					old[i] = i == 2 ? "FRAME 8" : l[i];
+				then = label_expected(W, H, 77 - k, old, x, y);
+				ok = now != then;
+				if (!ok) {
+					bx = x;
+					by = y;
+				}
+			}
+	tap(ok, "label: the box of frame N differs from those of frames N-1..N-6 at every pixel (first equal %u,%u)",
+	    bx, by);
+	tap(label_fg(77) != label_bg(77 - 1) && (label_fg(0) & 0xff) >= 0xc0 &&
+	    (label_bg(7) & 0xffffff) < 0x40,
+	    "label colours: light text on a dark box in every frame");
 
 	ok = !pattern_check(img, W, H, W * 4, 77, 5, &bx, &by) &&
 	     udb_rect_contains(&r, bx, by);
@@ -208,10 +261,17 @@ static void test_draw_check(void)
 	    by);
 	tap(pattern_check_except(img, W, H, W * 4, 77, 5, &r, &bx, &by),
 	    "pattern_check_except() leaves out the box and passes");
-	tap(label_check(img, W * 4, W, H, W, H, lines, &bx, &by),
+	tap(label_check(img, W * 4, W, H, W, H, 77, lines, NULL, &bx, &by),
 	    "label_check(): every pixel of the box is the label as drawn");
-	tap(label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
-	    "label_check() of the static lines only passes");
+	ok = label_check(img, W * 4, W, H, W, H, 77, stat, seen, &bx, &by);
+	for (int i = 0; i < LABEL_LINES; i++)
+		ok = ok && !strcmp(seen[i], l[i]);
+	tap(ok, "label_check() of the static lines passes and reads back the others (%s|%s|%s)",
+	    seen[2], seen[3], seen[4]);
+	tap(!label_check(img, W * 4, W, H, W, H, 78, lines, NULL, &bx, &by) &&
+	    bx == r.x && by == r.y &&
+	    !label_check(img, W * 4, W, H, W, H, 76 + 256, stat, NULL, &bx, &by),
+	    "label_check() of the next or previous frame fails at the box's first pixel (its colours)");
 
 	/* a pixel just outside the box is the pattern's: changed, caught */
 	keep = img[(r.y + r.h) * W + r.x];
@@ -231,24 +291,91 @@ static void test_draw_check(void)
 	/* one glyph pixel of the frame number, one background pixel */
 	li.frame = 78;
 	label_text(&li, l);
-	ok = !label_check(img, W * 4, W, H, W, H, lines, &bx, &by) &&
+	li.frame = 77;
+	ok = !label_check(img, W * 4, W, H, W, H, 77, lines, NULL, &bx, &by) &&
 	     by >= r.y + (LABEL_PAD + 2 * FONT_CELL_H) * s &&
 	     by < r.y + (LABEL_PAD + 3 * FONT_CELL_H) * s;
 	tap(ok, "label_check() catches another frame number (line 3, at %u,%u)",
 	    bx, by);
-	li.frame = 77;
 	label_text(&li, l);
-	img[(r.y + 1) * W + r.x + 1] = 0xff000001u;
-	tap(!label_check(img, W * 4, W, H, W, H, lines, &bx, &by) &&
+	img[(r.y + 1) * W + r.x + 1] ^= 1;
+	tap(!label_check(img, W * 4, W, H, W, H, 77, lines, NULL, &bx, &by) &&
 	    bx == r.x + 1 && by == r.y + 1 &&
-	    !label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
+	    !label_check(img, W * 4, W, H, W, H, 77, stat, NULL, &bx, &by),
 	    "label_check() catches one wrong background pixel (also with the static lines only)");
-	tap(label_check(img, W * 4, W, H, 1, 1, lines, &bx, &by),
+	tap(label_check(img, W * 4, W, H, 1, 1, 77, lines, NULL, &bx, &by),
 	    "label_check() compares only inside the clip (window partly on screen)");
-	img[(r.y + 1) * W + r.x + 1] = LABEL_BG;
+	img[(r.y + 1) * W + r.x + 1] ^= 1;
 	stat[0] = "SHM";
-	tap(!label_check(img, W * 4, W, H, W, H, stat, &bx, &by),
+	tap(!label_check(img, W * 4, W, H, W, H, 77, stat, NULL, &bx, &by),
 	    "label_check() of another path word (SHM for USERPTR) fails");
+	stat[0] = l[0];
+
+	/* the lines png-find does not know: anything else there is caught */
+	{
+		uint32_t y0 = r.y + (LABEL_PAD + 2 * FONT_CELL_H) * s;
+		uint32_t y1 = r.y + r.h - LABEL_PAD * s;
+
+		/* the glyph rows only, from the text's left edge to the
+		 * box's right one: what the old check skipped */
+		for (uint32_t y = y0; y < y1; y++)
+			for (uint32_t x = r.x + LABEL_PAD * s; x < r.x + r.w;
+			     x++)
+				if ((y - y0) / s % FONT_CELL_H < FONT_H)
+					img[y * W + x] =
+						pattern_pixel(x, y, 70, 5);
+		ok = !label_check(img, W * 4, W, H, W, H, 77, stat, NULL, &bx,
+				  &by) && by >= y0;
+		tap(ok, "label_check() of the static lines: another frame's pattern over the other lines' glyph rows is caught (at %u,%u)",
+		    bx, by);
+		draw_label(&li, l);
+		img[(y0 + 3) * W + r.x + r.w - 2] = fg;	/* past the text */
+		ok = !label_check(img, W * 4, W, H, W, H, 77, stat, NULL, &bx,
+				  &by);
+		tap(ok, "label_check() of the static lines: a text pixel in the cells past FRAME 77 is caught (at %u,%u)",
+		    bx, by);
+	}
+	li.frame = 77 + 256;	/* same colours, same frame mod 256 */
+	draw_label(&li, l);
+	tap(label_check(img, W * 4, W, H, W, H, 77, stat, seen, &bx, &by),
+	    "label_check() of the static lines: FRAME %s read back matches frame 77 mod 256",
+	    seen[2] + 6);
+	li.frame = 77 + 8;	/* same colours, another frame mod 256 */
+	draw_label(&li, l);
+	tap(!label_check(img, W * 4, W, H, W, H, 77, stat, seen, &bx, &by),
+	    "label_check() of the static lines: \"%s\" read back in frame 77 fails",
+	    seen[2]);
+	li.frame = 77;
+	draw_label(&li, l);
+	{
+		static const char *const bad[][2] = {
+			{ "GEN 12A", "INV 3" }, { "GEN -", "INV 3" },
+			{ "GEN 3", "INV -" }, { "GEN", "INV" },
+			{ "INV 3", "GEN 3" },
+		};
+
+		ok = true;
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(l[3], sizeof(l[3]), "%s", bad[i][0]);
+			snprintf(l[4], sizeof(l[4]), "%s", bad[i][1]);
+			pattern_fill(img, W, H, W * 4, 77, 5);
+			label_draw(img, W * 4, W, H, 77,
+				   (const char (*)[LABEL_COLS + 1])l);
+			if (label_check(img, W * 4, W, H, W, H, 77, stat, NULL,
+					&bx, &by)) {
+				ok = false;
+				break;
+			}
+		}
+		snprintf(l[3], sizeof(l[3]), "GEN -");
+		snprintf(l[4], sizeof(l[4]), "INV -");
+		pattern_fill(img, W, H, W * 4, 77, 5);
+		label_draw(img, W * 4, W, H, 77,
+			   (const char (*)[LABEL_COLS + 1])l);
+		tap(ok && label_check(img, W * 4, W, H, W, H, 77, stat, NULL,
+				      &bx, &by),
+		    "label_check() of the static lines: GEN/INV lines that are not digits or both \"-\" fail; GEN -, INV - pass");
+	}
 }
 
 static void test_status(void)
@@ -257,7 +384,7 @@ static void test_status(void)
 	uint32_t *out = calloc((size_t)OW * OH, 4);
 	struct udb_rect r;
 	uint32_t s, bx = 0, by = 0;
-	char text[256];
+	char text[256], seen[256];
 	bool ok;
 
 	if (!out) {
@@ -276,15 +403,66 @@ static void test_status(void)
 	for (size_t i = 0; i < (size_t)OW * OH; i++)
 		out[i] = 0xff333d47u;
 	status_draw(out, OW * 4, OW, OH, text);
-	tap(status_check(out, OW * 4, OW, OH, STATUS_PREFIX, &bx, &by),
-	    "status_check() finds " STATUS_PREFIX " in the strip");
+	ok = status_check(out, OW * 4, OW, OH, STATUS_PREFIX, seen,
+			  sizeof(seen), &bx, &by);
+	tap(ok && !strcmp(seen, text),
+	    "status_check() reads back the whole text: %s", seen);
 	tap(out[r.h * OW] == 0xff333d47u && out[(r.h - 1) * OW] == STATUS_BG,
 	    "status_draw() writes exactly the strip's rows");
-	ok = !status_check(out, OW * 4, OW, OH, "UDB-CLIENT", &bx, &by);
+	ok = !status_check(out, OW * 4, OW, OH, "UDB-CLIENT", NULL, 0, &bx,
+			   &by);
 	tap(ok, "status_check() of another text fails (at %u,%u)", bx, by);
 	out[(3 * 2) * OW + 3 * 2] ^= 0xffffff;	/* the U's top-left pixel */
-	tap(!status_check(out, OW * 4, OW, OH, STATUS_PREFIX, &bx, &by) &&
+	tap(!status_check(out, OW * 4, OW, OH, STATUS_PREFIX, NULL, 0, &bx,
+			  &by) &&
 	    bx == 6 && by == 6, "status_check() catches one wrong glyph pixel");
+	out[(3 * 2) * OW + 3 * 2] ^= 0xffffff;
+	/* past the prefix: text, spacing and padding rows */
+	{
+		static const uint32_t spots[][2] = {
+			{ 1200, 10 },	/* glyph rows, right of the text */
+			{ 600, 1 },	/* top padding row */
+			{ 1279, 25 },	/* bottom padding row, last pixel */
+			{ 700, 12 },	/* in the text, past the prefix */
+		};
+
+		ok = true;
+		for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
+			uint32_t *p = &out[spots[i][1] * OW + spots[i][0]];
+			uint32_t keep = *p;
+
+			*p = 0xff123456u;
+			if (status_check(out, OW * 4, OW, OH, STATUS_PREFIX,
+					 NULL, 0, &bx, &by) ||
+			    bx != spots[i][0] || by != spots[i][1])
+				ok = false;
+			*p = keep;
+		}
+		tap(ok, "status_check() catches a foreign pixel anywhere in the strip (past the text, padding rows, later text)");
+	}
+	/* another text, right colours: must still be a status line */
+	status_draw(out, OW * 4, OW, OH, STATUS_PREFIX "  HELLO");
+	tap(!status_check(out, OW * 4, OW, OH, STATUS_PREFIX, NULL, 0, &bx,
+			  &by),
+	    "status_check() of \"" STATUS_PREFIX "  HELLO\" fails: not the status line's format");
+	status_draw(out, OW * 4, OW, OH, text);
+	status_text(text, sizeof(text), 2.345, 12, 3, 40, 4);
+	{
+		enum { NW = 400 };	/* text cut by the output's edge */
+		uint32_t *narrow = calloc((size_t)NW * 13, 4);
+
+		ok = narrow != NULL;
+		if (ok) {
+			status_draw(narrow, NW * 4, NW, 13, text);
+			ok = status_check(narrow, NW * 4, NW, 13, STATUS_PREFIX,
+					  seen, sizeof(seen), &bx, &by) &&
+			     !strncmp(seen, text, strlen(seen)) &&
+			     strlen(seen) > strlen(STATUS_PREFIX);
+		}
+		tap(ok, "status_check() of a 400 px strip: the text cut by the edge reads \"%s\"",
+		    ok ? seen : "");
+		free(narrow);
+	}
 	free(out);
 }
 
