@@ -370,6 +370,22 @@ GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
 	return tex;
 }
 
+/*
+ * Replace the contents of @tex, a texture renderer_upload_shm() made
+ * w x h (same size, tightly packed: stride == w * 4), with
+ * glTexSubImage2D: no reallocation of its storage.
+ */
+void renderer_update_texture(struct renderer *r, GLuint tex, const void *data,
+			     int w, int h)
+{
+	(void)r;
+	glBindTexture(GL_TEXTURE_2D, tex);
+	glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+	glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, w, h, GL_BGRA_EXT,
+			GL_UNSIGNED_BYTE, data);
+	glBindTexture(GL_TEXTURE_2D, 0);
+}
+
 /* A texture of renderer_upload_shm() (client content or our own). */
 void renderer_texture_destroy(struct renderer *r, GLuint tex)
 {

@@ -308,6 +308,8 @@ void renderer_end(struct renderer *r);	/* waits for the GPU (llvmpipe) */
 void renderer_read(struct renderer *r, uint32_t *argb, int stride);
 GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
 			   int w, int h, int stride);
+void renderer_update_texture(struct renderer *r, GLuint tex, const void *data,
+			     int w, int h);
 void renderer_texture_destroy(struct renderer *r, GLuint tex);
 EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs);
 GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img);

@@ -6,11 +6,15 @@
  * invalidations seen (USERPTR_DMABUF_IOC_INFO.invalidations of every
  * module dma-buf, freed and live) and the clients connected.
  *
- * Before each repaint draws it, the text is formatted (status_text(),
- * demo/common/label.h) and, only when it changed, drawn by the CPU
- * (status_draw(), the demo's 5x7 font) into an ARGB8888 image of the
- * strip and uploaded to a texture through the renderer, which draws it
- * over the windows as an opaque quad at status_rect(). Windows are
+ * The figures are taken at most every STRIP_UPDATE_MS (like weston's fps
+ * counter), not at every repaint: only then is the text formatted
+ * (status_text(), demo/common/status.h), the module's INFO queried for
+ * each live dma-buf (dmabuf_invalidations_now()) and, when the text
+ * changed, drawn by the CPU (status_draw(), the demo's 5x7 font) into an
+ * ARGB8888 image of the strip and uploaded to the strip's texture
+ * through the renderer (glTexSubImage2D after the first upload). Every
+ * repaint draws that texture over the windows as an opaque quad at
+ * status_rect(). Windows are
  * placed below the strip (xdg.c), so none is covered by it.
  *
  * Lifetime: struct strip is created by strip_init() after the renderer
@@ -24,12 +28,14 @@
 #include "server.h"
 
 #define STRIP_FRAMES 30
+#define STRIP_UPDATE_MS 333
 
 struct strip {
 	struct udb_rect rect;
 	uint32_t *pixels;		/* rect.w x rect.h */
 	char text[256];			/* what the texture shows */
 	GLuint tex;
+	int64_t updated_ns;		/* when the figures were taken */
 };
 
 int strip_init(struct server *srv)
@@ -85,8 +91,14 @@ void strip_draw(struct server *srv)
 	struct strip *st = srv->strip;
 	char text[sizeof(st->text)];
 
+	int64_t now;
+
 	if (!st)
 		return;
+	now = now_ns(CLOCK_MONOTONIC);
+	if (st->tex && now - st->updated_ns < STRIP_UPDATE_MS * 1000000LL)
+		goto draw;
+	st->updated_ns = now;
 	status_text(text, sizeof(text), recent_frame_ms(&srv->stats),
 		    srv->stats.buffers_dmabuf, srv->stats.buffers_shm,
 		    dmabuf_invalidations_now(srv),
@@ -96,11 +108,18 @@ void strip_draw(struct server *srv)
 		status_draw(st->pixels, st->rect.w * 4,
 			    (uint32_t)srv->opt.width,
 			    (uint32_t)srv->opt.height, st->text);
-		st->tex = renderer_upload_shm(srv->renderer, st->tex,
-					      st->pixels, (int)st->rect.w,
-					      (int)st->rect.h,
-					      (int)st->rect.w * 4);
+		if (st->tex)
+			renderer_update_texture(srv->renderer, st->tex,
+						st->pixels, (int)st->rect.w,
+						(int)st->rect.h);
+		else
+			st->tex = renderer_upload_shm(srv->renderer, 0,
+						      st->pixels,
+						      (int)st->rect.w,
+						      (int)st->rect.h,
+						      (int)st->rect.w * 4);
 	}
+draw:
 	renderer_draw(srv->renderer, st->tex, false, (int)st->rect.x,
 		      (int)st->rect.y, (int)st->rect.w, (int)st->rect.h, false,
 		      true);

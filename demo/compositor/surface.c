@@ -551,8 +551,7 @@ static void surface_resource_destroy(struct wl_resource *r)
 	destroy_callbacks(&s->frame_callbacks);
 	feedback_list_discard(&s->feedbacks);
 	drop_dmabuf(s);
-	if (s->shm_tex)
-		glDeleteTextures(1, &s->shm_tex);
+	renderer_texture_destroy(s->server->renderer, s->shm_tex);
 	wl_list_remove(&s->self_node.link);
 	wl_list_remove(&s->link);
 	s->server->dirty = true;
