@@ -21,6 +21,12 @@
  * buffer is still STALE) is waited for like any pending refresh: the range
  * is there, and zeros would be wrong data.
  *
+ * A fault on a page of the snapshot also maps the snapshot's pages around
+ * it (an aligned chunk of UDB_FAULT_AROUND pages, within the VMA), each
+ * with its cpu_refs reference, all read-only but the faulting page of a
+ * write fault: a buffer read front to back costs one fault per chunk, not
+ * one per page.
+ *
  * A read fault maps a page read-only, and the first write makes it
  * writable (pfn_mkwrite); a write fault maps it writable at once. Either
  * way the page is marked dirty first, so writeback of file-backed memory
@@ -45,6 +51,8 @@
 #define UDB_FAULT_WAIT_MS	2000
 /* How long a zero page stands for a page of a FAULT buffer. */
 #define UDB_ZERO_RECHECK_MS	100
+/* Pages one fault maps: an aligned chunk holding the faulting page. */
+#define UDB_FAULT_AROUND	32
 
 /*
  * buf->mmaps changes only under buf->lock, so the last close cannot drop
@@ -92,41 +100,97 @@ static bool udb_page_ready(struct udb_buffer *buf, pgoff_t pgoff)
 	       pgoff >= READ_ONCE(buf->dirty_hi);
 }
 
-static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
+/* A zap began since @seq was read: what this fault inserted may be old. */
+static bool udb_mmap_seq_changed(struct udb_buffer *buf, u64 seq)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct udb_buffer *buf = vma->vm_private_data;
-	pgoff_t pgoff = vmf->pgoff;
-	struct page *page;
-	vm_fault_t ret;
-	u64 seq;
-	u32 state;
-	bool stale, gone;
-
-	if (pgoff >= buf->npages)
-		return VM_FAULT_SIGBUS;
+	bool changed;
 
 	mutex_lock(&buf->lock);
-	state = buf->state;
-	page = udb_snapshot_page(buf, pgoff);
-	if (page) {
-		/* one for the PTE, one for us until the seq check */
-		if (!buf->cpu_refs[pgoff]) {
+	changed = seq != buf->mmap_seq;
+	mutex_unlock(&buf->lock);
+	return changed;
+}
+
+/* [*first, *end): the chunk of page offsets a fault on @pgoff maps */
+static void udb_around(struct vm_area_struct *vma, struct udb_buffer *buf,
+		       pgoff_t pgoff, pgoff_t *first, pgoff_t *end)
+{
+	pgoff_t lo = ALIGN_DOWN(pgoff, UDB_FAULT_AROUND);
+
+	*first = max(lo, vma->vm_pgoff);
+	*end = min3(lo + UDB_FAULT_AROUND, vma->vm_pgoff + vma_pages(vma),
+		    (pgoff_t)buf->npages);
+}
+
+/*
+ * The snapshot's pages of [first, end) into @pages (NULL where there is
+ * none), each with a cpu_refs reference for its PTE and one for the
+ * caller, who drops it after the mmap_seq check.
+ */
+static void udb_take_pages(struct udb_buffer *buf, pgoff_t first, pgoff_t end,
+			   struct page **pages)
+{
+	struct page *page;
+	pgoff_t i;
+
+	lockdep_assert_held(&buf->lock);
+	for (i = first; i < end; i++) {
+		page = udb_snapshot_page(buf, i);
+		pages[i - first] = page;
+		if (!page)
+			continue;
+		if (!buf->cpu_refs[i]) {
 			get_page(page);
-			buf->cpu_refs[pgoff] = page;
+			buf->cpu_refs[i] = page;
 		}
 		get_page(page);
 	}
-	gone = !page && (state == USERPTR_DMABUF_STATE_FAULT ||
-			 state == USERPTR_DMABUF_STATE_DEAD);
-	/* before the insert: a publish that follows must zap it */
-	if (gone && !write)
-		buf->zero_mapped = true;
-	seq = buf->mmap_seq;
-	mutex_unlock(&buf->lock);
-	udb_debug_delay(UDB_DELAY_INSERT);
+}
 
-	if (gone) {
+/*
+ * Map @pages (from udb_take_pages()) at their addresses: read-only, but
+ * the faulting page @pgoff writable for a write fault. Return: the
+ * faulting page's result.
+ */
+static vm_fault_t udb_insert_pages(struct vm_area_struct *vma, pgoff_t pgoff,
+				   bool write, pgoff_t first, pgoff_t end,
+				   struct page **pages)
+{
+	pgprot_t ro = vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
+	vm_fault_t ret = VM_FAULT_SIGBUS, r;
+	unsigned long addr;
+	pgoff_t i;
+
+	for (i = first; i < end; i++) {
+		if (!pages[i - first])
+			continue;
+		addr = vma->vm_start + ((i - vma->vm_pgoff) << PAGE_SHIFT);
+		/*
+		 * Writable at once for a write fault: vm_page_prot is
+		 * write-protected (pfn_mkwrite wants write notifications),
+		 * which would make this very write fault a second time.
+		 */
+		if (i == pgoff && write)
+			udb_dirty_page(pages[i - first]);
+		r = vmf_insert_pfn_prot(vma, addr, page_to_pfn(pages[i - first]),
+					i == pgoff && write ?
+					vm_get_page_prot(vma->vm_flags) : ro);
+		if (i == pgoff)
+			ret = r;
+	}
+	return ret;
+}
+
+/* The faulting page is not in the snapshot: wait for it or map zeros. */
+static vm_fault_t udb_insert_missing(struct vm_fault *vmf, bool write,
+				     u32 state, u64 seq)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct udb_buffer *buf = vma->vm_private_data;
+	vm_fault_t ret;
+
+	if (state == USERPTR_DMABUF_STATE_FAULT ||
+	    state == USERPTR_DMABUF_STATE_DEAD) {
 		/* the range may have been mapped again since: retry */
 		if (state == USERPTR_DMABUF_STATE_FAULT) {
 			udb_queue_refresh(buf);
@@ -140,53 +204,78 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 					  page_to_pfn(ZERO_PAGE(vmf->address)),
 					  vm_get_page_prot(vma->vm_flags &
 							   ~VM_WRITE));
-		goto check_seq;
+		udb_debug_delay(UDB_DELAY_INSERT);
+		if (udb_mmap_seq_changed(buf, seq))
+			udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+		return ret;
 	}
-	if (!page) {
-		/* nothing may have needed the snapshot before this fault */
-		udb_queue_refresh(buf);
-		/*
-		 * Cannot drop the lock to wait (a retried fault, or no retry
-		 * allowed): let the access fault again; the refresh is queued.
-		 */
-		if (!fault_flag_allow_retry_first(vmf->flags))
-			return VM_FAULT_NOPAGE;
-		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
-			return VM_FAULT_RETRY;
-		/* The refresh may need this very mmap_lock: drop it. */
-		get_dma_buf(buf->dmabuf);
-		release_fault_lock(vmf);
-		wait_event_killable_timeout(buf->refreshed,
-					    udb_page_ready(buf, pgoff),
-					    msecs_to_jiffies(UDB_FAULT_WAIT_MS));
-		dma_buf_put(buf->dmabuf);
-		return VM_FAULT_RETRY;
-	}
-
+	/* nothing may have needed the snapshot before this fault */
+	udb_queue_refresh(buf);
 	/*
-	 * Writable at once for a write fault: vm_page_prot is write-protected
-	 * (pfn_mkwrite wants write notifications), which would make this very
-	 * write fault a second time.
+	 * Cannot drop the lock to wait (a retried fault, or no retry
+	 * allowed): let the access fault again; the refresh is queued.
 	 */
-	if (write)
-		udb_dirty_page(page);
-	ret = vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
-				  vm_get_page_prot(write ? vma->vm_flags :
-						   vma->vm_flags & ~VM_WRITE));
-check_seq:
-	udb_debug_delay(UDB_DELAY_INSERT);
+	if (!fault_flag_allow_retry_first(vmf->flags))
+		return VM_FAULT_NOPAGE;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return VM_FAULT_RETRY;
+	/* The refresh may need this very mmap_lock: drop it. */
+	get_dma_buf(buf->dmabuf);
+	release_fault_lock(vmf);
+	wait_event_killable_timeout(buf->refreshed,
+				    udb_page_ready(buf, vmf->pgoff),
+				    msecs_to_jiffies(UDB_FAULT_WAIT_MS));
+	dma_buf_put(buf->dmabuf);
+	return VM_FAULT_RETRY;
+}
+
+static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct udb_buffer *buf = vma->vm_private_data;
+	struct page *pages[UDB_FAULT_AROUND];
+	pgoff_t pgoff = vmf->pgoff, first, end, i;
+	vm_fault_t ret;
+	u32 state;
+	u64 seq;
+
+	if (pgoff >= buf->npages)
+		return VM_FAULT_SIGBUS;
+	udb_around(vma, buf, pgoff, &first, &end);
+
 	mutex_lock(&buf->lock);
-	stale = seq != buf->mmap_seq;
+	state = buf->state;
+	if (udb_snapshot_page(buf, pgoff)) {
+		udb_take_pages(buf, first, end, pages);
+	} else {
+		first = pgoff;
+		end = pgoff;
+		/* before the insert: a publish that follows must zap it */
+		if (!write && (state == USERPTR_DMABUF_STATE_FAULT ||
+			       state == USERPTR_DMABUF_STATE_DEAD))
+			buf->zero_mapped = true;
+	}
+	seq = buf->mmap_seq;
 	mutex_unlock(&buf->lock);
-	if (stale)
-		udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	udb_debug_delay(UDB_DELAY_INSERT);
+
+	if (first == end)
+		return udb_insert_missing(vmf, write, state, seq);
+
+	ret = udb_insert_pages(vma, pgoff, write, first, end, pages);
+	udb_debug_delay(UDB_DELAY_INSERT);
+	if (udb_mmap_seq_changed(buf, seq))
+		udb_zap_pfn_range(vma, vma->vm_start +
+				  ((first - vma->vm_pgoff) << PAGE_SHIFT),
+				  (end - first) << PAGE_SHIFT);
 	/*
 	 * Only now: a refresh may have zapped and dropped cpu_refs[] between
-	 * the snapshot read and the insert, and until the zap above this PTE
-	 * may map a page whose only reference is ours.
+	 * the snapshot read and the insert, and until the zap above these
+	 * PTEs may map pages whose only reference is ours.
 	 */
-	if (page)
-		put_page(page);
+	for (i = first; i < end; i++)
+		if (pages[i - first])
+			put_page(pages[i - first]);
 	return ret;
 }
 

@@ -764,6 +764,55 @@ TEST(first_write_faults_once)
 }
 
 /*
+ * Reading a CPU mapping of the dma-buf front to back faults about once per
+ * chunk the exporter maps around a fault, not once per page, and every
+ * page reads what the owner wrote there, also through a mapping that
+ * starts inside the buffer (the chunk stops at the VMA's edges).
+ */
+TEST(read_faults_per_chunk)
+{
+	size_t ps = page_size(), n = 512, len = n * ps, off = 3, vn = 100;
+	struct rusage r0, r1;
+	uint8_t *mem, *view;
+	long faults, bad = 0;
+	int dev, fd;
+	size_t i;
+
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	for (i = 0; i < n; i++)
+		memset(mem + i * ps, (int)(i * 7 + 1), ps);
+	fd = udb_create(dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
+	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, view);
+	getrusage(RUSAGE_THREAD, &r0);
+	for (i = 0; i < n; i++)
+		bad += view[i * ps + ps / 2] != (uint8_t)(i * 7 + 1);
+	getrusage(RUSAGE_THREAD, &r1);
+	faults = r1.ru_minflt - r0.ru_minflt;
+	TH_LOG("%zu pages read: %ld faults", n, faults);
+	EXPECT_EQ(0, bad);
+	/* one per page without fault-around */
+	EXPECT_LE(faults, (long)n / 8);
+	munmap(view, len);
+
+	/* a window: pages off .. off + vn - 1, its first chunk cut short */
+	view = mmap(NULL, vn * ps, PROT_READ, MAP_SHARED, fd, (off_t)(off * ps));
+	ASSERT_NE(MAP_FAILED, view);
+	for (i = 0; i < vn; i++)
+		bad += view[i * ps] != (uint8_t)((i + off) * 7 + 1);
+	EXPECT_EQ(0, bad);
+	munmap(view, vn * ps);
+	close(fd);
+	munmap(mem, len);
+	close(dev);
+}
+
+/*
  * The reference importer's pinned (static) attachments never change, so
  * a refresh must not notify them: on a kernel without dynamic importers
  * that would make every importer evict and re-map for nothing.

@@ -53,7 +53,12 @@
  *   zap(true) if zeros          udb_mmap_zap(buf, lo, hi, true)
  * zero_work                   udb_mmap_zero_work() (udb_mmap.c)
  * cpu_user                    a process using mmap() of the dma-buf
- *   fault                       udb_vm_fault() -> udb_insert()
+ *   fault                       udb_vm_fault() -> udb_insert(); its
+ *                               fault-around maps each page of a chunk
+ *                               with the same steps in the same buf->lock
+ *                               sections (cpu_refs + a temporary ref,
+ *                               insert, mmap_seq re-check, zap of the
+ *                               chunk, put), so page 0 stands for each
  *   mkwrite                     udb_vm_pfn_mkwrite() + the core's
  *                               finish_mkwrite_fault() (pte_same)
  *   munmap                      zap of its PTEs, udb_vm_close(), fput
