@@ -54,6 +54,7 @@ http=${FUZZ_HTTP:-127.0.0.1:56741}
 # One TCG VM: a reproduction would take it over for most of a campaign.
 reproduce=${FUZZ_REPRODUCE:-false}
 out=$here/build/fuzz
+mkdir -p "$out"
 kver=7.3
 flavour=${FUZZ_FLAVOUR:-fuzz}
 case $flavour in fuzz) cover=true ;; debug) cover=false ;; *) echo "fuzz: FUZZ_FLAVOUR is fuzz or debug" >&2; exit 2 ;; esac
@@ -190,15 +191,46 @@ kdir=$(nice -n 19 "$here/scripts/kernel.sh" "$kver" "$flavour")
 # The module is built inside the kernel's build directory: syzkaller maps
 # a PC to a source file relative to kernel_obj or kernel_src only, and
 # drops files elsewhere from its coverage (and its coverage filters).
+# Its objects go to a directory of their own (MO=): kbuild >= 6.13 compiles
+# an external module in its output directory, and with the objects beside
+# the sources it hands gcc bare names ("udb_main.c"), which DWARF keeps as
+# the compile units' names. syzkaller names a unit by DW_AT_name alone and
+# looks a relative one up under kernel_src: the units became "udb_main.c"
+# (no such file there, so /filecover dropped them) while the symbolized PCs
+# said "udb-fuzz/kmod/udb_main.c" (each such file listed with one PC), and
+# a filter on udb-fuzz/kmod/ matched no unit. Built from elsewhere, gcc gets
+# the absolute source path (VPATH; KBUILD_ABS_SRCTREE keeps it absolute),
+# and the units are udb-fuzz/kmod/*.c. Build products of an in-tree build
+# of kmod/ are not copied (kbuild refuses a source dir with a
+# modules.order), and those of earlier runs here are deleted.
 msrc=$kdir/udb-fuzz
+mobj=$msrc/build
 mkdir -p "$msrc"
-rsync -a --delete "$here/kmod/" "$msrc/kmod/"
+rsync -a --delete --delete-excluded \
+	--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+	--exclude='*.cmd' --exclude='.*.d' --exclude='*.a' --exclude=modules.order \
+	--exclude=Module.symvers --exclude=.tmp_versions/ \
+	"$here/kmod/" "$msrc/kmod/"
 rsync -a --delete "$here/protocol/" "$msrc/protocol/"
 log "module against $kdir"
-make -s -C "$kdir" M="$msrc/kmod" modules >"$out/kmod.log" 2>&1 ||
+make -s -C "$kdir" M="$msrc/kmod" MO="$mobj" KBUILD_ABS_SRCTREE=1 modules >"$out/kmod.log" 2>&1 ||
 	{ cat "$out/kmod.log" >&2; die "module build failed"; }
 mkdir -p "$out/modules"
-cp "$msrc/kmod/userptr_dmabuf.ko" "$msrc/kmod/udb_importer.ko" "$out/modules/"
+cp "$mobj/userptr_dmabuf.ko" "$mobj/udb_importer.ko" "$out/modules/"
+# vgem, for PRIME: an in-tree importer of our dma-bufs and an exporter of
+# foreign ones (a module in base.config; the guest has no modprobe)
+for m in drivers/gpu/drm/drm_shmem_helper.ko drivers/gpu/drm/vgem/vgem.ko; do
+	[ -e "$kdir/$m" ] || die "no $m in $kdir (CONFIG_DRM_VGEM=m)"
+	cp "$kdir/$m" "$out/modules/"
+done
+# The check of the above: the compile units of our sources are named by
+# their absolute path under the kernel's build directory (the fuzz
+# flavour's; the debug one has no debug info and no coverage).
+units=$(readelf --debug-dump=info "$mobj/userptr_dmabuf.ko" "$mobj/udb_importer.ko" 2>/dev/null |
+	sed -n 's/.*DW_AT_name .*: \(.*udb_[a-z_]*\.c\)$/\1/p')
+if [ "$cover" = true ] && { [ -z "$units" ] || printf '%s\n' "$units" | grep -qv "^$msrc/kmod/udb_"; }; then
+	die "module: compile units not named $msrc/kmod/*.c (syzkaller would not attribute their coverage): $(printf '%s' "$units" | tr '\n' ' ')"
+fi
 
 # --- disk image --------------------------------------------------------------
 rootfs=$cache/fuzz/rootfs-bookworm
@@ -250,7 +282,7 @@ echo >/proc/sys/kernel/modprobe
 echo 1 >/sys/kernel/mm/ksm/run
 echo 20 >/sys/kernel/mm/ksm/sleep_millisecs
 echo 32 >/proc/sys/vm/nr_hugepages
-for m in userptr_dmabuf udb_importer; do
+for m in drm_shmem_helper vgem userptr_dmabuf udb_importer; do
 	insmod /udb/$m.ko || echo "udb-fuzz-init: insmod $m failed" >/dev/console
 done
 mkdir -p /run/sshd
@@ -267,6 +299,8 @@ mkfs.ext4 -q -F -L root -d "$rootfs" "$out/image.img"
 	echo "mkdir /udb"
 	echo "write $out/modules/userptr_dmabuf.ko /udb/userptr_dmabuf.ko"
 	echo "write $out/modules/udb_importer.ko /udb/udb_importer.ko"
+	echo "write $out/modules/drm_shmem_helper.ko /udb/drm_shmem_helper.ko"
+	echo "write $out/modules/vgem.ko /udb/vgem.ko"
 	echo "write $out/init /udb/init"
 	echo "sif /udb/init mode 0100755"
 	echo "mkdir /root/.ssh"
@@ -296,12 +330,16 @@ syscalls='
 "migrate_pages", "move_pages", "mbind", "set_mempolicy",
 "memfd_secret", "shmget$private", "shmat", "shmdt",
 "userfaultfd", "ioctl$UFFDIO*",
+"openat$drirender128", "syz_open_dev$dri",
+"ioctl$DRM_IOCTL_MODE_CREATE_DUMB_udb", "ioctl$DRM_IOCTL_PRIME_HANDLE_TO_FD_udb",
+"ioctl$DRM_IOCTL_PRIME_FD_TO_HANDLE_udb", "ioctl$DRM_IOCTL_GEM_CLOSE",
 "close", "dup", "poll", "ppoll", "clock_gettime", "syz_clone"'
-# FUZZ_FOCUS=1 gives the module's files ten times the weight of the rest
+# A focus area gives the module's files ten times the weight of the rest
 # of the kernel (an experimental option of the pinned manager; it stops
-# the manager when its coverage filter finds no unit of the module).
+# the manager when its coverage filter finds no unit of the module). On
+# with coverage, FUZZ_FOCUS=0 turns it off.
 focus=
-[ "${FUZZ_FOCUS:-0}" = 0 ] || focus='
+[ "${FUZZ_FOCUS:-$([ "$cover" = true ] && echo 1 || echo 0)}" = 0 ] || focus='
 	"experimental": { "focus_areas": [
 		{ "name": "udb", "filter": { "files": ["^udb-fuzz/kmod/"] }, "weight": 10.0 },
 		{ "weight": 1.0 } ] },'
@@ -315,7 +353,7 @@ cat >"$out/manager.cfg" <<EOF
 	"workdir": "$out/workdir-$flavour",
 	"kernel_obj": "$kdir",
 	"kernel_src": "$(readlink -f "$kdir/source")",
-	"module_obj": ["$msrc/kmod"],
+	"module_obj": ["$mobj"],
 	"image": "$out/image.img",
 	"sshkey": "$key",
 	"syzkaller": "$syz",
@@ -338,6 +376,22 @@ cat >"$out/manager.cfg" <<EOF
 }
 EOF
 
+# syz-manager symbolizes with llvm-addr2line when there is one, and LLVM
+# 14's (bookworm's) gets most PCs of a relocatable .ko wrong (line 0, or a
+# line of another compile unit: 4 lines of udb_buffer.c where GNU addr2line
+# finds 381), though not those of vmlinux, where GNU addr2line is eight
+# times slower. So the manager's PATH starts with a llvm-addr2line that
+# hands a .ko to GNU addr2line.
+mkdir -p "$out/bin"
+rm -f "$out/bin/llvm-addr2line"
+if llvm_a2l=$(command -v llvm-addr2line); then
+	printf '%s\n' '#!/bin/sh' \
+		'# scripts/fuzz.sh: syz-manager runs llvm-addr2line -afi -e BIN' \
+		'case "$*" in *.ko) exec addr2line "$@" ;; esac' \
+		"exec $llvm_a2l \"\$@\"" >"$out/bin/llvm-addr2line"
+	chmod +x "$out/bin/llvm-addr2line"
+fi
+
 # --- campaign ------------------------------------------------------------------
 log "fuzzing for $minutes min (web UI http://$http; log $out/manager.log)"
 # One VM user at a time on this machine (the lock tests/vm/run's callers take).
@@ -347,51 +401,86 @@ if ! flock -n 8; then
 	flock 8
 fi
 start=$(date +%s)
-"$syz/bin/syz-manager" -config "$out/manager.cfg" >"$out/manager.log" 2>&1 &
+PATH=$out/bin:$PATH "$syz/bin/syz-manager" -config "$out/manager.cfg" >"$out/manager.log" 2>&1 &
 mgr=$!
-trap 'kill -INT $mgr 2>/dev/null || true' EXIT
+# On any exit: the manager stops its VMs on SIGINT; one that does not
+# within a minute is killed with them (they hold the VM lock's fd too).
+stop_manager() {
+	kill -INT $mgr 2>/dev/null || return 0
+	for _ in $(seq 60); do kill -0 $mgr 2>/dev/null || break; sleep 1; done
+	kill -KILL $mgr 2>/dev/null || true
+	pkill -KILL -f "qemu-system.*$out/image.img" 2>/dev/null || true
+	wait $mgr 2>/dev/null || true
+}
+trap stop_manager EXIT
 end=$((start + minutes * 60))
 if [ -n "${FUZZ_UNTIL:-}" ]; then
 	until=$(date -d "$FUZZ_UNTIL" +%s) || die "FUZZ_UNTIL: not a time"
 	[ "$until" -ge "$end" ] || end=$until
 fi
+checked=0
 while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
 	sleep 60
 	# the manager's heartbeat: "corpus=N coverage=N exec total=N ..."
 	line=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true)
 	[ -z "$line" ] || log "$(( ($(date +%s) - start) / 60 )) min: ${line#* [0-9]*:[0-9]*:[0-9]* }"
+	# The machine check disables what the VM lacks: without our devices
+	# (an insmod failed) the campaign would not fuzz the module at all.
+	if [ $checked = 0 ] && grep -q '^syscalls  *:' "$out/manager.log"; then
+		checked=1
+		! grep -E "^openat[$](userptr_dmabuf|udb_importer) +:" "$out/manager.log" >&2 ||
+			die "the VM has no /dev/userptr_dmabuf or /dev/udb_importer (see the console in $out/workdir/crashes or the manager log): nothing of the module would be fuzzed"
+	fi
 done
 kill -0 $mgr 2>/dev/null || { tail -n 30 "$out/manager.log" >&2; die "syz-manager exited early"; }
+# The figures below are of the fuzzing window: the last heartbeat before
+# the symbolization (which slows the guest) starts.
+hb=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true)
 
 # Figures, while the manager still serves them.
 curl -s --max-time 60 "http://$http/stats" >"$out/stats.html" || true
 # The first request symbolizes the whole vmlinux: minutes on 2 cores.
 curl -s --max-time 900 "http://$http/filecover" >"$out/filecover.csv" || true
-kill -INT $mgr
-wait $mgr 2>/dev/null || true
+# The same from the raw PCs and the .ko's call sites, without syzkaller's
+# attribution (a check of it).
+rm -f "$out/kmod-rawcover.txt"
+[ "$cover" != true ] ||
+	"$here/tests/syzkaller/kmod-rawcover" --http "$http" --save "$out" \
+		"$out/modules/userptr_dmabuf.ko" "$out/modules/udb_importer.ko" >"$out/kmod-rawcover.txt" 2>&1 || true
+stop_manager
 trap - EXIT
 flock -u 8
 
 elapsed=$(( $(date +%s) - start ))
 echo "== fuzz: $((elapsed / 60)) min, syzkaller $SYZ_COMMIT, kernel $kver-$flavour"
-grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true
-execs=$(grep -oE 'exec total=[0-9]+' "$out/manager.log" | tail -n 1 | cut -d= -f2 || true)
-execs=${execs:-0}
+echo "$hb"
 # the rate over the fuzzing window: from the first heartbeat that counts
 # an execution (boot and the machine check come before it) to the last
-first=$(grep -E 'exec total=[1-9]' "$out/manager.log" | head -n 1 | cut -c1-19 || true)
-last=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 | cut -c1-19 || true)
+# one before the figures were fetched
+execs=$(printf '%s\n' "$hb" | grep -oE 'exec total=[0-9]+' | cut -d= -f2 || true)
+execs=${execs:-0}
+firstline=$(grep -E 'exec total=[1-9]' "$out/manager.log" | head -n 1 || true)
+exec0=$(printf '%s\n' "$firstline" | grep -oE 'exec total=[0-9]+' | cut -d= -f2 || true)
+first=$(printf '%s' "$firstline" | cut -c1-19)
+last=$(printf '%s' "$hb" | cut -c1-19)
 window=0
 [ -z "$first" ] || window=$(( $(date -d "$last" +%s) - $(date -d "$first" +%s) ))
+execs=$((execs - ${exec0:-0}))
 echo "executions: $execs in a fuzzing window of $((window / 60)) min ($(awk -v e="$execs" -v s="$window" 'BEGIN { printf "%.2f", s ? e / s : 0 }')/s)"
-echo "coverage of kmod/ (lines, PCs):"
-awk -F, 'NR > 1 && $2 ~ /kmod\// {
+# Only the .c files: syzkaller lists a header with a covered line as one
+# PC of one, its PCs are in the .c file's.
+# syzkaller's "lines" total is the file's line count (comments and blank
+# lines too): only its covered count means something.
+echo "coverage of kmod/ (PCs, covered lines):"
+awk -F, 'NR > 1 && $2 ~ /^udb-fuzz\/kmod\/.*\.c$/ {
 	cl += $3; tl += $4; cp += $5; tp += $6
-	printf "  %-28s %5d/%-5d lines  %5d/%-5d PCs\n", $2, $3, $4, $5, $6
+	printf "  %-28s %5d/%-5d PCs  %5d lines covered\n", $2, $5, $6, $3
 } END {
-	if (tl) printf "  %-28s %5d/%-5d lines (%.1f%%)  %5d/%-5d PCs (%.1f%%)\n", "total", cl, tl, 100 * cl / tl, cp, tp, 100 * cp / (tp ? tp : 1)
+	if (tl) printf "  %-28s %5d/%-5d PCs (%.1f%%)  %5d lines covered\n", "total", cp, tp, 100 * cp / (tp ? tp : 1), cl
 	else print "  (none: see " FILENAME ")"
 }' "$out/filecover.csv"
+[ ! -s "$out/kmod-rawcover.txt" ] ||
+	{ grep -E 'reached|at no call|kmod-rawcover' "$out/kmod-rawcover.txt" | sed 's/^ */  raw PCs: /' || true; }
 echo "crashes:"
 n=0
 for d in "$out"/workdir/crashes/*/; do
