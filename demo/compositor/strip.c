@@ -14,8 +14,8 @@
  * ARGB8888 image of the strip and uploaded to the strip's texture
  * through the renderer (glTexSubImage2D after the first upload). Every
  * repaint draws that texture over the windows as an opaque quad at
- * status_rect(). Windows are
- * placed below the strip (xdg.c), so none is covered by it.
+ * status_rect(). Windows are placed below the strip (xdg.c), so none is
+ * covered by it.
  *
  * Lifetime: struct strip is created by strip_init() after the renderer
  * and freed (texture first) by strip_fini() before it.
@@ -90,7 +90,6 @@ void strip_draw(struct server *srv)
 {
 	struct strip *st = srv->strip;
 	char text[sizeof(st->text)];
-
 	int64_t now;
 
 	if (!st)
