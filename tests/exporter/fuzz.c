@@ -435,8 +435,8 @@ static int exporter_input_bad(unsigned int which, const uint8_t *blob, size_t si
 		struct userptr_dmabuf_create c;
 		struct userptr_dmabuf_create_list l;
 		struct userptr_dmabuf_info i;
-		uint8_t b[1];
 	} u;
+	const uint8_t *b = (const uint8_t *)&u;
 	size_t known = which == 0 ? sizeof(u.v) : which == 1 ? sizeof(u.c) :
 		       which == 2 ? sizeof(u.l) : sizeof(u.i);
 	size_t i;
@@ -459,7 +459,7 @@ static int exporter_input_bad(unsigned int which, const uint8_t *blob, size_t si
 		break;
 	}
 	for (i = 0; i < known; i++)
-		if (u.b[i])
+		if (b[i])
 			return 1;
 	return 0;
 }
