@@ -9,8 +9,9 @@
  * buf->lock while it is valid, and the owner's page tables keep a valid
  * page alive because the notifier runs before they let go of it; CPU
  * mappings of the dma-buf take their own references (cpu_refs, dropped
- * once the refresh has zapped those mappings). Reclaim, migration, THP
- * splits and KSM then take the pages as they would without us.
+ * once the refresh has zapped those mappings; a fault takes them for the
+ * pages of its fault-around chunk). Reclaim, migration, THP splits and KSM
+ * then take the other pages as they would without us.
  *
  * Pages a device can reach are held the way mm expects DMA to hold them:
  * while a dynamic attachment exists, the snapshot holds a FOLL_PIN |

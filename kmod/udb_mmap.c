@@ -21,11 +21,13 @@
  * buffer is still STALE) is waited for like any pending refresh: the range
  * is there, and zeros would be wrong data.
  *
- * A fault on a page of the snapshot also maps the snapshot's pages around
- * it (an aligned chunk of UDB_FAULT_AROUND pages, within the VMA), each
- * with its cpu_refs reference, all read-only but the faulting page of a
- * write fault: a buffer read front to back costs one fault per chunk, not
- * one per page.
+ * A fault on a page of the snapshot also maps the snapshot's other pages
+ * of its chunk (UDB_FAULT_AROUND pages of address space, aligned, within
+ * the VMA), each with its cpu_refs reference, read-only (the first write
+ * to each still reaches pfn_mkwrite and dirties it): a buffer read front
+ * to back costs one fault per chunk, not one per page. Those references
+ * pin pages the reader has not touched yet, until the next refresh or
+ * the last munmap, like the pages it did touch.
  *
  * A read fault maps a page read-only, and the first write makes it
  * writable (pfn_mkwrite); a write fault maps it writable at once. Either
@@ -51,8 +53,15 @@
 #define UDB_FAULT_WAIT_MS	2000
 /* How long a zero page stands for a page of a FAULT buffer. */
 #define UDB_ZERO_RECHECK_MS	100
-/* Pages one fault maps: an aligned chunk holding the faulting page. */
-#define UDB_FAULT_AROUND	32
+/*
+ * Pages one fault maps: the naturally aligned chunk of virtual addresses
+ * holding the faulting page, within the VMA (mm's default fault-around
+ * and TTM's prefault are 16 pages too). Aligned on the address, a chunk
+ * never spans two page tables.
+ */
+#define UDB_FAULT_AROUND	16
+static_assert((UDB_FAULT_AROUND & (UDB_FAULT_AROUND - 1)) == 0 &&
+	      UDB_FAULT_AROUND <= PTRS_PER_PTE);
 
 /*
  * buf->mmaps changes only under buf->lock, so the last close cannot drop
@@ -100,6 +109,11 @@ static bool udb_page_ready(struct udb_buffer *buf, pgoff_t pgoff)
 	       pgoff >= READ_ONCE(buf->dirty_hi);
 }
 
+static unsigned long udb_pgoff_addr(struct vm_area_struct *vma, pgoff_t pgoff)
+{
+	return vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+}
+
 /* A zap began since @seq was read: what this fault inserted may be old. */
 static bool udb_mmap_seq_changed(struct udb_buffer *buf, u64 seq)
 {
@@ -111,15 +125,19 @@ static bool udb_mmap_seq_changed(struct udb_buffer *buf, u64 seq)
 	return changed;
 }
 
-/* [*first, *end): the chunk of page offsets a fault on @pgoff maps */
-static void udb_around(struct vm_area_struct *vma, struct udb_buffer *buf,
-		       pgoff_t pgoff, pgoff_t *first, pgoff_t *end)
+/* [*first, *end): the page offsets of the chunk a fault at @vmf maps */
+static void udb_around(struct vm_fault *vmf, struct udb_buffer *buf,
+		       pgoff_t *first, pgoff_t *end)
 {
-	pgoff_t lo = ALIGN_DOWN(pgoff, UDB_FAULT_AROUND);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long lo = ALIGN_DOWN(vmf->address, UDB_FAULT_AROUND * PAGE_SIZE);
+	unsigned long hi = lo + UDB_FAULT_AROUND * PAGE_SIZE;
 
-	*first = max(lo, vma->vm_pgoff);
-	*end = min3(lo + UDB_FAULT_AROUND, vma->vm_pgoff + vma_pages(vma),
-		    (pgoff_t)buf->npages);
+	lo = max(lo, vma->vm_start);
+	hi = min(hi, vma->vm_end);
+	*first = vmf->pgoff - ((vmf->address - lo) >> PAGE_SHIFT);
+	*end = min_t(pgoff_t, vmf->pgoff + ((hi - vmf->address) >> PAGE_SHIFT),
+		     buf->npages);
 }
 
 /*
@@ -148,67 +166,66 @@ static void udb_take_pages(struct udb_buffer *buf, pgoff_t first, pgoff_t end,
 }
 
 /*
- * Map @pages (from udb_take_pages()) at their addresses: read-only, but
- * the faulting page @pgoff writable for a write fault. Return: the
- * faulting page's result.
+ * Map @pages (from udb_take_pages()) at their addresses: the faulting
+ * page @pgoff first, writable for a write fault (vm_page_prot is
+ * write-protected for pfn_mkwrite, which would make this very write
+ * fault a second time), then the others read-only, up to the first that
+ * fails. Return: the faulting page's result.
  */
 static vm_fault_t udb_insert_pages(struct vm_area_struct *vma, pgoff_t pgoff,
 				   bool write, pgoff_t first, pgoff_t end,
 				   struct page **pages)
 {
 	pgprot_t ro = vm_get_page_prot(vma->vm_flags & ~VM_WRITE);
-	vm_fault_t ret = VM_FAULT_SIGBUS, r;
-	unsigned long addr;
+	pgprot_t rw = vm_get_page_prot(vma->vm_flags);
+	struct page *page = pages[pgoff - first];
+	vm_fault_t ret, r = VM_FAULT_NOPAGE;
 	pgoff_t i;
 
-	for (i = first; i < end; i++) {
-		if (!pages[i - first])
-			continue;
-		addr = vma->vm_start + ((i - vma->vm_pgoff) << PAGE_SHIFT);
-		/*
-		 * Writable at once for a write fault: vm_page_prot is
-		 * write-protected (pfn_mkwrite wants write notifications),
-		 * which would make this very write fault a second time.
-		 */
-		if (i == pgoff && write)
-			udb_dirty_page(pages[i - first]);
-		r = vmf_insert_pfn_prot(vma, addr, page_to_pfn(pages[i - first]),
-					i == pgoff && write ?
-					vm_get_page_prot(vma->vm_flags) : ro);
-		if (i == pgoff)
-			ret = r;
+	if (write)
+		udb_dirty_page(page);
+	ret = vmf_insert_pfn_prot(vma, udb_pgoff_addr(vma, pgoff),
+				  page_to_pfn(page), write ? rw : ro);
+	for (i = first; i < end && r == VM_FAULT_NOPAGE; i++) {
+		if (i != pgoff && pages[i - first])
+			r = vmf_insert_pfn_prot(vma, udb_pgoff_addr(vma, i),
+						page_to_pfn(pages[i - first]),
+						ro);
 	}
 	return ret;
 }
 
-/* The faulting page is not in the snapshot: wait for it or map zeros. */
-static vm_fault_t udb_insert_missing(struct vm_fault *vmf, bool write,
-				     u32 state, u64 seq)
+/* A FAULT or DEAD buffer's page: zeros to read, SIGBUS to write. */
+static vm_fault_t udb_insert_zero(struct vm_fault *vmf, bool write,
+				  u32 state, u64 seq)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct udb_buffer *buf = vma->vm_private_data;
+	unsigned long recheck = msecs_to_jiffies(UDB_ZERO_RECHECK_MS);
 	vm_fault_t ret;
 
-	if (state == USERPTR_DMABUF_STATE_FAULT ||
-	    state == USERPTR_DMABUF_STATE_DEAD) {
-		/* the range may have been mapped again since: retry */
-		if (state == USERPTR_DMABUF_STATE_FAULT) {
-			udb_queue_refresh(buf);
-			if (!write)
-				mod_delayed_work(udb_wq, &buf->zero_work,
-						 msecs_to_jiffies(UDB_ZERO_RECHECK_MS));
-		}
-		if (write)
-			return VM_FAULT_SIGBUS;
-		ret = vmf_insert_pfn_prot(vma, vmf->address,
-					  page_to_pfn(ZERO_PAGE(vmf->address)),
-					  vm_get_page_prot(vma->vm_flags &
-							   ~VM_WRITE));
-		udb_debug_delay(UDB_DELAY_INSERT);
-		if (udb_mmap_seq_changed(buf, seq))
-			udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
-		return ret;
+	/* the range may have been mapped again since: retry */
+	if (state == USERPTR_DMABUF_STATE_FAULT) {
+		udb_queue_refresh(buf);
+		if (!write)
+			mod_delayed_work(udb_wq, &buf->zero_work, recheck);
 	}
+	if (write)
+		return VM_FAULT_SIGBUS;
+	ret = vmf_insert_pfn_prot(vma, vmf->address,
+				  page_to_pfn(ZERO_PAGE(vmf->address)),
+				  vm_get_page_prot(vma->vm_flags & ~VM_WRITE));
+	udb_debug_delay(UDB_DELAY_INSERT);
+	if (udb_mmap_seq_changed(buf, seq))
+		udb_zap_pfn_range(vma, vmf->address & PAGE_MASK, PAGE_SIZE);
+	return ret;
+}
+
+/* The faulting page is being refreshed: wait for it, then fault again. */
+static vm_fault_t udb_insert_wait(struct vm_fault *vmf)
+{
+	struct udb_buffer *buf = vmf->vma->vm_private_data;
+
 	/* nothing may have needed the snapshot before this fault */
 	udb_queue_refresh(buf);
 	/*
@@ -241,7 +258,7 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 
 	if (pgoff >= buf->npages)
 		return VM_FAULT_SIGBUS;
-	udb_around(vma, buf, pgoff, &first, &end);
+	udb_around(vmf, buf, &first, &end);
 
 	mutex_lock(&buf->lock);
 	state = buf->state;
@@ -259,23 +276,26 @@ static vm_fault_t udb_insert(struct vm_fault *vmf, bool write)
 	mutex_unlock(&buf->lock);
 	udb_debug_delay(UDB_DELAY_INSERT);
 
+	if (first == end && (state == USERPTR_DMABUF_STATE_FAULT ||
+			     state == USERPTR_DMABUF_STATE_DEAD))
+		return udb_insert_zero(vmf, write, state, seq);
 	if (first == end)
-		return udb_insert_missing(vmf, write, state, seq);
+		return udb_insert_wait(vmf);
 
 	ret = udb_insert_pages(vma, pgoff, write, first, end, pages);
 	udb_debug_delay(UDB_DELAY_INSERT);
 	if (udb_mmap_seq_changed(buf, seq))
-		udb_zap_pfn_range(vma, vma->vm_start +
-				  ((first - vma->vm_pgoff) << PAGE_SHIFT),
+		udb_zap_pfn_range(vma, udb_pgoff_addr(vma, first),
 				  (end - first) << PAGE_SHIFT);
 	/*
 	 * Only now: a refresh may have zapped and dropped cpu_refs[] between
 	 * the snapshot read and the insert, and until the zap above these
 	 * PTEs may map pages whose only reference is ours.
 	 */
-	for (i = first; i < end; i++)
+	for (i = first; i < end; i++) {
 		if (pages[i - first])
 			put_page(pages[i - first]);
+	}
 	return ret;
 }
 

@@ -53,12 +53,15 @@
  *   zap(true) if zeros          udb_mmap_zap(buf, lo, hi, true)
  * zero_work                   udb_mmap_zero_work() (udb_mmap.c)
  * cpu_user                    a process using mmap() of the dma-buf
- *   fault                       udb_vm_fault() -> udb_insert(); its
- *                               fault-around maps each page of a chunk
- *                               with the same steps in the same buf->lock
- *                               sections (cpu_refs + a temporary ref,
- *                               insert, mmap_seq re-check, zap of the
- *                               chunk, put), so page 0 stands for each
+ *   fault                       udb_vm_fault() -> udb_insert()
+ *   fault on the other page     -DAROUND: udb_insert()'s fault-around of
+ *                               a read fault on another page of the chunk
+ *                               maps page 0 too: in that fault's buf->lock
+ *                               section (cpu_refs + a temporary ref, only
+ *                               when the faulting page is in the
+ *                               snapshot: modelled as page "other" clean),
+ *                               read-only, only into a none PTE, then the
+ *                               mmap_seq re-check zaps it, then the put
  *   mkwrite                     udb_vm_pfn_mkwrite() + the core's
  *                               finish_mkwrite_fault() (pte_same)
  *   munmap                      zap of its PTEs, udb_vm_close(), fput
@@ -105,7 +108,10 @@
  * such writes are lost, the same class as writes inside the invalidation
  * window. The model has no sibling accessor (it cost several times the
  * states); with one, the freshness assertion must allow exactly that
- * case (a ghost "insert holding a pre-zap seq").
+ * case (a ghost "insert holding a pre-zap seq"). The same holds for the
+ * pages a fault maps around the faulting one: until its re-check, a
+ * sibling thread may read their old contents (writes to them fault into
+ * pfn_mkwrite, which checks the page).
  *  - nothing reaches the buffer after its release, and the release comes
  *    after the last file reference (fd, mapping, importer, vmap, zap).
  *
@@ -130,6 +136,10 @@
  *                           section (-DSIDE_TWO_VMAS)
  *   BUG_DROP_EVERY_CLOSE    every udb_vm_close() puts cpu_refs, not only
  *                           the last (-DSIDE_TWO_VMAS)
+ *   BUG_AROUND_EARLY_PUT    fault-around drops a neighbour's temporary
+ *                           reference right after the insert (-DAROUND)
+ *   BUG_AROUND_ZAP_ONE      fault-around's re-check zaps only the faulting
+ *                           page, not the neighbours it mapped (-DAROUND)
  * tests/model/check names the assertion that must catch each.
  */
 
@@ -598,16 +608,70 @@ proctype cpu_user(byte v; byte acc)
 		:: w = true
 		fi;
 		/* the MMU: through the PTE, or a fault */
-		d_step {
+		if
+#ifdef AROUND
+		:: !w -> act = 3	/* a read fault on the other page */
+#endif
+		:: d_step {
 			o = pte[v];
 			if
 			:: pte[v] == NONE -> act = 0
 			:: pte[v] != NONE && w && !pte_w[v] -> act = 1
 			:: else -> act = 2; cpu_access(w, v)
 			fi
-		};
+		}
+		fi;
 		if
 		:: act == 2 -> skip
+#ifdef AROUND
+		:: act == 3 ->
+			/* udb_insert() on the other page maps page 0 around it */
+			atomic {	/* buf->lock */
+				if
+				:: state != DEAD && !dirty_other ->
+					snapshot_page(p);
+					if
+					:: p != NONE ->
+						if
+						:: cpu_ref == NONE ->
+							get(p);
+							cpu_ref = p
+						:: else -> assert(cpu_ref == p)
+						fi;
+						get(p)
+					:: else -> skip
+					fi
+				:: else -> p = NONE
+				fi;
+				s = mmap_seq
+			};
+			if
+			:: p != NONE ->
+				/* vmf_insert_pfn_prot(): only into a none PTE */
+				d_step {
+					if
+					:: pte[v] == NONE -> pte[v] = p; pte_w[v] = false
+					:: else -> skip
+					fi
+				};
+#ifdef BUG_AROUND_EARLY_PUT
+				put(p);
+#endif
+				atomic { stale = s != mmap_seq };
+				if
+#ifndef BUG_AROUND_ZAP_ONE
+				:: stale -> d_step { pte[v] = NONE; pte_w[v] = false }
+#endif
+				:: else -> skip
+				fi;
+#ifndef BUG_AROUND_EARLY_PUT
+				put(p)
+#else
+				skip
+#endif
+			:: else -> skip
+			fi
+#endif
 		:: act == 1 ->
 			/* udb_vm_pfn_mkwrite() */
 			atomic {	/* buf->lock */
