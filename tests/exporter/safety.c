@@ -747,6 +747,49 @@ static long faults_now(void)
 	return r.ru_minflt + r.ru_majflt;	/* a retried fault is major */
 }
 
+/* Anonymous memory of n pages, page i filled with byte(i), as a dma-buf. */
+struct cpu_view {
+	int dev, fd;
+	size_t len;
+	uint8_t *mem, *view;	/* the owner's memory, the dma-buf's mapping */
+};
+
+static uint8_t view_byte(size_t i)
+{
+	return (uint8_t)(i * 7 + 1);
+}
+
+/* Returns 0, or the step that failed. */
+static int cpu_view_open(struct cpu_view *v, size_t n, int prot)
+{
+	size_t ps = page_size(), i;
+
+	v->len = n * ps;
+	v->dev = open_dev();
+	if (v->dev < 0)
+		return 1;
+	v->mem = map_anon(v->len);
+	if (!v->mem)
+		return 2;
+	for (i = 0; i < n; i++)
+		memset(v->mem + i * ps, view_byte(i), ps);
+	v->fd = udb_create(v->dev, v->mem, v->len, 0);
+	if (v->fd < 0)
+		return 3;
+	if (udb_settle(v->dev, v->fd) != USERPTR_DMABUF_STATE_VALID)
+		return 4;
+	v->view = mmap(NULL, v->len, prot, MAP_SHARED, v->fd, 0);
+	return v->view == MAP_FAILED ? 5 : 0;
+}
+
+static void cpu_view_close(struct cpu_view *v)
+{
+	munmap(v->view, v->len);
+	close(v->fd);
+	munmap(v->mem, v->len);
+	close(v->dev);
+}
+
 /*
  * A first write through a CPU mapping of the dma-buf faults once, not
  * twice: one write per fault-around chunk (64 pages apart, more than a
@@ -754,34 +797,20 @@ static long faults_now(void)
  */
 TEST(first_write_faults_once)
 {
-	size_t ps = page_size(), n = 32, step = 64, len = n * step * ps;
-	uint8_t *mem, *view;
+	size_t ps = page_size(), n = 32, step = 64, i;
+	struct cpu_view v;
 	long faults;
-	int dev, fd;
-	size_t i;
 
-	dev = open_dev();
-	ASSERT_GE(dev, 0);
-	mem = map_anon(len);
-	ASSERT_NE(NULL, mem);
-	memset(mem, 1, len);
-	fd = udb_create(dev, mem, len, 0);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
-	view = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, view);
+	ASSERT_EQ(0, cpu_view_open(&v, n * step, PROT_READ | PROT_WRITE));
 	faults = faults_now();
 	for (i = 0; i < n; i++)
-		view[i * step * ps] = 2;
+		v.view[i * step * ps] = 0xee;
 	faults = faults_now() - faults;
 	TH_LOG("%zu first writes: %ld faults", n, faults);
 	/* 2n when the write fault maps read-only and pfn_mkwrite follows */
 	EXPECT_LE(faults, (long)n + (long)n / 2);
-	EXPECT_EQ(2, mem[(n - 1) * step * ps]);
-	munmap(view, len);
-	close(fd);
-	munmap(mem, len);
-	close(dev);
+	EXPECT_EQ(0xee, v.mem[(n - 1) * step * ps]);
+	cpu_view_close(&v);
 }
 
 /*
@@ -791,35 +820,21 @@ TEST(first_write_faults_once)
  */
 TEST(fault_around_maps_read_only)
 {
-	size_t ps = page_size(), n = 16, len = n * ps;
-	uint8_t *mem, *view;
+	size_t ps = page_size(), n = 16, i;
+	struct cpu_view v;
 	long faults;
-	int dev, fd;
-	size_t i;
 
-	dev = open_dev();
-	ASSERT_GE(dev, 0);
-	mem = map_anon(len);
-	ASSERT_NE(NULL, mem);
-	memset(mem, 1, len);
-	fd = udb_create(dev, mem, len, 0);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
-	view = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, view);
-	ASSERT_EQ(1, view[0]);		/* maps the chunk, read-only */
+	ASSERT_EQ(0, cpu_view_open(&v, n, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(view_byte(0), v.view[0]);	/* maps the chunk, read-only */
 	faults = faults_now();
 	for (i = 1; i < n; i++)
-		view[i * ps] = 3;
+		v.view[i * ps] = 0xee;
 	faults = faults_now() - faults;
 	TH_LOG("%zu writes after a read: %ld faults", n - 1, faults);
 	EXPECT_LE((long)n - 1, faults);
 	for (i = 1; i < n; i++)
-		EXPECT_EQ(3, mem[i * ps]);
-	munmap(view, len);
-	close(fd);
-	munmap(mem, len);
-	close(dev);
+		EXPECT_EQ(0xee, v.mem[i * ps]);
+	cpu_view_close(&v);
 }
 
 /*
@@ -831,44 +846,30 @@ TEST(fault_around_maps_read_only)
  */
 TEST(read_faults_per_chunk)
 {
-	size_t ps = page_size(), n = 512, len = n * ps, off = 3, vn = 100;
-	uint8_t *mem, *view;
+	size_t ps = page_size(), n = 512, off = 3, vn = 100, i;
+	struct cpu_view v;
 	long faults, bad = 0;
-	int dev, fd;
-	size_t i;
+	uint8_t *win;
 
-	dev = open_dev();
-	ASSERT_GE(dev, 0);
-	mem = map_anon(len);
-	ASSERT_NE(NULL, mem);
-	for (i = 0; i < n; i++)
-		memset(mem + i * ps, (int)(i * 7 + 1), ps);
-	fd = udb_create(dev, mem, len, 0);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
-	view = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, view);
+	ASSERT_EQ(0, cpu_view_open(&v, n, PROT_READ));
 	faults = faults_now();
 	for (i = 0; i < n; i++)
-		bad += view[i * ps + ps / 2] != (uint8_t)(i * 7 + 1);
+		bad += v.view[i * ps + ps / 2] != view_byte(i);
 	faults = faults_now() - faults;
 	TH_LOG("%zu pages read: %ld faults", n, faults);
 	EXPECT_EQ(0, bad);
 	/* one per page without fault-around */
 	EXPECT_LE(faults, (long)n / 8);
-	munmap(view, len);
 
 	/* a window: pages off .. off + vn - 1 */
-	view = mmap(NULL, vn * ps, PROT_READ, MAP_SHARED, fd, (off_t)(off * ps));
-	ASSERT_NE(MAP_FAILED, view);
+	win = mmap(NULL, vn * ps, PROT_READ, MAP_SHARED, v.fd, (off_t)(off * ps));
+	ASSERT_NE(MAP_FAILED, win);
 	bad = 0;
 	for (i = 0; i < vn; i++)
-		bad += view[i * ps] != (uint8_t)((i + off) * 7 + 1);
+		bad += win[i * ps] != view_byte(i + off);
 	EXPECT_EQ(0, bad);
-	munmap(view, vn * ps);
-	close(fd);
-	munmap(mem, len);
-	close(dev);
+	munmap(win, vn * ps);
+	cpu_view_close(&v);
 }
 
 /*
