@@ -279,6 +279,12 @@ echo >/proc/sys/kernel/modprobe
 # merges (mmu-notifier invalidations of mirrored pages), hugetlb pages for
 # MAP_HUGETLB / MFD_HUGETLB, two NUMA nodes (the manager's qemu_args) for
 # mbind / migrate_pages / move_pages.
+# The executor allows 128 MiB core dumps (to reach the dump code), and
+# under TCG with KASAN a dump of its mappings to tmpfs takes minutes: a
+# dozen crashed programs dumping at once stalled the executors (runnable
+# for minutes in elf_core_dump). A core file that cannot be created ends
+# each dump before it writes anything.
+echo /nonexistent/core >/proc/sys/kernel/core_pattern
 echo 1 >/sys/kernel/mm/ksm/run
 echo 20 >/sys/kernel/mm/ksm/sleep_millisecs
 echo 32 >/proc/sys/vm/nr_hugepages
