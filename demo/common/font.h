@@ -52,6 +52,8 @@ char font_match(const uint8_t rows[FONT_H]);
  * (' ' for a blank cell), or 0 with the offending pixel in *bad_x,
  * *bad_y when a pixel is neither colour or no glyph matches (then the
  * cell's top-left). The caller compares every pixel afterwards.
+ * No bounds are checked: the caller makes sure the whole cell,
+ * 5 x 7 font pixels of scale x scale from (x, y), is inside the image.
  */
 char font_read(const void *img, uint32_t stride, uint32_t x, uint32_t y,
 	       uint32_t scale, uint32_t fg, uint32_t bg, uint32_t *bad_x,

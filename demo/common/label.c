@@ -119,12 +119,13 @@ uint32_t label_expected(uint32_t width, uint32_t height, uint32_t frame,
 			 label_bg(frame));
 }
 
-/* digits only, at least one, at most @max */
+/* digits only, at least one, at most @max, no leading zeros */
 static bool digits(const char *s, size_t max)
 {
 	size_t n = strspn(s, "0123456789");
 
-	return n > 0 && n <= max && !s[n];
+	/* as label_text() writes them: no leading zeros */
+	return n > 0 && n <= max && !s[n] && (n == 1 || s[0] != '0');
 }
 
 /* Does a line read back have the format of line @i? */

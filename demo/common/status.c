@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "status.h"
@@ -42,19 +43,61 @@ void status_draw(void *img, uint32_t stride, uint32_t out_w, uint32_t out_h,
 		  (int32_t)(STATUS_PAD * s), s, text, STATUS_FG);
 }
 
-/* Does @t have status_text()'s format, all of it? */
-static bool status_format(const char *t)
+/*
+ * Read the figures of a status line from @t, digits only (the frame time
+ * with at most its one decimal), as far as @t follows status_text()'s
+ * format; a figure @t does not reach, or that stops being digits, is
+ * left 0 (or as far as read). The caller formats the figures again with
+ * status_text() and compares: anything that is not exactly what
+ * status_text() writes (spacing, signs, INF, exponents, leading zeros,
+ * another decimal) then differs.
+ */
+static void status_parse(const char *t, double *ms, uint64_t v[4])
 {
-	double ms;
-	uint64_t a, b, c;
-	uint32_t n;
-	int end = -1;
+	static const char *const lit[] = {
+		STATUS_PREFIX "  FRAME ", " MS  IMPORTED ", " DMA-BUF ",
+		" SHM  INVALIDATIONS ", "  CLIENTS ",
+	};
 
-	if (sscanf(t, STATUS_PREFIX "  FRAME %lf MS  IMPORTED %" SCNu64
-		   " DMA-BUF %" SCNu64 " SHM  INVALIDATIONS %" SCNu64
-		   "  CLIENTS %" SCNu32 "%n", &ms, &a, &b, &c, &n, &end) != 5)
-		return false;
-	return end == (int)strlen(t);
+	*ms = 0;
+	v[0] = v[1] = v[2] = v[3] = 0;
+	for (int f = 0; f < 5; f++) {
+		size_t n = strlen(lit[f]), d;
+
+		if (strncmp(t, lit[f], n))
+			return;
+		t += n;
+		d = strspn(t, "0123456789");
+		if (!d || d > 20)
+			return;
+		if (f == 0) {
+			char num[24];
+
+			if (t[d] == '.' && t[d + 1] >= '0' && t[d + 1] <= '9')
+				d += 2;
+			else if (t[d] == '.')
+				d++;
+			if (d > 15)
+				return;
+			memcpy(num, t, d);
+			num[d] = 0;
+			*ms = strtod(num, NULL);
+		} else {
+			uint64_t x = 0;
+
+			for (size_t i = 0; i < d; i++) {
+				uint64_t dig = (uint64_t)(t[i] - '0');
+
+				if (x > (UINT64_MAX - dig) / 10)
+					return;
+				x = x * 10 + dig;
+			}
+			if (f == 4 && x > UINT32_MAX)
+				return;
+			v[f - 1] = x;
+		}
+		t += d;
+	}
 }
 
 int status_check(const void *img, uint32_t stride, uint32_t out_w,
@@ -63,13 +106,22 @@ int status_check(const void *img, uint32_t stride, uint32_t out_w,
 {
 	struct udb_rect r;
 	uint32_t s = status_rect(out_w, out_h, &r), cells, text_w;
-	char text[512], buf[1];
-	size_t len = 0, end = 0;
+	char text[512], full[512], buf[1];
+	size_t len = 0, end = 0, full_len, n;
+	uint64_t v[4];
+	double ms;
 
 	if (!seen) {
 		seen = buf;
 		seen_len = sizeof(buf);
 	}
+	if (seen_len)
+		seen[0] = 0;
+	*bad_x = 0;
+	*bad_y = 0;
+	/* font_read() trusts its caller: the strip must be inside the image */
+	if (out_h < r.h || !out_w || stride / 4 < out_w)
+		return 0;
 	/* the whole cells: their 5 glyph columns inside the strip */
 	cells = r.w / s >= STATUS_PAD + FONT_W ?
 		(r.w / s - STATUS_PAD - FONT_W) / FONT_CELL_W + 1 : 0;
@@ -89,15 +141,34 @@ int status_check(const void *img, uint32_t stride, uint32_t out_w,
 		if (c != ' ')
 			end = len;
 	}
+	text[len] = 0;
+	snprintf(seen, seen_len, "%.*s", (int)end, text);
+	/*
+	 * The figures read, formatted again: the cells must show exactly
+	 * that text, blank past its end, or its first cells when the
+	 * output's edge cuts it (a prefix; at a space too).
+	 */
 	text[end] = 0;
-	snprintf(seen, seen_len, "%s", text);
-	if (strncmp(text, prefix, strlen(prefix)) ||
-	    (end < cells && !status_format(text))) {
-		/* not the prefix, or ended inside the strip and not the format */
+	status_parse(text, &ms, v);
+	status_text(full, sizeof(full), ms, v[0], v[1], v[2], (uint32_t)v[3]);
+	full_len = strlen(full);
+	n = strlen(prefix);
+	if (n > cells)
+		n = cells;
+	for (size_t col = end; col < cells; col++)
+		text[col] = ' ';
+	if (strncmp(text, prefix, n)) {
 		*bad_x = STATUS_PAD * s;
 		*bad_y = STATUS_PAD * s;
 		return 0;
 	}
+	for (size_t col = 0; col < cells; col++)
+		if (text[col] != (col < full_len ? full[col] : ' ')) {
+			/* not status_text()'s text: the first wrong cell */
+			*bad_x = (STATUS_PAD + (uint32_t)col * FONT_CELL_W) * s;
+			*bad_y = STATUS_PAD * s;
+			return 0;
+		}
 	text_w = (STATUS_PAD + cells * FONT_CELL_W) * s;
 	for (uint32_t y = 0; y < r.h; y++) {
 		const uint32_t *row = (const uint32_t *)
@@ -108,14 +179,14 @@ int status_check(const void *img, uint32_t stride, uint32_t out_w,
 		for (uint32_t x = 0; x < r.w; x++) {
 			uint32_t ux = x / s, want = STATUS_BG;
 
-			if (glyph_row && x >= text_w && end == cells) {
+			if (glyph_row && x >= text_w && full_len > cells) {
 				/* a last cell cut by the edge */
 				if (row[x] == STATUS_BG || row[x] == STATUS_FG)
 					continue;
 			} else if (glyph_row && ux >= STATUS_PAD) {
 				uint32_t col = (ux - STATUS_PAD) / FONT_CELL_W;
 
-				if (col < end &&
+				if (col < cells &&
 				    font_bit(text[col],
 					     (ux - STATUS_PAD) % FONT_CELL_W,
 					     uy - STATUS_PAD))

@@ -35,12 +35,16 @@ void status_draw(void *img, uint32_t stride, uint32_t out_w, uint32_t out_h,
 		 const char *text);
 
 /*
- * Check the strip in a whole out_w x out_h output image: every pixel of
- * it is STATUS_BG or STATUS_FG, the padding rows are background across
- * the full width, the text is read back cell by cell (font_read()) and
- * must start with @prefix and, when it ends inside the strip, have
- * status_text()'s format; then every pixel is compared with that text as
- * status_draw() draws it (a last cell cut by the output's edge: fg or bg).
+ * Check the strip in a whole out_w x out_h output image (0 at once when
+ * the image is shorter than the strip or @stride narrower than out_w):
+ * every pixel of it is STATUS_BG or STATUS_FG, the padding rows are
+ * background across the full width, the text is read back cell by cell
+ * (font_read()), must start with @prefix (as far as cells fit) and its
+ * figures are parsed (digits only, the frame time's one decimal) and
+ * formatted again by status_text(): the cells must show exactly that
+ * text, blank past its end, or, when the output's edge cuts it, its
+ * first cells. Then every pixel is compared with that text as
+ * status_draw() draws it (a last cell cut by the edge: fg or bg).
  * Returns 1 on a match, else 0 and the first bad pixel. @seen (may be
  * NULL) gets the text read back, @seen_len bytes.
  */

@@ -173,6 +173,7 @@ static void client_gone(struct wl_listener *l, void *data)
 	free(w);
 	srv->clients_now--;
 	vlog(srv, "client gone (%d left)", srv->clients_now);
+	strip_changed(srv);
 	if (srv->opt.exit_when_idle && srv->clients_now == 0)
 		server_exit(srv, 0);
 }
@@ -186,6 +187,7 @@ static void client_created(struct wl_listener *l, void *data)
 	srv->clients_now++;
 	srv->stats.clients_seen++;
 	vlog(srv, "client connected (%d now)", srv->clients_now);
+	strip_changed(srv);
 	if (!w)
 		return;
 	w->srv = srv;

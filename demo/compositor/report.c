@@ -76,6 +76,8 @@ int report_write(struct server *srv)
 		(unsigned long long)st->dmabuf_imports_failed);
 	fprintf(f, "protocol_errors=%llu\n", (unsigned long long)st->protocol_errors);
 	fprintf(f, "invalidations=%llu\n", (unsigned long long)st->invalidations);
+	if (strip_text(srv))
+		fprintf(f, "status_text=%s\n", strip_text(srv));
 	return fclose(f) == 0 ? 0 : -1;
 }
 

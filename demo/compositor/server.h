@@ -288,6 +288,8 @@ int strip_init(struct server *srv);
 void strip_fini(struct server *srv);
 int strip_height(struct server *srv);	/* 0 without --status */
 void strip_draw(struct server *srv);	/* in a repaint, over the windows */
+void strip_changed(struct server *srv);	/* clients came or left: repaint */
+const char *strip_text(struct server *srv); /* what it shows, or NULL */
 
 /* report.c */
 void stats_frame(struct server *srv, double ms);

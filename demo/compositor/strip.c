@@ -7,7 +7,14 @@
  * module dma-buf, freed and live) and the clients connected.
  *
  * The figures are taken at most every STRIP_UPDATE_MS (like weston's fps
- * counter), not at every repaint: only then is the text formatted
+ * counter), not at every repaint. A repaint that comes sooner draws the
+ * strip as it was and arms a timer (wl_event_loop) for the rest of the
+ * STRIP_UPDATE_MS: when it fires, the strip is marked stale and a
+ * repaint is scheduled (server_schedule_repaint()), so the figures of
+ * the last change (a client leaving, the last buffer) reach the screen
+ * within STRIP_UPDATE_MS even when nothing else repaints an idle
+ * output. A repaint that refreshes arms nothing: an idle output stays
+ * idle. Only at a refresh is the text formatted
  * (status_text(), demo/common/status.h), the module's INFO queried for
  * each live dma-buf (dmabuf_invalidations_now()) and, when the text
  * changed, drawn by the CPU (status_draw(), the demo's 5x7 font) into an
@@ -18,7 +25,8 @@
  * covered by it.
  *
  * Lifetime: struct strip is created by strip_init() after the renderer
- * and freed (texture first) by strip_fini() before it.
+ * and the event loop and freed (timer, then texture) by strip_fini()
+ * before them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +44,22 @@ struct strip {
 	char text[256];			/* what the texture shows */
 	GLuint tex;
 	int64_t updated_ns;		/* when the figures were taken */
+	struct wl_event_source *timer;	/* the refresh after a throttled repaint */
+	bool timer_armed;
+	bool stale;			/* the timer fired: refresh at the next repaint */
 };
+
+static int strip_timer(void *data)
+{
+	struct server *srv = data;
+	struct strip *st = srv->strip;
+
+	st->timer_armed = false;
+	st->stale = true;
+	srv->dirty = true;
+	server_schedule_repaint(srv);
+	return 0;
+}
 
 int strip_init(struct server *srv)
 {
@@ -50,7 +73,11 @@ int strip_init(struct server *srv)
 	status_rect((uint32_t)srv->opt.width, (uint32_t)srv->opt.height,
 		    &st->rect);
 	st->pixels = calloc((size_t)st->rect.w * st->rect.h, 4);
-	if (!st->pixels) {
+	st->timer = wl_event_loop_add_timer(srv->loop, strip_timer, srv);
+	if (!st->pixels || !st->timer) {
+		if (st->timer)
+			wl_event_source_remove(st->timer);
+		free(st->pixels);
 		free(st);
 		return -1;
 	}
@@ -64,10 +91,25 @@ void strip_fini(struct server *srv)
 
 	if (!st)
 		return;
+	wl_event_source_remove(st->timer);
 	renderer_texture_destroy(srv->renderer, st->tex);
 	free(st->pixels);
 	free(st);
 	srv->strip = NULL;
+}
+
+/* A figure changed outside a commit (a client came or left): repaint. */
+void strip_changed(struct server *srv)
+{
+	if (!srv->strip)
+		return;
+	srv->dirty = true;
+	server_schedule_repaint(srv);
+}
+
+const char *strip_text(struct server *srv)
+{
+	return srv->strip && srv->strip->tex ? srv->strip->text : NULL;
 }
 
 int strip_height(struct server *srv)
@@ -95,8 +137,24 @@ void strip_draw(struct server *srv)
 	if (!st)
 		return;
 	now = now_ns(CLOCK_MONOTONIC);
-	if (st->tex && now - st->updated_ns < STRIP_UPDATE_MS * 1000000LL)
+	if (st->tex && !st->stale &&
+	    now - st->updated_ns < STRIP_UPDATE_MS * 1000000LL) {
+		/* throttled: refresh when the STRIP_UPDATE_MS are up */
+		if (!st->timer_armed) {
+			int64_t left = st->updated_ns +
+				       STRIP_UPDATE_MS * 1000000LL - now;
+
+			wl_event_source_timer_update(st->timer,
+						     (int)(left / 1000000) + 1);
+			st->timer_armed = true;
+		}
 		goto draw;
+	}
+	if (st->timer_armed) {
+		wl_event_source_timer_update(st->timer, 0);
+		st->timer_armed = false;
+	}
+	st->stale = false;
 	st->updated_ns = now;
 	status_text(text, sizeof(text), recent_frame_ms(&srv->stats),
 		    srv->stats.buffers_dmabuf, srv->stats.buffers_shm,

@@ -21,8 +21,9 @@
  * 256, GEN and INV digits or "-"), then are compared pixel for pixel too.
  * --strip: the compositor ran with --status: its strip (status_rect())
  * must be only its two colours, padding rows background, and read back as
- * text starting with STATUS_PREFIX (status_check()); no window is looked
- * for under it.
+ * exactly what status_text() writes for the figures it shows (or, cut by
+ * the output's edge, the start of it: status_check()); the text read is
+ * printed (status strip "..."); no window is looked for under it.
  * --alone: every pixel outside the window found (and outside the strip
  * with --strip, exactly its rectangle) must be the background, the
  * colour of the bottom-right pixel.
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
 		status_rect(W, H, &strip);
 		if (!status_check(px, W * 4, W, H, STATUS_PREFIX, strip_seen,
 				  sizeof(strip_seen), &bx, &by)) {
-			printf("the status strip of %s is not a status line starting \"" STATUS_PREFIX "\" (read \"%s\"): pixel %u,%u is 0x%08x\n",
+			printf("the status strip of %s is not a status line as status_text() writes it (read \"%s\"): pixel %u,%u is 0x%08x\n",
 			       path, strip_seen, bx, by,
 			       px[(size_t)by * W + bx]);
 			free(px);
@@ -183,14 +184,16 @@ int main(int argc, char **argv)
 						return 1;
 					}
 			}
-			printf("found %ux%u window at %u,%u showing frame %u (mod 256) of seed %u%s%s%s%s%s%s%s%s%s%s%s\n",
+			printf("found %ux%u window at %u,%u showing frame %u (mod 256) of seed %u%s%s%s%s%s%s%s%s%s%s%s%s%s\n",
 			       w, h, x, y, frame, seed,
 			       label ? ", label \"" : "", label ? lines[0] : "",
 			       label ? " / " : "", label ? seen[2] : "",
 			       label ? " / " : "", label ? seen[3] : "",
 			       label ? " / " : "", label ? seen[4] : "",
 			       label ? "\"" : "",
-			       want_strip ? ", status strip" : "",
+			       want_strip ? ", status strip \"" : "",
+			       want_strip ? strip_seen : "",
+			       want_strip ? "\"" : "",
 			       alone ? ", nothing else on screen" : "");
 			free(px);
 			return 0;

@@ -351,7 +351,8 @@ static void test_draw_check(void)
 		static const char *const bad[][2] = {
 			{ "GEN 12A", "INV 3" }, { "GEN -", "INV 3" },
 			{ "GEN 3", "INV -" }, { "GEN", "INV" },
-			{ "INV 3", "GEN 3" },
+			{ "INV 3", "GEN 3" }, { "GEN 007", "INV 3" },
+			{ "GEN 3", "INV 01" },
 		};
 
 		ok = true;
@@ -374,7 +375,7 @@ static void test_draw_check(void)
 			   (const char (*)[LABEL_COLS + 1])l);
 		tap(ok && label_check(img, W * 4, W, H, W, H, 77, stat, NULL,
 				      &bx, &by),
-		    "label_check() of the static lines: GEN/INV lines that are not digits or both \"-\" fail; GEN -, INV - pass");
+		    "label_check() of the static lines: GEN/INV lines that are not digits (or have leading zeros, GEN 007) or both \"-\" fail; GEN -, INV - pass");
 	}
 }
 
@@ -466,6 +467,138 @@ static void test_status(void)
 	free(out);
 }
 
+/* Draw @text as the strip of a w x h output (background elsewhere) and
+ * check it; @seen gets what was read. */
+static int strip_round(uint32_t *img, uint32_t w, uint32_t h,
+		       const char *text, char *seen, size_t seen_len)
+{
+	uint32_t bx, by;
+
+	for (size_t i = 0; i < (size_t)w * h; i++)
+		img[i] = 0xff333d47u;
+	status_draw(img, w * 4, w, h, text);
+	return status_check(img, w * 4, w, h, STATUS_PREFIX, seen, seen_len,
+			    &bx, &by);
+}
+
+static void test_status_strict(void)
+{
+	enum { MW = 1400, MH = 768 };
+	uint32_t *img = calloc((size_t)MW * MH, 4), bx, by;
+	char text[256], seen[256], first[600] = "";
+	unsigned fails = 0, runs = 0;
+	bool ok;
+
+	if (!img) {
+		tap(false, "status strict: out of memory");
+		return;
+	}
+	/* every correctly drawn strip passes, the edge cutting it anywhere
+	 * (at a space too: the last whole cell blank) */
+	{
+		static const uint32_t widths[] = { 40, 60, 100, 260, 408, 556,
+						   1024, 1111, 1280 };
+		static const uint64_t vals[] = { 0, 4, 1093, 12345 };
+
+		for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+			for (size_t a = 0; a < 4; a++)
+				for (size_t c = 0; c < 4; c++)
+					for (uint32_t n = 0; n < 12; n += 3) {
+						uint32_t w = widths[wi],
+							 h = w >= 1024 ? 768 : 13;
+
+						status_text(text, sizeof(text),
+							    0.05 * (double)(a + c * n),
+							    vals[a], vals[c] / 2,
+							    vals[(a + c) % 4], n);
+						runs++;
+						if (strip_round(img, w, h, text,
+								seen, sizeof(seen)))
+							continue;
+						if (!fails++)
+							snprintf(first, sizeof(first),
+								 "%ux%u \"%s\" read \"%s\"",
+								 w, h, text, seen);
+					}
+		tap(!fails, "status_check() passes every correctly drawn strip, cut by the edge anywhere (%u of %u fail%s%s)",
+		    fails, runs, fails ? ": " : "", first);
+	}
+	/* 85 cells at 1024x768: the last one the blank after CLIENTS */
+	status_text(text, sizeof(text), 2.345, 10, 0, 1093, 4);
+	tap(strip_round(img, 1024, 768, text, seen, sizeof(seen)) &&
+	    text[84] == ' ' && text[83] == 'S',
+	    "status_check() at 1024x768 of \"%s\", cut at a space: read \"%s\"",
+	    text, seen);
+	/* a strip that is not status_text()'s: wrong spacing, INF, NAN,
+	 * exponents, signs, leading zeros, two decimals; whole or cut */
+	{
+		static const char *const bad[] = {
+			STATUS_PREFIX " FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.3 MS IMPORTED 1 DMA-BUF 2 SHM INVALIDATIONS 3 CLIENTS 4",
+			STATUS_PREFIX "  FRAME INF MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME NAN MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 1E9 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME -1 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.34 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED -5 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 02 SHM  INVALIDATIONS 3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS +3  CLIENTS 4",
+			STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4294967296",
+			STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4 X",
+			STATUS_PREFIX "  FRAMX 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+			"UDB-COMPOSITOX  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4",
+		};
+		static const char good[] = STATUS_PREFIX "  FRAME 2.3 MS  IMPORTED 1 DMA-BUF 2 SHM  INVALIDATIONS 3  CLIENTS 4";
+		const char *which = NULL;
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			if (strip_round(img, 1280, 720, bad[i], seen,
+					sizeof(seen))) {
+				which = bad[i];
+				break;
+			}
+		tap(!which, "status_check() rejects strips not formatted by status_text()%s%s",
+		    which ? ", passes: " : "", which ? which : "");
+		/* cut by the edge 3 cells after the first wrong one (not
+		 * the ones wrong only past the good text's end: a correct
+		 * prefix) */
+		which = NULL;
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			size_t d = 0, cells;
+
+			while (good[d] && bad[i][d] == good[d])
+				d++;
+			cells = d + 3;
+			if (!good[d] || cells >= strlen(bad[i]))
+				continue;
+			if (strip_round(img, 8 + (uint32_t)(cells - 1) * 6, 13,
+					bad[i], seen, sizeof(seen))) {
+				which = bad[i];
+				break;
+			}
+		}
+		tap(!which, "status_check() rejects wrong strips cut by the edge 3 cells past the first wrong one%s%s",
+		    which ? ", passes: " : "", which ? which : "");
+	}
+	/* an image shorter than the strip: rejected, nothing read past it */
+	{
+		uint32_t *shortimg = malloc((size_t)300 * 8 * 4);
+
+		ok = shortimg != NULL;
+		if (ok) {
+			for (size_t i = 0; i < (size_t)300 * 8; i++)
+				shortimg[i] = STATUS_BG;
+			ok = !status_check(shortimg, 300 * 4, 300, 8,
+					   STATUS_PREFIX, seen, sizeof(seen),
+					   &bx, &by);
+		}
+		tap(ok, "status_check() of a 300x8 image (shorter than the strip) fails without reading past it");
+		free(shortimg);
+	}
+	free(img);
+}
+
 int main(void)
 {
 	test_font();
@@ -473,5 +606,6 @@ int main(void)
 	test_rect();
 	test_draw_check();
 	test_status();
+	test_status_strict();
 	return tap_end();
 }
