@@ -8,7 +8,7 @@
 #
 # Builds or reuses, each cached under $UDMABUF_CACHE (/var/cache/userptr-dmabuf):
 #   syzkaller   the pinned commit below, with tests/syzkaller/ copied into
-#               sys/linux/, built offline: that commit still vendors its Go
+#               sys/linux/ and its *.patch applied, built offline: that commit still vendors its Go
 #               dependencies (vendor/, -mod=vendor, GOPROXY=off); Go >= 1.22.1
 #               from Debian (golang-1.23-go, bookworm-backports)
 #   kernel      7.3, flavour fuzz (tests/kconfig/fuzz.config: KCOV with
@@ -157,7 +157,10 @@ fi
 # The description's constants are generated from protocol/ (not hand-typed).
 "$here/tests/syzkaller/gen-const" dev_userptr_dmabuf.txt >/dev/null
 desc=$here/tests/syzkaller/dev_userptr_dmabuf.txt
-syzkey=$( { echo "recipe $RECIPE $SYZ_COMMIT"; "$go" version; cat "$desc" "$desc.const"; } | sha256sum | cut -c1-12)
+# Fixes to the pinned commit, each explained at its top (git apply).
+patches=$(find "$here/tests/syzkaller" -maxdepth 1 -name '*.patch' | LC_ALL=C sort)
+# shellcheck disable=SC2086
+syzkey=$( { echo "recipe $RECIPE $SYZ_COMMIT"; "$go" version; cat "$desc" "$desc.const" $patches; } | sha256sum | cut -c1-12)
 syz=$syzcache/build-$syzkey
 if [ ! -e "$syz/.done" ]; then
 	for old in "$syzcache"/build-*; do [ "$old" = "$syz" ] || rm -rf "$old"; done
@@ -165,6 +168,9 @@ if [ ! -e "$syz/.done" ]; then
 	rm -rf "$syz"
 	cp -a "$pristine" "$syz"
 	cp "$desc" "$desc.const" "$syz/sys/linux/"
+	for p in $patches; do
+		(cd "$syz" && git apply "$p") || die "syzkaller: $p does not apply"
+	done
 	mkdir -p "$syzcache/gocache"
 	# No network: vendor/ has every dependency (with vendor/modules.txt Go
 	# builds -mod=vendor by default; GOFLAGS is the Makefile's own, do not
