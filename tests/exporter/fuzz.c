@@ -371,6 +371,10 @@ static const int ok_imp_attach[] = { EINVAL, EFAULT, EBADF, EACCES, ENOMEM,
 static const int ok_imp_copy[] = { EINVAL, ENOENT, EFAULT, EPERM, ENOMEM,
 				   ETIMEDOUT, EACCES, ENODEV, ENOTTY, EBADF, 0 };
 static const int ok_imp_detach[] = { EFAULT, ENOENT, ENOTTY, 0 };
+/* a mangled command that decodes to ATTACH, COPY or DETACH: any of theirs */
+static const int ok_imp_mangled[] = { EINVAL, ENOENT, EFAULT, EPERM, ENOMEM,
+				      ETIMEDOUT, EACCES, ENODEV, ENOTTY, EBADF,
+				      EAGAIN, 0 };
 static const int ok_imp_submit[] = { EINVAL, ENOENT, EFAULT, EPERM, EBUSY,
 				     ENOMEM, EMFILE, ETIMEDOUT, EACCES, ENODEV,
 				     EINTR, ENOTTY, 0 };
@@ -845,7 +849,7 @@ static void fuzz_importer(long it)
 	}
 	F.errs[e & 255]++;
 	if (mangled == 2)
-		ok = ok_imp_copy;
+		ok = ok_imp_mangled;
 	if (!in_set(e, ok) && !(mangled && e == ENOTTY))
 		fail_log(which == 0 ? "ATTACH" : which == 1 ? "DETACH" : "COPY",
 			 cmd, e, it);
