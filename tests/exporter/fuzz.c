@@ -426,6 +426,16 @@ static void fill_ranges(uint32_t n)
 	}
 }
 
+static int zeroed(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return 0;
+	return 1;
+}
+
 /*
  * Must the module refuse this argument, as it reads it (the first @size
  * bytes, zeros after them)? Bytes past the struct it knows (E2BIG), input
@@ -465,6 +475,48 @@ static int exporter_input_bad(unsigned int which, const uint8_t *blob, size_t si
 	for (i = 0; i < known; i++)
 		if (b[i])
 			return 1;
+	return 0;
+}
+
+/*
+ * Must the reference importer refuse this argument? Its uAPI rules:
+ * unknown ATTACH flags, input in out fields (ATTACH's handle, COPY's
+ * counters, SUBMIT's job_id and fence_fd), non-zero flags or reserved
+ * fields, an op out of range, SUBMIT's length and alignment rules and
+ * delay bound (EINVAL; EPERM for a PIN without CAP_IPC_LOCK).
+ */
+static int importer_input_bad(unsigned long cmd, const void *blob)
+{
+	if (cmd == UDB_IMPORTER_IOC_ATTACH) {
+		const struct udb_importer_attach *a = blob;
+
+		return (a->flags & ~(UDB_IMPORTER_ATTACH_DYNAMIC |
+				     UDB_IMPORTER_ATTACH_READONLY |
+				     UDB_IMPORTER_ATTACH_PIN)) ||
+		       a->handle || !zeroed(a->reserved, sizeof(a->reserved));
+	}
+	if (cmd == UDB_IMPORTER_IOC_COPY) {
+		const struct udb_importer_copy *c = blob;
+
+		return c->op > UDB_IMPORTER_WRITE_VMAP || c->maps || c->invalidations ||
+		       c->map_retries || !c->len ||
+		       !zeroed(c->reserved, sizeof(c->reserved));
+	}
+	if (cmd == UDB_IMPORTER_IOC_SUBMIT) {
+		const struct udb_importer_submit *sb = blob;
+
+		return sb->op > UDB_IMPORTER_JOB_COPY || sb->flags || sb->job_id ||
+		       sb->fence_fd || !zeroed(sb->reserved, sizeof(sb->reserved)) ||
+		       !sb->len || (sb->len | sb->offset) & 3 ||
+		       sb->delay_ms > UDB_IMPORTER_MAX_DELAY_MS ||
+		       (sb->op == UDB_IMPORTER_JOB_CHECKSUM && sb->value) ||
+		       (sb->op == UDB_IMPORTER_JOB_FILL && sb->value > UINT32_MAX);
+	}
+	if (cmd == UDB_IMPORTER_IOC_JOB) {
+		const struct udb_importer_job *jb = blob;
+
+		return !zeroed(jb->reserved, sizeof(jb->reserved));
+	}
 	return 0;
 }
 
@@ -640,7 +692,7 @@ static void fuzz_jobs(long it)
 					 64 << 20, (64 << 20) + 4, ~0ULL - 3 };
 	static const uint32_t delays[] = { 10001, 0x7fffffff, ~0u };
 	static uint64_t ids[8];
-	int submit = rndn(3) != 0, on_imp2 = !rndn(16), ret, e;
+	int submit = rndn(3) != 0, on_imp2 = !rndn(16), ret, e, bad;
 	struct udb_importer_submit sb = { 0 };
 	struct udb_importer_job jb = { 0 };
 	size_t size = submit ? sizeof(sb) : sizeof(jb);
@@ -684,10 +736,15 @@ static void fuzz_jobs(long it)
 			jb.status = (uint32_t)rnd();	/* out fields: ignored */
 		memcpy(blob, &jb, sizeof(jb));
 	}
+	bad = arg == blob &&
+	      importer_input_bad(submit ? UDB_IMPORTER_IOC_SUBMIT : UDB_IMPORTER_IOC_JOB, blob);
 	ret = ioctl(on_imp2 ? F.imp2 : F.imp,
 		    submit ? UDB_IMPORTER_IOC_SUBMIT : UDB_IMPORTER_IOC_JOB, arg);
 	e = errno;
 	F.calls++;
+	if (!ret && bad)
+		fail_log(submit ? "SUBMIT (input it must refuse succeeded)" :
+				  "JOB (input it must refuse succeeded)", 0, 0, it);
 	if (ret) {
 		F.errs[e & 255]++;
 		if (!in_set(e, submit ? ok_imp_submit : ok_imp_job))
@@ -727,7 +784,7 @@ static void fuzz_importer(long it)
 	const int *ok;
 	size_t size;
 	void *blob, *arg;
-	int mangled, ret, e, s, on_imp2;
+	int mangled, ret, e, s, on_imp2, bad;
 	unsigned int which = rndn(6);
 	struct udb_importer_attach a = { 0 };
 	struct udb_importer_copy c = { 0 };
@@ -813,6 +870,7 @@ static void fuzz_importer(long it)
 		break;
 	}
 	}
+	bad = arg == blob && cmd == base && importer_input_bad(cmd, blob);
 	ret = ioctl(on_imp2 ? F.imp2 : F.imp, cmd, arg);
 	e = errno;
 	F.calls++;
@@ -820,6 +878,8 @@ static void fuzz_importer(long it)
 		F.successes++;
 		if (mangled && cmd != base)
 			fail_log("importer: mangled cmd succeeded", cmd, 0, it);
+		if (bad)
+			fail_log("importer (input it must refuse succeeded)", cmd, 0, it);
 		if (on_imp2)
 			return;		/* imp2's handles live and die with it */
 		if (which == 0 && arg == blob) {
@@ -1933,6 +1993,7 @@ static long env_long(const char *name, long def)
 /*
  * Guidance as root with KCOV: 1 on, 0 off (no KCOV, not root, or
  * UDB_FUZZ_GUIDE=0; why says so), -1 a failure (why says which).
+ * UDB_FUZZ_GUIDE=2 is 1 that the caller turns "off" into a failure.
  */
 static int cov_setup(char *why, size_t whylen)
 {
@@ -1986,6 +2047,9 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	       (int)geteuid(), threaded ? "on (UDB_FUZZ_MUTATOR=0 turns it off)" : "off");
 	guided = cov_setup(why, sizeof(why));
 	ASSERT_LE(0, guided) TH_LOG("KCOV is there and this is root, but: %s", why);
+	/* UDB_FUZZ_GUIDE=2: guidance required (the test kernels have KCOV) */
+	ASSERT_TRUE(guided || env_long("UDB_FUZZ_GUIDE", 1) != 2)
+		TH_LOG("UDB_FUZZ_GUIDE=2 asks for guidance, but: %s", why);
 	if (guided) {
 		printf("# fuzz: guided by KCOV, PCs in the text of");
 		for (i = 0; i < C.nt; i++)
