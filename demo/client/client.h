@@ -97,6 +97,12 @@ struct client {
 	uint32_t frames, churns, verified, mismatches, realloc_flip, fenced;
 	double last_present_ms, frame_ms_sum;
 	uint32_t frame_ms_n;
+	/* draw start to frame callback, of frames that used a buffer for the
+	 * first time (its memory never shown) and of the others */
+	double commit_t0;
+	bool commit_new;
+	double lat_new_sum, lat_steady_sum;
+	uint32_t lat_new_n, lat_steady_n;
 };
 
 /* display.c */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -221,6 +222,13 @@ static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
 	(void)time;
 	wl_callback_destroy(cb);
 	c->frame_pending = false;
+	if (c->commit_new) {
+		c->lat_new_sum += now_ms() - c->commit_t0;
+		c->lat_new_n++;
+	} else {
+		c->lat_steady_sum += now_ms() - c->commit_t0;
+		c->lat_steady_n++;
+	}
 	if (!c->presentation)
 		record_frame_time(c, now_ms());
 }
@@ -341,6 +349,8 @@ static int run(struct client *c)
 			c->churns++;
 		}
 		prev = b->frame;
+		c->commit_t0 = now_ms();
+		c->commit_new = prev == UINT32_MAX;
 		if (buffer_cpu_access(b, true))
 			return -1;
 		draw(c, b, frame);
@@ -424,7 +434,29 @@ int main(int argc, char **argv)
 		ret = 0;
 out:
 	if (c.opt.stats) {
+		struct rusage ru;
+		uint64_t gen, inv, inv_sum = 0;
+		bool have_inv = false;
+
+		getrusage(RUSAGE_SELF, &ru);
 		printf("frames=%u\n", c.frames);
+		/* the whole process: drawing, syncs, faults, the protocol */
+		printf("cpu_ms=%.3f\n",
+		       (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
+		printf("minflt=%ld\nmajflt=%ld\n", ru.ru_minflt, ru.ru_majflt);
+		printf("first_use_ms_mean=%.3f\nfirst_use_frames=%u\n",
+		       c.lat_new_n ? c.lat_new_sum / c.lat_new_n : 0.0, c.lat_new_n);
+		printf("steady_ms_mean=%.3f\nsteady_frames=%u\n",
+		       c.lat_steady_n ? c.lat_steady_sum / c.lat_steady_n : 0.0,
+		       c.lat_steady_n);
+		for (i = 0; i < c.nbuf; i++)
+			if (c.buf[i].ub && !buffer_info(&c.buf[i], &gen, &inv)) {
+				inv_sum += inv;
+				have_inv = true;
+			}
+		if (have_inv)
+			printf("invalidations=%" PRIu64 "\n", inv_sum);
 		printf("frame_ms_mean=%.3f\n",
 		       c.frame_ms_n ? c.frame_ms_sum / c.frame_ms_n : 0.0);
 		printf("verified=%u\n", c.verified);

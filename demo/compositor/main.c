@@ -185,7 +185,8 @@ static void client_created(struct wl_listener *l, void *data)
 	struct client_watch *w = calloc(1, sizeof(*w));
 
 	srv->clients_now++;
-	srv->stats.clients_seen++;
+	if (!srv->stats.clients_seen++)
+		stats_window_start(srv);
 	vlog(srv, "client connected (%d now)", srv->clients_now);
 	strip_changed(srv);
 	if (!w)

@@ -4,14 +4,40 @@
  * frame_ms is the wall time of one repaint (draw + glFinish);
  * cpu_ms_per_frame is the process CPU time (all threads: llvmpipe
  * rasterizes on worker threads) over the whole run divided by frames.
+ * The window_* figures cover only the time from the first client's
+ * connection to the report (start-up and idle frames left out): frames,
+ * process CPU and page faults (getrusage) in that window, what a
+ * benchmark divides by the frames presented.
  * protocol_errors counts every wl_display.error sent to a client, ours
  * and libwayland's own, seen through a protocol logger.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "server.h"
+
+static double cpu_ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+void stats_window_start(struct server *srv)
+{
+	struct stats *st = &srv->stats;
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	st->window_open = true;
+	st->window_frames = st->frames;
+	st->window_cpu_ms = cpu_ms_now();
+	st->window_minflt = ru.ru_minflt;
+	st->window_majflt = ru.ru_majflt;
+}
 
 void stats_frame(struct server *srv, double ms)
 {
@@ -40,8 +66,9 @@ static int cmp_double(const void *a, const void *b)
 int report_write(struct server *srv)
 {
 	struct stats *st = &srv->stats;
-	double mean = 0, p99 = 0, cpu_ms;
+	double mean = 0, p99 = 0, median = 0, cpu_ms;
 	struct timespec cpu;
+	struct rusage ru;
 	FILE *f;
 
 	if (!srv->opt.report)
@@ -55,6 +82,7 @@ int report_write(struct server *srv)
 				   st->frame_ms_len ?
 				   (st->frame_ms_len * 99) / 100 :
 				   st->frame_ms_len - 1];
+		median = st->frame_ms[st->frame_ms_len / 2];
 	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	cpu_ms = (cpu.tv_sec - st->cpu_start.tv_sec) * 1e3 +
@@ -67,7 +95,16 @@ int report_write(struct server *srv)
 	fprintf(f, "frames=%llu\n", (unsigned long long)st->frames);
 	fprintf(f, "frame_ms_mean=%.3f\n", mean);
 	fprintf(f, "frame_ms_p99=%.3f\n", p99);
+	fprintf(f, "frame_ms_median=%.3f\n", median);
 	fprintf(f, "cpu_ms_per_frame=%.3f\n", st->frames ? cpu_ms / st->frames : 0.0);
+	if (st->window_open) {
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(f, "window_frames=%llu\n",
+			(unsigned long long)(st->frames - st->window_frames));
+		fprintf(f, "window_cpu_ms=%.3f\n", cpu_ms_now() - st->window_cpu_ms);
+		fprintf(f, "window_minflt=%ld\n", ru.ru_minflt - st->window_minflt);
+		fprintf(f, "window_majflt=%ld\n", ru.ru_majflt - st->window_majflt);
+	}
 	fprintf(f, "clients_seen=%llu\n", (unsigned long long)st->clients_seen);
 	fprintf(f, "buffers_dmabuf=%llu\n", (unsigned long long)st->buffers_dmabuf);
 	fprintf(f, "buffers_shm=%llu\n", (unsigned long long)st->buffers_shm);

@@ -143,6 +143,11 @@ struct stats {
 	uint64_t protocol_errors;
 	uint64_t invalidations;
 	struct timespec cpu_start;
+	/* the measured window: from the first client's connection to exit */
+	bool window_open;
+	uint64_t window_frames;			/* frames before the window */
+	double window_cpu_ms;			/* process CPU before it */
+	long window_minflt, window_majflt;	/* faults before it */
 };
 
 struct server {
@@ -293,6 +298,7 @@ const char *strip_text(struct server *srv); /* what it shows, or NULL */
 
 /* report.c */
 void stats_frame(struct server *srv, double ms);
+void stats_window_start(struct server *srv);
 int report_write(struct server *srv);
 void stats_fini(struct server *srv);
 void protocol_error_logger_init(struct server *srv);
