@@ -30,8 +30,10 @@
 #   FUZZ_REPRODUCE true to let the manager reproduce crashes (default false:
 #                  with one TCG VM a reproduction takes it over for most of
 #                  a campaign; the crash logs carry the programs)
-#   FUZZ_UNTIL     stop by then at the latest (anything date -d reads, e.g.
-#                  12:30), however late the VM lock came
+#   FUZZ_UNTIL     be done by then, figures included (anything date -d
+#                  reads, e.g. 12:30), however late the VM lock came: the
+#                  fuzzing stops 10 min before it and the coverage figures
+#                  get what is left
 #   FUZZ_FLAVOUR   fuzz (default); debug runs on the 7.3 debug kernel of
 #                  make check instead, without KCOV: no coverage feedback and
 #                  no coverage figures, no KASAN (KFENCE only), but no hour-
@@ -428,9 +430,12 @@ stop_manager() {
 }
 trap stop_manager EXIT
 end=$((start + minutes * 60))
+# FUZZ_UNTIL bounds the whole campaign: the figures (a first /filecover
+# symbolizes all of vmlinux) get the last 10 minutes
+until=
 if [ -n "${FUZZ_UNTIL:-}" ]; then
 	until=$(date -d "$FUZZ_UNTIL" +%s) || die "FUZZ_UNTIL: not a time"
-	[ "$until" -ge "$end" ] || end=$until
+	[ $((until - 600)) -ge "$end" ] || end=$((until - 600))
 fi
 checked=0
 while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
@@ -454,7 +459,12 @@ hb=$(grep -E 'exec total=' "$out/manager.log" | tail -n 1 || true)
 # Figures, while the manager still serves them.
 curl -s --max-time 60 "http://$http/stats" >"$out/stats.html" || true
 # The first request symbolizes the whole vmlinux: minutes on 2 cores.
-curl -s --max-time 900 "http://$http/filecover" >"$out/filecover.csv" || true
+figtime=900
+[ -z "$until" ] || figtime=$((until - $(date +%s) - 120))
+[ "$figtime" -ge 60 ] || figtime=60
+[ "$figtime" -le 900 ] || figtime=900
+curl -s --max-time "$figtime" "http://$http/filecover" >"$out/filecover.csv" ||
+	log "no coverage figures within $figtime s"
 # The same from the raw PCs and the .ko's call sites, without syzkaller's
 # attribution (a check of it).
 rm -f "$out/kmod-rawcover.txt"
