@@ -78,4 +78,46 @@ udb_mapped_dir(const struct dma_buf_attachment *attach,
 	return dir;
 }
 
+/*
+ * KCOV remote coverage of work done for a task in our own threads (the
+ * refresh worker, the importer's device thread): the task's common handle
+ * is taken when it queues the work, as a u64. UDB_HAVE_KCOV_HANDLE_ID: 7.x
+ * wraps the handle in struct kcov_common_handle_id. Without CONFIG_KCOV
+ * both are no-ops.
+ */
+#include <linux/kcov.h>
+
+static inline u64 udb_kcov_handle(void)
+{
+#if !IS_ENABLED(CONFIG_KCOV)
+	return 0;
+#elif defined(UDB_HAVE_KCOV_HANDLE_ID)
+	return kcov_common_handle().val;
+#else
+	return kcov_common_handle();
+#endif
+}
+
+/* Start a remote section for @h (0: none); true if one was started. */
+static inline bool udb_kcov_remote_start(u64 h)
+{
+#if IS_ENABLED(CONFIG_KCOV)
+	if (h) {
+#ifdef UDB_HAVE_KCOV_HANDLE_ID
+		kcov_remote_start_common((struct kcov_common_handle_id){ .val = h });
+#else
+		kcov_remote_start_common(h);
+#endif
+		return true;
+	}
+#endif
+	return false;
+}
+
+static inline void udb_kcov_remote_stop(bool started)
+{
+	if (started)
+		kcov_remote_stop();
+}
+
 #endif /* _USERPTR_DMABUF_COMPAT_H */

@@ -109,6 +109,7 @@ static unsigned long udb_refresh_backoff(const struct udb_buffer *buf)
  */
 void udb_queue_refresh(struct udb_buffer *buf)
 {
+	WRITE_ONCE(buf->kcov_handle, udb_kcov_handle());
 	if (READ_ONCE(buf->postponed_in_row))
 		queue_delayed_work(udb_wq, &buf->refresh_work,
 				   udb_refresh_backoff(buf));
@@ -1306,8 +1307,10 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 	mutex_lock(&buf->lock);
 	last = !--buf->dyn_attachments;
 	mutex_unlock(&buf->lock);
-	if (last)
+	if (last) {
+		WRITE_ONCE(buf->kcov_handle, udb_kcov_handle());
 		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
+	}
 }
 
 /* How long a refresh waits for one of its owner's running-refresh slots. */
@@ -1317,6 +1320,7 @@ static void udb_refresh_work(struct work_struct *work)
 {
 	struct udb_buffer *buf = container_of(to_delayed_work(work),
 					      struct udb_buffer, refresh_work);
+	bool kcov;
 
 	/* the buffer's owner has enough refreshes running (see udb_owner.c) */
 	if (!udb_user_refresh_begin(buf->uid)) {
@@ -1324,7 +1328,10 @@ static void udb_refresh_work(struct work_struct *work)
 				   msecs_to_jiffies(UDB_REFRESH_SLOT_WAIT_MS));
 		return;
 	}
+	/* traced as coverage of the task that asked for it, if it traces */
+	kcov = udb_kcov_remote_start(READ_ONCE(buf->kcov_handle));
 	udb_buffer_refresh(buf);
+	udb_kcov_remote_stop(kcov);
 	udb_user_refresh_end(buf->uid);
 }
 

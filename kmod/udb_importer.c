@@ -590,6 +590,8 @@ struct imp_file {
  * @value: FILL pattern or COPY source
  * @delay_ms: sleep before starting
  * @cancelled: the file was closed first (under imp_queue_lock)
+ * @kcov_handle: KCOV common handle of the submitting task: the job runs
+ *	as its coverage
  * @rec: the record, under imp_file.jlock
  */
 struct imp_job {
@@ -606,6 +608,7 @@ struct imp_job {
 	u64 value;
 	u32 delay_ms;
 	bool cancelled;
+	u64 kcov_handle;
 	struct imp_job_rec rec;
 };
 
@@ -787,7 +790,7 @@ static void imp_job_run(struct imp_job *job)
 static int imp_thread_fn(void *data)
 {
 	struct imp_job *job;
-	bool cookie, cancelled = false;
+	bool cookie, kcov, cancelled = false;
 
 	while (!kthread_should_stop()) {
 		wait_event_interruptible(imp_queue_wq, kthread_should_stop() ||
@@ -817,7 +820,9 @@ static int imp_thread_fn(void *data)
 		spin_unlock(&job->f->jlock);
 		/* From here to the signal nothing may wait for a fence. */
 		cookie = dma_fence_begin_signalling();
+		kcov = udb_kcov_remote_start(job->kcov_handle);
 		imp_job_run(job);
+		udb_kcov_remote_stop(kcov);
 		dma_fence_end_signalling(cookie);
 		imp_job_finish(job, 0);
 	}
@@ -917,6 +922,7 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 	job->len = args.len;
 	job->value = args.value;
 	job->delay_ms = args.delay_ms;
+	job->kcov_handle = udb_kcov_handle();
 	job->rec.id = args.job_id;
 	job->rec.status = UDB_IMPORTER_JOB_QUEUED;
 	if (!ia->dynamic || ia->pinned || !UDB_HAVE_DYNAMIC_IMPORTERS)

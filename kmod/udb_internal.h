@@ -140,6 +140,9 @@ struct udb_pinset {
  * @hmm_pfns: hmm_range_fault() output, one per page
  * @refresh_work: runs udb_buffer_refresh() after an invalidation (at once,
  *	through udb_queue_refresh()), or a while after a refresh postponed
+ * @kcov_handle: KCOV common handle of the task that last queued
+ *	@refresh_work (0: none), so the refresh counts as that task's
+ *	coverage (a fuzzer's feedback)
  * @refreshes: refreshes that finished (published, failed or postponed)
  * @postponed: refreshes postponed so far
  * @postponed_in_row: refreshes postponed since the last publish or failure
@@ -207,6 +210,7 @@ struct udb_buffer {
 	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;
 	struct delayed_work refresh_work;
+	u64 kcov_handle;
 	u64 refreshes;
 	u64 postponed;
 	u64 postponed_in_row;

@@ -414,7 +414,14 @@ log "fuzzing for $minutes min (web UI http://$http; log $out/manager.log)"
 exec 8>/tmp/udb-vm.lock
 if ! flock -n 8; then
 	log "waiting for /tmp/udb-vm.lock (another VM run)"
-	flock 8
+	if [ -n "${FUZZ_UNTIL:-}" ]; then
+		wait_s=$(( $(date -d "$FUZZ_UNTIL" +%s) - 600 - $(date +%s) ))
+		if [ "$wait_s" -le 0 ] || ! flock -w "$wait_s" 8; then
+			die "no VM time before FUZZ_UNTIL ($FUZZ_UNTIL) less the 10 min of figures"
+		fi
+	else
+		flock 8
+	fi
 fi
 start=$(date +%s)
 PATH=$out/bin:$PATH "$syz/bin/syz-manager" -config "$out/manager.cfg" >"$out/manager.log" 2>&1 &
@@ -436,6 +443,7 @@ until=
 if [ -n "${FUZZ_UNTIL:-}" ]; then
 	until=$(date -d "$FUZZ_UNTIL" +%s) || die "FUZZ_UNTIL: not a time"
 	[ $((until - 600)) -ge "$end" ] || end=$((until - 600))
+	[ "$end" -gt "$start" ] || die "FUZZ_UNTIL ($FUZZ_UNTIL) leaves no fuzzing time after the 10 min of figures"
 fi
 checked=0
 while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
@@ -449,6 +457,10 @@ while kill -0 $mgr 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
 		checked=1
 		! grep -E "^openat[$](userptr_dmabuf|udb_importer) +:" "$out/manager.log" >&2 ||
 			die "the VM has no /dev/userptr_dmabuf or /dev/udb_importer (see the console in $out/workdir/crashes or the manager log): nothing of the module would be fuzzed"
+		# every call of our description must be enabled (vgem, udmabuf
+		# and the system heap are in the guest for the foreign ones)
+		! grep -E '^[a-z0-9_]+[$][A-Za-z0-9_]*(udb|USERPTR_DMABUF|UDB_IMPORTER)[A-Za-z0-9_]* +:' "$out/manager.log" >&2 ||
+			die "the machine check disabled calls of our description (above; the reason after the colon)"
 	fi
 done
 kill -0 $mgr 2>/dev/null || { tail -n 30 "$out/manager.log" >&2; die "syz-manager exited early"; }
@@ -518,5 +530,16 @@ for d in "$out"/workdir/crashes/*/; do
 	printf '  %s (%s)\n    logs: %s  reproducer: %s\n' "$(cat "$d/description")" "$new" "$d" "$repro"
 done
 [ $n -gt 0 ] || echo "  none"
+# A campaign that kept no program, or never reached the module, fuzzed
+# nothing worth the name: say so in the exit status too.
+corpus=$(printf '%s\n' "$hb" | grep -oE 'corpus=[0-9]+' | cut -d= -f2 || true)
+if [ "${corpus:-0}" = 0 ]; then
+	log "the corpus stayed empty: no program was kept"
+	exit 1
+fi
+if [ "$cover" = true ] && ! awk -F, 'NR > 1 && $2 ~ /^udb-fuzz\/kmod\// { n += $5 } END { exit !(n > 0) }' "$out/filecover.csv"; then
+	log "no PC of the module was covered (or no coverage figures: $out/filecover.csv)"
+	exit 1
+fi
 exit 0
 }

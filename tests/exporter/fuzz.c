@@ -52,8 +52,11 @@
  * to random or boundary values, splices of two tapes, truncation, chunks
  * inserted or deleted). Without KCOV (or not as root) every iteration
  * draws a fresh tape: the run is unguided, and UDB_FUZZ_SEED replays it.
- * Work the module does in its own kernel threads (the refresh worker) is
- * not traced: KCOV follows the calling task only.
+ * Work the modules do in their own kernel threads (the refresh worker, the
+ * importer's device thread) is not traced here: KCOV follows the calling
+ * task, and the modules report that work as remote coverage of the task
+ * that queued it, which a thread with its own KCOV cannot also collect
+ * (syzkaller's executor does).
  *
  * The mutator thread changes the memory under the buffers while the
  * ioctls run: MAP_FIXED over pages of the scratch region (anonymous,
@@ -85,6 +88,8 @@
 #include "kselftest_harness.h"
 
 #define REGION_PAGES	16
+/* one page per range, up to one past USERPTR_DMABUF_MAX_RANGES */
+#define WIDE_PAGES	(USERPTR_DMABUF_MAX_RANGES + 1)
 #define MAXLIVE		16
 #define MAXH		32
 
@@ -178,10 +183,11 @@ struct fz {
 	uint64_t max_size;
 	int dynamic;
 	uint8_t *region;	/* REGION_PAGES: page 3 a hole, 5 PROT_NONE, 6 read-only */
+	uint8_t *wide;		/* WIDE_PAGES of plain memory for long range lists */
 	uint8_t *pfn;		/* a CPU mapping of one of our dma-bufs: VM_PFNMAP */
 	int pfn_fd;
 	uint8_t *argpage;	/* two pages, the second PROT_NONE */
-	struct userptr_dmabuf_range *list;	/* room for 1100 ranges */
+	struct userptr_dmabuf_range *list;	/* room for WIDE_PAGES ranges */
 	uint8_t *unmapped;	/* an address with nothing mapped */
 	int live[MAXLIVE];	/* our dma-bufs */
 	int live_ro[MAXLIVE];
@@ -415,7 +421,14 @@ static void fill_ranges(uint32_t n)
 	uint64_t r = (uintptr_t)F.region;
 	uint32_t i;
 
-	for (i = 0; i < n && i < 1100; i++) {
+	if (rndn(2)) {	/* all good: disjoint pages of the wide area, so long lists can succeed */
+		for (i = 0; i < n && i < WIDE_PAGES; i++) {
+			F.list[i].addr = (uintptr_t)F.wide + (uint64_t)i * F.ps;
+			F.list[i].size = F.ps;
+		}
+		return;
+	}
+	for (i = 0; i < n && i < WIDE_PAGES; i++) {
 		if (rndn(3)) {	/* disjoint single pages of the region, in order */
 			F.list[i].addr = r + (i % REGION_PAGES) * F.ps;
 			F.list[i].size = F.ps;
@@ -586,8 +599,11 @@ static void fuzz_exporter(long it)
 		struct userptr_dmabuf_info i = { 0 };
 
 		i.fd = pick_fd();
-		if (!rndn(6))
-			((uint32_t *)&i)[1 + rndn(sizeof(i) / 4 - 1)] = (uint32_t)rnd();
+		if (!rndn(6)) {
+			uint32_t v = (uint32_t)rnd();
+
+			memcpy((uint8_t *)&i + 4 * (1 + rndn(sizeof(i) / 4 - 1)), &v, 4);
+		}
 		memcpy(blob, &i, size < sizeof(i) ? size : sizeof(i));
 		break;
 	}
@@ -813,8 +829,13 @@ static void fuzz_importer(long it)
 			       cmd == UDB_IMPORTER_IOC_JOB));
 	on_imp2 = !rndn(16);
 	arg = arg_ptr(size, &blob);
-	if (which == 0 && arg == (void *)F.pfn)
-		arg = blob;	/* flags we control: see the header comment */
+	/*
+	 * Not through the dma-buf mapping (its bytes change under us): for
+	 * ATTACH the flags must be ours (see the header comment), for DETACH
+	 * the handle, or the kernel detaches one the bookkeeping keeps.
+	 */
+	if (which <= 1 && arg == (void *)F.pfn)
+		arg = blob;
 	memset(blob, 0, size);
 	switch (which) {
 	case 0:
@@ -886,8 +907,11 @@ static void fuzz_importer(long it)
 			int i = (int)rndn(MAXH);
 			int hh = (int)((struct udb_importer_attach *)blob)->handle;
 
-			if (handle_slot(hh) >= 0)
+			if (handle_slot(hh) >= 0) {
+				/* the bookkeeping is exact: a live handle given twice */
+				fail_log("ATTACH returned a handle that is still attached", cmd, 0, it);
 				return;
+			}
 			if (F.handles[i] >= 0 && !ioctl(F.imp, UDB_IMPORTER_IOC_DETACH,
 							&(uint32_t){ (uint32_t)F.handles[i] }))
 				F.dead_handles[i] = (uint32_t)F.handles[i];
@@ -1149,6 +1173,7 @@ static struct {
 	uint64_t lo, hi;	/* all of t[]: a quick test */
 	uint64_t shift;		/* KCOV reports PC - kaslr_offset() */
 	long pcs, pcs_mod[NMODS], pcs_mutator, edges, overflows;
+	long outside;		/* traced PCs in no text section of ours */
 	uint8_t edges_seen[(1 << EDGE_SHIFT) / 8];
 	uint8_t edges_own[2][(1 << EDGE_SHIFT) / 8];
 } C = { .fd = { -1, -1 } };
@@ -1249,6 +1274,9 @@ static int find_text(char *why, size_t whylen)
 				closedir(sd);
 				goto out;
 			}
+			/* freed after init: a later module's text may be there */
+			if (!strncmp(se->d_name, ".init", 5))
+				continue;
 			if (nall == cap) {
 				uint64_t *n2 = realloc(all, (cap = cap ? 2 * cap : 1024) * sizeof(*all));
 
@@ -1427,8 +1455,10 @@ static long harvest(int t)
 		uint64_t pc = a[i] + C.shift, e;
 		uint8_t bit, old;
 
-		if (pc < C.lo || pc >= C.hi)
+		if (pc < C.lo || pc >= C.hi) {
+			__atomic_add_fetch(&C.outside, 1, __ATOMIC_RELAXED);
 			continue;
+		}
 		for (j = 0; j < C.nt; j++) {
 			struct text *x = &C.t[j];
 			uint64_t off = pc - x->lo;
@@ -1448,8 +1478,10 @@ static long harvest(int t)
 			}
 			break;
 		}
-		if (j == C.nt)
+		if (j == C.nt) {
+			__atomic_add_fetch(&C.outside, 1, __ATOMIC_RELAXED);
 			continue;
+		}
 		e = ((prev * 0x9e3779b97f4a7c15ULL) ^ pc) * 0xff51afd7ed558ccdULL;
 		e >>= 64 - EDGE_SHIFT;
 		prev = pc;
@@ -1521,8 +1553,8 @@ static void corpus_add(long fresh)
 		free(e->v);
 	}
 	e->v = malloc(len * sizeof(*e->v));
-	if (!e->v) {
-		K.n -= e == &K.e[K.n - 1];
+	if (!e->v) {	/* drop the entry: the last one takes its slot */
+		*e = K.e[--K.n];
 		return;
 	}
 	memcpy(e->v, tape, len * sizeof(*e->v));
@@ -1918,8 +1950,11 @@ FIXTURE_SETUP(fuzz)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, F.argpage);
 	ASSERT_EQ(0, mprotect(F.argpage + F.ps, F.ps, PROT_NONE));
-	F.list = calloc(1100, sizeof(*F.list));
+	F.list = calloc(WIDE_PAGES, sizeof(*F.list));
 	ASSERT_NE(NULL, F.list);
+	F.wide = mmap(NULL, WIDE_PAGES * F.ps, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, F.wide);
 	/*
 	 * Not a page unmapped again: mmap(NULL) would hand that hole to the
 	 * next mapping (the mutator thread's ASan state, a thread stack), and
@@ -2113,9 +2148,9 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		EXPECT_LT(M_KINDS / 2, k) TH_LOG("the mutator thread changed next to nothing");
 	}
 	if (guided) {
-		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), %ld edges, KCOV buffer full %ld times",
+		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), %ld edges, KCOV buffer full %ld times, %ld traced PCs outside the modules' text",
 		       C.pcs, cov_mods[0], C.pcs_mod[0], cov_mods[1], C.pcs_mod[1],
-		       C.pcs_mutator, C.edges, C.overflows);
+		       C.pcs_mutator, C.edges, C.overflows, C.outside);
 		TH_LOG("corpus: %d tapes; new coverage from %ld fresh and %ld mutated tapes (%ld iterations replayed a mutated tape)",
 		       K.n, K.finds_fresh, K.finds_mutated, K.iters_mutated);
 		if (getenv("UDB_FUZZ_PCS"))
@@ -2123,6 +2158,15 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		/* guidance that never saw the module is broken, not a mode */
 		EXPECT_LT(0, C.pcs - C.pcs_mutator)
 			TH_LOG("KCOV traced no PC of the fuzzing thread in the modules' text");
+		/*
+		 * The test kernels instrument nothing but our modules: a PC
+		 * outside their text means the sections or the KASLR shift
+		 * were read wrong (a kernel that instruments everything, the
+		 * fuzz flavour, has such PCs; it runs without UDB_FUZZ_GUIDE=2)
+		 */
+		if (env_long("UDB_FUZZ_GUIDE", 1) == 2)
+			EXPECT_EQ(0, C.outside)
+				TH_LOG("PCs outside the modules' text on a kernel that instruments only them");
 	} else {
 		TH_LOG("KCOV off: unguided");
 	}
@@ -2135,6 +2179,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	close(F.imp);
 	close(F.imp2);
 	munmap(F.pfn, 4 * F.ps);
+	munmap(F.wide, WIDE_PAGES * F.ps);
 	close(F.pfn_fd);
 	/* the mutators' pages: anonymous and writable again */
 	ASSERT_NE(MAP_FAILED, mmap(F.region + MUT_LO * F.ps, MUT_PAGES * F.ps,
