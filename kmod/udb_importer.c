@@ -818,13 +818,14 @@ static int imp_thread_fn(void *data)
 		spin_lock(&job->f->jlock);
 		job->rec.status = UDB_IMPORTER_JOB_RUNNING;
 		spin_unlock(&job->f->jlock);
+		/* KCOV's remote section may allocate: outside the next one */
+		kcov = udb_kcov_remote_start(job->kcov_handle);
 		/* From here to the signal nothing may wait for a fence. */
 		cookie = dma_fence_begin_signalling();
-		kcov = udb_kcov_remote_start(job->kcov_handle);
 		imp_job_run(job);
-		udb_kcov_remote_stop(kcov);
 		dma_fence_end_signalling(cookie);
 		imp_job_finish(job, 0);
+		udb_kcov_remote_stop(kcov);
 	}
 	return 0;
 }
