@@ -10,8 +10,10 @@
 #ifndef _USERPTR_DMABUF_COMPAT_H
 #define _USERPTR_DMABUF_COMPAT_H
 
+#include <linux/kcov.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 
 /* 6.13 made the namespace argument a string literal. */
 #ifdef UDB_HAVE_STRING_IMPORT_NS
@@ -83,10 +85,8 @@ udb_mapped_dir(const struct dma_buf_attachment *attach,
  * refresh worker, the importer's device thread): the task's common handle
  * is taken when it queues the work, as a u64. UDB_HAVE_KCOV_HANDLE_ID: 7.x
  * wraps the handle in struct kcov_common_handle_id. Without CONFIG_KCOV
- * both are no-ops.
+ * all of these are no-ops.
  */
-#include <linux/kcov.h>
-
 static inline u64 udb_kcov_handle(void)
 {
 #if !IS_ENABLED(CONFIG_KCOV)
@@ -98,16 +98,38 @@ static inline u64 udb_kcov_handle(void)
 #endif
 }
 
-/* Start a remote section for @h (0: none); true if one was started. */
+/*
+ * Record the current task's handle in @slot, if it has one and is not
+ * reclaim working for some other mm (kswapd, direct reclaim): the last
+ * task that asked for the work with a handle keeps it; nothing clears it
+ * (a stale handle is only a miss in kcov_remote_start()).
+ */
+static inline void udb_kcov_note(u64 *slot)
+{
+	u64 h = udb_kcov_handle();
+
+	if (h && !(current->flags & (PF_MEMALLOC | PF_KSWAPD)))
+		WRITE_ONCE(*slot, h);
+}
+
+/*
+ * Start a remote section for @h unless it is 0; returns whether
+ * udb_kcov_remote_stop() has a section to end. The start may allocate
+ * (vmalloc): with GFP_KERNEL it could reclaim into our own notifier, which
+ * waits for fences, so reclaim is off around it.
+ */
 static inline bool udb_kcov_remote_start(u64 h)
 {
 #if IS_ENABLED(CONFIG_KCOV)
 	if (h) {
+		unsigned int noreclaim = memalloc_noreclaim_save();
+
 #ifdef UDB_HAVE_KCOV_HANDLE_ID
 		kcov_remote_start_common((struct kcov_common_handle_id){ .val = h });
 #else
 		kcov_remote_start_common(h);
 #endif
+		memalloc_noreclaim_restore(noreclaim);
 		return true;
 	}
 #endif

@@ -109,7 +109,7 @@ static unsigned long udb_refresh_backoff(const struct udb_buffer *buf)
  */
 void udb_queue_refresh(struct udb_buffer *buf)
 {
-	WRITE_ONCE(buf->kcov_handle, udb_kcov_handle());
+	udb_kcov_note(&buf->kcov_handle);
 	if (READ_ONCE(buf->postponed_in_row))
 		queue_delayed_work(udb_wq, &buf->refresh_work,
 				   udb_refresh_backoff(buf));
@@ -1308,7 +1308,7 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 	last = !--buf->dyn_attachments;
 	mutex_unlock(&buf->lock);
 	if (last) {
-		WRITE_ONCE(buf->kcov_handle, udb_kcov_handle());
+		udb_kcov_note(&buf->kcov_handle);
 		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
 	}
 }

@@ -818,10 +818,9 @@ static int imp_thread_fn(void *data)
 		spin_lock(&job->f->jlock);
 		job->rec.status = UDB_IMPORTER_JOB_RUNNING;
 		spin_unlock(&job->f->jlock);
-		/* KCOV's remote section may allocate: outside the next one */
-		kcov = udb_kcov_remote_start(job->kcov_handle);
 		/* From here to the signal nothing may wait for a fence. */
 		cookie = dma_fence_begin_signalling();
+		kcov = udb_kcov_remote_start(job->kcov_handle);	/* no reclaim */
 		imp_job_run(job);
 		dma_fence_end_signalling(cookie);
 		imp_job_finish(job, 0);
@@ -923,7 +922,7 @@ static long imp_ioctl_submit(struct imp_file *f, void __user *uarg)
 	job->len = args.len;
 	job->value = args.value;
 	job->delay_ms = args.delay_ms;
-	job->kcov_handle = udb_kcov_handle();
+	udb_kcov_note(&job->kcov_handle);
 	job->rec.id = args.job_id;
 	job->rec.status = UDB_IMPORTER_JOB_QUEUED;
 	if (!ia->dynamic || ia->pinned || !UDB_HAVE_DYNAMIC_IMPORTERS)

@@ -100,10 +100,16 @@ struct client {
 	/* draw start to frame callback, of frames that used a buffer for the
 	 * first time (its memory never shown) and of the others */
 	double commit_t0;
-	bool commit_new;
+	int commit_kind;	/* LAT_STEADY, LAT_NEW or LAT_SKIP */
 	double lat_new_sum, lat_steady_sum;
 	uint32_t lat_new_n, lat_steady_n;
+	/* process CPU and faults when the first frame started */
+	double cpu0_ms;
+	long minflt0, majflt0;
 };
+
+/* What a frame's latency counts as in --stats. */
+enum { LAT_STEADY, LAT_NEW, LAT_SKIP };
 
 /* display.c */
 int display_connect(struct client *c);

@@ -222,10 +222,10 @@ static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
 	(void)time;
 	wl_callback_destroy(cb);
 	c->frame_pending = false;
-	if (c->commit_new) {
+	if (c->commit_kind == LAT_NEW) {
 		c->lat_new_sum += now_ms() - c->commit_t0;
 		c->lat_new_n++;
-	} else {
+	} else if (c->commit_kind == LAT_STEADY) {
 		c->lat_steady_sum += now_ms() - c->commit_t0;
 		c->lat_steady_n++;
 	}
@@ -318,6 +318,23 @@ static int report_display_error(struct client *c)
 	return -1;
 }
 
+static double usage_now(long *minflt, long *majflt)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*minflt = ru.ru_minflt;
+	*majflt = ru.ru_majflt;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* The start of the measured part of the run: the first frame. */
+static void usage_mark(struct client *c)
+{
+	c->cpu0_ms = usage_now(&c->minflt0, &c->majflt0);
+}
+
 static int run(struct client *c)
 {
 	double start = now_ms();
@@ -341,6 +358,10 @@ static int run(struct client *c)
 		}
 		churn_now = c->opt.churn != CHURN_NONE && frame > 0 &&
 			    frame % c->opt.churn_every == 0;
+		/* from here to the frame callback: the frame's latency */
+		c->commit_t0 = now_ms();
+		if (frame == 0)
+			usage_mark(c);
 		if (churn_now) {
 			logv(c, "frame %u: churn %s on buffer %d\n", frame,
 			     churn_name[c->opt.churn], b->index);
@@ -349,8 +370,15 @@ static int run(struct client *c)
 			c->churns++;
 		}
 		prev = b->frame;
-		c->commit_t0 = now_ms();
-		c->commit_new = prev == UINT32_MAX;
+		/*
+		 * A buffer shown for the first time (made at start or by a
+		 * realloc churn) against steady frames; the session's first
+		 * frame (the window appears) and in-place churns count as
+		 * neither.
+		 */
+		c->commit_kind = frame == 0 ? LAT_SKIP :
+				 prev == UINT32_MAX ? LAT_NEW :
+				 churn_now ? LAT_SKIP : LAT_STEADY;
 		if (buffer_cpu_access(b, true))
 			return -1;
 		draw(c, b, frame);
@@ -412,7 +440,9 @@ int main(int argc, char **argv)
 	if (c.opt.churn == CHURN_FORK)
 		signal(SIGCHLD, SIG_IGN);	/* churn children reap themselves */
 	c.udb_dev = -1;
-	if (c.opt.mode != MODE_SHM && !c.opt.memfd_dmabuf && c.opt.label)
+	/* INFO for the label and --stats */
+	if (c.opt.mode != MODE_SHM && !c.opt.memfd_dmabuf &&
+	    (c.opt.label || c.opt.stats))
 		c.udb_dev = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
 	if (c.opt.churn != CHURN_NONE && c.opt.mode == MODE_SHM)
 		loge("--churn needs a dma-buf mode: ignored with --mode shm\n");
@@ -434,17 +464,19 @@ int main(int argc, char **argv)
 		ret = 0;
 out:
 	if (c.opt.stats) {
-		struct rusage ru;
 		uint64_t gen, inv, inv_sum = 0;
 		bool have_inv = false;
+		long minflt, majflt;
+		double cpu = usage_now(&minflt, &majflt);
 
-		getrusage(RUSAGE_SELF, &ru);
 		printf("frames=%u\n", c.frames);
-		/* the whole process: drawing, syncs, faults, the protocol */
-		printf("cpu_ms=%.3f\n",
-		       (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-		       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
-		printf("minflt=%ld\nmajflt=%ld\n", ru.ru_minflt, ru.ru_majflt);
+		/*
+		 * The process (drawing, syncs, faults, churns, the protocol)
+		 * from the first frame on; start-up (connecting, the first
+		 * buffers and their imports) apart
+		 */
+		printf("cpu_ms=%.3f\nstartup_cpu_ms=%.3f\n", cpu - c.cpu0_ms, c.cpu0_ms);
+		printf("minflt=%ld\nmajflt=%ld\n", minflt - c.minflt0, majflt - c.majflt0);
 		printf("first_use_ms_mean=%.3f\nfirst_use_frames=%u\n",
 		       c.lat_new_n ? c.lat_new_sum / c.lat_new_n : 0.0, c.lat_new_n);
 		printf("steady_ms_mean=%.3f\nsteady_frames=%u\n",

@@ -344,23 +344,32 @@ void renderer_read(struct renderer *r, uint32_t *argb, int stride)
 	}
 }
 
-GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
-			   int w, int h, int stride)
+/*
+ * Upload w x h BGRA pixels with the given stride into @tex (made if 0).
+ * @same_size: @tex already holds a w x h image, so its storage is kept and
+ * only its contents replaced (glTexSubImage2D), as weston does for wl_shm
+ * buffers that keep their size; otherwise it is (re)allocated.
+ */
+GLuint renderer_upload_shm(struct renderer *r, GLuint tex, bool same_size,
+			   const void *data, int w, int h, int stride)
 {
-	if (!tex)
+	if (!tex) {
 		glGenTextures(1, &tex);
+		same_size = false;
+	}
 	glBindTexture(GL_TEXTURE_2D, tex);
 	glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+	if (!same_size)
+		glTexImage2D(GL_TEXTURE_2D, 0, GL_BGRA_EXT, w, h, 0,
+			     GL_BGRA_EXT, GL_UNSIGNED_BYTE, NULL);
 	if (stride == w * 4 || r->unpack_subimage) {
 		if (r->unpack_subimage)
 			glPixelStorei(GL_UNPACK_ROW_LENGTH_EXT, stride / 4);
-		glTexImage2D(GL_TEXTURE_2D, 0, GL_BGRA_EXT, w, h, 0,
-			     GL_BGRA_EXT, GL_UNSIGNED_BYTE, data);
+		glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, w, h, GL_BGRA_EXT,
+				GL_UNSIGNED_BYTE, data);
 		if (r->unpack_subimage)
 			glPixelStorei(GL_UNPACK_ROW_LENGTH_EXT, 0);
 	} else {
-		glTexImage2D(GL_TEXTURE_2D, 0, GL_BGRA_EXT, w, h, 0,
-			     GL_BGRA_EXT, GL_UNSIGNED_BYTE, NULL);
 		for (int y = 0; y < h; y++)
 			glTexSubImage2D(GL_TEXTURE_2D, 0, 0, y, w, 1,
 					GL_BGRA_EXT, GL_UNSIGNED_BYTE,

@@ -26,6 +26,40 @@ static double cpu_ms_now(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+static void samples_add(struct samples *s, double v)
+{
+	if (s->len == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		double *n = realloc(s->v, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		s->v = n;
+		s->cap = cap;
+	}
+	s->v[s->len++] = v;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* Nearest-rank quantile q (0..1] of @n sorted values; 0 for none. */
+static double quantile(const double *v, size_t n, double q)
+{
+	size_t k;
+
+	if (!n)
+		return 0;
+	k = (size_t)(q * (double)n + 0.999999);
+	return v[k ? k - 1 : 0];
+}
+
+static void samples_print(FILE *f, const char *name, struct samples *s)
+{
+	qsort(s->v, s->len, sizeof(double), cmp_double);
+	fprintf(f, "%s_median=%.3f\n", name, quantile(s->v, s->len, 0.5));
+	fprintf(f, "%s_p99=%.3f\n", name, quantile(s->v, s->len, 0.99));
+}
+
 void stats_window_start(struct server *srv)
 {
 	struct stats *st = &srv->stats;
@@ -35,6 +69,7 @@ void stats_window_start(struct server *srv)
 	st->window_open = true;
 	st->window_frames = st->frames;
 	st->window_cpu_ms = cpu_ms_now();
+	st->last_cpu_ms = st->window_cpu_ms;
 	st->window_minflt = ru.ru_minflt;
 	st->window_majflt = ru.ru_majflt;
 }
@@ -44,6 +79,15 @@ void stats_frame(struct server *srv, double ms)
 	struct stats *st = &srv->stats;
 
 	st->frames++;
+	if (st->window_open) {
+		double cpu = cpu_ms_now();
+
+		/* commit-time work (wl_shm uploads, imports) and llvmpipe's
+		 * threads since the last repaint count to this one */
+		samples_add(&st->win_wall, ms);
+		samples_add(&st->win_cpu, cpu - st->last_cpu_ms);
+		st->last_cpu_ms = cpu;
+	}
 	if (st->frame_ms_len == st->frame_ms_cap) {
 		size_t cap = st->frame_ms_cap ? st->frame_ms_cap * 2 : 1024;
 		double *n = realloc(st->frame_ms, cap * sizeof(*n));
@@ -78,11 +122,8 @@ int report_write(struct server *srv)
 			mean += st->frame_ms[i];
 		mean /= st->frame_ms_len;
 		qsort(st->frame_ms, st->frame_ms_len, sizeof(double), cmp_double);
-		p99 = st->frame_ms[(st->frame_ms_len * 99) / 100 <
-				   st->frame_ms_len ?
-				   (st->frame_ms_len * 99) / 100 :
-				   st->frame_ms_len - 1];
-		median = st->frame_ms[st->frame_ms_len / 2];
+		p99 = quantile(st->frame_ms, st->frame_ms_len, 0.99);
+		median = quantile(st->frame_ms, st->frame_ms_len, 0.5);
 	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	cpu_ms = (cpu.tv_sec - st->cpu_start.tv_sec) * 1e3 +
@@ -104,6 +145,13 @@ int report_write(struct server *srv)
 		fprintf(f, "window_cpu_ms=%.3f\n", cpu_ms_now() - st->window_cpu_ms);
 		fprintf(f, "window_minflt=%ld\n", ru.ru_minflt - st->window_minflt);
 		fprintf(f, "window_majflt=%ld\n", ru.ru_majflt - st->window_majflt);
+		samples_print(f, "window_repaint_ms", &st->win_wall);
+		samples_print(f, "window_cpu_frame_ms", &st->win_cpu);
+		/* for pooling across runs */
+		fprintf(f, "window_cpu_frame_ms_samples=");
+		for (size_t i = 0; i < st->win_cpu.len; i++)
+			fprintf(f, "%s%.2f", i ? "," : "", st->win_cpu.v[i]);
+		fprintf(f, "\n");
 	}
 	fprintf(f, "clients_seen=%llu\n", (unsigned long long)st->clients_seen);
 	fprintf(f, "buffers_dmabuf=%llu\n", (unsigned long long)st->buffers_dmabuf);
@@ -125,6 +173,10 @@ void stats_fini(struct server *srv)
 	srv->logger = NULL;
 	free(srv->stats.frame_ms);
 	srv->stats.frame_ms = NULL;
+	free(srv->stats.win_wall.v);
+	free(srv->stats.win_cpu.v);
+	srv->stats.win_wall = (struct samples){ 0 };
+	srv->stats.win_cpu = (struct samples){ 0 };
 }
 
 static void logger(void *data, enum wl_protocol_logger_type dir,

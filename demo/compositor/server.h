@@ -95,6 +95,7 @@ struct surface {
 	int32_t width, height;			/* buffer size, 0 = none */
 	bool has_content;
 	GLuint shm_tex;				/* wl_shm content, owned */
+	int32_t shm_tex_w, shm_tex_h;		/* its size */
 	bool shm_opaque;
 	struct dmabuf_buffer *dmabuf;		/* dma-buf content, referenced */
 	int32_t scale, transform;		/* current buffer scale/transform */
@@ -132,6 +133,11 @@ struct output_ops {
 	void (*destroy)(struct server *srv);
 };
 
+struct samples {
+	double *v;
+	size_t len, cap;
+};
+
 struct stats {
 	uint64_t frames;
 	double *frame_ms;			/* growable array */
@@ -144,6 +150,8 @@ struct stats {
 	uint64_t invalidations;
 	struct timespec cpu_start;
 	/* the measured window: from the first client's connection to exit */
+	struct samples win_wall, win_cpu;	/* per repaint: wall, process CPU */
+	double last_cpu_ms;			/* process CPU at the last repaint */
 	bool window_open;
 	uint64_t window_frames;			/* frames before the window */
 	double window_cpu_ms;			/* process CPU before it */
@@ -314,8 +322,8 @@ void renderer_draw(struct renderer *r, GLuint tex, bool external,
 		   int x, int y, int w, int h, bool y_invert, bool opaque);
 void renderer_end(struct renderer *r);	/* waits for the GPU (llvmpipe) */
 void renderer_read(struct renderer *r, uint32_t *argb, int stride);
-GLuint renderer_upload_shm(struct renderer *r, GLuint tex, const void *data,
-			   int w, int h, int stride);
+GLuint renderer_upload_shm(struct renderer *r, GLuint tex, bool same_size,
+			   const void *data, int w, int h, int stride);
 void renderer_update_texture(struct renderer *r, GLuint tex, const void *data,
 			     int w, int h);
 void renderer_texture_destroy(struct renderer *r, GLuint tex);

@@ -170,7 +170,7 @@ void strip_draw(struct server *srv)
 						st->pixels, (int)st->rect.w,
 						(int)st->rect.h);
 		else
-			st->tex = renderer_upload_shm(srv->renderer, 0,
+			st->tex = renderer_upload_shm(srv->renderer, 0, false,
 						      st->pixels,
 						      (int)st->rect.w,
 						      (int)st->rect.h,

@@ -398,8 +398,11 @@ static void apply_buffer(struct surface *s, struct wl_resource *buffer)
 
 		drop_dmabuf(s);
 		data = shm_buffer_begin_access(shm);
-		s->shm_tex = renderer_upload_shm(srv->renderer, s->shm_tex, data,
-						 w, h, shm_buffer_stride(shm));
+		s->shm_tex = renderer_upload_shm(srv->renderer, s->shm_tex,
+						 s->shm_tex_w == w && s->shm_tex_h == h,
+						 data, w, h, shm_buffer_stride(shm));
+		s->shm_tex_w = w;
+		s->shm_tex_h = h;
 		if (!shm_buffer_end_access(shm))
 			return;		/* the client shrank the pool: error sent */
 		wl_buffer_send_release(buffer);
