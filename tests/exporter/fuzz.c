@@ -371,9 +371,14 @@ static const int ok_info[] = { EINVAL, E2BIG, EFAULT, EBADF, ENOTTY, 0 };
 /* a command whose number or direction was mangled may decode to any of them */
 static const int ok_any[] = { EINVAL, E2BIG, EFAULT, EACCES, EOPNOTSUPP, EMFILE,
 			      ENOMEM, EBADF, ENOTTY, EBUSY, 0 };
-/* EAGAIN: a static attach while the changer thread kept the range moving */
+/*
+ * While the mutator thread keeps the range moving: EAGAIN, a static attach
+ * whose refresh had not faulted every page in time; ETIMEDOUT, a dynamic
+ * one whose snapshot was not pinned in time (docs/uapi.md, importers)
+ */
 static const int ok_imp_attach[] = { EINVAL, EFAULT, EBADF, EACCES, ENOMEM,
-				     EPERM, ENODEV, ENOTTY, EAGAIN, 0 };
+				     EPERM, ENODEV, ENOTTY, EAGAIN, ETIMEDOUT,
+				     0 };
 static const int ok_imp_copy[] = { EINVAL, ENOENT, EFAULT, EPERM, ENOMEM,
 				   ETIMEDOUT, EACCES, ENODEV, ENOTTY, EBADF, 0 };
 static const int ok_imp_detach[] = { EFAULT, ENOENT, ENOTTY, 0 };
