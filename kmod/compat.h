@@ -115,21 +115,23 @@ static inline void udb_kcov_note(u64 *slot)
 /*
  * Start a remote section for @h unless it is 0; returns whether
  * udb_kcov_remote_stop() has a section to end. The start may allocate
- * (vmalloc): with GFP_KERNEL it could reclaim into our own notifier, which
- * waits for fences, so reclaim is off around it.
+ * (vmalloc). @noreclaim: the caller must signal a published fence, and
+ * reclaim could reach our own notifier, which waits for fences: reclaim
+ * is off around the start then.
  */
-static inline bool udb_kcov_remote_start(u64 h)
+static inline bool udb_kcov_remote_start(u64 h, bool noreclaim)
 {
 #if IS_ENABLED(CONFIG_KCOV)
 	if (h) {
-		unsigned int noreclaim = memalloc_noreclaim_save();
+		unsigned int flags = noreclaim ? memalloc_noreclaim_save() : 0;
 
 #ifdef UDB_HAVE_KCOV_HANDLE_ID
 		kcov_remote_start_common((struct kcov_common_handle_id){ .val = h });
 #else
 		kcov_remote_start_common(h);
 #endif
-		memalloc_noreclaim_restore(noreclaim);
+		if (noreclaim)
+			memalloc_noreclaim_restore(flags);
 		return true;
 	}
 #endif

@@ -1329,7 +1329,7 @@ static void udb_refresh_work(struct work_struct *work)
 		return;
 	}
 	/* traced as coverage of the task that asked for it, if it traces */
-	kcov = udb_kcov_remote_start(READ_ONCE(buf->kcov_handle));
+	kcov = udb_kcov_remote_start(READ_ONCE(buf->kcov_handle), false);
 	udb_buffer_refresh(buf);
 	udb_kcov_remote_stop(kcov);
 	udb_user_refresh_end(buf->uid);

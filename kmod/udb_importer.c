@@ -820,7 +820,7 @@ static int imp_thread_fn(void *data)
 		spin_unlock(&job->f->jlock);
 		/* From here to the signal nothing may wait for a fence. */
 		cookie = dma_fence_begin_signalling();
-		kcov = udb_kcov_remote_start(job->kcov_handle);	/* no reclaim */
+		kcov = udb_kcov_remote_start(job->kcov_handle, true);
 		imp_job_run(job);
 		dma_fence_end_signalling(cookie);
 		imp_job_finish(job, 0);

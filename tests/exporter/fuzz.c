@@ -53,10 +53,11 @@
  * inserted or deleted). Without KCOV (or not as root) every iteration
  * draws a fresh tape: the run is unguided, and UDB_FUZZ_SEED replays it.
  * Work the modules do in their own kernel threads (the refresh worker, the
- * importer's device thread) is not traced here: KCOV follows the calling
- * task, and the modules report that work as remote coverage of the task
- * that queued it, which a thread with its own KCOV cannot also collect
- * (syzkaller's executor does).
+ * importer's device thread) is reported by them as KCOV remote coverage of
+ * the task that queued it (its common handle); the fuzzing thread enables
+ * remote coverage for this process too and credits those PCs to itself,
+ * after the operation during which they arrive. 6.12 refuses remote
+ * coverage to a task with its own KCOV (EBUSY): the log says so.
  *
  * The mutator thread changes the memory under the buffers while the
  * ioctls run: MAP_FIXED over pages of the scratch region (anonymous,
@@ -544,7 +545,7 @@ static void fuzz_exporter(long it)
 	const int *ok;
 	size_t size;
 	void *blob, *arg;
-	int mangled, ret, e, bad;
+	int mangled, ret, e, bad, predicted;
 	unsigned int which = rndn(4);
 
 	switch (which) {
@@ -618,6 +619,14 @@ static void fuzz_exporter(long it)
 		((uint8_t *)blob)[size - 1 - rndn(size - _IOC_SIZE(base))] = 1;
 	bad = arg == blob && mangled != 2 && exporter_input_bad(which, blob, size);
 
+	/*
+	 * The fd a CREATE would get (the lowest free one: only this thread
+	 * opens fds): what the dma-buf mapping reads back can be another
+	 * page's bytes by then, as the mutator changes the pages behind it.
+	 */
+	predicted = dup(0);
+	if (predicted >= 0)
+		close(predicted);
 	ret = ioctl(F.dev, cmd, arg);
 	e = errno;
 	F.calls++;
@@ -633,14 +642,19 @@ static void fuzz_exporter(long it)
 		uint32_t ofl;
 
 		/* the blob may be misaligned: memcpy the outputs out */
-		if (_IOC_NR(cmd) == 1 && (arg == blob || arg == (void *)F.pfn)) {
+		if (_IOC_NR(cmd) == 1 && arg == blob) {
 			memcpy(&ofd, (uint8_t *)arg + offsetof(struct userptr_dmabuf_create, fd), 4);
 			memcpy(&ofl, (uint8_t *)arg + offsetof(struct userptr_dmabuf_create, flags), 4);
 			got_fd(ofd, ofl);
-		} else if (_IOC_NR(cmd) == 2 && (arg == blob || arg == (void *)F.pfn)) {
+		} else if (_IOC_NR(cmd) == 2 && arg == blob) {
 			memcpy(&ofd, (uint8_t *)arg + offsetof(struct userptr_dmabuf_create_list, fd), 4);
 			memcpy(&ofl, (uint8_t *)arg + offsetof(struct userptr_dmabuf_create_list, flags), 4);
 			got_fd(ofd, ofl);
+		} else if ((_IOC_NR(cmd) == 1 || _IOC_NR(cmd) == 2) && arg == (void *)F.pfn) {
+			/* the flags from the fd itself, not from the mapping */
+			ofl = (fcntl(predicted, F_GETFL) & O_ACCMODE) == O_RDONLY ?
+			      USERPTR_DMABUF_CREATE_READONLY : 0;
+			got_fd(predicted, ofl);
 		} else if (_IOC_NR(cmd) == 1 || _IOC_NR(cmd) == 2) {
 			fail_log("create succeeded through a bad pointer", cmd, 0, it);
 		}
@@ -719,6 +733,11 @@ static void fuzz_jobs(long it)
 	size_t size = submit ? sizeof(sb) : sizeof(jb);
 	void *blob, *arg = arg_ptr(size, &blob);
 	struct pollfd pfd;
+
+	/* outputs (a fence fd to close) must not be read back from pages
+	 * the mutator thread changes: not through the dma-buf mapping */
+	if (arg == (void *)F.pfn)
+		arg = blob;
 
 	if (submit) {
 		sb.handle = (uint32_t)pick_handle();
@@ -942,6 +961,16 @@ static void fuzz_importer(long it)
 	if (!in_set(e, ok) && !(mangled && e == ENOTTY))
 		fail_log(which == 0 ? "ATTACH" : which == 1 ? "DETACH" : "COPY",
 			 cmd, e, it);
+	/*
+	 * Each kind of attach times out its own way (ok_imp_attach); the
+	 * importer attaches PIN dynamically (then pins)
+	 */
+	if (which == 0 && cmd == base && arg == blob &&
+	    (e == EAGAIN || e == ETIMEDOUT) &&
+	    (e == ETIMEDOUT) != (!!(a.flags & (UDB_IMPORTER_ATTACH_DYNAMIC |
+						UDB_IMPORTER_ATTACH_PIN)) && F.dynamic))
+		fail_log(e == EAGAIN ? "ATTACH (EAGAIN from a dynamic attach)" :
+				       "ATTACH (ETIMEDOUT from a static attach)", cmd, e, it);
 }
 
 /* ---- the dma-buf fds: DMA_BUF_IOCTL_SYNC and mmap ---- */
@@ -1171,8 +1200,15 @@ struct text {
 };
 
 static struct {
-	int fd[2];		/* [0] the fuzzing thread, [1] the mutator */
-	unsigned long *area[2];
+	/*
+	 * [0] the fuzzing thread, [1] the mutator, [2] remote coverage: the
+	 * modules' own threads working for this process (credited to the
+	 * fuzzing thread)
+	 */
+	int fd[3];
+	unsigned long *area[3];
+	const char *remote;	/* why there is no remote coverage, or NULL */
+	long pcs_remote;	/* module PCs first seen in remote coverage */
 	struct text t[MAXTEXT];
 	int nt;
 	uint64_t lo, hi;	/* all of t[]: a quick test */
@@ -1181,7 +1217,7 @@ static struct {
 	long outside;		/* traced PCs in no text section of ours */
 	uint8_t edges_seen[(1 << EDGE_SHIFT) / 8];
 	uint8_t edges_own[2][(1 << EDGE_SHIFT) / 8];
-} C = { .fd = { -1, -1 } };
+} C = { .fd = { -1, -1, -1 } };
 
 static void __attribute__((format(printf, 3, 4)))
 whyf(char *why, size_t len, const char *fmt, ...)
@@ -1293,8 +1329,13 @@ static int find_text(char *why, size_t whylen)
 				all = n2;
 			}
 			all[nall++] = a;
-			if (m == NMODS || !strstr(se->d_name, "text") ||
-			    !strncmp(se->d_name, ".init", 5) || C.nt == MAXTEXT)
+			/*
+			 * Traced: .text and .text.*; .exit.text (not run while
+			 * fuzzing) and .static_call.text (trampolines, not
+			 * instrumented) only bound the others
+			 */
+			if (m == NMODS || strncmp(se->d_name, ".text", 5) ||
+			    C.nt == MAXTEXT)
 				continue;
 			C.t[C.nt].lo = a;
 			C.t[C.nt].mod = m;
@@ -1414,6 +1455,40 @@ static int kcov_open(int t)
 	return 0;
 }
 
+/*
+ * Remote coverage: what the modules' refresh worker and device thread do
+ * for a task of this process (kcov_remote_start_common() with the common
+ * handle a task inherits from the one that enabled it, so the mutator
+ * thread, created later, has it too). 7.x lets a task with its own KCOV
+ * enable it; 6.12 refuses (EBUSY): then there is none.
+ */
+static void kcov_remote_enable(void)
+{
+	struct kcov_remote_arg arg = {
+		.trace_mode = KCOV_TRACE_PC,
+		.area_size = KCOV_WORDS,
+		.num_handles = 0,
+		.common_handle = kcov_remote_handle(KCOV_SUBSYSTEM_COMMON,
+						    (uint32_t)getpid()),
+	};
+	int r = kcov_open(2);
+
+	if (!r && ioctl(C.fd[2], KCOV_REMOTE_ENABLE, &arg))
+		r = -errno;
+	if (r) {
+		C.remote = r == -EBUSY ? "KCOV_REMOTE_ENABLE: EBUSY (this kernel refuses it to a task with its own KCOV)" :
+					 "KCOV_REMOTE_ENABLE failed";
+		if (C.fd[2] >= 0) {
+			munmap(C.area[2], KCOV_WORDS * sizeof(unsigned long));
+			close(C.fd[2]);
+			C.fd[2] = -1;
+			C.area[2] = NULL;
+		}
+		return;
+	}
+	__atomic_store_n(&C.area[2][0], 0, __ATOMIC_RELAXED);
+}
+
 /* in the thread to trace */
 static int kcov_enable(int t)
 {
@@ -1442,9 +1517,10 @@ static void kcov_close(int t)
  * fuzzing thread: its tape is what reaches it on demand). The totals
  * count what either thread saw.
  */
-static long harvest(int t)
+static long harvest(int slot)
 {
-	unsigned long *a = C.area[t], n, i;
+	unsigned long *a = C.area[slot], n, i;
+	int t = slot == 1;	/* the thread credited */
 	uint64_t prev = 0;
 	long fresh = 0;
 	int j;
@@ -1480,6 +1556,8 @@ static long harvest(int t)
 				__atomic_add_fetch(&C.pcs_mod[x->mod], 1, __ATOMIC_RELAXED);
 				if (t)
 					__atomic_add_fetch(&C.pcs_mutator, 1, __ATOMIC_RELAXED);
+				if (slot == 2)
+					__atomic_add_fetch(&C.pcs_remote, 1, __ATOMIC_RELAXED);
 			}
 			break;
 		}
@@ -2066,6 +2144,7 @@ static int cov_setup(char *why, size_t whylen)
 		whyf(why, whylen, "%s: %s", KCOV_PATH, strerror(-r));
 		return -1;
 	}
+	kcov_remote_enable();	/* before the mutator thread exists */
 	return 1;
 }
 
@@ -2120,6 +2199,9 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		for (k = 0, fresh = 0; k < nops && ops < ops_max; k++, ops++) {
 			one_op(it);
 			fresh += harvest(0);
+			/* late arrivals (a refresh that ends after the op)
+			 * count to the op running then */
+			fresh += harvest(2);
 		}
 		if (fresh) {
 			corpus_add(fresh);
@@ -2137,6 +2219,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 	mutator_stop();
 	kcov_close(0);
 	kcov_close(1);
+	kcov_close(2);
 
 	TH_LOG("%ld iterations, %ld operations, %ld calls, %ld succeeded, %ld unexpected, %ld writes through a dma-buf mapping SIGBUS",
 	       it, ops, F.calls, F.successes, F.failures, F.write_sigbus);
@@ -2156,6 +2239,11 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		TH_LOG("KCOV on: %ld module PCs (%s %ld, %s %ld; %ld first reached by the mutator thread), %ld edges, KCOV buffer full %ld times, %ld traced PCs outside the modules' text",
 		       C.pcs, cov_mods[0], C.pcs_mod[0], cov_mods[1], C.pcs_mod[1],
 		       C.pcs_mutator, C.edges, C.overflows, C.outside);
+		if (C.remote)
+			TH_LOG("remote coverage (the modules' threads): none: %s", C.remote);
+		else
+			TH_LOG("remote coverage (the modules' threads): %ld module PCs first seen there",
+			       C.pcs_remote);
 		TH_LOG("corpus: %d tapes; new coverage from %ld fresh and %ld mutated tapes (%ld iterations replayed a mutated tape)",
 		       K.n, K.finds_fresh, K.finds_mutated, K.iters_mutated);
 		if (getenv("UDB_FUZZ_PCS"))
