@@ -1515,12 +1515,7 @@ static void kcov_close(int t)
  * fuzzing thread: its tape is what reaches it on demand). The totals
  * count what either thread saw.
  */
-/*
- * Local PCs outside our text mean the sections or the KASLR shift were
- * read wrong. Remote coverage is counted apart: it has shown a vmlinux PC
- * on a kernel that instruments nothing of vmlinux (one address, twice in
- * 30 s, cause not found), which says nothing about that reading.
- */
+/* PCs outside our text: the callers of tail-called coverage callbacks */
 static void note_outside(uint64_t pc, int slot)
 {
 	int r = slot == 2;
@@ -2266,20 +2261,19 @@ TEST_F_TIMEOUT(fuzz, ioctls, 3600)
 		EXPECT_LT(0, C.pcs - C.pcs_mutator)
 			TH_LOG("KCOV traced no PC of the fuzzing thread in the modules' text");
 		/*
-		 * The test kernels instrument nothing but our modules: a PC
-		 * outside their text means the sections or the KASLR shift
-		 * were read wrong (a kernel that instruments everything, the
-		 * fuzz flavour, has such PCs; it runs without UDB_FUZZ_GUIDE=2)
+		 * Logged, not failed on: a coverage callback the compiler
+		 * emitted as a tail call ("jmp __sanitizer_cov_trace_pc" at
+		 * the end of one of our functions) records the return address
+		 * of our caller. 7.3 debug showed dma_buf_vunmap+0x63, the
+		 * return from our vunmap, a few times in 30 s. A misread
+		 * section or KASLR shift shows as no module PC at all (above).
 		 */
 		for (i = 0; i < 4 && i < C.outside; i++)
 			TH_LOG("outside the modules' text: %#llx",
 			       (unsigned long long)C.outside_pc[0][i]);
 		for (i = 0; i < 4 && i < C.outside_remote; i++)
-			TH_LOG("outside the modules' text, in remote coverage (not failed on): %#llx",
+			TH_LOG("outside the modules' text, in remote coverage: %#llx",
 			       (unsigned long long)C.outside_pc[1][i]);
-		if (env_long("UDB_FUZZ_GUIDE", 1) == 2)
-			EXPECT_EQ(0, C.outside)
-				TH_LOG("PCs outside the modules' text on a kernel that instruments only them");
 	} else {
 		TH_LOG("KCOV off: unguided");
 	}
