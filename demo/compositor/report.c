@@ -88,16 +88,7 @@ void stats_frame(struct server *srv, double ms)
 		samples_add(&st->win_cpu, cpu - st->last_cpu_ms);
 		st->last_cpu_ms = cpu;
 	}
-	if (st->frame_ms_len == st->frame_ms_cap) {
-		size_t cap = st->frame_ms_cap ? st->frame_ms_cap * 2 : 1024;
-		double *n = realloc(st->frame_ms, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		st->frame_ms = n;
-		st->frame_ms_cap = cap;
-	}
-	st->frame_ms[st->frame_ms_len++] = ms;
+	samples_add(&st->frame_ms, ms);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -117,13 +108,13 @@ int report_write(struct server *srv)
 
 	if (!srv->opt.report)
 		return 0;
-	if (st->frame_ms_len) {
-		for (size_t i = 0; i < st->frame_ms_len; i++)
-			mean += st->frame_ms[i];
-		mean /= st->frame_ms_len;
-		qsort(st->frame_ms, st->frame_ms_len, sizeof(double), cmp_double);
-		p99 = quantile(st->frame_ms, st->frame_ms_len, 0.99);
-		median = quantile(st->frame_ms, st->frame_ms_len, 0.5);
+	if (st->frame_ms.len) {
+		for (size_t i = 0; i < st->frame_ms.len; i++)
+			mean += st->frame_ms.v[i];
+		mean /= st->frame_ms.len;
+		qsort(st->frame_ms.v, st->frame_ms.len, sizeof(double), cmp_double);
+		p99 = quantile(st->frame_ms.v, st->frame_ms.len, 0.99);
+		median = quantile(st->frame_ms.v, st->frame_ms.len, 0.5);
 	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	cpu_ms = (cpu.tv_sec - st->cpu_start.tv_sec) * 1e3 +
@@ -171,10 +162,10 @@ void stats_fini(struct server *srv)
 	if (srv->logger)
 		wl_protocol_logger_destroy(srv->logger);
 	srv->logger = NULL;
-	free(srv->stats.frame_ms);
-	srv->stats.frame_ms = NULL;
+	free(srv->stats.frame_ms.v);
 	free(srv->stats.win_wall.v);
 	free(srv->stats.win_cpu.v);
+	srv->stats.frame_ms = (struct samples){ 0 };
 	srv->stats.win_wall = (struct samples){ 0 };
 	srv->stats.win_cpu = (struct samples){ 0 };
 }

@@ -140,8 +140,7 @@ struct samples {
 
 struct stats {
 	uint64_t frames;
-	double *frame_ms;			/* growable array */
-	size_t frame_ms_len, frame_ms_cap;
+	struct samples frame_ms;		/* every repaint's wall time */
 	uint64_t clients_seen;
 	uint64_t buffers_dmabuf, buffers_shm;
 	uint64_t dmabuf_live;			/* imported, not yet destroyed */

@@ -119,12 +119,12 @@ int strip_height(struct server *srv)
 
 static double recent_frame_ms(const struct stats *s)
 {
-	size_t n = s->frame_ms_len < STRIP_FRAMES ? s->frame_ms_len :
+	size_t n = s->frame_ms.len < STRIP_FRAMES ? s->frame_ms.len :
 		   STRIP_FRAMES;
 	double sum = 0;
 
-	for (size_t i = s->frame_ms_len - n; i < s->frame_ms_len; i++)
-		sum += s->frame_ms[i];
+	for (size_t i = s->frame_ms.len - n; i < s->frame_ms.len; i++)
+		sum += s->frame_ms.v[i];
 	return n ? sum / n : 0;
 }
 
