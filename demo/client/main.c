@@ -372,7 +372,7 @@ static int run(struct client *c)
 		prev = b->frame;
 		/*
 		 * A buffer shown for the first time (made at start or by a
-		 * realloc churn) against steady frames; the session's first
+		 * realloc churn) against steady frames; the client's first
 		 * frame (the window appears) and in-place churns count as
 		 * neither.
 		 */
