@@ -55,7 +55,8 @@ static double quantile(const double *v, size_t n, double q)
 
 static void samples_print(FILE *f, const char *name, struct samples *s)
 {
-	qsort(s->v, s->len, sizeof(double), cmp_double);
+	if (s->len)	/* s->v is NULL until the first sample */
+		qsort(s->v, s->len, sizeof(double), cmp_double);
 	fprintf(f, "%s_median=%.3f\n", name, quantile(s->v, s->len, 0.5));
 	fprintf(f, "%s_p99=%.3f\n", name, quantile(s->v, s->len, 0.99));
 }
