@@ -65,6 +65,8 @@ static int udb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "refresh_postponed: %llu\n", buf->postponed);
 	seq_printf(m, "refresh_busy: %d\n", !!buf->postponed_in_row);
 	mutex_unlock(&buf->lock);
+	seq_printf(m, "dma_map_pages: %llu\n", READ_ONCE(buf->dma_map_pages));
+	seq_printf(m, "maps_patched: %llu\n", READ_ONCE(buf->maps_patched));
 	seq_printf(m, "ranges: %u\n", info.nranges);
 	for (i = 0; i < buf->nranges; i++)
 		seq_printf(m, "range%u: %#lx-%#lx\n", i, buf->ranges[i].start,

@@ -425,6 +425,7 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	m->dev = attach->dev;
 	m->dir = dir;
 	list_add(&m->node, &buf->mappings);
+	WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + m->npages);
 	trace_udb_map(buf->ino, dev_name(attach->dev), m->npages,
 		      m->generation, !!ua->pinset, dir, 0);
 	return &m->sgt;

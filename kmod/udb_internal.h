@@ -160,6 +160,10 @@ struct udb_pinset {
  *	the buffer just goes STALE, and the refresh waits until someone needs
  *	the snapshot (udb_buffer_wanted())
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
+ * @dma_map_pages: pages DMA-mapped by map_dma_buf() so far (under the
+ *	dma_resv lock; debugfs)
+ * @maps_patched: map_dma_buf() calls served by patching an attachment's
+ *	kept mapping (under the dma_resv lock; debugfs)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
  *	lock)
@@ -224,6 +228,8 @@ struct udb_buffer {
 
 	unsigned int dyn_attachments;
 	struct list_head mappings;
+	u64 dma_map_pages;
+	u64 maps_patched;
 	atomic_t mmaps;
 	struct page **vmap_pages;
 	void *vmap_vaddr;

@@ -169,6 +169,9 @@ if [ ! -e "$syz/.done" ]; then
 	log "building syzkaller (syz-sysgen with our description, syz-manager, executor)"
 	rm -rf "$syz"
 	cp -a "$pristine" "$syz"
+	# The copy carries the source's own .done: a build stopped half-way
+	# must not count as built.
+	rm -f "$syz/.done"
 	cp "$desc" "$desc.const" "$syz/sys/linux/"
 	for p in $patches; do
 		(cd "$syz" && git apply "$p") || die "syzkaller: $p does not apply"

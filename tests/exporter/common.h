@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,6 +321,29 @@ static inline long vmstat(const char *name)
 			v = atol(line + n + 1);
 			break;
 		}
+	fclose(f);
+	return v;
+}
+
+/* One debugfs value of the buffer behind @fd, or -1. */
+static inline long long debugfs_stat(int fd, const char *key)
+{
+	char path[96], line[128];
+	long long v = -1;
+	struct stat st;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu/stats",
+		 (unsigned long)st.st_ino);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtoll(line + klen + 1, NULL, 0);
 	fclose(f);
 	return v;
 }

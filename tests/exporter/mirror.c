@@ -31,8 +31,6 @@
 
 static int g_dev = -1;
 
-static long long debugfs_stat(int fd, const char *key);
-
 FIXTURE(mirror)
 {
 	int dev, imp, dynamic;
@@ -1438,29 +1436,6 @@ TEST_F(mirror, sync_ioctl_catches_up)
 	EXPECT_EQ(-1, check(m, self->len, 33));
 	EXPECT_DEVICE(33);
 	munmap(m, self->len);
-}
-
-/* One debugfs value of the buffer behind @fd, or -1. */
-static long long debugfs_stat(int fd, const char *key)
-{
-	char path[96], line[128];
-	long long v = -1;
-	struct stat st;
-	size_t klen = strlen(key);
-	FILE *f;
-
-	if (fstat(fd, &st))
-		return -1;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu/stats",
-		 (unsigned long)st.st_ino);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtoll(line + klen + 1, NULL, 0);
-	fclose(f);
-	return v;
 }
 
 /*
