@@ -584,7 +584,10 @@ static void udb_refresh_failed(struct udb_buffer *buf, int err)
 	trace_udb_refresh(buf->ino, buf->dirty_lo, buf->dirty_hi,
 			  buf->generation, err, 0);
 	mutex_unlock(&buf->lock);
+	if (lo < hi)
+		udb_devmap_changed(buf, lo, hi);
 	udb_notify_importers(buf);
+	udb_devmap_trim_idle(buf);
 	dma_resv_unlock(buf->dmabuf->resv);
 	if (lo < hi)
 		udb_unpin_stashed(buf, lo, hi, refs);
@@ -1165,7 +1168,9 @@ again:
 			  buf->last_window_ns);
 	mutex_unlock(&buf->lock);
 
+	udb_devmap_changed(buf, plo, phi);
 	udb_notify_importers(buf);
+	udb_devmap_trim_idle(buf);
 	dma_resv_add_fence(resv, fence, DMA_RESV_USAGE_KERNEL);
 	dma_resv_unlock(resv);
 

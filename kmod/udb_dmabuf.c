@@ -199,6 +199,7 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
 	struct udb_attachment *ua = attach->priv;
 	struct udb_buffer *buf = dmabuf->priv;
 
+	udb_devmap_release(ua, true);
 	if (ua->pinset)
 		udb_pinset_put(ua->pinset);
 	else
@@ -238,6 +239,7 @@ static int udb_pin(struct dma_buf_attachment *attach)
 		if (ret)
 			return ret;
 		ua->resync = false;	/* it maps what it holds now */
+		udb_devmap_release(ua, false);
 	}
 	ua->pin_count++;
 	return 0;
@@ -385,6 +387,12 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	if ((buf->flags & USERPTR_DMABUF_CREATE_READONLY) &&
 	    dir != DMA_TO_DEVICE)
 		return ERR_PTR(-EPERM);
+	if (!ua->pinset && !ua->held) {
+		struct sg_table *sgt = udb_devmap_map(buf, ua, attach->dev, dir);
+
+		if (sgt)
+			return sgt;
+	}
 
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
@@ -456,6 +464,8 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 	unsigned long i;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
+	if (udb_devmap_unmap(buf, attach->priv, sgt))
+		return;
 	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
 	dma_sync_sgtable_for_cpu(attach->dev, sgt, m->dir);
@@ -514,6 +524,7 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 		else
 			dma_sync_sgtable_for_device(m->dev, &m->sgt, m->dir);
 	}
+	udb_devmap_sync(buf, for_cpu);
 	dma_resv_unlock(dmabuf->resv);
 	return 0;
 }

@@ -257,6 +257,8 @@ struct udb_held {
  * @pin_count: ->pin() calls not yet undone (under the dma_resv lock)
  * @resync: unpinned after a newer snapshot was published: the refresh
  *	worker tells it to re-map (under the dma_resv lock)
+ * @devmap: its mapping of the snapshot, kept across invalidations
+ *	(udb_devmap.c; under the dma_resv lock)
  */
 struct udb_attachment {
 	struct udb_pinset *pinset;
@@ -264,6 +266,7 @@ struct udb_attachment {
 	u64 held_seq;
 	unsigned int pin_count;
 	bool resync;
+	struct udb_devmap *devmap;
 };
 
 /**
@@ -342,6 +345,18 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms);
 void udb_buffer_dyn_detach(struct udb_buffer *buf);
 int udb_pins_charge(struct udb_buffer *buf, unsigned long npages);
 void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages);
+
+/* udb_devmap.c: dynamic attachments' mappings, kept across invalidations */
+struct sg_table *udb_devmap_map(struct udb_buffer *buf,
+				struct udb_attachment *ua, struct device *dev,
+				enum dma_data_direction dir);
+bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
+		      struct sg_table *sgt);
+void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
+			unsigned long hi);
+void udb_devmap_trim_idle(struct udb_buffer *buf);
+void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu);
+void udb_devmap_release(struct udb_attachment *ua, bool detach);
 
 /* udb_dmabuf.c */
 int udb_dmabuf_export(struct udb_buffer *buf);

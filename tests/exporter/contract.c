@@ -657,10 +657,24 @@ TEST_F_TIMEOUT(contract, memory_offline_with_a_mapped_buffer, 120)
 	block_state(block, "online");
 }
 
-/* FOLL_PIN pins held system-wide (acquired - released), or -1. */
+/*
+ * FOLL_PIN pins held system-wide (acquired - released), or -1. The
+ * counters are per-CPU until folded: vm.stat_refresh (root) folds them,
+ * or /proc/vmstat may be off by a few pages per CPU.
+ */
 static long pins_held(void)
 {
-	long a = vmstat("nr_foll_pin_acquired"), r = vmstat("nr_foll_pin_released");
+	int f = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	long a, r;
+
+	if (f < 0 || write(f, "1", 1) != 1) {
+		if (f >= 0)
+			close(f);
+		return -1;
+	}
+	close(f);
+	a = vmstat("nr_foll_pin_acquired");
+	r = vmstat("nr_foll_pin_released");
 
 	return a < 0 || r < 0 ? -1 : a - r;
 }

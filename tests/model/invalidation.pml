@@ -17,7 +17,12 @@
  *    last notification it received;
  *  - snapshot consistency: what map serves is what the page tables held
  *    at the last publish, and a VALID snapshot is never behind the CPU
- *    once the notifier has returned.
+ *    once the notifier has returned;
+ *  - the kept mapping (udb_devmap.c): the importer's unmap keeps it for the
+ *    next map, which re-uses its pages where the snapshot did not change;
+ *    once the importers are told, an idle kept mapping holds nothing but
+ *    the snapshot's pages. A map while it is still in use (a job owns it)
+ *    makes a per-call mapping, as udb_dmabuf.c does.
  *
  * Run: tests/model/check. It verifies this model (must pass) and the
  * mutants below, each a protocol bug that must make it fail:
@@ -26,6 +31,10 @@
  *   BUG_UNKEPT          the snapshot does not hold its pages (an unpinned
  *                       mirror) yet map serves it while a refresh is pending
  *   BUG_KEEP_MAPPING    the importer ignores the notification
+ *   BUG_NO_STALE        the publish does not widen the kept mapping's
+ *                       stale window (udb_devmap_changed())
+ *   BUG_NO_TRIM         replaced pages stay in an idle kept mapping until
+ *                       the next map (no udb_devmap_trim())
  */
 
 #define CHANGES	3	/* CPU page-table changes */
@@ -66,6 +75,18 @@ byte busy = 0;
 byte job_gen = NONE;
 bool job_owns_map = false;	/* the notification left the mapping to the job */
 
+/*
+ * The exporter's kept mapping (under resv): the generation it holds while
+ * idle (NONE: empty), whether it is handed out, whether its stale window
+ * covers the page, and which mappings are it (the importer's current one,
+ * the one a job owns).
+ */
+byte kept_gen = NONE;
+bool dm_busy = false;
+bool stale = false;
+bool map_kept = false;
+bool job_kept = false;
+
 inline try_free(g) {
 	atomic {
 		if
@@ -73,6 +94,36 @@ inline try_free(g) {
 		:: else -> skip
 		fi
 	}
+}
+
+/* Let go of an idle kept mapping's page if the snapshot replaced it. */
+inline trim() {
+	if
+#ifndef BUG_NO_TRIM
+	:: kept_gen != NONE && stale && kept_gen != snap_gen ->
+#ifndef BUG_NO_MAP_REF
+		refs[kept_gen]--;
+#endif
+		try_free(kept_gen);
+		kept_gen = NONE
+#endif
+	:: else -> skip
+	fi
+}
+
+/* The last put of a mapping of generation g: kept (and trimmed) or freed. */
+inline put_mapping(g, k) {
+	if
+	:: k ->
+		dm_busy = false;
+		kept_gen = g;
+		trim()
+	:: else ->
+#ifndef BUG_NO_MAP_REF
+		refs[g]--;
+#endif
+		try_free(g)
+	fi
 }
 
 /* CPU: each change runs the notifier, then the old pages are released. */
@@ -137,6 +188,9 @@ again:
 			snap_gen = g;
 			valid = true;
 			unlock(buflock);
+#ifndef BUG_NO_STALE
+			stale = true;		/* udb_devmap_changed() */
+#endif
 			/*
 			 * move_notify / invalidate_mappings, under resv; the
 			 * mapping's refcount is atomic against the job's put
@@ -146,18 +200,24 @@ again:
 #ifndef BUG_KEEP_MAPPING
 				:: map_gen != NONE && busy == 1 && job_gen == map_gen ->
 					job_owns_map = true;	/* the job puts last */
+					job_kept = map_kept;
 					map_gen = NONE
 				:: map_gen != NONE && !(busy == 1 && job_gen == map_gen) ->
-#ifndef BUG_NO_MAP_REF
-					refs[map_gen]--;
-#endif
-					try_free(map_gen);
+					put_mapping(map_gen, map_kept);
 					map_gen = NONE
 #endif
 				:: else -> skip
 				fi
 			};
 			notified_gen = g;
+			/* udb_devmap_trim_idle() */
+			atomic {
+				if
+				:: !dm_busy -> trim()
+				:: else -> skip
+				fi;
+				assert(dm_busy || kept_gen == NONE || kept_gen == snap_gen)
+			};
 			unlock(resv);
 			/* the replaced pages' snapshot pins go after the publish */
 #ifndef BUG_UNKEPT
@@ -180,11 +240,33 @@ proctype importer()
 	:: n < JOBS ->
 		lock(resv);
 		if
-		:: map_gen == NONE ->
+		:: map_gen == NONE && !dm_busy ->
+			/* udb_devmap_map(): trim, then fill what is empty */
+			trim();
+			lock(buflock);
+			assert(!valid || in_inv || snap_gen == cpu_gen);
+			if
+			:: kept_gen == NONE ->
+				kept_gen = snap_gen;
+#ifndef BUG_NO_MAP_REF
+				refs[kept_gen]++
+#endif
+			:: else -> skip
+			fi;
+			map_gen = kept_gen;
+			kept_gen = NONE;
+			stale = false;
+			dm_busy = true;
+			map_kept = true;
+			assert(!freed[map_gen]);
+			unlock(buflock)
+		:: map_gen == NONE && dm_busy ->
+			/* the kept mapping is in use: a per-call one */
 			lock(buflock);
 			/* a valid snapshot is the page tables' */
 			assert(!valid || in_inv || snap_gen == cpu_gen);
 			map_gen = snap_gen;
+			map_kept = false;
 #ifndef BUG_NO_MAP_REF
 			refs[map_gen]++;
 #endif
@@ -216,11 +298,8 @@ proctype device()
 		atomic {
 			if
 			:: job_owns_map ->	/* the mapping's last put */
-#ifndef BUG_NO_MAP_REF
-				refs[g]--;
-#endif
-				job_owns_map = false;
-				try_free(g)
+				put_mapping(g, job_kept);
+				job_owns_map = false
 			:: else -> skip
 			fi;
 			job_gen = NONE;

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * userptr-dmabuf: device mappings kept across invalidations.
+ *
+ * A dynamic importer unmaps when told of a change and maps again before
+ * its next use. Its mapping of the snapshot (struct udb_devmap, one per
+ * attachment) outlives the unmap: the pages stay held and DMA-mapped, one
+ * scatterlist entry per page, and the next map patches the entries the
+ * snapshot changed since. A re-map after a one-page change of a large
+ * buffer DMA-maps one page, not the buffer.
+ *
+ * Invariants, under the dma_resv lock:
+ *  - An entry is empty (no page), held (a page held with udb_page_hold(),
+ *    DMA_MAPPING_ERROR as its address) or mapped (DMA-mapped too).
+ *  - Every entry outside [stale_lo, stale_hi) maps the snapshot's page.
+ *    Each change of a kept snapshot widens that window before importers
+ *    are told (udb_devmap_changed(): the publish and the failed refresh,
+ *    the only writers of a kept snapshot, both under the dma_resv lock).
+ *  - A mapping the importer no longer uses holds no page the snapshot
+ *    does not: the replaced ones are let go when it is unmapped, or right
+ *    after the notification if it was unmapped already
+ *    (udb_devmap_trim_idle()). So the pages held are the snapshot's,
+ *    pinned by it anyway; nothing the snapshot dropped stays pinned.
+ *  - Only a snapshot kept with FOLL_LONGTERM pins is served this way;
+ *    memory that may not be pinned long-term (buf->kept_refs) is mapped
+ *    per call by udb_dmabuf.c and never kept.
+ *
+ * Device writes: a mapping the device may have written (any direction but
+ * DMA_TO_DEVICE) dirties its pages when it lets them go, as
+ * unpin_user_pages_dirty_lock() does for a long-term pin. The pages kept
+ * are anonymous, shmem or hugetlb memory (write-tracked file memory is
+ * never long-term pinned), which nothing writes back while they are
+ * pinned.
+ *
+ * Cost: DMA mappings are per page, so an IOMMU gives the importer one IOVA
+ * per page instead of one range per table. CPU syncs cover the whole table
+ * (they are no-ops where DMA is coherent).
+ *
+ * Locking: ua->devmap and its contents are under the dma_resv lock; the
+ * snapshot is read under buf->lock, taken inside it. Pages are compared
+ * and held under buf->lock, DMA-mapped and let go after it is dropped.
+ */
+#include <linux/bitmap.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "udb_internal.h"
+#include "udb_trace.h"
+
+/**
+ * struct udb_devmap - an attachment's mapping of the snapshot, kept
+ * @sgt: the table map_dma_buf() hands out, over @sgl
+ * @dev: the importer's device
+ * @dir: the direction it is mapped with
+ * @in_use: handed out and not unmapped yet
+ * @written: the device may have written its pages (dirtied when let go)
+ * @generation: the snapshot's generation at the last map
+ * @stale_lo: first page the snapshot may have changed since the last map
+ * @stale_hi: one past the last; the window is empty when @stale_lo >=
+ *	@stale_hi
+ * @drop: scratch bitmap, the entries udb_devmap_trim() lets go
+ * @npages: entries, the buffer's pages
+ * @sgl: one entry per page
+ */
+struct udb_devmap {
+	struct sg_table sgt;
+	struct device *dev;
+	enum dma_data_direction dir;
+	bool in_use;
+	bool written;
+	u64 generation;
+	unsigned long stale_lo;
+	unsigned long stale_hi;
+	unsigned long *drop;
+	unsigned long npages;
+	struct scatterlist sgl[] __counted_by(npages);
+};
+
+static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
+					   struct device *dev,
+					   enum dma_data_direction dir)
+{
+	struct udb_devmap *dm;
+	unsigned long i;
+
+	if (npages > UINT_MAX)
+		return NULL;
+	dm = kvzalloc(struct_size(dm, sgl, npages), GFP_KERNEL);
+	if (!dm)
+		return NULL;
+	dm->npages = npages;
+	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL);
+	if (!dm->drop) {
+		kvfree(dm);
+		return NULL;
+	}
+	sg_init_table(dm->sgl, npages);
+	for (i = 0; i < npages; i++)
+		sg_dma_address(&dm->sgl[i]) = DMA_MAPPING_ERROR;
+	dm->sgt.sgl = dm->sgl;
+	dm->sgt.orig_nents = npages;
+	dm->sgt.nents = npages;
+	dm->dev = dev;
+	dm->dir = dir;
+	dm->stale_hi = npages;	/* every entry is to be filled */
+	return dm;
+}
+
+/* Empty entry @i: DMA-unmap its page and let it go. */
+static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
+{
+	struct scatterlist *sg = &dm->sgl[i];
+	struct page *page = sg_page(sg);
+
+	if (!page)
+		return;
+	if (sg_dma_address(sg) != DMA_MAPPING_ERROR)
+		dma_unmap_page_attrs(dm->dev, sg_dma_address(sg), PAGE_SIZE,
+				     dm->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (dm->written)
+		udb_dirty_page(page);
+	udb_page_release(page);
+	sg_assign_page(sg, NULL);
+	sg_dma_address(sg) = DMA_MAPPING_ERROR;
+	sg_dma_len(sg) = 0;
+}
+
+static void udb_devmap_free(struct udb_devmap *dm)
+{
+	unsigned long i;
+
+	for (i = 0; i < dm->npages; i++)
+		udb_devmap_put(dm, i);
+	kvfree(dm->drop);
+	kvfree(dm);
+}
+
+/* Drop @ua's kept mapping. Under the dma_resv lock, or after the detach. */
+static void udb_devmap_drop(struct udb_attachment *ua)
+{
+	struct udb_devmap *dm = ua->devmap;
+
+	ua->devmap = NULL;
+	if (dm)
+		udb_devmap_free(dm);
+}
+
+/*
+ * Let go of the entries in the stale window whose page the snapshot no
+ * longer has: compared under buf->lock, unmapped after it.
+ */
+static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
+{
+	unsigned long i, lo = dm->stale_lo, hi = min(dm->stale_hi, dm->npages);
+	struct page *page;
+	bool any = false;
+
+	if (lo >= hi)
+		return;
+	mutex_lock(&buf->lock);
+	for (i = lo; i < hi; i++) {
+		page = sg_page(&dm->sgl[i]);
+		if (page && page != buf->pages[i]) {
+			__set_bit(i, dm->drop);
+			any = true;
+		}
+	}
+	mutex_unlock(&buf->lock);
+	if (!any)
+		return;
+	i = lo;
+	for_each_set_bit_from(i, dm->drop, hi) {
+		udb_devmap_put(dm, i);
+		__clear_bit(i, dm->drop);
+	}
+}
+
+/*
+ * Hold the snapshot's pages for the empty entries of the stale window, if
+ * the snapshot is kept with pins. Return: 1 when it is not (the caller maps
+ * per call), 0, or the buffer's errno (FAULT, DEAD).
+ */
+static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
+{
+	unsigned long i, hi = min(dm->stale_hi, dm->npages);
+	struct scatterlist *sg;
+	struct page *page;
+	u32 state;
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	state = buf->state;
+	if (state == USERPTR_DMABUF_STATE_FAULT)
+		ret = buf->last_error;
+	else if (state == USERPTR_DMABUF_STATE_DEAD)
+		ret = -ENODEV;
+	else if (!buf->kept || buf->kept_refs)
+		ret = 1;
+	for (i = dm->stale_lo; !ret && i < hi; i++) {
+		sg = &dm->sgl[i];
+		if (sg_page(sg))
+			continue;
+		page = buf->pages[i];
+		ret = page ? udb_page_hold(page) : -ENODEV;
+		if (!ret)
+			sg_set_page(sg, page, PAGE_SIZE, 0);
+	}
+	dm->generation = buf->generation;
+	mutex_unlock(&buf->lock);
+
+	/* a STALE buffer nobody followed has no refresh queued yet */
+	if (state == USERPTR_DMABUF_STATE_STALE ||
+	    state == USERPTR_DMABUF_STATE_FAULT)
+		udb_queue_refresh(buf);
+	return ret;
+}
+
+/* DMA-map the held entries of the stale window. Return: how many, or -errno. */
+static long udb_devmap_dma(struct udb_devmap *dm)
+{
+	unsigned long i, hi = min(dm->stale_hi, dm->npages);
+	struct scatterlist *sg;
+	dma_addr_t addr;
+	long n = 0;
+
+	for (i = dm->stale_lo; i < hi; i++) {
+		sg = &dm->sgl[i];
+		if (sg_dma_address(sg) != DMA_MAPPING_ERROR)
+			continue;
+		/*
+		 * Attachments map the same pages: DMA-API debug reports that
+		 * as overlapping mappings unless the map skips the CPU sync;
+		 * the whole table is synced explicitly instead.
+		 */
+		addr = dma_map_page_attrs(dm->dev, sg_page(sg), 0, PAGE_SIZE,
+					  dm->dir, DMA_ATTR_SKIP_CPU_SYNC);
+		if (dma_mapping_error(dm->dev, addr))
+			return -ENOMEM;
+		sg_dma_address(sg) = addr;
+		sg_dma_len(sg) = PAGE_SIZE;
+		n++;
+	}
+	dm->stale_lo = 0;
+	dm->stale_hi = 0;
+	return n;
+}
+
+/**
+ * udb_devmap_map() - serve a dynamic attachment from its kept mapping
+ * @buf: the buffer
+ * @ua: the attachment, neither a pin-set one nor dma_buf_pin()ned
+ * @dev: the importer's device
+ * @dir: the direction
+ *
+ * Context: under the dma_resv lock.
+ * Return: the table; NULL when the snapshot is not kept with pins or the
+ * kept mapping is in use (the caller maps per call); or ERR_PTR() of the
+ * buffer's errno (FAULT: the failed refresh's, DEAD: -ENODEV) or -ENOMEM.
+ */
+struct sg_table *udb_devmap_map(struct udb_buffer *buf,
+				struct udb_attachment *ua, struct device *dev,
+				enum dma_data_direction dir)
+{
+	struct udb_devmap *dm = ua->devmap;
+	bool patched = dm != NULL;
+	long n;
+	int ret;
+
+	if (dm && dm->in_use)
+		return NULL;
+	/* a hint, checked again under buf->lock: no table to find it out */
+	if (!READ_ONCE(buf->kept) || READ_ONCE(buf->kept_refs)) {
+		udb_devmap_drop(ua);
+		return NULL;
+	}
+	if (dm && (dm->dev != dev || dm->dir != dir)) {
+		udb_devmap_drop(ua);
+		dm = NULL;
+		patched = false;
+	}
+	if (!dm) {
+		dm = udb_devmap_alloc(buf->npages, dev, dir);
+		if (!dm)
+			return ERR_PTR(-ENOMEM);
+		ua->devmap = dm;
+	}
+	udb_devmap_trim(buf, dm);
+	ret = udb_devmap_fill(buf, dm);
+	if (ret == 1) {		/* a snapshot of references: never kept */
+		udb_devmap_drop(ua);
+		return NULL;
+	}
+	n = ret ? ret : udb_devmap_dma(dm);
+	if (n < 0) {
+		udb_devmap_drop(ua);
+		trace_udb_map(buf->ino, dev_name(dev), 0, 0, false, dir, n);
+		return ERR_PTR(n);
+	}
+	dma_sync_sgtable_for_device(dev, &dm->sgt, dir);
+	dm->in_use = true;
+	WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + n);
+	if (patched)
+		WRITE_ONCE(buf->maps_patched, buf->maps_patched + 1);
+	trace_udb_map(buf->ino, dev_name(dev), dm->npages, dm->generation,
+		      false, dir, 0);
+	return &dm->sgt;
+}
+
+/**
+ * udb_devmap_unmap() - the importer unmaps a table
+ * @buf: the buffer
+ * @ua: the attachment
+ * @sgt: the table
+ *
+ * Keeps the mapping for the next map, less the pages the snapshot has
+ * replaced meanwhile, unless the snapshot is no longer kept with pins or
+ * the attachment is dma_buf_pin()ned (its maps serve what it holds).
+ *
+ * Context: under the dma_resv lock.
+ * Return: whether @sgt was @ua's kept mapping.
+ */
+bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
+		      struct sg_table *sgt)
+{
+	struct udb_devmap *dm = ua->devmap;
+	bool keep;
+
+	if (!dm || sgt != &dm->sgt)
+		return false;
+	trace_udb_unmap(buf->ino, dev_name(dm->dev), dm->generation);
+	dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
+	dm->in_use = false;
+	if (dm->dir != DMA_TO_DEVICE)
+		dm->written = true;
+	mutex_lock(&buf->lock);
+	keep = buf->kept && !buf->kept_refs &&
+	       buf->state != USERPTR_DMABUF_STATE_DEAD;
+	mutex_unlock(&buf->lock);
+	if (keep && !ua->pin_count)
+		udb_devmap_trim(buf, dm);
+	else
+		udb_devmap_drop(ua);
+	return true;
+}
+
+/**
+ * udb_devmap_changed() - the snapshot's pages [@lo, @hi) are changing
+ * @buf: the buffer
+ * @lo: first page
+ * @hi: one past the last
+ *
+ * Widens every kept mapping's stale window; called before the importers
+ * are told, so that those that unmap at once let the old pages go then.
+ *
+ * Context: under the dma_resv lock, which protects the attachment list.
+ */
+void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
+			unsigned long hi)
+{
+	struct dma_buf_attachment *attach;
+	struct udb_devmap *dm;
+
+	dma_resv_assert_held(buf->dmabuf->resv);
+	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
+		dm = ((struct udb_attachment *)attach->priv)->devmap;
+		if (!dm)
+			continue;
+		if (dm->stale_lo >= dm->stale_hi) {
+			dm->stale_lo = lo;
+			dm->stale_hi = hi;
+		} else {
+			dm->stale_lo = min(dm->stale_lo, lo);
+			dm->stale_hi = max(dm->stale_hi, hi);
+		}
+	}
+}
+
+/**
+ * udb_devmap_trim_idle() - let go of replaced pages nobody maps any more
+ * @buf: the buffer
+ *
+ * For the kept mappings their importers had unmapped before (or while)
+ * being told of the change.
+ *
+ * Context: under the dma_resv lock, after udb_devmap_changed() and the
+ * notification.
+ */
+void udb_devmap_trim_idle(struct udb_buffer *buf)
+{
+	struct dma_buf_attachment *attach;
+	struct udb_devmap *dm;
+
+	dma_resv_assert_held(buf->dmabuf->resv);
+	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
+		dm = ((struct udb_attachment *)attach->priv)->devmap;
+		if (dm && !dm->in_use)
+			udb_devmap_trim(buf, dm);
+	}
+}
+
+/**
+ * udb_devmap_sync() - CPU syncs of the kept mappings in use
+ * @buf: the buffer
+ * @for_cpu: towards the CPU, else towards the devices
+ *
+ * Context: under the dma_resv lock.
+ */
+void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
+{
+	struct dma_buf_attachment *attach;
+	struct udb_devmap *dm;
+
+	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
+		dm = ((struct udb_attachment *)attach->priv)->devmap;
+		if (!dm || !dm->in_use)
+			continue;
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(dm->dev, &dm->sgt, dm->dir);
+		else
+			dma_sync_sgtable_for_device(dm->dev, &dm->sgt, dm->dir);
+	}
+}
+
+/**
+ * udb_devmap_release() - drop an attachment's kept mapping
+ * @ua: the attachment: being pinned (under the dma_resv lock) or detached
+ *	(off the attachment list already)
+ * @detach: the attachment goes away: drop the mapping even if the
+ *	importer never unmapped it
+ *
+ * Otherwise a mapping in use stays until its unmap, which drops it for a
+ * pinned attachment.
+ */
+void udb_devmap_release(struct udb_attachment *ua, bool detach)
+{
+	if (!ua->devmap)
+		return;
+	if (detach)
+		WARN_ON_ONCE(ua->devmap->in_use);	/* the core unmaps first */
+	else if (ua->devmap->in_use)
+		return;
+	udb_devmap_drop(ua);
+}
