@@ -265,7 +265,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 				enum dma_data_direction dir)
 {
 	struct udb_devmap *dm = ua->devmap;
-	bool patched = dm != NULL;
+	bool patched = !!dm;
 	long n;
 	int ret;
 
