@@ -383,7 +383,8 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
  * @buf: the buffer
  *
  * For the kept mappings their importers had unmapped before (or while)
- * being told of the change.
+ * being told of the change; all of an idle kept mapping goes once the
+ * snapshot is no longer kept with pins.
  *
  * Context: under the dma_resv lock, after udb_devmap_changed() and the
  * notification.
@@ -391,13 +392,22 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 void udb_devmap_trim_idle(struct udb_buffer *buf)
 {
 	struct dma_buf_attachment *attach;
-	struct udb_devmap *dm;
+	struct udb_attachment *ua;
+	bool pinned;
 
 	dma_resv_assert_held(buf->dmabuf->resv);
+	/* no longer a snapshot of pins (gone, or now write-tracked memory) */
+	mutex_lock(&buf->lock);
+	pinned = buf->kept && !buf->kept_refs;
+	mutex_unlock(&buf->lock);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
-		dm = ((struct udb_attachment *)attach->priv)->devmap;
-		if (dm && !dm->in_use)
-			udb_devmap_trim(buf, dm);
+		ua = attach->priv;
+		if (!ua->devmap || ua->devmap->in_use)
+			continue;
+		if (pinned)
+			udb_devmap_trim(buf, ua->devmap);
+		else
+			udb_devmap_drop(ua);
 	}
 }
 
