@@ -27,14 +27,20 @@
  *
  * Device writes: a mapping the device may have written (any direction but
  * DMA_TO_DEVICE) dirties its pages when it lets them go, as
- * unpin_user_pages_dirty_lock() does for a long-term pin. The pages kept
- * are anonymous, shmem or hugetlb memory (write-tracked file memory is
- * never long-term pinned), which nothing writes back while they are
- * pinned.
+ * unpin_user_pages_dirty_lock() does for a long-term pin. Writable kept
+ * pages are anonymous, shmem or hugetlb memory (write-tracked file memory is
+ * never long-term pinned), which reclaim leaves alone while the snapshot
+ * pins them; file pages reach this path only in read-only buffers, which
+ * devices never write. On 6.12 a kept page is held with a reference, and
+ * it is the snapshot's pin that keeps it pinned.
  *
  * Cost: DMA mappings are per page, so an IOMMU gives the importer one IOVA
- * per page instead of one range per table. CPU syncs cover the whole table
- * (they are no-ops where DMA is coherent).
+ * per page instead of one range per table, and a device keeps its IOMMU
+ * access to the kept pages (the snapshot's own) after it unmaps, until the
+ * next change or its detach. Devices that bounce through swiotlb (forced
+ * bouncing, or addressing limits) are not served this way: a kept mapping
+ * would hold their bounce slots for the attachment's lifetime. Syncs are
+ * per page and only where the device needs them (dma_dev_need_sync()).
  *
  * Locking: ua->devmap and its contents are under the dma_resv lock; the
  * snapshot is read under buf->lock, taken inside it. Pages are compared
@@ -45,6 +51,7 @@
 #include <linux/dma-resv.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 
 #include "compat.h"
 #include "udb_internal.h"
@@ -53,7 +60,7 @@
 /**
  * struct udb_devmap - an attachment's mapping of the snapshot, kept
  * @sgt: the table map_dma_buf() hands out, over @sgl
- * @dev: the importer's device
+ * @dev: the importer's device, referenced
  * @dir: the direction it is mapped with
  * @in_use: handed out and not unmapped yet
  * @written: the device may have written its pages (dirtied when let go)
@@ -62,6 +69,7 @@
  * @stale_hi: one past the last; the window is empty when @stale_lo >=
  *	@stale_hi
  * @drop: scratch bitmap, the entries udb_devmap_trim() lets go
+ * @held: entries holding a page
  * @npages: entries, the buffer's pages
  * @sgl: one entry per page
  */
@@ -75,6 +83,7 @@ struct udb_devmap {
 	unsigned long stale_lo;
 	unsigned long stale_hi;
 	unsigned long *drop;
+	unsigned long held;
 	unsigned long npages;
 	struct scatterlist sgl[] __counted_by(npages);
 };
@@ -88,11 +97,14 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 
 	if (npages > UINT_MAX)
 		return NULL;
-	dm = kvzalloc(struct_size(dm, sgl, npages), GFP_KERNEL);
+	/* sg_init_table() zeroes the entries */
+	dm = kvmalloc(struct_size(dm, sgl, npages), GFP_KERNEL_ACCOUNT);
 	if (!dm)
 		return NULL;
+	memset(dm, 0, sizeof(*dm));
 	dm->npages = npages;
-	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long), GFP_KERNEL);
+	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
+			    GFP_KERNEL_ACCOUNT);
 	if (!dm->drop) {
 		kvfree(dm);
 		return NULL;
@@ -103,7 +115,7 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	dm->sgt.sgl = dm->sgl;
 	dm->sgt.orig_nents = npages;
 	dm->sgt.nents = npages;
-	dm->dev = dev;
+	dm->dev = get_device(dev);
 	dm->dir = dir;
 	dm->stale_hi = npages;	/* every entry is to be filled */
 	return dm;
@@ -126,26 +138,32 @@ static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 	sg_assign_page(sg, NULL);
 	sg_dma_address(sg) = DMA_MAPPING_ERROR;
 	sg_dma_len(sg) = 0;
+	dm->held--;
 }
 
-static void udb_devmap_free(struct udb_devmap *dm)
+static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 {
 	unsigned long i;
 
-	for (i = 0; i < dm->npages; i++)
+	atomic_long_sub(dm->held, &buf->devmap_pages);
+	for (i = 0; i < dm->npages; i++) {
 		udb_devmap_put(dm, i);
+		if (!(i % 1024))
+			cond_resched();
+	}
+	put_device(dm->dev);
 	kvfree(dm->drop);
 	kvfree(dm);
 }
 
 /* Drop @ua's kept mapping. Under the dma_resv lock, or after the detach. */
-static void udb_devmap_drop(struct udb_attachment *ua)
+static void udb_devmap_drop(struct udb_buffer *buf, struct udb_attachment *ua)
 {
 	struct udb_devmap *dm = ua->devmap;
 
 	ua->devmap = NULL;
 	if (dm)
-		udb_devmap_free(dm);
+		udb_devmap_free(buf, dm);
 }
 
 /*
@@ -154,11 +172,12 @@ static void udb_devmap_drop(struct udb_attachment *ua)
  */
 static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 {
-	unsigned long i, lo = dm->stale_lo, hi = min(dm->stale_hi, dm->npages);
+	unsigned long i, held, lo = dm->stale_lo;
+	unsigned long hi = min(dm->stale_hi, dm->npages);
 	struct page *page;
 	bool any = false;
 
-	if (lo >= hi)
+	if (lo >= hi || !dm->held)
 		return;
 	mutex_lock(&buf->lock);
 	for (i = lo; i < hi; i++) {
@@ -171,11 +190,13 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 	mutex_unlock(&buf->lock);
 	if (!any)
 		return;
+	held = dm->held;
 	i = lo;
 	for_each_set_bit_from(i, dm->drop, hi) {
 		udb_devmap_put(dm, i);
 		__clear_bit(i, dm->drop);
 	}
+	atomic_long_sub(held - dm->held, &buf->devmap_pages);
 }
 
 /*
@@ -185,7 +206,7 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
  */
 static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
 {
-	unsigned long i, hi = min(dm->stale_hi, dm->npages);
+	unsigned long i, filled = 0, hi = min(dm->stale_hi, dm->npages);
 	struct scatterlist *sg;
 	struct page *page;
 	u32 state;
@@ -205,11 +226,15 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
 			continue;
 		page = buf->pages[i];
 		ret = page ? udb_page_hold(page) : -ENODEV;
-		if (!ret)
+		if (!ret) {
 			sg_set_page(sg, page, PAGE_SIZE, 0);
+			dm->held++;
+			filled++;
+		}
 	}
 	dm->generation = buf->generation;
 	mutex_unlock(&buf->lock);
+	atomic_long_add(filled, &buf->devmap_pages);
 
 	/* a STALE buffer nobody followed has no refresh queued yet */
 	if (state == USERPTR_DMABUF_STATE_STALE ||
@@ -233,7 +258,7 @@ static long udb_devmap_dma(struct udb_devmap *dm)
 		/*
 		 * Attachments map the same pages: DMA-API debug reports that
 		 * as overlapping mappings unless the map skips the CPU sync;
-		 * the whole table is synced explicitly instead.
+		 * udb_devmap_sync_dev() syncs the table instead.
 		 */
 		addr = dma_map_page_attrs(dm->dev, sg_page(sg), 0, PAGE_SIZE,
 					  dm->dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -241,11 +266,43 @@ static long udb_devmap_dma(struct udb_devmap *dm)
 			return -ENOMEM;
 		sg_dma_address(sg) = addr;
 		sg_dma_len(sg) = PAGE_SIZE;
-		n++;
+		if (!(++n % 1024))
+			cond_resched();
 	}
 	dm->stale_lo = 0;
 	dm->stale_hi = 0;
 	return n;
+}
+
+/*
+ * CPU syncs of the whole table, entry by entry: the entries were mapped
+ * with dma_map_page_attrs(), which the sg sync calls do not pair with
+ * (iommu-dma bounces only entries dma_map_sg() marked, DMA-API debug
+ * checks none). Reads no page pointer: on 6.12 with CONFIG_DMABUF_DEBUG
+ * the core scrambles them while the table is handed out.
+ */
+static void udb_devmap_sync_dev(struct udb_devmap *dm, bool for_cpu)
+{
+	unsigned long i;
+
+	if (!dma_dev_need_sync(dm->dev))
+		return;
+	for (i = 0; i < dm->npages; i++) {
+		dma_addr_t addr = sg_dma_address(&dm->sgl[i]);
+
+		if (for_cpu)
+			dma_sync_single_for_cpu(dm->dev, addr, PAGE_SIZE,
+						dm->dir);
+		else
+			dma_sync_single_for_device(dm->dev, addr, PAGE_SIZE,
+						   dm->dir);
+	}
+}
+
+/* Whether @dev may keep mappings: not if it bounces through swiotlb. */
+static bool udb_devmap_allowed(struct device *dev)
+{
+	return !dma_addressing_limited(dev) && !is_swiotlb_force_bounce(dev);
 }
 
 /**
@@ -272,40 +329,44 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 	if (dm && dm->in_use)
 		return NULL;
 	/* a hint, checked again under buf->lock: no table to find it out */
-	if (!READ_ONCE(buf->kept) || READ_ONCE(buf->kept_refs)) {
-		udb_devmap_drop(ua);
+	if (!READ_ONCE(buf->kept) || READ_ONCE(buf->kept_refs) ||
+	    !udb_devmap_allowed(dev)) {
+		udb_devmap_drop(buf, ua);
 		return NULL;
 	}
 	if (dm && (dm->dev != dev || dm->dir != dir)) {
-		udb_devmap_drop(ua);
+		udb_devmap_drop(buf, ua);
 		dm = NULL;
 		patched = false;
 	}
 	if (!dm) {
 		dm = udb_devmap_alloc(buf->npages, dev, dir);
 		if (!dm)
-			return ERR_PTR(-ENOMEM);
+			return NULL;	/* the per-call mapping may still fit */
 		ua->devmap = dm;
 	}
 	udb_devmap_trim(buf, dm);
 	ret = udb_devmap_fill(buf, dm);
-	if (ret == 1) {		/* a snapshot of references: never kept */
-		udb_devmap_drop(ua);
-		return NULL;
+	if (ret == 1 || ret == -ENODEV) {
+		/* a snapshot of references, or the owner is gone */
+		udb_devmap_drop(buf, ua);
+		return ret == 1 ? NULL : ERR_PTR(ret);
 	}
+	/* FAULT: kept; the failed pages were let go, the next map fills them */
 	n = ret ? ret : udb_devmap_dma(dm);
 	if (n < 0) {
-		udb_devmap_drop(ua);
+		if (n != ret)	/* a DMA mapping failed: start afresh next time */
+			udb_devmap_drop(buf, ua);
 		trace_udb_map(buf->ino, dev_name(dev), 0, 0, false, dir, n);
 		return ERR_PTR(n);
 	}
-	dma_sync_sgtable_for_device(dev, &dm->sgt, dir);
+	udb_devmap_sync_dev(dm, false);
 	dm->in_use = true;
 	WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + n);
 	if (patched)
 		WRITE_ONCE(buf->maps_patched, buf->maps_patched + 1);
-	trace_udb_map(buf->ino, dev_name(dev), dm->npages, dm->generation,
-		      false, dir, 0);
+	trace_udb_map(buf->ino, dev_name(dev), n, dm->generation, false, dir,
+		      0);
 	return &dm->sgt;
 }
 
@@ -331,7 +392,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	if (!dm || sgt != &dm->sgt)
 		return false;
 	trace_udb_unmap(buf->ino, dev_name(dm->dev), dm->generation);
-	dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
+	udb_devmap_sync_dev(dm, true);
 	dm->in_use = false;
 	if (dm->dir != DMA_TO_DEVICE)
 		dm->written = true;
@@ -342,7 +403,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	if (keep && !ua->pin_count)
 		udb_devmap_trim(buf, dm);
 	else
-		udb_devmap_drop(ua);
+		udb_devmap_drop(buf, ua);
 	return true;
 }
 
@@ -361,11 +422,13 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 			unsigned long hi)
 {
 	struct dma_buf_attachment *attach;
+	struct udb_attachment *ua;
 	struct udb_devmap *dm;
 
 	dma_resv_assert_held(buf->dmabuf->resv);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
-		dm = ((struct udb_attachment *)attach->priv)->devmap;
+		ua = attach->priv;
+		dm = ua->devmap;
 		if (!dm)
 			continue;
 		if (dm->stale_lo >= dm->stale_hi) {
@@ -407,7 +470,7 @@ void udb_devmap_trim_idle(struct udb_buffer *buf)
 		if (pinned)
 			udb_devmap_trim(buf, ua->devmap);
 		else
-			udb_devmap_drop(ua);
+			udb_devmap_drop(buf, ua);
 	}
 }
 
@@ -421,21 +484,19 @@ void udb_devmap_trim_idle(struct udb_buffer *buf)
 void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 {
 	struct dma_buf_attachment *attach;
-	struct udb_devmap *dm;
+	struct udb_attachment *ua;
 
+	dma_resv_assert_held(buf->dmabuf->resv);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
-		dm = ((struct udb_attachment *)attach->priv)->devmap;
-		if (!dm || !dm->in_use)
-			continue;
-		if (for_cpu)
-			dma_sync_sgtable_for_cpu(dm->dev, &dm->sgt, dm->dir);
-		else
-			dma_sync_sgtable_for_device(dm->dev, &dm->sgt, dm->dir);
+		ua = attach->priv;
+		if (ua->devmap && ua->devmap->in_use)
+			udb_devmap_sync_dev(ua->devmap, for_cpu);
 	}
 }
 
 /**
  * udb_devmap_release() - drop an attachment's kept mapping
+ * @buf: the buffer
  * @ua: the attachment: being pinned (under the dma_resv lock) or detached
  *	(off the attachment list already)
  * @detach: the attachment goes away: drop the mapping even if the
@@ -444,13 +505,14 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
  * Otherwise a mapping in use stays until its unmap, which drops it for a
  * pinned attachment.
  */
-void udb_devmap_release(struct udb_attachment *ua, bool detach)
+void udb_devmap_release(struct udb_buffer *buf, struct udb_attachment *ua,
+			bool detach)
 {
 	if (!ua->devmap)
 		return;
 	if (detach)
-		WARN_ON_ONCE(ua->devmap->in_use);	/* the core unmaps first */
+		WARN_ON_ONCE(ua->devmap->in_use);	/* importers unmap first */
 	else if (ua->devmap->in_use)
 		return;
-	udb_devmap_drop(ua);
+	udb_devmap_drop(buf, ua);
 }

@@ -199,7 +199,7 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
 	struct udb_attachment *ua = attach->priv;
 	struct udb_buffer *buf = dmabuf->priv;
 
-	udb_devmap_release(ua, true);
+	udb_devmap_release(buf, ua, true);
 	if (ua->pinset)
 		udb_pinset_put(ua->pinset);
 	else
@@ -239,7 +239,7 @@ static int udb_pin(struct dma_buf_attachment *attach)
 		if (ret)
 			return ret;
 		ua->resync = false;	/* it maps what it holds now */
-		udb_devmap_release(ua, false);
+		udb_devmap_release(attach->dmabuf->priv, ua, false);
 	}
 	ua->pin_count++;
 	return 0;
@@ -459,13 +459,14 @@ err_free:
 static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 			      struct sg_table *sgt, enum dma_data_direction dir)
 {
-	struct udb_mapping *m = container_of(sgt, struct udb_mapping, sgt);
 	struct udb_buffer *buf = attach->dmabuf->priv;
+	struct udb_mapping *m;
 	unsigned long i;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (udb_devmap_unmap(buf, attach->priv, sgt))
 		return;
+	m = container_of(sgt, struct udb_mapping, sgt);
 	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
 	dma_sync_sgtable_for_cpu(attach->dev, sgt, m->dir);

@@ -9,6 +9,8 @@
  *   udb_buffer.pin_lock -> udb_buffer.refresh_lock -> mmap_lock ->
  *   dma_resv -> udb_buffer.lock
  *
+ * plus dma_resv -> folio lock (pages let go after device writes are
+ * dirtied under dma_resv: unmap, vunmap, kept mappings),
  * and udb_buffer.lock is also taken inside the mmu notifier, so nothing may
  * allocate memory, wait for a fence or call into the mm while holding it.
  */
@@ -164,6 +166,7 @@ struct udb_pinset {
  *	dma_resv lock; debugfs)
  * @maps_patched: map_dma_buf() calls served by patching an attachment's
  *	kept mapping (under the dma_resv lock; debugfs)
+ * @devmap_pages: pages the kept mappings hold (debugfs)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
  *	lock)
@@ -230,6 +233,7 @@ struct udb_buffer {
 	struct list_head mappings;
 	u64 dma_map_pages;
 	u64 maps_patched;
+	atomic_long_t devmap_pages;
 	atomic_t mmaps;
 	struct page **vmap_pages;
 	void *vmap_vaddr;
@@ -356,7 +360,8 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 			unsigned long hi);
 void udb_devmap_trim_idle(struct udb_buffer *buf);
 void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu);
-void udb_devmap_release(struct udb_attachment *ua, bool detach);
+void udb_devmap_release(struct udb_buffer *buf, struct udb_attachment *ua,
+			bool detach);
 
 /* udb_dmabuf.c */
 int udb_dmabuf_export(struct udb_buffer *buf);

@@ -96,13 +96,19 @@ inline try_free(g) {
 	}
 }
 
+/* Drop one hold of generation g: never more than were taken. */
+inline put(g) {
+	assert(refs[g] > 0);
+	refs[g]--
+}
+
 /* Let go of an idle kept mapping's page if the snapshot replaced it. */
 inline trim() {
 	if
 #ifndef BUG_NO_TRIM
 	:: kept_gen != NONE && stale && kept_gen != snap_gen ->
 #ifndef BUG_NO_MAP_REF
-		refs[kept_gen]--;
+		put(kept_gen);
 #endif
 		try_free(kept_gen);
 		kept_gen = NONE
@@ -120,7 +126,7 @@ inline put_mapping(g, k) {
 		trim()
 	:: else ->
 #ifndef BUG_NO_MAP_REF
-		refs[g]--;
+		put(g);
 #endif
 		try_free(g)
 	fi
@@ -178,7 +184,7 @@ again:
 			unlock(buflock);
 			unlock(resv);
 #ifndef BUG_UNKEPT
-			refs[g]--;			/* unpin, retry */
+			put(g);			/* unpin, retry */
 #endif
 			try_free(g);
 			goto again
@@ -221,7 +227,7 @@ again:
 			unlock(resv);
 			/* the replaced pages' snapshot pins go after the publish */
 #ifndef BUG_UNKEPT
-			refs[old]--;
+			put(old);
 #endif
 			try_free(old)
 		fi
