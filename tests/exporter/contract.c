@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <linux/dma-buf.h>
+
 #include "common.h"
 #include "kselftest_harness.h"
 
@@ -813,6 +815,97 @@ TEST_F(contract, remap_after_a_page_change_maps_that_page_only)
 	free(p);
 	close(fd);
 	munmap(mem, len);
+}
+
+/*
+ * A kept mapping through the owner's munmap (FAULT: every kept page goes,
+ * maps fail, and once the range is mapped again the kept mapping is filled
+ * anew) and through the owner's exit (DEAD: the kept mapping goes whole).
+ */
+TEST_F(contract, kept_mapping_through_fault_and_owner_exit)
+{
+	const size_t npages = 64, len = npages * self->ps;
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW,
+	};
+	long long n = npages, base;
+	int fd, h, sv[2], status;
+	uint8_t *mem, *p;
+	pid_t pid;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	fill(mem, len, 31);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 31));
+	ASSERT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
+	base = debugfs_stat(fd, "dma_map_pages");
+
+	ASSERT_EQ(0, munmap(mem, len));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, fd));
+	EXPECT_EQ(0, stat_reach(fd, "kept_map_pages", 0))
+		TH_LOG("pages of an unmapped range are still held");
+	EXPECT_EQ(-EFAULT, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+
+	ASSERT_EQ(mem, mmap(mem, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	fill(mem, len, 32);
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 32)) TH_LOG("the re-mapped range is not what the device sees");
+	EXPECT_EQ(base + n, debugfs_stat(fd, "dma_map_pages"));
+	EXPECT_EQ(1, debugfs_stat(fd, "maps_patched"));
+	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	EXPECT_EQ(0, debugfs_stat(fd, "kept_map_pages"));
+	close(fd);
+	munmap(mem, len);
+
+	/* an owner that exits while the kept mapping holds its pages */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint8_t *m = map_anon(len);
+		char x;
+		int bfd;
+
+		if (!m)
+			_exit(10);
+		fill(m, len, 33);
+		bfd = udb_create(self->dev, m, len, 0);
+		if (bfd < 0 || send_fd(sv[1], bfd))
+			_exit(11);
+		_exit(read(sv[1], &x, 1) == 1 ? 0 : 12);
+	}
+	close(sv[1]);
+	fd = recv_fd(sv[0]);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 33));
+	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
+	ASSERT_EQ(1, write(sv[0], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	close(sv[0]);
+	EXPECT_EQ(USERPTR_DMABUF_STATE_DEAD, udb_settle(self->dev, fd));
+	EXPECT_EQ(0, stat_reach(fd, "kept_map_pages", 0))
+		TH_LOG("the kept mapping outlived its owner");
+	EXPECT_EQ(-ENODEV, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	close(fd);
+	free(p);
 }
 
 TEST_HARNESS_MAIN
