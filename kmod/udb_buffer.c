@@ -74,9 +74,6 @@
 #include "udb_internal.h"
 #include "udb_trace.h"
 
-/* Longest the notifier waits for device work before letting the CPU go on. */
-#define UDB_FENCE_WAIT_MS	5000
-
 /*
  * Postpone a refresh whose retries keep colliding with invalidations for
  * this long after its first full pass (the first pass itself may take as

@@ -273,13 +273,17 @@ struct udb_attachment {
 	struct udb_devmap *devmap;
 };
 
+/* Longest the notifier waits for device work before letting the CPU go on. */
+#define UDB_FENCE_WAIT_MS	5000
+
 /**
  * struct udb_mm - state shared by the buffers of one owner mm (udb_owner.c)
  * @node: in the module's table, keyed by @mm
  * @mm: the owner's mm (not referenced here: every buffer mmgrab()s it)
  * @ref: buffers using the entry (under the table's lock)
  * @stuck_until: jiffies until which the notifiers of this mm's buffers do
- *	not wait for device work, after one such wait timed out
+ *	not wait for device work, after one such wait timed out; before the
+ *	first, a time whose window lies in the past
  */
 struct udb_mm {
 	struct hlist_node node;

@@ -213,7 +213,13 @@ struct udb_mm *udb_mm_get(struct mm_struct *mm)
 	if (um) {
 		um->mm = mm;
 		um->ref = 1;
-		um->stuck_until = jiffies;
+		/*
+		 * No skip window yet: the window ends UDB_FENCE_WAIT_MS
+		 * before now (not now: a change in this very jiffy would
+		 * be in it and skip its wait).
+		 */
+		um->stuck_until = jiffies -
+				  msecs_to_jiffies(UDB_FENCE_WAIT_MS) - 1;
 		hash_add(udb_mms, &um->node, (unsigned long)mm);
 	}
 out:
