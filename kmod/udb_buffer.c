@@ -149,16 +149,17 @@ static bool udb_buffer_wanted(struct udb_buffer *buf)
  * Whether notifier calls of the owner's mm go ahead without waiting: the
  * mm is exiting (nobody will read its pages through the CPU again, and
  * every device mapping holds its pages), or one of its waits timed out
- * less than UDB_FENCE_WAIT_MS ago. jiffies may wrap: both ends count.
+ * less than UDB_FENCE_WAIT_MS ago (jiffies_64: no wrap, on 32-bit too).
  */
 static bool udb_skip_device_wait(struct udb_buffer *buf)
 {
-	unsigned long until = READ_ONCE(buf->umm->stuck_until);
+	u64 until = READ_ONCE(buf->umm->stuck_until);
 
 	if (!atomic_read(&buf->mm->mm_users))
 		return true;
-	return time_in_range(jiffies,
-			     until - msecs_to_jiffies(UDB_FENCE_WAIT_MS), until);
+	return time_in_range64(get_jiffies_64(),
+			       until - msecs_to_jiffies(UDB_FENCE_WAIT_MS),
+			       until);
 }
 
 /*
@@ -187,7 +188,7 @@ static bool udb_wait_device_work(struct udb_buffer *buf)
 				  msecs_to_jiffies(UDB_FENCE_WAIT_MS)) > 0)
 		return false;
 	WRITE_ONCE(um->stuck_until,
-		   jiffies + msecs_to_jiffies(UDB_FENCE_WAIT_MS));
+		   get_jiffies_64() + msecs_to_jiffies(UDB_FENCE_WAIT_MS));
 	pr_warn_ratelimited("userptr_dmabuf: pid %d: device work still running after %u ms while the CPU mapping changes\n",
 			    buf->owner_pid, UDB_FENCE_WAIT_MS);
 	return true;

@@ -70,6 +70,7 @@
  *	@stale_hi
  * @drop: scratch bitmap, the entries udb_devmap_trim() lets go
  * @held: entries holding a page
+ * @unbind: its devres entry on @dev
  * @npages: entries, the buffer's pages
  * @sgl: one entry per page
  */
@@ -84,9 +85,109 @@ struct udb_devmap {
 	unsigned long stale_hi;
 	unsigned long *drop;
 	unsigned long held;
+	struct udb_unbind *unbind;
 	unsigned long npages;
 	struct scatterlist sgl[] __counted_by(npages);
 };
+
+/**
+ * struct udb_unbind - a kept mapping's devres entry on the importer's device
+ * @ref: one for the kept mapping, one for the devres entry
+ * @dmabuf: the buffer's dma-buf, referenced: the entry may run after the
+ *	detach
+ * @ua: the attachment, while it has the kept mapping (under the dma_resv
+ *	lock)
+ *
+ * The importer's driver may unbind while still attached (DRM imports
+ * detach when the last GEM handle goes, after a hot-unplug): the device's
+ * devres entries are released before its DMA and IOMMU state goes, so the
+ * kept mapping goes then, and the attachment keeps no other.
+ */
+struct udb_unbind {
+	struct kref ref;
+	struct dma_buf *dmabuf;
+	struct udb_attachment *ua;
+};
+
+static void udb_unbind_free(struct kref *ref)
+{
+	struct udb_unbind *ub = container_of(ref, struct udb_unbind, ref);
+
+	dma_buf_put(ub->dmabuf);	/* fput(): never releases inline */
+	kfree(ub);
+}
+
+static void udb_unbind_release(struct device *dev, void *res)
+{
+	struct udb_unbind *ub = *(struct udb_unbind **)res;
+	struct dma_resv *resv = ub->dmabuf->resv;
+
+	dma_resv_lock(resv, NULL);
+	if (ub->ua) {
+		ub->ua->devmap_off = true;
+		udb_devmap_release(ub->dmabuf->priv, ub->ua, false);
+	}
+	dma_resv_unlock(resv);
+	kref_put(&ub->ref, udb_unbind_free);
+}
+
+static int udb_unbind_match(struct device *dev, void *res, void *data)
+{
+	return *(struct udb_unbind **)res == data;
+}
+
+/* Register the devres entry for @dm of @ua. Under the dma_resv lock. */
+static int udb_unbind_add(struct udb_devmap *dm, struct udb_buffer *buf,
+			  struct udb_attachment *ua)
+{
+	struct udb_unbind **res;
+	struct udb_unbind *ub;
+
+	ub = kzalloc(sizeof(*ub), GFP_KERNEL);
+	res = devres_alloc(udb_unbind_release, sizeof(*res), GFP_KERNEL);
+	if (!ub || !res) {
+		kfree(ub);
+		devres_free(res);
+		return -ENOMEM;
+	}
+	kref_init(&ub->ref);
+	kref_get(&ub->ref);
+	get_dma_buf(buf->dmabuf);
+	ub->dmabuf = buf->dmabuf;
+	ub->ua = ua;
+	*res = ub;
+	devres_add(dm->dev, res);
+	dm->unbind = ub;
+	return 0;
+}
+
+/* Undo udb_unbind_add(), unless the unbind took the entry already. */
+static void udb_unbind_del(struct udb_devmap *dm)
+{
+	struct udb_unbind *ub = dm->unbind;
+
+	if (!ub)
+		return;
+	ub->ua = NULL;
+	if (!devres_destroy(dm->dev, udb_unbind_release, udb_unbind_match, ub))
+		kref_put(&ub->ref, udb_unbind_free);
+	kref_put(&ub->ref, udb_unbind_free);
+}
+
+/* Entries scanned under one buf->lock hold, or handled between reschedules. */
+#define UDB_DEVMAP_CHUNK	1024
+
+/*
+ * The CPU syncs are explicit (udb_devmap_sync_dev()). Kept mappings of
+ * several attachments map the same cachelines for long: DMA-API debug
+ * need not count them as overlapping (7.x can say so).
+ */
+#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#define UDB_DEVMAP_DMA_ATTRS \
+	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_DEBUGGING_IGNORE_CACHELINES)
+#else
+#define UDB_DEVMAP_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
+#endif
 
 static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 					   struct device *dev,
@@ -97,14 +198,19 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 
 	if (npages > UINT_MAX)
 		return NULL;
-	/* sg_init_table() zeroes the entries */
-	dm = kvmalloc(struct_size(dm, sgl, npages), GFP_KERNEL_ACCOUNT);
+	/*
+	 * sg_init_table() zeroes the entries. Not charged to the caller's
+	 * memcg (often a kworker or a compositor, not the owner): the
+	 * per-call mappings are not either. A table too large to allocate
+	 * leaves the map to the per-call path.
+	 */
+	dm = kvmalloc(struct_size(dm, sgl, npages), GFP_KERNEL | __GFP_NOWARN);
 	if (!dm)
 		return NULL;
 	memset(dm, 0, sizeof(*dm));
 	dm->npages = npages;
 	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
-			    GFP_KERNEL_ACCOUNT);
+			    GFP_KERNEL | __GFP_NOWARN);
 	if (!dm->drop) {
 		kvfree(dm);
 		return NULL;
@@ -131,7 +237,7 @@ static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 		return;
 	if (sg_dma_address(sg) != DMA_MAPPING_ERROR)
 		dma_unmap_page_attrs(dm->dev, sg_dma_address(sg), PAGE_SIZE,
-				     dm->dir, DMA_ATTR_SKIP_CPU_SYNC);
+				     dm->dir, UDB_DEVMAP_DMA_ATTRS);
 	if (dm->written)
 		udb_dirty_page(page);
 	udb_page_release(page);
@@ -145,10 +251,11 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 {
 	unsigned long i;
 
+	udb_unbind_del(dm);
 	atomic_long_sub(dm->held, &buf->devmap_pages);
 	for (i = 0; i < dm->npages; i++) {
 		udb_devmap_put(dm, i);
-		if (!(i % 1024))
+		if (!(i % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
 	put_device(dm->dev);
@@ -156,7 +263,7 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 	kvfree(dm);
 }
 
-/* Drop @ua's kept mapping. Under the dma_resv lock, or after the detach. */
+/* Drop @ua's kept mapping. Under the dma_resv lock. */
 static void udb_devmap_drop(struct udb_buffer *buf, struct udb_attachment *ua)
 {
 	struct udb_devmap *dm = ua->devmap;
@@ -179,8 +286,18 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 
 	if (lo >= hi || !dm->held)
 		return;
-	mutex_lock(&buf->lock);
+	/*
+	 * In chunks: the notifier takes buf->lock too. A kept snapshot
+	 * changes only under the dma_resv lock, which the caller holds.
+	 */
 	for (i = lo; i < hi; i++) {
+		if (i == lo || !(i % UDB_DEVMAP_CHUNK)) {
+			if (i != lo) {
+				mutex_unlock(&buf->lock);
+				cond_resched();
+			}
+			mutex_lock(&buf->lock);
+		}
 		page = sg_page(&dm->sgl[i]);
 		if (page && page != buf->pages[i]) {
 			__set_bit(i, dm->drop);
@@ -195,6 +312,8 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 	for_each_set_bit_from(i, dm->drop, hi) {
 		udb_devmap_put(dm, i);
 		__clear_bit(i, dm->drop);
+		if (!((held - dm->held) % UDB_DEVMAP_CHUNK))
+			cond_resched();
 	}
 	atomic_long_sub(held - dm->held, &buf->devmap_pages);
 }
@@ -221,6 +340,11 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
 	else if (!buf->kept || buf->kept_refs)
 		ret = 1;
 	for (i = dm->stale_lo; !ret && i < hi; i++) {
+		if (i != dm->stale_lo && !(i % UDB_DEVMAP_CHUNK)) {
+			mutex_unlock(&buf->lock);	/* as in udb_devmap_trim() */
+			cond_resched();
+			mutex_lock(&buf->lock);
+		}
 		sg = &dm->sgl[i];
 		if (sg_page(sg))
 			continue;
@@ -261,12 +385,12 @@ static long udb_devmap_dma(struct udb_devmap *dm)
 		 * udb_devmap_sync_dev() syncs the table instead.
 		 */
 		addr = dma_map_page_attrs(dm->dev, sg_page(sg), 0, PAGE_SIZE,
-					  dm->dir, DMA_ATTR_SKIP_CPU_SYNC);
+					  dm->dir, UDB_DEVMAP_DMA_ATTRS);
 		if (dma_mapping_error(dm->dev, addr))
 			return -ENOMEM;
 		sg_dma_address(sg) = addr;
 		sg_dma_len(sg) = PAGE_SIZE;
-		if (!(++n % 1024))
+		if (!(++n % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
 	dm->stale_lo = 0;
@@ -296,6 +420,8 @@ static void udb_devmap_sync_dev(struct udb_devmap *dm, bool for_cpu)
 		else
 			dma_sync_single_for_device(dm->dev, addr, PAGE_SIZE,
 						   dm->dir);
+		if (!((i + 1) % UDB_DEVMAP_CHUNK))
+			cond_resched();
 	}
 }
 
@@ -330,7 +456,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		return NULL;
 	/* a hint, checked again under buf->lock: no table to find it out */
 	if (!READ_ONCE(buf->kept) || READ_ONCE(buf->kept_refs) ||
-	    !udb_devmap_allowed(dev)) {
+	    ua->devmap_off || !udb_devmap_allowed(dev)) {
 		udb_devmap_drop(buf, ua);
 		return NULL;
 	}
@@ -343,6 +469,10 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		dm = udb_devmap_alloc(buf->npages, dev, dir);
 		if (!dm)
 			return NULL;	/* the per-call mapping may still fit */
+		if (udb_unbind_add(dm, buf, ua)) {
+			udb_devmap_free(buf, dm);
+			return NULL;
+		}
 		ua->devmap = dm;
 	}
 	udb_devmap_trim(buf, dm);
@@ -353,12 +483,15 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		return ret == 1 ? NULL : ERR_PTR(ret);
 	}
 	/* FAULT: kept; the failed pages were let go, the next map fills them */
-	n = ret ? ret : udb_devmap_dma(dm);
+	if (ret) {
+		trace_udb_map(buf->ino, dev_name(dev), 0, 0, false, dir, ret);
+		return ERR_PTR(ret);
+	}
+	n = udb_devmap_dma(dm);
 	if (n < 0) {
-		if (n != ret)	/* a DMA mapping failed: start afresh next time */
-			udb_devmap_drop(buf, ua);
-		trace_udb_map(buf->ino, dev_name(dev), 0, 0, false, dir, n);
-		return ERR_PTR(n);
+		/* per-page IOVAs ran out sooner than a merged range would */
+		udb_devmap_drop(buf, ua);
+		return NULL;
 	}
 	udb_devmap_sync_dev(dm, false);
 	dm->in_use = true;
@@ -400,7 +533,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	keep = buf->kept && !buf->kept_refs &&
 	       buf->state != USERPTR_DMABUF_STATE_DEAD;
 	mutex_unlock(&buf->lock);
-	if (keep && !ua->pin_count)
+	if (keep && !ua->pin_count && !ua->devmap_off)
 		udb_devmap_trim(buf, dm);
 	else
 		udb_devmap_drop(buf, ua);
@@ -497,8 +630,9 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 /**
  * udb_devmap_release() - drop an attachment's kept mapping
  * @buf: the buffer
- * @ua: the attachment: being pinned (under the dma_resv lock) or detached
- *	(off the attachment list already)
+ * @ua: the attachment: being pinned or its device unbound (under the
+ *	dma_resv lock), or detached (off the attachment list already; this
+ *	takes the dma_resv lock)
  * @detach: the attachment goes away: drop the mapping even if the
  *	importer never unmapped it
  *
@@ -508,11 +642,26 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 void udb_devmap_release(struct udb_buffer *buf, struct udb_attachment *ua,
 			bool detach)
 {
+	struct dma_resv *resv = buf->dmabuf->resv;
+
 	if (!ua->devmap)
 		return;
-	if (detach)
-		WARN_ON_ONCE(ua->devmap->in_use);	/* importers unmap first */
-	else if (ua->devmap->in_use)
+	if (!detach) {
+		if (!ua->devmap->in_use)
+			udb_devmap_drop(buf, ua);
 		return;
-	udb_devmap_drop(buf, ua);
+	}
+	dma_resv_lock(resv, NULL);	/* against the unbind's devres entry */
+	/*
+	 * Importers unmap before they detach. One that did not may still
+	 * use the table (whose page pointers the 6.12 core scrambles while
+	 * it is handed out): leak it rather than unmap under a device.
+	 */
+	if (WARN_ON_ONCE(ua->devmap->in_use)) {
+		udb_unbind_del(ua->devmap);
+		ua->devmap = NULL;
+	} else {
+		udb_devmap_drop(buf, ua);
+	}
+	dma_resv_unlock(resv);
 }

@@ -263,6 +263,8 @@ struct udb_held {
  *	worker tells it to re-map (under the dma_resv lock)
  * @devmap: its mapping of the snapshot, kept across invalidations
  *	(udb_devmap.c; under the dma_resv lock)
+ * @devmap_off: keep no mapping: the importer's device was unbound (under
+ *	the dma_resv lock)
  */
 struct udb_attachment {
 	struct udb_pinset *pinset;
@@ -271,6 +273,7 @@ struct udb_attachment {
 	unsigned int pin_count;
 	bool resync;
 	struct udb_devmap *devmap;
+	bool devmap_off;
 };
 
 /* Longest the notifier waits for device work before letting the CPU go on. */
@@ -281,7 +284,7 @@ struct udb_attachment {
  * @node: in the module's table, keyed by @mm
  * @mm: the owner's mm (not referenced here: every buffer mmgrab()s it)
  * @ref: buffers using the entry (under the table's lock)
- * @stuck_until: jiffies until which the notifiers of this mm's buffers do
+ * @stuck_until: jiffies_64 until which the notifiers of this mm's buffers do
  *	not wait for device work, after one such wait timed out; before the
  *	first, a time whose window lies in the past
  */
@@ -289,7 +292,7 @@ struct udb_mm {
 	struct hlist_node node;
 	struct mm_struct *mm;
 	unsigned int ref;
-	unsigned long stuck_until;
+	u64 stuck_until;
 };
 
 /* udb_owner.c */

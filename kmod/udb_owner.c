@@ -218,7 +218,7 @@ struct udb_mm *udb_mm_get(struct mm_struct *mm)
 		 * before now (not now: a change in this very jiffy would
 		 * be in it and skip its wait).
 		 */
-		um->stuck_until = jiffies -
+		um->stuck_until = get_jiffies_64() -
 				  msecs_to_jiffies(UDB_FENCE_WAIT_MS) - 1;
 		hash_add(udb_mms, &um->node, (unsigned long)mm);
 	}
