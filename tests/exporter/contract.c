@@ -908,4 +908,63 @@ TEST_F(contract, kept_mapping_through_fault_and_owner_exit)
 	free(p);
 }
 
+/*
+ * An importer that unmaps late (a job still uses the mapping when the
+ * change is published) keeps the replaced page until that unmap: the
+ * kept mapping is in use meanwhile, so only the unmap lets the page go.
+ * Then the next map patches that page alone.
+ */
+TEST_F_TIMEOUT(contract, kept_mapping_lets_go_at_a_late_unmap, 60)
+{
+	const size_t npages = 64, len = npages * self->ps;
+	long long n = npages, base;
+	uint64_t id;
+	uint8_t *mem, *p;
+	int fd, h;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	if (geteuid())
+		SKIP(return, "needs root (module parameters)");
+	if (access("/sys/module/userptr_dmabuf/parameters/debug_refresh_delay_ms", W_OK))
+		SKIP(return, "not a test build of the module");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	fill(mem, len, 41);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	base = debugfs_stat(fd, "dma_map_pages");
+	ASSERT_EQ(n, base);
+
+	/* the refresh waits 1.5 s; a 4 s job on the mapping starts meanwhile */
+	ASSERT_EQ(0, udb_param_write("debug_refresh_delay_ms", 1500));
+	ASSERT_EQ(0, madvise(mem + 5 * self->ps, self->ps, MADV_DONTNEED));
+	memset(mem + 5 * self->ps, 0x60, self->ps);
+	usleep(100 * 1000);
+	ASSERT_EQ(0, submit_fill(self->imp, h, self->ps, 0x61, 4000, &id));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	udb_param_write("debug_refresh_delay_ms", 0);
+	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"))
+		TH_LOG("a page of a mapping still in use was let go");
+	EXPECT_EQ(0, job_wait(self->imp, id, 20000));
+	EXPECT_EQ(n - 1, stat_reach(fd, "kept_map_pages", n - 1))
+		TH_LOG("the replaced page outlived the late unmap");
+
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(self->ps, count_byte(mem, self->ps, 0x61)) TH_LOG("the job did not run");
+	EXPECT_EQ(self->ps, count_byte(p + 5 * self->ps, self->ps, 0x60));
+	EXPECT_EQ(0, memcmp(p, mem, len));
+	EXPECT_EQ(base + 1, debugfs_stat(fd, "dma_map_pages"));
+	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	free(p);
+	close(fd);
+	munmap(mem, len);
+}
+
 TEST_HARNESS_MAIN
