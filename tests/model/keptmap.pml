@@ -286,24 +286,41 @@ proctype importer()
 	:: n < 3 && !in_use ->
 		atomic {
 			if
+			:: kept && !dead && !exists ->
+				/* a new kept mapping: empty, its window the buffer */
+				exists = true;
+				stale_lo = 0; stale_hi = NP
+			:: else -> skip
+			fi;
+			if
 			:: exists && kept && !fault && !dead ->
-				/* udb_devmap_map(): trim, fill, hand out */
+				/* udb_devmap_map(): trim, fill the window, hand out */
 				trim();
-				i = 0;
+				i = stale_lo;
 				do
-				:: i < NP ->
+				:: i < stale_hi && i < NP ->
 					if
 					:: ent[i] == NONE -> ent[i] = snap[i]; refs[ent[i]]++
 					:: else -> skip
 					fi;
-					/* no stale entry is handed out */
-					assert(ent[i] == snap[i] && !freed[ent[i]]);
+					i++
+				:: else -> break
+				od;
+				i = 0;
+				do
+				:: i < NP ->
+					/* every entry, in the window or not, is the snapshot's */
+					assert(ent[i] != NONE && ent[i] == snap[i] &&
+					       !freed[ent[i]]);
 					i++
 				:: else -> break
 				od;
 				stale_lo = NP; stale_hi = 0;
 				in_use = true;
 				notified = false
+			:: exists && fault && !dead ->
+				/* a map while FAULT fails; the mapping stays, trimmed */
+				trim()
 			:: else -> skip	/* a per-call mapping or an error: not modelled */
 			fi
 		};
