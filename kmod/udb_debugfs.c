@@ -67,6 +67,7 @@ static int udb_stats_show(struct seq_file *m, void *unused)
 	mutex_unlock(&buf->lock);
 	seq_printf(m, "dma_map_pages: %llu\n", READ_ONCE(buf->dma_map_pages));
 	seq_printf(m, "maps_patched: %llu\n", READ_ONCE(buf->maps_patched));
+	seq_printf(m, "map_hold_pages: %llu\n", READ_ONCE(buf->map_hold_pages));
 	seq_printf(m, "kept_map_pages: %ld\n",
 		   atomic_long_read(&buf->devmap_pages));
 	seq_printf(m, "ranges: %u\n", info.nranges);

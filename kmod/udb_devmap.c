@@ -4,15 +4,21 @@
  *
  * A dynamic importer unmaps when told of a change and maps again before
  * its next use. Its mapping of the snapshot (struct udb_devmap, one per
- * attachment) outlives the unmap: the pages stay held and DMA-mapped, one
- * scatterlist entry per page, and the next map patches the entries the
- * snapshot changed since. A re-map after a one-page change of a large
- * buffer DMA-maps one page, not the buffer.
+ * attachment) outlives the unmap: one scatterlist entry per page, each
+ * holding its page, and the table DMA-mapped as a whole with
+ * dma_map_sgtable(), as importers expect (their dma_sync_sgtable_*() calls
+ * and DMA-API debug pair with it). The next map re-uses it: pages the
+ * snapshot did not change stay held, so a re-map after a one-page change
+ * of a large buffer holds and lets go of one page, not the buffer. A table
+ * whose pages did not change is handed out again as it is; one that
+ * changed is DMA-unmapped whole before any of its pages is let go and
+ * mapped whole again at the next map (a loop over the entries without an
+ * IOMMU; IOMMU work with one).
  *
  * Invariants, under the dma_resv lock:
- *  - An entry is empty (no page), held (a page held with udb_page_hold(),
- *    DMA_MAPPING_ERROR as its address) or mapped (DMA-mapped too).
- *  - Every entry outside [stale_lo, stale_hi) maps the snapshot's page.
+ *  - An entry is empty (no page) or holds its page (udb_page_hold()).
+ *    The table is DMA-mapped only while every entry holds a page.
+ *  - Every entry outside [stale_lo, stale_hi) holds the snapshot's page.
  *    Each change of a kept snapshot widens that window before importers
  *    are told (udb_devmap_changed(): the publish and the failed refresh,
  *    the only writers of a kept snapshot, both under the dma_resv lock).
@@ -34,17 +40,16 @@
  * devices never write. On 6.12 a kept page is held with a reference, and
  * it is the snapshot's pin that keeps it pinned.
  *
- * Cost: DMA mappings are per page, so an IOMMU gives the importer one IOVA
- * per page instead of one range per table, and a device keeps its IOMMU
- * access to the kept pages (the snapshot's own) after it unmaps, until the
- * next change or its detach. Devices that bounce through swiotlb (forced
- * bouncing, or addressing limits) are not served this way: a kept mapping
- * would hold their bounce slots for the attachment's lifetime. Syncs are
- * per page and only where the device needs them (dma_dev_need_sync()).
+ * A device keeps its DMA mapping of the kept pages (the snapshot's own)
+ * after it unmaps, until they change or it detaches or its driver
+ * unbinds. Devices that bounce through swiotlb (forced bouncing, or
+ * addressing limits) are not served this way: a kept table would hold
+ * their bounce slots for the attachment's lifetime.
  *
  * Locking: ua->devmap and its contents are under the dma_resv lock; the
  * snapshot is read under buf->lock, taken inside it. Pages are compared
- * and held under buf->lock, DMA-mapped and let go after it is dropped.
+ * and held under buf->lock; DMA calls and letting go come after it is
+ * dropped.
  */
 #include <linux/bitmap.h>
 #include <linux/dma-mapping.h>
@@ -63,6 +68,7 @@
  * @dev: the importer's device, referenced
  * @dir: the direction it is mapped with
  * @in_use: handed out and not unmapped yet
+ * @mapped: the table is DMA-mapped
  * @written: the device may have written its pages (dirtied when let go)
  * @generation: the snapshot's generation at the last map
  * @stale_lo: first page the snapshot may have changed since the last map
@@ -79,6 +85,7 @@ struct udb_devmap {
 	struct device *dev;
 	enum dma_data_direction dir;
 	bool in_use;
+	bool mapped;
 	bool written;
 	u64 generation;
 	unsigned long stale_lo;
@@ -178,9 +185,9 @@ static void udb_unbind_del(struct udb_devmap *dm)
 #define UDB_DEVMAP_CHUNK	1024
 
 /*
- * The CPU syncs are explicit (udb_devmap_sync_dev()). Kept mappings of
- * several attachments map the same cachelines for long: DMA-API debug
- * need not count them as overlapping (7.x can say so).
+ * The CPU syncs are explicit. Kept tables of several attachments map the
+ * same cachelines for long: DMA-API debug need not count them as
+ * overlapping (7.x can say so).
  */
 #ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
 #define UDB_DEVMAP_DMA_ATTRS \
@@ -194,7 +201,6 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 					   enum dma_data_direction dir)
 {
 	struct udb_devmap *dm;
-	unsigned long i;
 
 	if (npages > UINT_MAX)
 		return NULL;
@@ -216,8 +222,6 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 		return NULL;
 	}
 	sg_init_table(dm->sgl, npages);
-	for (i = 0; i < npages; i++)
-		sg_dma_address(&dm->sgl[i]) = DMA_MAPPING_ERROR;
 	dm->sgt.sgl = dm->sgl;
 	dm->sgt.orig_nents = npages;
 	dm->sgt.nents = npages;
@@ -227,7 +231,16 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	return dm;
 }
 
-/* Empty entry @i: DMA-unmap its page and let it go. */
+/* DMA-unmap the table, if it is mapped. */
+static void udb_devmap_unmap_dma(struct udb_devmap *dm)
+{
+	if (!dm->mapped)
+		return;
+	dma_unmap_sgtable(dm->dev, &dm->sgt, dm->dir, UDB_DEVMAP_DMA_ATTRS);
+	dm->mapped = false;
+}
+
+/* Empty entry @i: let its page go. The table is not DMA-mapped. */
 static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 {
 	struct scatterlist *sg = &dm->sgl[i];
@@ -235,15 +248,10 @@ static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 
 	if (!page)
 		return;
-	if (sg_dma_address(sg) != DMA_MAPPING_ERROR)
-		dma_unmap_page_attrs(dm->dev, sg_dma_address(sg), PAGE_SIZE,
-				     dm->dir, UDB_DEVMAP_DMA_ATTRS);
 	if (dm->written)
 		udb_dirty_page(page);
 	udb_page_release(page);
 	sg_assign_page(sg, NULL);
-	sg_dma_address(sg) = DMA_MAPPING_ERROR;
-	sg_dma_len(sg) = 0;
 	dm->held--;
 }
 
@@ -252,6 +260,7 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 	unsigned long i;
 
 	udb_unbind_del(dm);
+	udb_devmap_unmap_dma(dm);
 	atomic_long_sub(dm->held, &buf->devmap_pages);
 	for (i = 0; i < dm->npages; i++) {
 		udb_devmap_put(dm, i);
@@ -307,6 +316,7 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 	mutex_unlock(&buf->lock);
 	if (!any)
 		return;
+	udb_devmap_unmap_dma(dm);
 	held = dm->held;
 	i = lo;
 	for_each_set_bit_from(i, dm->drop, hi) {
@@ -323,7 +333,8 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
  * the snapshot is kept with pins. Return: 1 when it is not (the caller maps
  * per call), 0, or the buffer's errno (FAULT, DEAD).
  */
-static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
+static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
+			   unsigned long *filledp)
 {
 	unsigned long i, filled = 0, hi = min(dm->stale_hi, dm->npages);
 	struct scatterlist *sg;
@@ -359,70 +370,13 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm)
 	dm->generation = buf->generation;
 	mutex_unlock(&buf->lock);
 	atomic_long_add(filled, &buf->devmap_pages);
+	*filledp = filled;
 
 	/* a STALE buffer nobody followed has no refresh queued yet */
 	if (state == USERPTR_DMABUF_STATE_STALE ||
 	    state == USERPTR_DMABUF_STATE_FAULT)
 		udb_queue_refresh(buf);
 	return ret;
-}
-
-/* DMA-map the held entries of the stale window. Return: how many, or -errno. */
-static long udb_devmap_dma(struct udb_devmap *dm)
-{
-	unsigned long i, hi = min(dm->stale_hi, dm->npages);
-	struct scatterlist *sg;
-	dma_addr_t addr;
-	long n = 0;
-
-	for (i = dm->stale_lo; i < hi; i++) {
-		sg = &dm->sgl[i];
-		if (sg_dma_address(sg) != DMA_MAPPING_ERROR)
-			continue;
-		/*
-		 * Attachments map the same pages: DMA-API debug reports that
-		 * as overlapping mappings unless the map skips the CPU sync;
-		 * udb_devmap_sync_dev() syncs the table instead.
-		 */
-		addr = dma_map_page_attrs(dm->dev, sg_page(sg), 0, PAGE_SIZE,
-					  dm->dir, UDB_DEVMAP_DMA_ATTRS);
-		if (dma_mapping_error(dm->dev, addr))
-			return -ENOMEM;
-		sg_dma_address(sg) = addr;
-		sg_dma_len(sg) = PAGE_SIZE;
-		if (!(++n % UDB_DEVMAP_CHUNK))
-			cond_resched();
-	}
-	dm->stale_lo = 0;
-	dm->stale_hi = 0;
-	return n;
-}
-
-/*
- * CPU syncs of the whole table, entry by entry: the entries were mapped
- * with dma_map_page_attrs(), which the sg sync calls do not pair with
- * (iommu-dma bounces only entries dma_map_sg() marked, DMA-API debug
- * checks none). Reads no page pointer: on 6.12 with CONFIG_DMABUF_DEBUG
- * the core scrambles them while the table is handed out.
- */
-static void udb_devmap_sync_dev(struct udb_devmap *dm, bool for_cpu)
-{
-	unsigned long i;
-
-	if (!dma_dev_need_sync(dm->dev))
-		return;
-	for (i = 0; i < dm->npages; i++) {
-		dma_addr_t addr = sg_dma_address(&dm->sgl[i]);
-
-		if (for_cpu)
-			dma_sync_single_for_cpu(dm->dev, addr, PAGE_SIZE,
-						dm->dir);
-		else
-			dma_sync_single_for_device(dm->dev, addr, PAGE_SIZE,
-						   dm->dir);
-		if (!((i + 1) % UDB_DEVMAP_CHUNK))
-			cond_resched();
-	}
 }
 
 /* Whether @dev may keep mappings: not if it bounces through swiotlb. */
@@ -449,7 +403,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 {
 	struct udb_devmap *dm = ua->devmap;
 	bool patched = !!dm;
-	long n;
+	unsigned long filled;
 	int ret;
 
 	if (dm && dm->in_use)
@@ -476,7 +430,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		ua->devmap = dm;
 	}
 	udb_devmap_trim(buf, dm);
-	ret = udb_devmap_fill(buf, dm);
+	ret = udb_devmap_fill(buf, dm, &filled);
 	if (ret == 1 || ret == -ENODEV) {
 		/* a snapshot of references, or the owner is gone */
 		udb_devmap_drop(buf, ua);
@@ -487,19 +441,24 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		trace_udb_map(buf->ino, dev_name(dev), 0, 0, false, dir, ret);
 		return ERR_PTR(ret);
 	}
-	n = udb_devmap_dma(dm);
-	if (n < 0) {
-		/* per-page IOVAs ran out sooner than a merged range would */
-		udb_devmap_drop(buf, ua);
-		return NULL;
+	dm->stale_lo = 0;
+	dm->stale_hi = 0;
+	if (!dm->mapped) {
+		if (dma_map_sgtable(dev, &dm->sgt, dir, UDB_DEVMAP_DMA_ATTRS)) {
+			/* the per-call mapping may still fit */
+			udb_devmap_drop(buf, ua);
+			return NULL;
+		}
+		dm->mapped = true;
+		WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + dm->npages);
 	}
-	udb_devmap_sync_dev(dm, false);
+	dma_sync_sgtable_for_device(dev, &dm->sgt, dir);
 	dm->in_use = true;
-	WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + n);
+	WRITE_ONCE(buf->map_hold_pages, buf->map_hold_pages + filled);
 	if (patched)
 		WRITE_ONCE(buf->maps_patched, buf->maps_patched + 1);
-	trace_udb_map(buf->ino, dev_name(dev), n, dm->generation, false, dir,
-		      0);
+	trace_udb_map(buf->ino, dev_name(dev), dm->npages, dm->generation,
+		      false, dir, 0);
 	return &dm->sgt;
 }
 
@@ -525,7 +484,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	if (!dm || sgt != &dm->sgt)
 		return false;
 	trace_udb_unmap(buf->ino, dev_name(dm->dev), dm->generation);
-	udb_devmap_sync_dev(dm, true);
+	dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
 	dm->in_use = false;
 	if (dm->dir != DMA_TO_DEVICE)
 		dm->written = true;
@@ -618,12 +577,18 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 {
 	struct dma_buf_attachment *attach;
 	struct udb_attachment *ua;
+	struct udb_devmap *dm;
 
 	dma_resv_assert_held(buf->dmabuf->resv);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
-		if (ua->devmap && ua->devmap->in_use)
-			udb_devmap_sync_dev(ua->devmap, for_cpu);
+		dm = ua->devmap;
+		if (!dm || !dm->in_use)
+			continue;
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(dm->dev, &dm->sgt, dm->dir);
+		else
+			dma_sync_sgtable_for_device(dm->dev, &dm->sgt, dm->dir);
 	}
 }
 

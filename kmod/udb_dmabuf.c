@@ -434,6 +434,7 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	m->dir = dir;
 	list_add(&m->node, &buf->mappings);
 	WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + m->npages);
+	WRITE_ONCE(buf->map_hold_pages, buf->map_hold_pages + m->npages);
 	trace_udb_map(buf->ino, dev_name(attach->dev), m->npages,
 		      m->generation, !!ua->pinset, dir, 0);
 	return &m->sgt;

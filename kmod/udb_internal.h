@@ -166,6 +166,9 @@ struct udb_pinset {
  *	dma_resv lock; debugfs)
  * @maps_patched: map_dma_buf() calls served by patching an attachment's
  *	kept mapping (under the dma_resv lock; debugfs)
+ * @map_hold_pages: pages map_dma_buf() took a hold on, all of them for a
+ *	per-call mapping, the changed ones for a kept one (under the dma_resv
+ *	lock; debugfs)
  * @devmap_pages: pages the kept mappings hold (debugfs)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
@@ -233,6 +236,7 @@ struct udb_buffer {
 	struct list_head mappings;
 	u64 dma_map_pages;
 	u64 maps_patched;
+	u64 map_hold_pages;
 	atomic_long_t devmap_pages;
 	atomic_t mmaps;
 	struct page **vmap_pages;

@@ -723,8 +723,9 @@ static int change_page(int dev, int fd, uint8_t *mem, size_t ps, size_t idx,
 
 /*
  * A dynamic importer re-maps after every change of the snapshot. The
- * re-map after a one-page change DMA-maps that page only: the attachment's
- * previous mapping is kept across the invalidation and patched. It serves
+ * re-map after a one-page change takes that page only: the attachment's
+ * previous mapping is kept across the invalidation and patched (its
+ * table is DMA-mapped again as a whole). It serves
  * the new page and the old ones around it, device writes through it reach
  * the owner, a replaced page is let go once the importer has unmapped (at
  * its unmap, or at the notification when it had unmapped already: the
@@ -758,8 +759,8 @@ TEST_F(contract, remap_after_a_page_change_maps_that_page_only)
 	ASSERT_GE(h, 0);
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, &c));
 	EXPECT_EQ(-1, check(p, len, 21));
-	base = debugfs_stat(fd, "dma_map_pages");
-	ASSERT_EQ(n, base) TH_LOG("debugfs dma_map_pages");
+	base = debugfs_stat(fd, "map_hold_pages");
+	ASSERT_EQ(n, base) TH_LOG("debugfs map_hold_pages");
 	ASSERT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
 	/* the snapshot and the mapping each pin every page (7.x) */
 	mapped = pins_held();
@@ -779,8 +780,8 @@ TEST_F(contract, remap_after_a_page_change_maps_that_page_only)
 		ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, &c));
 		EXPECT_EQ(k + 2ULL, c.maps);
 		EXPECT_EQ(0, memcmp(p, mem, len)) TH_LOG("the device does not see the owner's memory");
-		EXPECT_EQ(base + k + 1, debugfs_stat(fd, "dma_map_pages"))
-			TH_LOG("re-map %u DMA-mapped more than the changed page", k + 1);
+		EXPECT_EQ(base + k + 1, debugfs_stat(fd, "map_hold_pages"))
+			TH_LOG("re-map %u took more than the changed page", k + 1);
 		EXPECT_EQ(k + 1LL, debugfs_stat(fd, "maps_patched"));
 		EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
 		if (pins >= 0)
@@ -799,7 +800,7 @@ TEST_F(contract, remap_after_a_page_change_maps_that_page_only)
 		EXPECT_EQ(pins - 2, pins_held_reach(pins - 2));
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, &c));
 	EXPECT_EQ(0, memcmp(p, mem, len));
-	EXPECT_EQ(base + 5, debugfs_stat(fd, "dma_map_pages"));
+	EXPECT_EQ(base + 5, debugfs_stat(fd, "map_hold_pages"));
 	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
 
 	/* device writes through the patched mapping reach every page */
@@ -847,7 +848,7 @@ TEST_F(contract, kept_mapping_through_fault_and_owner_exit)
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
 	EXPECT_EQ(-1, check(p, len, 31));
 	ASSERT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
-	base = debugfs_stat(fd, "dma_map_pages");
+	base = debugfs_stat(fd, "map_hold_pages");
 
 	ASSERT_EQ(0, munmap(mem, len));
 	EXPECT_EQ(USERPTR_DMABUF_STATE_FAULT, udb_settle(self->dev, fd));
@@ -862,7 +863,7 @@ TEST_F(contract, kept_mapping_through_fault_and_owner_exit)
 	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
 	EXPECT_EQ(-1, check(p, len, 32)) TH_LOG("the re-mapped range is not what the device sees");
-	EXPECT_EQ(base + n, debugfs_stat(fd, "dma_map_pages"));
+	EXPECT_EQ(base + n, debugfs_stat(fd, "map_hold_pages"));
 	EXPECT_EQ(1, debugfs_stat(fd, "maps_patched"));
 	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
 	EXPECT_EQ(0, imp_detach(self->imp, h));
@@ -938,7 +939,7 @@ TEST_F_TIMEOUT(contract, kept_mapping_lets_go_at_a_late_unmap, 60)
 	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
 	ASSERT_GE(h, 0);
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
-	base = debugfs_stat(fd, "dma_map_pages");
+	base = debugfs_stat(fd, "map_hold_pages");
 	ASSERT_EQ(n, base);
 
 	/* the refresh waits 1.5 s; a 4 s job on the mapping starts meanwhile */
@@ -959,7 +960,7 @@ TEST_F_TIMEOUT(contract, kept_mapping_lets_go_at_a_late_unmap, 60)
 	EXPECT_EQ(self->ps, count_byte(mem, self->ps, 0x61)) TH_LOG("the job did not run");
 	EXPECT_EQ(self->ps, count_byte(p + 5 * self->ps, self->ps, 0x60));
 	EXPECT_EQ(0, memcmp(p, mem, len));
-	EXPECT_EQ(base + 1, debugfs_stat(fd, "dma_map_pages"));
+	EXPECT_EQ(base + 1, debugfs_stat(fd, "map_hold_pages"));
 	EXPECT_EQ(n, debugfs_stat(fd, "kept_map_pages"));
 	EXPECT_EQ(0, imp_detach(self->imp, h));
 	free(p);
