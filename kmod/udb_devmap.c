@@ -6,14 +6,14 @@
  * its next use. Its mapping of the snapshot (struct udb_devmap, one per
  * attachment) outlives the unmap: one scatterlist entry per page, each
  * holding its page, and the table DMA-mapped as a whole with
- * dma_map_sgtable(), as importers expect (their dma_sync_sgtable_*() calls
- * and DMA-API debug pair with it). The next map re-uses it: pages the
+ * dma_map_sgtable(), like every table this exporter hands out. The next
+ * map re-uses it: pages the
  * snapshot did not change stay held, so a re-map after a one-page change
  * of a large buffer holds and lets go of one page, not the buffer. A table
  * whose pages did not change is handed out again as it is; one that
  * changed is DMA-unmapped whole before any of its pages is let go and
  * mapped whole again at the next map (a loop over the entries without an
- * IOMMU; IOMMU work with one).
+ * IOMMU; IOMMU work with one; one call, so no reschedule inside it).
  *
  * Invariants, under the dma_resv lock:
  *  - An entry is empty (no page) or holds its page (udb_page_hold()).
@@ -42,9 +42,10 @@
  *
  * A device keeps its DMA mapping of the kept pages (the snapshot's own)
  * after it unmaps, until they change or it detaches or its driver
- * unbinds. Devices that bounce through swiotlb (forced bouncing, or
- * addressing limits) are not served this way: a kept table would hold
- * their bounce slots for the attachment's lifetime.
+ * unbinds. Devices that bounce through swiotlb (forced bouncing,
+ * addressing limits, iommu-dma's bouncing of untrusted devices) are not
+ * served this way: a kept table would hold their bounce slots for the
+ * attachment's lifetime.
  *
  * Locking: ua->devmap and its contents are under the dma_resv lock; the
  * snapshot is read under buf->lock, taken inside it. Pages are compared
@@ -69,6 +70,8 @@
  * @dir: the direction it is mapped with
  * @in_use: handed out and not unmapped yet
  * @mapped: the table is DMA-mapped
+ * @unbound: the device's driver unbound while the table was in use: its
+ *	DMA state is gone, the table is never DMA-unmapped or synced again
  * @written: the device may have written its pages (dirtied when let go)
  * @generation: the snapshot's generation at the last map
  * @stale_lo: first page the snapshot may have changed since the last map
@@ -86,6 +89,7 @@ struct udb_devmap {
 	enum dma_data_direction dir;
 	bool in_use;
 	bool mapped;
+	bool unbound;
 	bool written;
 	u64 generation;
 	unsigned long stale_lo;
@@ -107,8 +111,10 @@ struct udb_devmap {
  *
  * The importer's driver may unbind while still attached (DRM imports
  * detach when the last GEM handle goes, after a hot-unplug): the device's
- * devres entries are released before its DMA and IOMMU state goes, so the
- * kept mapping goes then, and the attachment keeps no other.
+ * devres entries are released before its DMA ops are torn down and before
+ * its IOMMU state goes, so an idle kept mapping goes then, and the
+ * attachment keeps no other. One still in use then is left to its unmap,
+ * which can no longer DMA-unmap it: it is leaked (with a warning).
  */
 struct udb_unbind {
 	struct kref ref;
@@ -132,6 +138,8 @@ static void udb_unbind_release(struct device *dev, void *res)
 	dma_resv_lock(resv, NULL);
 	if (ub->ua) {
 		ub->ua->devmap_off = true;
+		if (ub->ua->devmap && ub->ua->devmap->in_use)
+			ub->ua->devmap->unbound = true;
 		udb_devmap_release(ub->dmabuf->priv, ub->ua, false);
 	}
 	dma_resv_unlock(resv);
@@ -184,25 +192,13 @@ static void udb_unbind_del(struct udb_devmap *dm)
 /* Entries scanned under one buf->lock hold, or handled between reschedules. */
 #define UDB_DEVMAP_CHUNK	1024
 
-/*
- * The CPU syncs are explicit. Kept tables of several attachments map the
- * same cachelines for long: DMA-API debug need not count them as
- * overlapping (7.x can say so).
- */
-#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
-#define UDB_DEVMAP_DMA_ATTRS \
-	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_DEBUGGING_IGNORE_CACHELINES)
-#else
-#define UDB_DEVMAP_DMA_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
-#endif
-
 static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 					   struct device *dev,
 					   enum dma_data_direction dir)
 {
 	struct udb_devmap *dm;
 
-	if (npages > UINT_MAX)
+	if (npages > INT_MAX)	/* dma_map_sg() counts entries in an int */
 		return NULL;
 	/*
 	 * sg_init_table() zeroes the entries. Not charged to the caller's
@@ -236,7 +232,7 @@ static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 {
 	if (!dm->mapped)
 		return;
-	dma_unmap_sgtable(dm->dev, &dm->sgt, dm->dir, UDB_DEVMAP_DMA_ATTRS);
+	dma_unmap_sgtable(dm->dev, &dm->sgt, dm->dir, UDB_DMA_MAP_ATTRS);
 	dm->mapped = false;
 }
 
@@ -280,6 +276,21 @@ static void udb_devmap_drop(struct udb_buffer *buf, struct udb_attachment *ua)
 	ua->devmap = NULL;
 	if (dm)
 		udb_devmap_free(buf, dm);
+}
+
+/*
+ * Forget @ua's kept mapping without any DMA call or page release: its
+ * device can no longer be trusted with them (unmapped after its unbind, or
+ * never unmapped before the detach). Its pages stay held for good.
+ */
+static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
+{
+	struct udb_devmap *dm = ua->devmap;
+
+	udb_unbind_del(dm);
+	dm->unbind = NULL;
+	atomic_long_sub(dm->held, &buf->devmap_pages);
+	ua->devmap = NULL;
 }
 
 /*
@@ -403,7 +414,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 {
 	struct udb_devmap *dm = ua->devmap;
 	bool patched = !!dm;
-	unsigned long filled;
+	unsigned long filled, mapped_now = 0;
 	int ret;
 
 	if (dm && dm->in_use)
@@ -444,20 +455,26 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 	dm->stale_lo = 0;
 	dm->stale_hi = 0;
 	if (!dm->mapped) {
-		if (dma_map_sgtable(dev, &dm->sgt, dir, UDB_DEVMAP_DMA_ATTRS)) {
+		if (dma_map_sgtable(dev, &dm->sgt, dir, UDB_DMA_MAP_ATTRS)) {
 			/* the per-call mapping may still fit */
 			udb_devmap_drop(buf, ua);
 			return NULL;
 		}
 		dm->mapped = true;
-		WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + dm->npages);
+		/* iommu-dma bounces untrusted devices' pages: not kept */
+		if (sg_dma_is_swiotlb(dm->sgt.sgl)) {
+			udb_devmap_drop(buf, ua);
+			return NULL;
+		}
+		mapped_now = dm->npages;
+		WRITE_ONCE(buf->dma_map_pages, buf->dma_map_pages + mapped_now);
 	}
 	dma_sync_sgtable_for_device(dev, &dm->sgt, dir);
 	dm->in_use = true;
 	WRITE_ONCE(buf->map_hold_pages, buf->map_hold_pages + filled);
 	if (patched)
 		WRITE_ONCE(buf->maps_patched, buf->maps_patched + 1);
-	trace_udb_map(buf->ino, dev_name(dev), dm->npages, dm->generation,
+	trace_udb_map(buf->ino, dev_name(dev), mapped_now, dm->generation,
 		      false, dir, 0);
 	return &dm->sgt;
 }
@@ -484,6 +501,10 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	if (!dm || sgt != &dm->sgt)
 		return false;
 	trace_udb_unmap(buf->ino, dev_name(dm->dev), dm->generation);
+	if (WARN_ON_ONCE(dm->unbound)) {	/* unmapped after its unbind */
+		udb_devmap_leak(buf, ua);
+		return true;
+	}
 	dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
 	dm->in_use = false;
 	if (dm->dir != DMA_TO_DEVICE)
@@ -583,12 +604,46 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
 		dm = ua->devmap;
-		if (!dm || !dm->in_use)
-			continue;
-		if (for_cpu)
-			dma_sync_sgtable_for_cpu(dm->dev, &dm->sgt, dm->dir);
-		else
-			dma_sync_sgtable_for_device(dm->dev, &dm->sgt, dm->dir);
+		if (dm && dm->in_use && !dm->unbound)
+			udb_sync_handed_out(dm->dev, &dm->sgt, dm->dir, for_cpu);
+	}
+}
+
+/**
+ * udb_sync_handed_out() - CPU syncs of a table an importer holds
+ * @dev: the importer's device
+ * @sgt: a dma_map_sgtable() result handed out by map_dma_buf()
+ * @dir: its direction
+ * @for_cpu: towards the CPU, else towards the device
+ *
+ * Page by page through the DMA addresses, never through the table's page
+ * pointers: the 6.12 core scrambles those while the table is handed out
+ * (CONFIG_DMABUF_DEBUG), and a merged IOVA segment is not physically
+ * contiguous. Only where the device needs syncs at all.
+ *
+ * Context: under the dma_resv lock; may sleep.
+ */
+void udb_sync_handed_out(struct device *dev, struct sg_table *sgt,
+			 enum dma_data_direction dir, bool for_cpu)
+{
+	struct scatterlist *sg;
+	unsigned long done = 0;
+	unsigned int i, off;
+	dma_addr_t addr;
+
+	if (!dma_dev_need_sync(dev))
+		return;
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		for (off = 0; off < sg_dma_len(sg); off += PAGE_SIZE) {
+			addr = sg_dma_address(sg) + off;
+			if (for_cpu)
+				dma_sync_single_for_cpu(dev, addr, PAGE_SIZE, dir);
+			else
+				dma_sync_single_for_device(dev, addr, PAGE_SIZE,
+							   dir);
+			if (!(++done % UDB_DEVMAP_CHUNK))
+				cond_resched();
+		}
 	}
 }
 
@@ -609,24 +664,21 @@ void udb_devmap_release(struct udb_buffer *buf, struct udb_attachment *ua,
 {
 	struct dma_resv *resv = buf->dmabuf->resv;
 
-	if (!ua->devmap)
-		return;
 	if (!detach) {
-		if (!ua->devmap->in_use)
+		if (ua->devmap && !ua->devmap->in_use)
 			udb_devmap_drop(buf, ua);
 		return;
 	}
-	dma_resv_lock(resv, NULL);	/* against the unbind's devres entry */
+	/* against the unbind's devres entry, which may drop it meanwhile */
+	dma_resv_lock(resv, NULL);
 	/*
 	 * Importers unmap before they detach. One that did not may still
 	 * use the table (whose page pointers the 6.12 core scrambles while
 	 * it is handed out): leak it rather than unmap under a device.
 	 */
-	if (WARN_ON_ONCE(ua->devmap->in_use)) {
-		udb_unbind_del(ua->devmap);
-		ua->devmap = NULL;
-	} else {
+	if (ua->devmap && WARN_ON_ONCE(ua->devmap->in_use))
+		udb_devmap_leak(buf, ua);
+	else
 		udb_devmap_drop(buf, ua);
-	}
 	dma_resv_unlock(resv);
 }

@@ -424,8 +424,7 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	 * as overlapping mappings unless the map skips the CPU sync: sync
 	 * explicitly instead, as drm_gem_map_dma_buf() does.
 	 */
-	ret = dma_map_sgtable(attach->dev, &m->sgt, dir,
-			      DMA_ATTR_SKIP_CPU_SYNC);
+	ret = dma_map_sgtable(attach->dev, &m->sgt, dir, UDB_DMA_MAP_ATTRS);
 	if (ret)
 		goto err_sgt;
 	dma_sync_sgtable_for_device(attach->dev, &m->sgt, dir);
@@ -471,7 +470,7 @@ static void udb_unmap_dma_buf(struct dma_buf_attachment *attach,
 	trace_udb_unmap(buf->ino, dev_name(attach->dev), m->generation);
 	list_del(&m->node);
 	dma_sync_sgtable_for_cpu(attach->dev, sgt, m->dir);
-	dma_unmap_sgtable(attach->dev, sgt, m->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	dma_unmap_sgtable(attach->dev, sgt, m->dir, UDB_DMA_MAP_ATTRS);
 	if (m->dir != DMA_TO_DEVICE) {
 		for (i = 0; i < m->npages; i++)
 			udb_dirty_page(m->pages[i]);
@@ -520,12 +519,8 @@ static int udb_sync_mappings(struct dma_buf *dmabuf, bool for_cpu)
 	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
 	if (ret)
 		return ret;
-	list_for_each_entry(m, &buf->mappings, node) {
-		if (for_cpu)
-			dma_sync_sgtable_for_cpu(m->dev, &m->sgt, m->dir);
-		else
-			dma_sync_sgtable_for_device(m->dev, &m->sgt, m->dir);
-	}
+	list_for_each_entry(m, &buf->mappings, node)
+		udb_sync_handed_out(m->dev, &m->sgt, m->dir, for_cpu);
 	udb_devmap_sync(buf, for_cpu);
 	dma_resv_unlock(dmabuf->resv);
 	return 0;

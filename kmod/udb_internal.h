@@ -19,6 +19,7 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
+#include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
@@ -164,8 +165,8 @@ struct udb_pinset {
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
  * @dma_map_pages: pages DMA-mapped by map_dma_buf() so far (under the
  *	dma_resv lock; debugfs)
- * @maps_patched: map_dma_buf() calls served by patching an attachment's
- *	kept mapping (under the dma_resv lock; debugfs)
+ * @maps_patched: map_dma_buf() calls served from an attachment's kept
+ *	mapping (under the dma_resv lock; debugfs)
  * @map_hold_pages: pages map_dma_buf() took a hold on, all of them for a
  *	per-call mapping, the changed ones for a kept one (under the dma_resv
  *	lock; debugfs)
@@ -361,7 +362,22 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf);
 int udb_pins_charge(struct udb_buffer *buf, unsigned long npages);
 void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages);
 
+/*
+ * DMA attributes of every table map_dma_buf() hands out: the CPU syncs are
+ * explicit, and attachments map the same cachelines (kept tables for
+ * long), which DMA-API debug need not count as overlapping (7.x can say
+ * so; 6.12 warns once past 7 live mappings of a cacheline).
+ */
+#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#define UDB_DMA_MAP_ATTRS \
+	(DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_DEBUGGING_IGNORE_CACHELINES)
+#else
+#define UDB_DMA_MAP_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
+#endif
+
 /* udb_devmap.c: dynamic attachments' mappings, kept across invalidations */
+void udb_sync_handed_out(struct device *dev, struct sg_table *sgt,
+			 enum dma_data_direction dir, bool for_cpu);
 struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 				struct udb_attachment *ua, struct device *dev,
 				enum dma_data_direction dir);
