@@ -351,15 +351,12 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 	struct scatterlist *sg;
 	struct page *page;
 	u32 state;
-	int ret = 0;
+	int ret;
 
 	mutex_lock(&buf->lock);
 	state = buf->state;
-	if (state == USERPTR_DMABUF_STATE_FAULT)
-		ret = buf->last_error;
-	else if (state == USERPTR_DMABUF_STATE_DEAD)
-		ret = -ENODEV;
-	else if (!buf->kept || buf->kept_refs)
+	ret = udb_state_errno(buf);
+	if (!ret && (!buf->kept || buf->kept_refs))
 		ret = 1;
 	for (i = dm->stale_lo; !ret && i < hi; i++) {
 		if (i != dm->stale_lo && !(i % UDB_DEVMAP_CHUNK)) {

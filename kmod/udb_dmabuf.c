@@ -78,10 +78,7 @@ static int udb_state_error(struct udb_buffer *buf)
 	int ret = 0;
 
 	mutex_lock(&buf->lock);
-	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
-		ret = buf->last_error;
-	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
-		ret = -ENODEV;
+	ret = udb_state_errno(buf);
 	mutex_unlock(&buf->lock);
 	return ret;
 }
@@ -115,11 +112,8 @@ static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
 		return ret;
 	}
 	mutex_lock(&buf->lock);
-	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
-		ret = buf->last_error;
-	else if (buf->state == USERPTR_DMABUF_STATE_DEAD)
-		ret = -ENODEV;
-	else if (!buf->kept || buf->kept_refs)	/* FOLL_LONGTERM pins only */
+	ret = udb_state_errno(buf);
+	if (!ret && (!buf->kept || buf->kept_refs))	/* FOLL_LONGTERM pins only */
 		ret = -EOPNOTSUPP;
 	ua->held_seq = buf->notify_seq;	/* under the dma_resv lock */
 	for (n = 0; !ret && n < held->npages; n++) {
@@ -339,13 +333,10 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 
 	mutex_lock(&buf->lock);
 	state = buf->state;
-	if (state == USERPTR_DMABUF_STATE_FAULT)
-		ret = buf->last_error;
-	else if (state == USERPTR_DMABUF_STATE_DEAD)
-		ret = -ENODEV;
-	else if (!buf->kept || buf->kept_refs)
+	ret = udb_state_errno(buf);
+	if (!ret && (!buf->kept || buf->kept_refs))
 		ret = udb_ref_snapshot(buf, m);
-	else
+	else if (!ret)
 		ret = udb_mapping_hold(m, buf->pages, buf->npages);
 	m->generation = buf->generation;
 	mutex_unlock(&buf->lock);

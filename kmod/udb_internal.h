@@ -375,6 +375,20 @@ void udb_pins_uncharge(struct udb_buffer *buf, unsigned long npages);
 #define UDB_DMA_MAP_ATTRS	DMA_ATTR_SKIP_CPU_SYNC
 #endif
 
+/*
+ * The errno a buffer serves nothing with: the failed refresh's while FAULT,
+ * -ENODEV once DEAD, else 0. Under buf->lock.
+ */
+static inline int udb_state_errno(struct udb_buffer *buf)
+{
+	lockdep_assert_held(&buf->lock);
+	if (buf->state == USERPTR_DMABUF_STATE_FAULT)
+		return buf->last_error;
+	if (buf->state == USERPTR_DMABUF_STATE_DEAD)
+		return -ENODEV;
+	return 0;
+}
+
 /* udb_devmap.c: dynamic attachments' mappings, kept across invalidations */
 void udb_sync_handed_out(struct device *dev, struct sg_table *sgt,
 			 enum dma_data_direction dir, bool for_cpu);
