@@ -613,35 +613,15 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
  * @dir: its direction
  * @for_cpu: towards the CPU, else towards the device
  *
- * Page by page through the DMA addresses, never through the table's page
- * pointers: the 6.12 core scrambles those while the table is handed out
- * (CONFIG_DMABUF_DEBUG), and a merged IOVA segment is not physically
- * contiguous. Only where the device needs syncs at all.
- *
- * Context: under the dma_resv lock; may sleep.
+ * Context: under the dma_resv lock.
  */
 void udb_sync_handed_out(struct device *dev, struct sg_table *sgt,
 			 enum dma_data_direction dir, bool for_cpu)
 {
-	struct scatterlist *sg;
-	unsigned long done = 0;
-	unsigned int i, off;
-	dma_addr_t addr;
-
-	if (!dma_dev_need_sync(dev))
-		return;
-	for_each_sgtable_dma_sg(sgt, sg, i) {
-		for (off = 0; off < sg_dma_len(sg); off += PAGE_SIZE) {
-			addr = sg_dma_address(sg) + off;
-			if (for_cpu)
-				dma_sync_single_for_cpu(dev, addr, PAGE_SIZE, dir);
-			else
-				dma_sync_single_for_device(dev, addr, PAGE_SIZE,
-							   dir);
-			if (!(++done % UDB_DEVMAP_CHUNK))
-				cond_resched();
-		}
-	}
+	if (for_cpu)
+		dma_sync_sgtable_for_cpu(dev, sgt, dir);
+	else
+		dma_sync_sgtable_for_device(dev, sgt, dir);
 }
 
 /**
