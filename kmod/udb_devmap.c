@@ -356,7 +356,7 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 	mutex_lock(&buf->lock);
 	state = buf->state;
 	ret = udb_state_errno(buf);
-	if (!ret && (!buf->kept || buf->kept_refs))
+	if (!ret && !udb_snapshot_pinned(buf))
 		ret = 1;
 	for (i = dm->stale_lo; !ret && i < hi; i++) {
 		if (i != dm->stale_lo && !(i % UDB_DEVMAP_CHUNK)) {
@@ -380,10 +380,7 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 	atomic_long_add(filled, &buf->devmap_pages);
 	*filledp = filled;
 
-	/* a STALE buffer nobody followed has no refresh queued yet */
-	if (state == USERPTR_DMABUF_STATE_STALE ||
-	    state == USERPTR_DMABUF_STATE_FAULT)
-		udb_queue_refresh(buf);
+	udb_map_catch_up(buf, state);
 	return ret;
 }
 
@@ -507,7 +504,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	if (dm->dir != DMA_TO_DEVICE)
 		dm->written = true;
 	mutex_lock(&buf->lock);
-	keep = buf->kept && !buf->kept_refs &&
+	keep = udb_snapshot_pinned(buf) &&
 	       buf->state != USERPTR_DMABUF_STATE_DEAD;
 	mutex_unlock(&buf->lock);
 	if (keep && !ua->pin_count && !ua->devmap_off)
@@ -571,7 +568,7 @@ void udb_devmap_trim_idle(struct udb_buffer *buf)
 	dma_resv_assert_held(buf->dmabuf->resv);
 	/* no longer a snapshot of pins (gone, or now write-tracked memory) */
 	mutex_lock(&buf->lock);
-	pinned = buf->kept && !buf->kept_refs;
+	pinned = udb_snapshot_pinned(buf);
 	mutex_unlock(&buf->lock);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;

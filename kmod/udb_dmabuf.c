@@ -113,7 +113,7 @@ static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
 	}
 	mutex_lock(&buf->lock);
 	ret = udb_state_errno(buf);
-	if (!ret && (!buf->kept || buf->kept_refs))	/* FOLL_LONGTERM pins only */
+	if (!ret && !udb_snapshot_pinned(buf))	/* FOLL_LONGTERM pins only */
 		ret = -EOPNOTSUPP;
 	ua->held_seq = buf->notify_seq;	/* under the dma_resv lock */
 	for (n = 0; !ret && n < held->npages; n++) {
@@ -334,20 +334,14 @@ static int udb_take_snapshot(struct udb_buffer *buf, struct udb_mapping *m)
 	mutex_lock(&buf->lock);
 	state = buf->state;
 	ret = udb_state_errno(buf);
-	if (!ret && (!buf->kept || buf->kept_refs))
+	if (!ret && !udb_snapshot_pinned(buf))
 		ret = udb_ref_snapshot(buf, m);
 	else if (!ret)
 		ret = udb_mapping_hold(m, buf->pages, buf->npages);
 	m->generation = buf->generation;
 	mutex_unlock(&buf->lock);
 
-	/*
-	 * A STALE buffer nobody followed has no refresh queued yet; a failed
-	 * range may have been mapped again since: (re)try either way.
-	 */
-	if (state == USERPTR_DMABUF_STATE_STALE ||
-	    state == USERPTR_DMABUF_STATE_FAULT)
-		udb_queue_refresh(buf);
+	udb_map_catch_up(buf, state);
 	return ret;
 }
 

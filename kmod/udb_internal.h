@@ -389,6 +389,29 @@ static inline int udb_state_errno(struct udb_buffer *buf)
 	return 0;
 }
 
+/*
+ * Whether the snapshot is kept with FOLL_LONGTERM pins (not with page
+ * references, not let go): what pinned attachments and kept mappings
+ * need. Under buf->lock.
+ */
+static inline bool udb_snapshot_pinned(struct udb_buffer *buf)
+{
+	lockdep_assert_held(&buf->lock);
+	return buf->kept && !buf->kept_refs;
+}
+
+/*
+ * After a map served a buffer in @state: a STALE one nobody followed has
+ * no refresh queued yet, and a FAULT range may have been mapped again
+ * since; (re)try either way.
+ */
+static inline void udb_map_catch_up(struct udb_buffer *buf, u32 state)
+{
+	if (state == USERPTR_DMABUF_STATE_STALE ||
+	    state == USERPTR_DMABUF_STATE_FAULT)
+		udb_queue_refresh(buf);
+}
+
 /* udb_devmap.c: dynamic attachments' mappings, kept across invalidations */
 void udb_sync_handed_out(struct device *dev, struct sg_table *sgt,
 			 enum dma_data_direction dir, bool for_cpu);
