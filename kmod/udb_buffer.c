@@ -1249,18 +1249,35 @@ static bool udb_buffer_servable(struct udb_buffer *buf)
 	       state == USERPTR_DMABUF_STATE_DEAD;
 }
 
+/*
+ * The owner itself attaches (a driver importing its own process's memory
+ * into its device): refresh in its context rather than a round trip
+ * through the worker, unless a refresh is running already. Its own
+ * faults are all it can wait for here, killably.
+ */
+static void udb_refresh_inline(struct udb_buffer *buf)
+{
+	if (current->mm != buf->mm || !mutex_trylock(&buf->refresh_lock))
+		return;
+	udb_refresh_locked(buf);
+	mutex_unlock(&buf->refresh_lock);
+}
+
 /**
  * udb_buffer_dyn_attach() - account a dynamic attachment
  * @buf: the buffer
  * @timeout_ms: longest wait for the snapshot's pins
  *
  * The first one charges the snapshot's pins (udb_pins_charge()) and has
- * the refresh worker pin the snapshot; this waits for that, killably and
- * for @timeout_ms at most (the owner's faults must not hold up an
- * importer), so that every map of the attachment has a pinned snapshot to
- * serve. A refresh that fails instead is reported at map time.
+ * the snapshot pinned: by the refresh worker, which this waits for,
+ * killably and for @timeout_ms at most (the owner's faults must not hold
+ * up an importer), or right here when the owner itself attaches. So every
+ * map of the attachment has a pinned snapshot to serve. A refresh that
+ * fails instead is reported at map time.
  *
- * Context: process context, no locks held.
+ * Context: process context, not under the dma_resv lock (the core calls
+ * ->attach without it); the owner's own attach may take refresh_lock, its
+ * mmap_lock and the dma_resv lock, in that order.
  * Return: 0, -ENOMEM over the owner's RLIMIT_MEMLOCK, -EINTR, or
  * -ETIMEDOUT if the snapshot was not pinned in time.
  */
@@ -1281,7 +1298,9 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
 		return ret;
 	if (READ_ONCE(buf->kept))
 		return 0;
-	udb_queue_refresh(buf);
+	udb_refresh_inline(buf);
+	if (!udb_buffer_servable(buf))
+		udb_queue_refresh(buf);
 	left = wait_event_killable_timeout(buf->refreshed,
 					   udb_buffer_servable(buf),
 					   msecs_to_jiffies(timeout_ms));
@@ -1298,10 +1317,11 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
  * udb_buffer_dyn_detach() - undo udb_buffer_dyn_attach()
  * @buf: the buffer
  *
- * After the last one the refresh worker drops the snapshot's pins and
- * their charge.
+ * After the last one the snapshot's pins and their charge go: here
+ * unless a refresh is running, else (and for a buffer that is not VALID,
+ * to refresh it) in the refresh worker.
  *
- * Context: any process context; takes buf->lock.
+ * Context: any process context; takes buf->lock, tries refresh_lock.
  */
 void udb_buffer_dyn_detach(struct udb_buffer *buf)
 {
@@ -1310,10 +1330,18 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 	mutex_lock(&buf->lock);
 	last = !--buf->dyn_attachments;
 	mutex_unlock(&buf->lock);
-	if (last) {
-		udb_kcov_note(&buf->kcov_handle);
-		mod_delayed_work(udb_wq, &buf->refresh_work, 0);
+	if (!last)
+		return;
+	/* no refresh running: let the pins go now, which needs no mm */
+	if (mutex_trylock(&buf->refresh_lock)) {
+		udb_snapshot_unpin(buf);
+		mutex_unlock(&buf->refresh_lock);
+		if (READ_ONCE(buf->state) == USERPTR_DMABUF_STATE_VALID)
+			return;
 	}
+	/* the worker does, and refreshes what is not valid */
+	udb_kcov_note(&buf->kcov_handle);
+	mod_delayed_work(udb_wq, &buf->refresh_work, 0);
 }
 
 /* How long a refresh waits for one of its owner's running-refresh slots. */
@@ -1446,6 +1474,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 		return -ENOMEM;
 	}
 
+	INIT_LIST_HEAD(&buf->debugfs_node);
 	mutex_init(&buf->lock);
 	mutex_init(&buf->refresh_lock);
 	mutex_init(&buf->pin_lock);

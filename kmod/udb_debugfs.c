@@ -2,20 +2,20 @@
 /*
  * userptr-dmabuf: per-buffer statistics in debugfs.
  *
- * /sys/kernel/debug/userptr_dmabuf/<ino>/stats: one directory per live
- * buffer, named by its dma-buf's inode number (the number the tracepoints
- * print and /sys/kernel/debug/dma_buf/bufinfo lists), holding what
- * USERPTR_DMABUF_IOC_INFO returns plus the owner and the mirrored ranges.
- * debugfs is root-only; failures to create entries are ignored, as
- * debugfs users do.
+ * /sys/kernel/debug/userptr_dmabuf/buffers: one block per live buffer,
+ * opened by a "buffer: <ino>" line (its dma-buf's inode number, which the
+ * tracepoints print and /sys/kernel/debug/dma_buf/bufinfo lists) and
+ * closed by an empty line, holding what USERPTR_DMABUF_IOC_INFO returns
+ * plus the owner and the mirrored ranges. One file for all buffers, as
+ * dma-buf's bufinfo: creating a buffer adds a list entry, not debugfs
+ * inodes. debugfs is root-only.
  *
- * Lifetime: the directory is added once the buffer is fully created and
- * removed first thing in udb_buffer_destroy(); debugfs_remove() waits for
- * readers inside ->show(), so ->show() may use the buffer.
+ * Lifetime: a buffer is listed once it is fully created and unlisted
+ * first thing in udb_buffer_destroy(), under udb_buffers_lock, which a
+ * reader holds from ->start() to ->stop(): ->show() may use the buffer.
  *
- * Locking: ->show() takes what udb_buffer_info() takes (buf->lock, then
- * the dma_resv lock) and nothing else; the ranges never change after
- * create.
+ * Locking: udb_buffers_lock, then what udb_buffer_info() takes (buf->lock,
+ * then the dma_resv lock); the ranges never change after create.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -23,6 +23,8 @@
 #include "udb_internal.h"
 
 static struct dentry *udb_debugfs_root;
+static LIST_HEAD(udb_buffers);
+static DEFINE_MUTEX(udb_buffers_lock);
 
 static const char *udb_state_name(u32 state)
 {
@@ -39,12 +41,14 @@ static const char *udb_state_name(u32 state)
 	return "unknown";
 }
 
-static int udb_stats_show(struct seq_file *m, void *unused)
+static int udb_buffers_show(struct seq_file *m, void *v)
 {
-	struct udb_buffer *buf = m->private;
+	struct udb_buffer *buf = list_entry(v, struct udb_buffer,
+					    debugfs_node);
 	struct userptr_dmabuf_info info = { };
 	unsigned int i;
 
+	seq_printf(m, "buffer: %lu\n", buf->ino);
 	udb_buffer_info(buf, &info);
 	seq_printf(m, "owner_pid: %d\n", buf->owner_pid);
 	seq_printf(m, "uid: %u\n", buf->uid);
@@ -70,47 +74,72 @@ static int udb_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "map_hold_pages: %llu\n", READ_ONCE(buf->map_hold_pages));
 	seq_printf(m, "kept_map_pages: %ld\n",
 		   atomic_long_read(&buf->devmap_pages));
+	seq_printf(m, "kept_map_entries: %ld\n",
+		   atomic_long_read(&buf->devmap_entries));
 	seq_printf(m, "ranges: %u\n", info.nranges);
 	for (i = 0; i < buf->nranges; i++)
 		seq_printf(m, "range%u: %#lx-%#lx\n", i, buf->ranges[i].start,
 			   buf->ranges[i].end);
+	seq_putc(m, '\n');
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(udb_stats);
+
+static void *udb_buffers_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&udb_buffers_lock);
+	return seq_list_start(&udb_buffers, *pos);
+}
+
+static void *udb_buffers_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	return seq_list_next(v, &udb_buffers, pos);
+}
+
+static void udb_buffers_stop(struct seq_file *m, void *v)
+{
+	mutex_unlock(&udb_buffers_lock);
+}
+
+static const struct seq_operations udb_buffers_sops = {
+	.start = udb_buffers_start,
+	.next = udb_buffers_next,
+	.stop = udb_buffers_stop,
+	.show = udb_buffers_show,
+};
+DEFINE_SEQ_ATTRIBUTE(udb_buffers);
 
 /**
- * udb_debugfs_add() - create the buffer's debugfs directory
- * @buf: a fully created buffer
+ * udb_debugfs_add() - list a fully created buffer
+ * @buf: the buffer
  *
  * Context: process context, no locks held.
  */
 void udb_debugfs_add(struct udb_buffer *buf)
 {
-	char name[24];
-
-	if (IS_ERR_OR_NULL(udb_debugfs_root))
-		return;
-	snprintf(name, sizeof(name), "%lu", buf->ino);
-	buf->debugfs = debugfs_create_dir(name, udb_debugfs_root);
-	debugfs_create_file("stats", 0400, buf->debugfs, buf, &udb_stats_fops);
+	mutex_lock(&udb_buffers_lock);
+	list_add_tail(&buf->debugfs_node, &udb_buffers);
+	mutex_unlock(&udb_buffers_lock);
 }
 
 /**
- * udb_debugfs_remove() - remove it, waiting for readers
- * @buf: the buffer
+ * udb_debugfs_remove() - unlist it, waiting for a reader showing it
+ * @buf: the buffer, listed or never listed (a failed create)
  *
  * Context: process context, no locks held.
  */
 void udb_debugfs_remove(struct udb_buffer *buf)
 {
-	debugfs_remove(buf->debugfs);
-	buf->debugfs = NULL;
+	mutex_lock(&udb_buffers_lock);
+	list_del_init(&buf->debugfs_node);
+	mutex_unlock(&udb_buffers_lock);
 }
 
 /** udb_debugfs_init() - create /sys/kernel/debug/userptr_dmabuf */
 void udb_debugfs_init(void)
 {
 	udb_debugfs_root = debugfs_create_dir("userptr_dmabuf", NULL);
+	debugfs_create_file("buffers", 0400, udb_debugfs_root, NULL,
+			    &udb_buffers_fops);
 }
 
 /** udb_debugfs_exit() - remove it (every buffer is gone by then) */

@@ -4,21 +4,24 @@
  *
  * A dynamic importer unmaps when told of a change and maps again before
  * its next use. Its mapping of the snapshot (struct udb_devmap, one per
- * attachment) outlives the unmap: one scatterlist entry per page, each
- * holding its page, and the table DMA-mapped as a whole with
- * dma_map_sgtable(), like every table this exporter hands out. The next
- * map re-uses it: pages the
- * snapshot did not change stay held, so a re-map after a one-page change
- * of a large buffer holds and lets go of one page, not the buffer. A table
- * whose pages did not change is handed out again as it is; one that
- * changed is DMA-unmapped whole before any of its pages is let go and
- * mapped whole again at the next map (a loop over the entries without an
- * IOMMU; IOMMU work with one; one call, so no reschedule inside it).
+ * attachment) outlives the unmap: the snapshot's pages, each held, and a
+ * table of them built as the per-call one is (physically contiguous pages
+ * merged into one entry, at most UDB_DEVMAP_SEG long), DMA-mapped as a
+ * whole with dma_map_sgtable() like every table this exporter hands out.
+ * The next map re-uses it: pages the snapshot did not change stay held,
+ * so a re-map after a one-page change of a large buffer holds and lets go
+ * of one page, not the buffer. A table whose pages did not change is
+ * handed out again as it is; one that changed is DMA-unmapped whole before
+ * any of its pages is let go, rebuilt at the next map from its old entries
+ * and the changed pages' neighbourhood only (udb_devmap_build()), and
+ * mapped whole again (a loop over the entries without an IOMMU; IOMMU work
+ * with one; one call, so no reschedule inside it).
  *
  * Invariants, under the dma_resv lock:
- *  - An entry is empty (no page) or holds its page (udb_page_hold()).
- *    The table is DMA-mapped only while every entry holds a page.
- *  - Every entry outside [stale_lo, stale_hi) holds the snapshot's page.
+ *  - A slot of pages[] is empty or holds its page (udb_page_hold()).
+ *    The table is DMA-mapped only while every slot holds a page and the
+ *    table is built over them: entries outside [build_lo, build_hi) are.
+ *  - Every slot outside [stale_lo, stale_hi) holds the snapshot's page.
  *    Each change of a kept snapshot widens that window before importers
  *    are told (udb_devmap_changed(): the publish and the failed refresh,
  *    the only writers of a kept snapshot, both under the dma_resv lock).
@@ -56,6 +59,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
 
@@ -66,6 +70,7 @@
 /**
  * struct udb_devmap - an attachment's mapping of the snapshot, kept
  * @sgt: the table map_dma_buf() hands out, over @sgl
+ * @sgl: its entries, one flat array; NULL until first built
  * @dev: the importer's device, referenced
  * @dir: the direction it is mapped with
  * @in_use: handed out and not unmapped yet
@@ -77,14 +82,18 @@
  * @stale_lo: first page the snapshot may have changed since the last map
  * @stale_hi: one past the last; the window is empty when @stale_lo >=
  *	@stale_hi
- * @drop: scratch bitmap, the entries udb_devmap_trim() lets go
- * @held: entries holding a page
+ * @build_lo: first page whose entry no longer matches @pages
+ * @build_hi: one past the last; empty when @build_lo >= @build_hi
+ * @max_seg: longest entry, in bytes
+ * @drop: scratch bitmap, the pages udb_devmap_trim() lets go
+ * @held: slots holding a page
  * @unbind: its devres entry on @dev
- * @npages: entries, the buffer's pages
- * @sgl: one entry per page
+ * @npages: slots, the buffer's pages
+ * @pages: the held pages, one slot per buffer page
  */
 struct udb_devmap {
 	struct sg_table sgt;
+	struct scatterlist *sgl;
 	struct device *dev;
 	enum dma_data_direction dir;
 	bool in_use;
@@ -94,11 +103,14 @@ struct udb_devmap {
 	u64 generation;
 	unsigned long stale_lo;
 	unsigned long stale_hi;
+	unsigned long build_lo;
+	unsigned long build_hi;
+	unsigned int max_seg;
 	unsigned long *drop;
 	unsigned long held;
 	struct udb_unbind *unbind;
 	unsigned long npages;
-	struct scatterlist sgl[] __counted_by(npages);
+	struct page *pages[] __counted_by(npages);
 };
 
 /**
@@ -189,27 +201,32 @@ static void udb_unbind_del(struct udb_devmap *dm)
 	kref_put(&ub->ref, udb_unbind_free);
 }
 
-/* Entries scanned under one buf->lock hold, or handled between reschedules. */
+/* Pages scanned under one buf->lock hold, or handled between reschedules. */
 #define UDB_DEVMAP_CHUNK	1024
+/*
+ * Longest entry of a kept table: a change re-scans the pages of the
+ * entries it touches, so a one-page change re-scans at most about twice
+ * this much.
+ */
+#define UDB_DEVMAP_SEG		SZ_2M
 
 static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 					   struct device *dev,
-					   enum dma_data_direction dir)
+					   enum dma_data_direction dir,
+					   unsigned int max_seg)
 {
 	struct udb_devmap *dm;
 
 	if (npages > INT_MAX)	/* dma_map_sg() counts entries in an int */
 		return NULL;
 	/*
-	 * sg_init_table() zeroes the entries. Not charged to the caller's
-	 * memcg (often a kworker or a compositor, not the owner): the
-	 * per-call mappings are not either. A table too large to allocate
-	 * leaves the map to the per-call path.
+	 * Not charged to the caller's memcg (often a kworker or a
+	 * compositor, not the owner): the per-call mappings are not either.
+	 * A table too large to allocate leaves the map to the per-call path.
 	 */
-	dm = kvmalloc(struct_size(dm, sgl, npages), GFP_KERNEL | __GFP_NOWARN);
+	dm = kvzalloc(struct_size(dm, pages, npages), GFP_KERNEL | __GFP_NOWARN);
 	if (!dm)
 		return NULL;
-	memset(dm, 0, sizeof(*dm));
 	dm->npages = npages;
 	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
 			    GFP_KERNEL | __GFP_NOWARN);
@@ -217,14 +234,144 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 		kvfree(dm);
 		return NULL;
 	}
-	sg_init_table(dm->sgl, npages);
-	dm->sgt.sgl = dm->sgl;
-	dm->sgt.orig_nents = npages;
-	dm->sgt.nents = npages;
 	dm->dev = get_device(dev);
 	dm->dir = dir;
-	dm->stale_hi = npages;	/* every entry is to be filled */
+	dm->max_seg = min_t(unsigned int, max_seg, UDB_DEVMAP_SEG);
+	dm->stale_hi = npages;	/* every slot is to be filled */
+	dm->build_hi = npages;
 	return dm;
+}
+
+/* Whether page @p may extend an entry ending with page @prev, @len long. */
+static bool udb_devmap_extends(const struct udb_devmap *dm, struct page *prev,
+			       struct page *p, unsigned int len)
+{
+	return page_to_pfn(p) == page_to_pfn(prev) + 1 &&
+	       len <= dm->max_seg - PAGE_SIZE;
+}
+
+/*
+ * Entries for pages [lo, hi), merged as udb_devmap_extends() allows,
+ * written from **@sgp on (which is left after them) or, without @sgp,
+ * only counted. Return: how many.
+ */
+static unsigned int udb_devmap_runs(const struct udb_devmap *dm,
+				    unsigned long lo, unsigned long hi,
+				    struct scatterlist **sgp)
+{
+	struct scatterlist *sg = sgp ? *sgp : NULL;
+	unsigned int n = 0, len = 0;
+	unsigned long i;
+
+	for (i = lo; i < hi; i++) {
+		if (len && udb_devmap_extends(dm, dm->pages[i - 1],
+					      dm->pages[i], len)) {
+			len += PAGE_SIZE;
+			continue;
+		}
+		if (sg && len) {
+			sg->length = len;
+			sg = sg_next(sg);
+		}
+		if (sg)
+			sg_set_page(sg, dm->pages[i], PAGE_SIZE, 0);
+		len = PAGE_SIZE;
+		n++;
+	}
+	if (sg && len) {
+		sg->length = len;
+		sg = sg_next(sg);
+	}
+	if (sgp)
+		*sgp = sg;
+	return n;
+}
+
+/*
+ * The old table's entries before page @lo and from page @hi on stay as
+ * they are; [*a, *b) is @lo..@hi widened to the entries it cuts. Return:
+ * how many entries lie before *a, in *after those from *b on.
+ */
+static unsigned int udb_devmap_keep(const struct udb_devmap *dm,
+				    unsigned long lo, unsigned long hi,
+				    unsigned long *a, unsigned long *b,
+				    unsigned int *after)
+{
+	unsigned int before = 0, k;
+	unsigned long at = 0, next;
+	struct scatterlist *sg;
+
+	*a = lo;
+	*b = hi;
+	*after = 0;
+	for_each_sg(dm->sgl, sg, dm->sgt.orig_nents, k) {
+		next = at + (sg->length >> PAGE_SHIFT);
+		if (next <= lo)
+			before++;
+		else if (at >= hi)
+			(*after)++;
+		else
+			*b = max(*b, next);
+		if (at < lo && next > lo)
+			*a = at;
+		at = next;
+	}
+	return before;
+}
+
+/*
+ * Build the table over @pages, every slot holding a page: the old table's
+ * entries outside [build_lo, build_hi) are copied, the pages of the
+ * entries that window touches merged anew. The table is not DMA-mapped.
+ * Return: 0 or -ENOMEM.
+ */
+static int udb_devmap_build(struct udb_buffer *buf, struct udb_devmap *dm)
+{
+	unsigned long lo = dm->build_lo, hi = min(dm->build_hi, dm->npages);
+	unsigned long a = 0, b = dm->npages;
+	unsigned int before = 0, after = 0, n, k;
+	unsigned int old_n = dm->sgl ? dm->sgt.orig_nents : 0;
+	struct scatterlist *sgl, *sg;
+
+	if (lo >= hi && dm->sgl)
+		return 0;
+	if (dm->sgl)
+		before = udb_devmap_keep(dm, lo, hi, &a, &b, &after);
+	n = before + udb_devmap_runs(dm, a, b, NULL) + after;
+	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL | __GFP_NOWARN);
+	if (!sgl)
+		return -ENOMEM;
+	sg_init_table(sgl, n);
+	for (k = 0; k < before; k++)
+		sg_set_page(&sgl[k], sg_page(&dm->sgl[k]), dm->sgl[k].length, 0);
+	sg = &sgl[before];
+	udb_devmap_runs(dm, a, b, &sg);
+	for (k = 0; k < after; k++)
+		sg_set_page(&sgl[n - after + k],
+			    sg_page(&dm->sgl[old_n - after + k]),
+			    dm->sgl[old_n - after + k].length, 0);
+	kvfree(dm->sgl);
+	atomic_long_add((long)n - old_n, &buf->devmap_entries);
+	dm->sgl = sgl;
+	dm->sgt.sgl = sgl;
+	dm->sgt.orig_nents = n;
+	dm->sgt.nents = n;
+	dm->build_lo = 0;
+	dm->build_hi = 0;
+	return 0;
+}
+
+/* Pages [lo, hi) of @dm no longer match its table. */
+static void udb_devmap_rebuild(struct udb_devmap *dm, unsigned long lo,
+			       unsigned long hi)
+{
+	if (dm->build_lo >= dm->build_hi) {
+		dm->build_lo = lo;
+		dm->build_hi = hi;
+	} else {
+		dm->build_lo = min(dm->build_lo, lo);
+		dm->build_hi = max(dm->build_hi, hi);
+	}
 }
 
 /* DMA-unmap the table, if it is mapped. */
@@ -236,18 +383,17 @@ static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 	dm->mapped = false;
 }
 
-/* Empty entry @i: let its page go. The table is not DMA-mapped. */
+/* Empty slot @i: let its page go. The table is not DMA-mapped. */
 static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 {
-	struct scatterlist *sg = &dm->sgl[i];
-	struct page *page = sg_page(sg);
+	struct page *page = dm->pages[i];
 
 	if (!page)
 		return;
 	if (dm->written)
 		udb_dirty_page(page);
 	udb_page_release(page);
-	sg_assign_page(sg, NULL);
+	dm->pages[i] = NULL;
 	dm->held--;
 }
 
@@ -258,12 +404,15 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 	udb_unbind_del(dm);
 	udb_devmap_unmap_dma(dm);
 	atomic_long_sub(dm->held, &buf->devmap_pages);
+	if (dm->sgl)
+		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
 	for (i = 0; i < dm->npages; i++) {
 		udb_devmap_put(dm, i);
 		if (!(i % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
 	put_device(dm->dev);
+	kvfree(dm->sgl);
 	kvfree(dm->drop);
 	kvfree(dm);
 }
@@ -290,19 +439,21 @@ static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
 	udb_unbind_del(dm);
 	dm->unbind = NULL;
 	atomic_long_sub(dm->held, &buf->devmap_pages);
+	if (dm->sgl)
+		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
 	ua->devmap = NULL;
 }
 
 /*
- * Let go of the entries in the stale window whose page the snapshot no
+ * Let go of the slots in the stale window whose page the snapshot no
  * longer has: compared under buf->lock, unmapped after it.
  */
 static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 {
 	unsigned long i, held, lo = dm->stale_lo;
 	unsigned long hi = min(dm->stale_hi, dm->npages);
+	unsigned long dlo = hi, dhi = 0;
 	struct page *page;
-	bool any = false;
 
 	if (lo >= hi || !dm->held)
 		return;
@@ -318,16 +469,18 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 			}
 			mutex_lock(&buf->lock);
 		}
-		page = sg_page(&dm->sgl[i]);
+		page = dm->pages[i];
 		if (page && page != buf->pages[i]) {
 			__set_bit(i, dm->drop);
-			any = true;
+			dlo = min(dlo, i);
+			dhi = i + 1;
 		}
 	}
 	mutex_unlock(&buf->lock);
-	if (!any)
+	if (dlo >= dhi)
 		return;
 	udb_devmap_unmap_dma(dm);
+	udb_devmap_rebuild(dm, dlo, dhi);
 	held = dm->held;
 	i = lo;
 	for_each_set_bit_from(i, dm->drop, hi) {
@@ -340,7 +493,7 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 }
 
 /*
- * Hold the snapshot's pages for the empty entries of the stale window, if
+ * Hold the snapshot's pages for the empty slots of the stale window, if
  * the snapshot is kept with pins. Return: 1 when it is not (the caller maps
  * per call), 0, or the buffer's errno (FAULT, DEAD).
  */
@@ -348,7 +501,7 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 			   unsigned long *filledp)
 {
 	unsigned long i, filled = 0, hi = min(dm->stale_hi, dm->npages);
-	struct scatterlist *sg;
+	unsigned long flo = hi, fhi = 0;
 	struct page *page;
 	u32 state;
 	int ret;
@@ -364,19 +517,22 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 			cond_resched();
 			mutex_lock(&buf->lock);
 		}
-		sg = &dm->sgl[i];
-		if (sg_page(sg))
+		if (dm->pages[i])
 			continue;
 		page = buf->pages[i];
 		ret = page ? udb_page_hold(page) : -ENODEV;
 		if (!ret) {
-			sg_set_page(sg, page, PAGE_SIZE, 0);
+			dm->pages[i] = page;
 			dm->held++;
 			filled++;
+			flo = min(flo, i);
+			fhi = i + 1;
 		}
 	}
 	dm->generation = buf->generation;
 	mutex_unlock(&buf->lock);
+	if (flo < fhi)
+		udb_devmap_rebuild(dm, flo, fhi);
 	atomic_long_add(filled, &buf->devmap_pages);
 	*filledp = filled;
 
@@ -425,7 +581,8 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		patched = false;
 	}
 	if (!dm) {
-		dm = udb_devmap_alloc(buf->npages, dev, dir);
+		dm = udb_devmap_alloc(buf->npages, dev, dir,
+				      udb_max_segment(dev));
 		if (!dm)
 			return NULL;	/* the per-call mapping may still fit */
 		if (udb_unbind_add(dm, buf, ua)) {
@@ -449,7 +606,8 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 	dm->stale_lo = 0;
 	dm->stale_hi = 0;
 	if (!dm->mapped) {
-		if (dma_map_sgtable(dev, &dm->sgt, dir, UDB_DMA_MAP_ATTRS)) {
+		if (udb_devmap_build(buf, dm) ||
+		    dma_map_sgtable(dev, &dm->sgt, dir, UDB_DMA_MAP_ATTRS)) {
 			/* the per-call mapping may still fit */
 			udb_devmap_drop(buf, ua);
 			return NULL;

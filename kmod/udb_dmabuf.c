@@ -295,14 +295,6 @@ static int udb_mapping_hold(struct udb_mapping *m, struct page **src,
 	return 0;
 }
 
-static unsigned int udb_max_segment(struct device *dev)
-{
-	size_t lim = min_t(size_t, dma_max_mapping_size(dev),
-			   dma_get_max_seg_size(dev));
-
-	return max(min_t(size_t, lim, UINT_MAX) & PAGE_MASK, PAGE_SIZE);
-}
-
 /*
  * Reference the snapshot's pages for mapping @m: a snapshot kept with
  * references (memory that may not be pinned long-term), or, should a map

@@ -171,12 +171,13 @@ struct udb_pinset {
  *	per-call mapping, the changed ones for a kept one (under the dma_resv
  *	lock; debugfs)
  * @devmap_pages: pages the kept mappings hold (debugfs)
+ * @devmap_entries: entries of the kept mappings' tables (debugfs)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
  *	lock)
  * @vmap_vaddr: their kernel mapping (under the dma_resv lock)
  * @vmapped: a vmap is live (under @lock, for the notifier)
- * @debugfs: the buffer's debugfs directory, or NULL / an error
+ * @debugfs_node: on the debugfs list of buffers (under its lock)
  */
 struct udb_buffer {
 	struct dma_buf *dmabuf;
@@ -239,11 +240,12 @@ struct udb_buffer {
 	u64 maps_patched;
 	u64 map_hold_pages;
 	atomic_long_t devmap_pages;
+	atomic_long_t devmap_entries;
 	atomic_t mmaps;
 	struct page **vmap_pages;
 	void *vmap_vaddr;
 	bool vmapped;
-	struct dentry *debugfs;
+	struct list_head debugfs_node;
 };
 
 /**
@@ -325,6 +327,15 @@ bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
 int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 		   unsigned long end, bool readonly, bool *shared);
 void udb_dirty_page(struct page *page);
+
+/* The longest scatterlist entry @dev takes, in bytes. */
+static inline unsigned int udb_max_segment(struct device *dev)
+{
+	size_t lim = min_t(size_t, dma_max_mapping_size(dev),
+			   dma_get_max_seg_size(dev));
+
+	return max(min_t(size_t, lim, UINT_MAX) & PAGE_MASK, PAGE_SIZE);
+}
 
 /*
  * A device mapping's hold on a page of a pinned snapshot or pin set: one

@@ -326,26 +326,40 @@ static inline long vmstat(const char *name)
 }
 
 /* One debugfs value of the buffer behind @fd, or -1. */
+/*
+ * A statistic of the buffer whose dma-buf inode is @ino from the module's
+ * debugfs list of buffers, -1 if the buffer or the key is not listed.
+ */
+static inline long long debugfs_stat_ino(unsigned long ino, const char *key)
+{
+	char line[128], head[40];
+	size_t klen = strlen(key);
+	long long v = -1;
+	int in = 0;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/userptr_dmabuf/buffers", "r");
+	if (!f)
+		return -1;
+	snprintf(head, sizeof(head), "buffer: %lu\n", ino);
+	while (v == -1 && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "buffer: ", 8))
+			in = !strcmp(line, head);
+		else if (in && !strncmp(line, key, klen) && line[klen] == ':')
+			v = strtoll(line + klen + 1, NULL, 0);
+	}
+	fclose(f);
+	return v;
+}
+
+/* The same for the dma-buf @fd. */
 static inline long long debugfs_stat(int fd, const char *key)
 {
-	char path[96], line[128];
-	long long v = -1;
 	struct stat st;
-	size_t klen = strlen(key);
-	FILE *f;
 
 	if (fstat(fd, &st))
 		return -1;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu/stats",
-		 (unsigned long)st.st_ino);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtoll(line + klen + 1, NULL, 0);
-	fclose(f);
-	return v;
+	return debugfs_stat_ino((unsigned long)st.st_ino, key);
 }
 
 /* Whether the system has swap (tests/vm/swap.sh adds some). */

@@ -818,6 +818,85 @@ TEST_F(contract, remap_after_a_page_change_maps_that_page_only)
 	munmap(mem, len);
 }
 
+/* kB of huge pages /proc/self/smaps shows in the mapping holding @addr. */
+static long anon_huge_kb(const void *addr)
+{
+	unsigned long lo, hi, a = (unsigned long)addr;
+	char line[256];
+	long kb = -1;
+	int in = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (kb < 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') &&
+		    line[0] != ' ' && !strchr(line, ':'))
+			in = a >= lo && a < hi;
+		else if (in && !strncmp(line, "AnonHugePages:", 14))
+			kb = strtol(line + 14, NULL, 10);
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A kept mapping of huge pages has one table entry per huge page, as a
+ * per-call one would (not one per page), and a one-page change inside one
+ * splits only that entry: the re-map rebuilds the entries around the
+ * change, and the device still sees every page right.
+ */
+TEST_F(contract, kept_mapping_of_huge_pages_stays_merged)
+{
+	size_t hp = 2UL << 20, len = 2 * hp;
+	uint8_t *raw, *mem, *p;
+	long long entries;
+	int fd, h;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	raw = map_anon(len + hp);
+	ASSERT_NE(NULL, raw);
+	mem = (uint8_t *)(((uintptr_t)raw + hp - 1) & ~(hp - 1));
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	if (madvise(mem, len, MADV_HUGEPAGE))
+		SKIP(return, "no THP on this kernel");
+	fill(mem, len, 61);
+	if (anon_huge_kb(mem) < (long)(len >> 10))
+		SKIP(return, "the kernel gave %ld kB of huge pages, not %zu",
+		     anon_huge_kb(mem), len >> 10);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 61));
+	entries = debugfs_stat(fd, "kept_map_entries");
+	EXPECT_EQ((long long)(len / hp), entries)
+		TH_LOG("%lld table entries for %zu huge pages", entries, len / hp);
+
+	/* page 100 of the first huge page: [0, 100) [100] [101, 512) [512, 1024) */
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID,
+		  change_page(self->dev, fd, mem, self->ps, 100, 0x62));
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(0, memcmp(p, mem, len)) TH_LOG("the device does not see the owner's memory");
+	entries = debugfs_stat(fd, "kept_map_entries");
+	EXPECT_LE(entries, 4LL) TH_LOG("%lld entries after a one-page change", entries);
+	EXPECT_GE(entries, 2LL);
+
+	/* a device write through the rebuilt table reaches the owner */
+	memset(p, 0x63, len);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, p, len, NULL));
+	EXPECT_EQ(len, count_byte(mem, len, 0x63));
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	EXPECT_EQ(0, debugfs_stat(fd, "kept_map_entries"));
+	close(fd);
+	free(p);
+	munmap(raw, len + hp);
+}
+
 /*
  * A kept mapping through the owner's munmap (FAULT: every kept page goes,
  * maps fail, and once the range is mapped again the kept mapping is filled

@@ -1506,7 +1506,6 @@ TEST_F(mirror, refresh_adds_a_kernel_fence)
 TEST_F(mirror, debugfs_stats)
 {
 	struct userptr_dmabuf_info info;
-	char path[96];
 	struct stat st;
 	int fd;
 
@@ -1528,16 +1527,15 @@ TEST_F(mirror, debugfs_stats)
 	EXPECT_LE((long long)info.invalidations + 1,
 		  debugfs_stat(self->fd, "invalidations"));
 
-	/* a second buffer gets its own directory, gone after close */
+	/* a second buffer gets its own block, gone after close */
 	fd = udb_create(self->dev, self->mem, self->ps, 0);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, fstat(fd, &st));
-	snprintf(path, sizeof(path), "/sys/kernel/debug/userptr_dmabuf/%lu",
-		 (unsigned long)st.st_ino);
-	EXPECT_EQ(0, access(path, F_OK));
 	EXPECT_EQ((long long)self->ps, debugfs_stat(fd, "size"));
+	EXPECT_EQ((long long)self->len, debugfs_stat(self->fd, "size"));
 	close(fd);
-	EXPECT_EQ(-1, access(path, F_OK));
+	EXPECT_EQ(-1, debugfs_stat_ino((unsigned long)st.st_ino, "size"));
+	EXPECT_EQ((long long)self->len, debugfs_stat(self->fd, "size"));
 }
 
 /* Shared file memory: device writes reach the page cache and read(2). */
