@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &srv->stats.cpu_start);
 
 	wl_list_init(&srv->surfaces);
-	wl_list_init(&srv->views);
+	scene_init(&srv->scene);
 	wl_list_init(&srv->release_list);
 	wl_list_init(&srv->dmabuf_buffers);
 	wl_list_init(&srv->captures);

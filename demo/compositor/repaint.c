@@ -85,7 +85,7 @@ bool server_repaint(struct server *srv)
 	wl_list_for_each(s, &srv->surfaces, link)
 		s->drawn = false;
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
-	wl_list_for_each(v, &srv->views, link)
+	wl_list_for_each(v, &srv->scene.views, link)
 		draw_tree(srv, v->surface, v->x, v->y);
 	strip_draw(srv);
 	renderer_end(srv->renderer);

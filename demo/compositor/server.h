@@ -119,11 +119,18 @@ struct surface {
 	struct wl_signal destroy_signal;
 };
 
-/* A mapped toplevel window (xdg.c creates it, repaint.c draws it). */
+/* A mapped toplevel window (scene.c places it, repaint.c draws it). */
 struct view {
-	struct wl_list link;			/* server.views, back to front */
+	struct wl_list link;			/* scene.views, back to front */
 	struct surface *surface;
 	int32_t x, y;
+};
+
+/* scene.c: the mapped toplevels and where the next one goes */
+struct scene {
+	struct wl_list views;			/* struct view.link, back to front */
+	int cascade;
+	int shelf_x, shelf_y, shelf_h;
 };
 
 /* ---- the server ---- */
@@ -169,7 +176,7 @@ struct server {
 	bool vsync;				/* true for KMS */
 
 	struct wl_list surfaces;		/* struct surface.link */
-	struct wl_list views;			/* struct view.link */
+	struct scene scene;
 	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
 	struct wl_list dmabuf_buffers;		/* struct dmabuf_buffer.live_link */
 	/* the frame being presented: moved from the surfaces it drew at
@@ -182,8 +189,6 @@ struct server {
 	bool dirty;
 	bool screenshot_pending;		/* SIGUSR1 */
 	uint32_t seq;				/* frames drawn so far */
-	int cascade;				/* window placement (xdg.c) */
-	int shelf_x, shelf_y, shelf_h;
 
 	int clients_now;
 	int exit_status;
@@ -222,6 +227,11 @@ void subsurface_position(struct surface *s, int32_t *x, int32_t *y);
 
 /* xdg.c */
 void xdg_shell_init(struct server *srv);
+
+/* scene.c: a mapped view is on top, placed; unmap frees it */
+void scene_init(struct scene *sc);
+struct view *scene_map(struct server *srv, struct surface *s);
+void scene_unmap(struct server *srv, struct view *v);
 
 /* dmabuf.c */
 int dmabuf_init(struct server *srv);
