@@ -5,7 +5,7 @@
  * main.c parses the options, sets up the display, renderer, globals and
  * output, runs the event loop and tears everything down in order:
  * clients first (their resources free surfaces and buffers), then the
- * buffers still waiting for release, the output, the report, the
+ * last frame's busy buffer references, the output, the report, the
  * renderer. Signals (SIGTERM/SIGINT: clean exit; SIGUSR1: screenshot) are
  * blocked before any thread exists (llvmpipe starts worker threads) and
  * read through the event loop's signalfd.
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 
 	wl_list_init(&srv->surfaces);
 	scene_init(&srv->scene);
-	wl_list_init(&srv->release_list);
+	wl_array_init(&srv->frame_buffers);
 	wl_list_init(&srv->dmabuf_buffers);
 	wl_list_init(&srv->captures);
 	wl_list_init(&srv->frame_callbacks);
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 	ret = srv->exit_status;
 
 	wl_display_destroy_clients(srv->display);
-	dmabuf_release_after_repaint(srv);	/* buffers no client holds now */
+	server_frame_buffers_drop(srv);	/* the last busy references */
 	if (report_write(srv) < 0)
 		ret = 1;
 out_output:
@@ -323,6 +323,7 @@ out_renderer:
 out_display:
 	stats_fini(srv);
 	wl_display_destroy(srv->display);
+	wl_array_release(&srv->frame_buffers);
 	if (srv->udb_fd >= 0)
 		close(srv->udb_fd);
 	return ret;

@@ -11,10 +11,14 @@
  * there and then: a commit applied after this point (KMS: while the flip
  * is pending) is not in this frame and waits for the next one. Surfaces
  * that start or stop being drawn get wl_surface.enter/leave.
+ * Before drawing, every surface with new wl_shm content has it uploaded
+ * with its damage and drops the buffer (buffer.c may release it then).
+ * The frame holds a busy reference on each dma-buf it drew.
  * Then the output presents (KMS) or not (headless), reads the pixels back
  * if server_wants_pixels() and calls server_frame_done() once the frame
- * is on screen, which fires the frame list, serves captures and releases
- * the dma-bufs this frame no longer used.
+ * is on screen, which fires the frame list, serves captures and drops the
+ * frame's buffer references (a dma-buf no surface shows any more is
+ * released then).
  */
 #include <stdlib.h>
 
@@ -37,6 +41,45 @@ bool server_wants_pixels(struct server *srv)
 	return capture_wanted(srv);
 }
 
+/* The frame holds a busy reference on each dma-buf it drew. */
+static void frame_hold(struct server *srv, struct buffer *b)
+{
+	struct buffer **slot = wl_array_add(&srv->frame_buffers, sizeof(*slot));
+
+	if (slot)
+		*slot = buffer_ref(b);
+}
+
+void server_frame_buffers_drop(struct server *srv)
+{
+	struct buffer **b;
+
+	wl_array_for_each(b, &srv->frame_buffers)
+		buffer_unref(*b);
+	srv->frame_buffers.size = 0;
+}
+
+/*
+ * Upload a surface's new wl_shm content with its damage, then drop the
+ * buffer: the texture holds the pixels, the client gets it back.
+ */
+static void upload(struct server *srv, struct surface *s)
+{
+	struct buffer *b = s->buffer;
+	const void *data;
+
+	data = shm_buffer_begin_access(b);
+	renderer_upload_surface(srv->renderer, s, data, b->width, b->height,
+				b->shm.stride, &s->damage, s->upload_full,
+				b->shm.format == WL_SHM_FORMAT_XRGB8888);
+	shm_buffer_end_access(b);	/* a shrunk file: error posted */
+	s->upload_pending = false;
+	s->upload_full = false;
+	s->damage = (struct box){ 0 };
+	s->buffer = NULL;
+	buffer_unref(b);
+}
+
 static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 		      int32_t y)
 {
@@ -45,8 +88,6 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 	wl_list_for_each(n, &s->stack, link) {
 		struct surface *c = n->surface;
 		int32_t cx, cy, w, h;
-		bool yinv = false, opaque;
-		GLuint tex;
 
 		if (n != &s->self_node) {
 			subsurface_position(c, &cx, &cy);
@@ -58,12 +99,10 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (s->dmabuf)
-			tex = dmabuf_buffer_texture(s->dmabuf, &yinv, &opaque);
-		else
-			tex = s->shm_tex, opaque = s->shm_opaque;
-		renderer_draw(srv->renderer, tex, s->dmabuf != NULL, x, y, w, h,
-			      yinv, opaque);
+		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h))
+			continue;
+		if (s->buffer)
+			frame_hold(srv, s->buffer);
 		s->drawn = true;
 		s->out_x = x;
 		s->out_y = y;
@@ -82,8 +121,11 @@ bool server_repaint(struct server *srv)
 	if (!srv->dirty && !capture_wanted(srv))
 		return false;
 	t0 = now_ns(CLOCK_MONOTONIC);
-	wl_list_for_each(s, &srv->surfaces, link)
+	wl_list_for_each(s, &srv->surfaces, link) {
 		s->drawn = false;
+		if (s->upload_pending)
+			upload(srv, s);
+	}
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
 	wl_list_for_each(v, &srv->scene.views, link)
 		draw_tree(srv, v->surface, v->x, v->y);
@@ -127,5 +169,5 @@ void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 			      srv->vsync ? seq : 0, srv->refresh_ns, flags);
 	if (pixels)
 		capture_frame_done(srv, pixels, stride);
-	dmabuf_release_after_repaint(srv);
+	server_frame_buffers_drop(srv);
 }

@@ -21,10 +21,16 @@
 #include <EGL/eglext.h>
 #include <GLES2/gl2.h>
 
+#include "buffer.h"
+
 struct server;
 struct surface;
-struct dmabuf_buffer;
 struct renderer;
+
+/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
+struct box {
+	int32_t x1, y1, x2, y2;
+};
 
 /* ---- options (main.c) ---- */
 struct options {
@@ -55,11 +61,13 @@ enum {
  * each commit deferred while its buffer's implicit fences are busy.
  * The buffer is referenced by resource, with a destroy listener: a client
  * destroying an attached but not yet applied buffer attaches NULL.
+ * Damage is kept as two bounding boxes, surface and buffer coordinates.
  */
 struct surface_state {
 	uint32_t flags;
 	struct wl_resource *buffer;
 	struct wl_listener buffer_destroy;
+	struct box damage, buffer_damage;
 	int32_t dx, dy;
 	int32_t transform, scale;
 	struct wl_list frame_callbacks;	/* wl_resource links */
@@ -94,10 +102,16 @@ struct surface {
 	/* current content */
 	int32_t width, height;			/* buffer size, 0 = none */
 	bool has_content;
-	GLuint shm_tex;				/* wl_shm content, owned */
-	int32_t shm_tex_w, shm_tex_h;		/* its size */
-	bool shm_opaque;
-	struct dmabuf_buffer *dmabuf;		/* dma-buf content, referenced */
+	/*
+	 * The current buffer, busy-referenced: a dma-buf for as long as it
+	 * is the content; a wl_shm buffer until a repaint uploaded it
+	 * (upload_pending), then NULL (the renderer state holds the pixels).
+	 */
+	struct buffer *buffer;
+	bool upload_pending;
+	bool upload_full;			/* the texture is not the content */
+	struct box damage;			/* buffer coords, not yet uploaded */
+	void *renderer_state;			/* renderer.c: the wl_shm texture */
 	int32_t scale, transform;		/* current buffer scale/transform */
 	uint32_t commits;			/* applied commits, from 1 */
 	bool was_dmabuf;			/* last content came from dma-buf */
@@ -177,8 +191,9 @@ struct server {
 
 	struct wl_list surfaces;		/* struct surface.link */
 	struct scene scene;
-	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
-	struct wl_list dmabuf_buffers;		/* struct dmabuf_buffer.live_link */
+	struct wl_list dmabuf_buffers;		/* struct buffer.dmabuf.live_link */
+	/* busy references of the dma-bufs the frame in flight drew */
+	struct wl_array frame_buffers;		/* struct buffer * */
 	/* the frame being presented: moved from the surfaces it drew at
 	 * repaint, fired when it is on screen (server_frame_done) */
 	struct wl_list frame_callbacks;		/* wl_callback links */
@@ -236,16 +251,8 @@ void scene_unmap(struct server *srv, struct view *v);
 /* dmabuf.c */
 int dmabuf_init(struct server *srv);
 void dmabuf_fini(struct server *srv);
-struct dmabuf_buffer *dmabuf_buffer_from_resource(struct wl_resource *r);
-struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b);
-void dmabuf_buffer_unref(struct dmabuf_buffer *b);
-void dmabuf_buffer_use(struct dmabuf_buffer *b);	/* a surface shows it */
-void dmabuf_buffer_unuse(struct server *srv, struct dmabuf_buffer *b);
-void dmabuf_release_after_repaint(struct server *srv);
-int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max);
-void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h);
-GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
-			     bool *opaque);
+int dmabuf_buffer_busy_fences(struct buffer *b, int *fds, int max);
+bool dmabuf_buffer_y_invert(const struct buffer *b);
 uint64_t dmabuf_invalidations_now(struct server *srv);
 
 /* presentation.c */
@@ -262,15 +269,10 @@ void output_for_client(struct server *srv, struct wl_resource *res,
 				  struct wl_resource *output));
 
 /* shm.c: wl_shm; sigbus.c: reading memory a client can shrink */
-struct shm_buffer;
 int shm_init(struct server *srv);
-struct shm_buffer *shm_buffer_from_resource(struct wl_resource *r);
-int32_t shm_buffer_width(struct shm_buffer *b);
-int32_t shm_buffer_height(struct shm_buffer *b);
-int32_t shm_buffer_stride(struct shm_buffer *b);
-uint32_t shm_buffer_format(struct shm_buffer *b);
-const void *shm_buffer_begin_access(struct shm_buffer *b);
-bool shm_buffer_end_access(struct shm_buffer *b);	/* false: error posted */
+const void *shm_buffer_begin_access(struct buffer *b);
+bool shm_buffer_end_access(struct buffer *b);	/* false: error posted */
+bool shm_buffer_check(struct buffer *b);	/* false: error posted */
 int sigbus_init(void);
 void sigbus_guard_begin(void *addr, size_t len);
 bool sigbus_guard_end(void);	/* true: the range faulted, now zeros */
@@ -298,6 +300,8 @@ bool server_repaint(struct server *srv);
  * when nobody needs them). */
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride);
+/* Drop the frame's busy references (server_frame_done(), teardown). */
+void server_frame_buffers_drop(struct server *srv);
 bool server_wants_pixels(struct server *srv);
 
 /* output_headless.c, output_kms.c */
@@ -336,9 +340,13 @@ GLuint renderer_upload_shm(struct renderer *r, GLuint tex, bool same_size,
 void renderer_update_texture(struct renderer *r, GLuint tex, const void *data,
 			     int w, int h);
 void renderer_texture_destroy(struct renderer *r, GLuint tex);
-EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs);
-GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img);
-void renderer_image_destroy(struct renderer *r, EGLImageKHR img, GLuint tex);
+bool renderer_import_dmabuf(struct renderer *r, struct buffer *b);
+void renderer_upload_surface(struct renderer *r, struct surface *s,
+			     const void *data, int w, int h, int stride,
+			     const struct box *damage, bool full, bool opaque);
+bool renderer_draw_surface(struct renderer *r, struct surface *s, int x, int y,
+			   int w, int h);
+void renderer_surface_fini(struct renderer *r, struct surface *s);
 int renderer_query_formats(struct renderer *r, uint32_t **fmts, uint64_t **mods,
 			   int *count);
 
