@@ -39,12 +39,12 @@ static void place(struct server *srv, struct view *v)
 	if (wl_list_empty(&sc->views))
 		sc->shelf_x = GAP, sc->shelf_y = top, sc->shelf_h = 0,
 		sc->cascade = 0;
-	if (sc->shelf_x + w > srv->opt.width && sc->shelf_x > GAP) {
+	if (sc->shelf_x + w > srv->output.width && sc->shelf_x > GAP) {
 		sc->shelf_x = GAP;
 		sc->shelf_y += sc->shelf_h + GAP;
 		sc->shelf_h = 0;
 	}
-	if (sc->shelf_y + h > srv->opt.height) {
+	if (sc->shelf_y + h > srv->output.height) {
 		v->x = GAP + 48 * (sc->cascade % 8);
 		v->y = top + 40 * (sc->cascade % 8);
 		sc->cascade++;

@@ -147,12 +147,35 @@ struct scene {
 	int shelf_x, shelf_y, shelf_h;
 };
 
-/* ---- the server ---- */
+/* ---- the output (output.c; the backends fill in ops and backend) ---- */
 struct output_ops {
 	/* the server wants a repaint: call server_repaint() soon */
 	void (*schedule)(struct server *srv);
 	void (*destroy)(struct server *srv);
 };
+
+struct output {
+	struct server *srv;
+	int32_t width, height;
+	int64_t refresh_ns;
+	bool vsync;				/* true for KMS */
+	char name[32];
+	const struct output_ops *ops;		/* NULL until a backend is up */
+	void *backend;				/* the backend's own state */
+	struct wl_list resources;		/* wl_output links */
+	uint32_t seq;				/* frames drawn so far */
+	/*
+	 * The frame in flight: the frame callbacks and feedback of the
+	 * surfaces it drew, moved there at repaint (output_frame_take()),
+	 * and busy references on the dma-bufs it drew; fired, presented
+	 * and dropped when it is on screen (output_frame_present()).
+	 */
+	struct wl_list frame_callbacks;		/* wl_callback links */
+	struct wl_list frame_feedbacks;		/* struct feedback.link */
+	struct wl_array frame_buffers;		/* struct buffer * */
+};
+
+/* ---- the server ---- */
 
 struct samples {
 	double *v;
@@ -184,26 +207,14 @@ struct server {
 	struct wl_event_loop *loop;
 	struct renderer *renderer;
 
-	const struct output_ops *output;
-	void *output_data;
-	int64_t refresh_ns;
-	bool vsync;				/* true for KMS */
+	struct output output;			/* the one output */
 
 	struct wl_list surfaces;		/* struct surface.link */
 	struct scene scene;
 	struct wl_list dmabuf_buffers;		/* struct buffer.dmabuf.live_link */
-	/* busy references of the dma-bufs the frame in flight drew */
-	struct wl_array frame_buffers;		/* struct buffer * */
-	/* the frame being presented: moved from the surfaces it drew at
-	 * repaint, fired when it is on screen (server_frame_done) */
-	struct wl_list frame_callbacks;		/* wl_callback links */
-	struct wl_list frame_feedbacks;		/* struct feedback.link */
-	struct wl_list output_resources;	/* wl_output links (output.c) */
-	char output_name[32];
 	struct wl_list captures;		/* struct capture.link */
 	bool dirty;
 	bool screenshot_pending;		/* SIGUSR1 */
-	uint32_t seq;				/* frames drawn so far */
 
 	int clients_now;
 	int exit_status;
@@ -262,7 +273,16 @@ void feedback_list_present(struct server *srv, struct wl_list *list,
 			   int64_t ts_ns, uint64_t seq, int64_t refresh_ns,
 			   uint32_t flags);
 
-/* output.c: wl_output */
+/* output.c: the output's state, its frame lists, wl_output */
+void output_init(struct output *o, struct server *srv);
+void output_fini(struct output *o);
+/* at repaint: s was drawn, its callbacks and feedback join the frame */
+void output_frame_take(struct output *o, struct surface *s);
+/* and so was b: the frame holds a busy reference until it is on screen */
+void output_frame_hold(struct output *o, struct buffer *b);
+/* the frame is on screen: fire, present, drop the references */
+void output_frame_present(struct output *o, int64_t ts_ns, uint64_t seq);
+void output_frame_buffers_drop(struct output *o);
 int output_global_init(struct server *srv);
 void output_for_client(struct server *srv, struct wl_resource *res,
 		       void (*fn)(struct wl_resource *res,
@@ -300,8 +320,6 @@ bool server_repaint(struct server *srv);
  * when nobody needs them). */
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride);
-/* Drop the frame's busy references (server_frame_done(), teardown). */
-void server_frame_buffers_drop(struct server *srv);
 bool server_wants_pixels(struct server *srv);
 
 /* output_headless.c, output_kms.c */
