@@ -65,7 +65,8 @@ static void output_bind(struct wl_client *c, void *data, uint32_t ver,
 	}
 	wl_resource_set_implementation(r, &output_impl, srv, output_unlink);
 	wl_list_insert(&srv->output.resources, wl_resource_get_link(r));
-	mhz = srv->output.refresh_ns > 0 ? (int32_t)(1000000000000LL / srv->output.refresh_ns) : 0;
+	mhz = srv->output.refresh_ns > 0 ?
+	      (int32_t)(1000000000000LL / srv->output.refresh_ns) : 0;
 	wl_output_send_geometry(r, 0, 0, 0, 0, WL_OUTPUT_SUBPIXEL_UNKNOWN,
 				"udb", srv->opt.backend,
 				WL_OUTPUT_TRANSFORM_NORMAL);

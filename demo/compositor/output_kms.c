@@ -30,7 +30,7 @@
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
  *
- * Lifetime: one struct kms per server (output_data), freed by
+ * Lifetime: one struct kms per server (output.backend), freed by
  * kms_destroy() after the last pending flip finished; the writeback
  * fence fd of a capture lives from its commit to the flip event.
  */
@@ -619,8 +619,8 @@ int output_kms_init(struct server *srv)
 	}
 	if (modeset(k) < 0)
 		return -1;
-	srv->output.refresh_ns = (int64_t)k->mode.htotal * k->mode.vtotal * 1000000 /
-			  (k->mode.clock ? k->mode.clock : 1);
+	srv->output.refresh_ns = (int64_t)k->mode.htotal * k->mode.vtotal *
+				 1000000 / (k->mode.clock ? k->mode.clock : 1);
 	srv->output.vsync = true;
 	k->fd_src = wl_event_loop_add_fd(srv->loop, k->fd, WL_EVENT_READABLE,
 					 on_drm, k);

@@ -283,12 +283,10 @@ void renderer_destroy(struct renderer *r)
 	free(r);
 }
 
-EGLDisplay renderer_egl_display(struct renderer *r) { return r->dpy; }
 const char *renderer_drm_node(struct renderer *r)
 {
 	return r->drm_node[0] ? r->drm_node : NULL;
 }
-bool renderer_has_modifiers(struct renderer *r) { return r->modifiers; }
 
 void renderer_begin(struct renderer *r, float bg_r, float bg_g, float bg_b)
 {
@@ -354,7 +352,8 @@ void renderer_read(struct renderer *r, uint32_t *argb, int stride)
 }
 
 /*
- * Upload w x h BGRA pixels with the given stride into @tex (made if 0).
+ * Upload w x h BGRA pixels of our own (the --status strip) with the given
+ * stride into @tex (made if 0).
  * @same_size: @tex already holds a w x h image, so its storage is kept and
  * only its contents replaced (glTexSubImage2D), as weston does for wl_shm
  * buffers that keep their size; otherwise it is (re)allocated.

@@ -345,9 +345,7 @@ void protocol_error_logger_init(struct server *srv);
 /* renderer.c */
 struct renderer *renderer_create(int width, int height);
 void renderer_destroy(struct renderer *r);
-EGLDisplay renderer_egl_display(struct renderer *r);
 const char *renderer_drm_node(struct renderer *r);
-bool renderer_has_modifiers(struct renderer *r);
 void renderer_begin(struct renderer *r, float bg_r, float bg_g, float bg_b);
 void renderer_draw(struct renderer *r, GLuint tex, bool external,
 		   int x, int y, int w, int h, bool y_invert, bool opaque);

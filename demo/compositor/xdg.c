@@ -14,8 +14,8 @@
  * no states: the client picks its size). A commit with a buffer before
  * the client acked a configure is the unconfigured_buffer error. Once a
  * toplevel has content and an acked configure it is mapped: a struct
- * view the scene places (scene.c) and repaint.c draws. A NULL buffer unmaps it
- * and the client must start again with an initial commit.
+ * view the scene places (scene.c) and repaint.c draws. A NULL buffer
+ * unmaps it and the client must start again with an initial commit.
  *
  * Ping: every wm_base is pinged every PING_MS; a client that has not
  * answered by the next ping is logged as unresponsive (we do not kill it).
