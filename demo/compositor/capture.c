@@ -87,8 +87,8 @@ static const char *write_png(struct server *srv, const uint32_t *px,
 	if (!srv->opt.screenshot_dir)
 		return "";
 	snprintf(path, len, "%s/frame-%06u.png", srv->opt.screenshot_dir,
-		 srv->seq);
-	if (png_write_argb(path, px, srv->opt.width, srv->opt.height,
+		 srv->output.seq);
+	if (png_write_argb(path, px, srv->output.width, srv->output.height,
 			   stride) < 0) {
 		server_log(srv, "cannot write %s: %s", path, strerror(errno));
 		return "";
@@ -113,10 +113,10 @@ void capture_frame_done(struct server *srv, const uint32_t *px, int stride)
 
 		if (!ready(srv, cp))
 			continue;
-		for (int y = 0; y < srv->opt.height; y++)
+		for (int y = 0; y < srv->output.height; y++)
 			memcpy((uint8_t *)cp->map + (size_t)y * cp->stride,
 			       (const uint8_t *)px + (size_t)y * stride,
-			       (size_t)srv->opt.width * 4);
+			       (size_t)srv->output.width * 4);
 		wl_list_for_each(s, &srv->surfaces, link)
 			if (s->drawn && wl_resource_get_client(s->resource) == client)
 				udb_capture_frame_v1_send_surface(cp->resource,
@@ -126,7 +126,7 @@ void capture_frame_done(struct server *srv, const uint32_t *px, int stride)
 								  s->drawn_commits);
 		if (!path)
 			path = write_png(srv, px, stride, buf, sizeof(buf));
-		udb_capture_frame_v1_send_ready(cp->resource, srv->seq, path);
+		udb_capture_frame_v1_send_ready(cp->resource, srv->output.seq, path);
 		capture_unmap(cp);
 	}
 }
@@ -142,17 +142,17 @@ static void capture_capture(struct wl_client *c, struct wl_resource *r,
 {
 	struct server *srv = wl_resource_get_user_data(r);
 	struct capture *cp;
-	uint64_t need = (uint64_t)stride * srv->opt.height;
+	uint64_t need = (uint64_t)stride * srv->output.height;
 	off_t size = lseek(fd, 0, SEEK_END);
 	void *map;
 
-	if (stride < (uint64_t)srv->opt.width * 4 || size < 0 ||
+	if (stride < (uint64_t)srv->output.width * 4 || size < 0 ||
 	    (uint64_t)size < need) {
 		close(fd);
 		wl_resource_post_error(r, UDB_CAPTURE_V1_ERROR_BAD_BUFFER,
 				       "stride %u / fd size %lld too small for %dx%d",
-				       stride, (long long)size, srv->opt.width,
-				       srv->opt.height);
+				       stride, (long long)size, srv->output.width,
+				       srv->output.height);
 		return;
 	}
 	map = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -203,7 +203,7 @@ static void capture_bind(struct wl_client *c, void *data, uint32_t ver,
 		return;
 	}
 	wl_resource_set_implementation(r, &capture_impl, srv, NULL);
-	udb_capture_v1_send_mode(r, srv->opt.width, srv->opt.height);
+	udb_capture_v1_send_mode(r, srv->output.width, srv->output.height);
 }
 
 void capture_init(struct server *srv)

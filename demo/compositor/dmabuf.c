@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * zwp_linux_dmabuf_v1 (versions 1-4): formats, feedback, buffer params,
- * EGLImage import, implicit-fence lookup and the dma-buf wl_buffer.
+ * zwp_linux_dmabuf_v1 (versions 1-4), the protocol only: formats,
+ * feedback, buffer params and their checks, implicit-fence lookup. It
+ * produces a struct buffer (buffer.h) of kind BUFFER_DMABUF with the
+ * dma-buf attributes; the renderer (renderer.c) imports it.
  *
  * Formats: the (format, modifier) pairs the software EGL display can
  * import (eglQueryDmaBufFormatsEXT/ModifiersEXT; a format without
@@ -32,15 +34,15 @@
  *  - struct params lives with its zwp_linux_buffer_params_v1 resource and
  *    owns the plane fds until create moves them into a buffer (or closes
  *    them when the import fails).
- *  - struct dmabuf_buffer is reference counted: the wl_buffer resource
- *    holds one reference, each surface showing it one (surface.c), the
- *    server's release list one. It owns the plane fds (needed for
- *    EXPORT_SYNC_FILE and the module's INFO), the EGLImage and its GL
- *    texture, and is freed when the last reference goes; a wl_buffer
+ *  - A dma-buf wl_buffer is a struct buffer (buffer.h: its references
+ *    and its one release rule). It owns the plane fds (needed for
+ *    EXPORT_SYNC_FILE and the module's INFO) and is on
+ *    server.dmabuf_buffers until the last reference goes; a wl_buffer
  *    destroyed while still shown keeps its pixels until it is replaced.
- *  - Release: when no surface shows the buffer any more it goes on the
- *    server's release list; wl_buffer.release is sent after the next
- *    repaint finished (llvmpipe reads the memory while it draws).
+ *  - At create the renderer imports the attributes
+ *    (renderer_import_dmabuf()) and caches the import on the buffer, so
+ *    that an import the EGL display refuses is failed / invalid_wl_buffer;
+ *    its GL texture is made at the first repaint that draws it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,22 +87,6 @@ struct params {
 	int version;
 	struct plane planes[MAX_PLANES];
 	bool used;
-};
-
-struct dmabuf_buffer {
-	struct wl_resource *resource;		/* NULL once destroyed */
-	struct server *srv;
-	int refs, users;
-	struct wl_list release_link;		/* server.release_list */
-	bool on_release_list;
-	struct wl_list live_link;		/* server.dmabuf_buffers */
-	int32_t width, height;
-	uint32_t format, flags;
-	uint64_t modifier;
-	int nplanes;
-	int fds[MAX_PLANES];
-	EGLImageKHR image;
-	GLuint tex;
 };
 
 /* Single-plane formats we accept, with their bytes per pixel. */
@@ -172,23 +158,17 @@ static int64_t dmabuf_fd_size(int fd)
 	return is_dmabuf ? size : -1;
 }
 
-/* ---- dmabuf_buffer ---- */
-
-struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b)
-{
-	b->refs++;
-	return b;
-}
+/* ---- the dma-buf kind of struct buffer ---- */
 
 /* USERPTR_DMABUF_IOC_INFO.invalidations of the buffer; 0 for others */
-static uint64_t buffer_invalidations(struct dmabuf_buffer *b)
+static uint64_t buffer_invalidations(struct buffer *b)
 {
 	struct userptr_dmabuf_info info;
 
-	if (b->srv->udb_fd < 0 || b->nplanes < 1)
+	if (b->srv->udb_fd < 0 || b->dmabuf.nplanes < 1)
 		return 0;
 	memset(&info, 0, sizeof(info));
-	info.fd = b->fds[0];
+	info.fd = b->dmabuf.planes[0].fd;
 	/* fails with ENOTTY/EINVAL for dma-bufs that are not the module's */
 	if (ioctl(b->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info))
 		return 0;
@@ -198,69 +178,27 @@ static uint64_t buffer_invalidations(struct dmabuf_buffer *b)
 /* Invalidations of the freed buffers plus those of the live ones now. */
 uint64_t dmabuf_invalidations_now(struct server *srv)
 {
-	struct dmabuf_buffer *b;
+	struct buffer *b;
 	uint64_t n = srv->stats.invalidations;
 
-	wl_list_for_each(b, &srv->dmabuf_buffers, live_link)
+	wl_list_for_each(b, &srv->dmabuf_buffers, dmabuf.live_link)
 		n += buffer_invalidations(b);
 	return n;
 }
 
-void dmabuf_buffer_unref(struct dmabuf_buffer *b)
+/* The last reference went (the renderer's import is already freed). */
+static void buffer_destroy(struct buffer *b)
 {
-	if (--b->refs > 0)
-		return;
 	b->srv->stats.invalidations += buffer_invalidations(b);
-	wl_list_remove(&b->live_link);
-	renderer_image_destroy(b->srv->renderer, b->image, b->tex);
+	wl_list_remove(&b->dmabuf.live_link);
 	b->srv->stats.dmabuf_live--;
-	for (int i = 0; i < b->nplanes; i++)
-		close(b->fds[i]);
-	free(b);
+	for (int i = 0; i < b->dmabuf.nplanes; i++)
+		close(b->dmabuf.planes[i].fd);
 }
 
-void dmabuf_buffer_use(struct dmabuf_buffer *b)
+bool dmabuf_buffer_y_invert(const struct buffer *b)
 {
-	b->users++;
-}
-
-void dmabuf_buffer_unuse(struct server *srv, struct dmabuf_buffer *b)
-{
-	if (--b->users > 0 || b->on_release_list)
-		return;
-	b->on_release_list = true;
-	wl_list_insert(srv->release_list.prev, &b->release_link);
-	dmabuf_buffer_ref(b);
-}
-
-/* After a repaint: release the buffers it no longer showed. */
-void dmabuf_release_after_repaint(struct server *srv)
-{
-	struct dmabuf_buffer *b, *tmp;
-
-	wl_list_for_each_safe(b, tmp, &srv->release_list, release_link) {
-		wl_list_remove(&b->release_link);
-		b->on_release_list = false;
-		if (b->users == 0 && b->resource)
-			wl_buffer_send_release(b->resource);
-		dmabuf_buffer_unref(b);
-	}
-}
-
-void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h)
-{
-	*w = b->width;
-	*h = b->height;
-}
-
-GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
-			     bool *opaque)
-{
-	if (y_invert)
-		*y_invert = b->flags & ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT;
-	if (opaque)
-		*opaque = (b->format & 0xff) != 'A';
-	return b->tex;
+	return b->dmabuf.flags & ZWP_LINUX_BUFFER_PARAMS_V1_FLAGS_Y_INVERT;
 }
 
 /*
@@ -269,17 +207,18 @@ GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
  * put into fds. ENOTTY/EINVAL (not a real dma-buf, e.g. a memfd, or an
  * old kernel) mean "no fences".
  */
-int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max)
+int dmabuf_buffer_busy_fences(struct buffer *b, int *fds, int max)
 {
 	int n = 0;
 
-	for (int i = 0; i < b->nplanes && n < max; i++) {
+	for (int i = 0; i < b->dmabuf.nplanes && n < max; i++) {
 		struct dma_buf_export_sync_file arg = {
 			.flags = DMA_BUF_SYNC_READ, .fd = -1,
 		};
 		struct pollfd p;
 
-		if (ioctl(b->fds[i], DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &arg) < 0) {
+		if (ioctl(b->dmabuf.planes[i].fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+			  &arg) < 0) {
 			if (errno != ENOTTY && errno != EINVAL)
 				vlog(b->srv, "EXPORT_SYNC_FILE: %s", strerror(errno));
 			continue;
@@ -293,31 +232,6 @@ int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max)
 		fds[n++] = arg.fd;
 	}
 	return n;
-}
-
-static void buffer_destroy_req(struct wl_client *c, struct wl_resource *r)
-{
-	(void)c;
-	wl_resource_destroy(r);
-}
-
-static const struct wl_buffer_interface buffer_impl = {
-	.destroy = buffer_destroy_req,
-};
-
-struct dmabuf_buffer *dmabuf_buffer_from_resource(struct wl_resource *r)
-{
-	if (!wl_resource_instance_of(r, &wl_buffer_interface, &buffer_impl))
-		return NULL;
-	return wl_resource_get_user_data(r);
-}
-
-static void buffer_resource_destroy(struct wl_resource *r)
-{
-	struct dmabuf_buffer *b = wl_resource_get_user_data(r);
-
-	b->resource = NULL;
-	dmabuf_buffer_unref(b);
 }
 
 /* ---- zwp_linux_buffer_params_v1 ---- */
@@ -386,15 +300,13 @@ enum create_result { CREATE_OK, CREATE_ERROR, CREATE_FAILED };
  */
 static enum create_result params_import(struct params *p, int32_t w,
 					int32_t h, uint32_t format,
-					uint32_t flags, struct dmabuf_buffer **out)
+					uint32_t flags, struct buffer **out)
 {
 	struct wl_resource *r = p->resource;
 	struct server *srv = p->srv;
-	struct dmabuf_buffer *b;
+	struct buffer *b;
 	int n = 0, bpp;
 	uint64_t mod;
-	EGLint attr[64];
-	int k = 0;
 
 	if (p->used) {
 		wl_resource_post_error(r, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
@@ -467,85 +379,53 @@ static enum create_result params_import(struct params *p, int32_t w,
 		return CREATE_FAILED;
 	}
 
-	attr[k++] = EGL_WIDTH;
-	attr[k++] = w;
-	attr[k++] = EGL_HEIGHT;
-	attr[k++] = h;
-	attr[k++] = EGL_LINUX_DRM_FOURCC_EXT;
-	attr[k++] = (EGLint)format;
-	attr[k++] = EGL_DMA_BUF_PLANE0_FD_EXT;
-	attr[k++] = p->planes[0].fd;
-	attr[k++] = EGL_DMA_BUF_PLANE0_OFFSET_EXT;
-	attr[k++] = (EGLint)p->planes[0].offset;
-	attr[k++] = EGL_DMA_BUF_PLANE0_PITCH_EXT;
-	attr[k++] = (EGLint)p->planes[0].stride;
-	if (mod != DRM_FORMAT_MOD_INVALID &&
-	    renderer_has_modifiers(srv->renderer)) {
-		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_LO_EXT;
-		attr[k++] = (EGLint)(mod & 0xffffffff);
-		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_HI_EXT;
-		attr[k++] = (EGLint)(mod >> 32);
-	}
-	attr[k++] = EGL_NONE;
 	if ((int)p->planes[0].offset < 0 || (int)p->planes[0].stride < 0)
 		return CREATE_FAILED;	/* EGLint cannot carry it */
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return CREATE_FAILED;
-	b->image = renderer_import_dmabuf(srv->renderer, attr);
-	if (b->image == EGL_NO_IMAGE_KHR) {
-		vlog(srv, "dmabuf: eglCreateImageKHR failed: 0x%x", eglGetError());
-		free(b);
-		return CREATE_FAILED;
-	}
-	b->tex = renderer_image_texture(srv->renderer, b->image);
-	if (!b->tex) {
-		renderer_image_destroy(srv->renderer, b->image, 0);
-		free(b);
-		return CREATE_FAILED;
-	}
-	b->srv = srv;
-	b->refs = 1;
-	srv->stats.dmabuf_live++;
-	wl_list_insert(&srv->dmabuf_buffers, &b->live_link);
-	b->width = w;
-	b->height = h;
-	b->format = format;
-	b->flags = flags;
-	b->modifier = mod;
-	b->nplanes = n;
-	wl_list_init(&b->release_link);
+	buffer_init(b, srv, wl_resource_get_client(r), BUFFER_DMABUF, w, h,
+		    buffer_destroy);
+	b->dmabuf.fourcc = format;
+	b->dmabuf.flags = flags;
+	b->dmabuf.modifier = mod;
+	b->dmabuf.nplanes = n;
 	for (int i = 0; i < n; i++) {
-		b->fds[i] = p->planes[i].fd;
-		p->planes[i].fd = -1;
+		b->dmabuf.planes[i].fd = p->planes[i].fd;
+		b->dmabuf.planes[i].offset = p->planes[i].offset;
+		b->dmabuf.planes[i].stride = p->planes[i].stride;
 	}
+	/* the renderer tries it now (so that failed is sent) and keeps it */
+	if (!renderer_import_dmabuf(srv->renderer, b)) {
+		free(b);	/* the params still own the fds */
+		return CREATE_FAILED;
+	}
+	srv->stats.dmabuf_live++;
+	wl_list_insert(&srv->dmabuf_buffers, &b->dmabuf.live_link);
+	for (int i = 0; i < n; i++)
+		p->planes[i].fd = -1;
 	*out = b;
 	return CREATE_OK;
 }
 
-static struct wl_resource *buffer_resource(struct wl_client *c,
-					   struct dmabuf_buffer *b, uint32_t id)
+static struct wl_resource *buffer_resource(struct buffer *b, uint32_t id)
 {
-	b->resource = wl_resource_create(c, &wl_buffer_interface, 1, id);
-	if (!b->resource) {
-		dmabuf_buffer_unref(b);
-		wl_client_post_no_memory(c);
-		return NULL;
-	}
-	wl_resource_set_implementation(b->resource, &buffer_impl, b,
-				       buffer_resource_destroy);
-	b->srv->stats.buffers_dmabuf++;
-	return b->resource;
+	struct wl_resource *r = buffer_create_resource(b, id);
+
+	if (r)
+		b->srv->stats.buffers_dmabuf++;
+	return r;
 }
 
 static void params_create(struct wl_client *c, struct wl_resource *r,
 			  int32_t w, int32_t h, uint32_t format, uint32_t flags)
 {
 	struct params *p = wl_resource_get_user_data(r);
-	struct dmabuf_buffer *b = NULL;
+	struct buffer *b = NULL;
 	struct wl_resource *br;
 
+	(void)c;
 	switch (params_import(p, w, h, format, flags, &b)) {
 	case CREATE_ERROR:
 		break;
@@ -554,7 +434,7 @@ static void params_create(struct wl_client *c, struct wl_resource *r,
 		zwp_linux_buffer_params_v1_send_failed(r);
 		break;
 	case CREATE_OK:
-		br = buffer_resource(c, b, 0);
+		br = buffer_resource(b, 0);
 		if (br)
 			zwp_linux_buffer_params_v1_send_created(r, br);
 		break;
@@ -567,8 +447,9 @@ static void params_create_immed(struct wl_client *c, struct wl_resource *r,
 				uint32_t format, uint32_t flags)
 {
 	struct params *p = wl_resource_get_user_data(r);
-	struct dmabuf_buffer *b = NULL;
+	struct buffer *b = NULL;
 
+	(void)c;
 	switch (params_import(p, w, h, format, flags, &b)) {
 	case CREATE_ERROR:
 		break;
@@ -578,7 +459,7 @@ static void params_create_immed(struct wl_client *c, struct wl_resource *r,
 				       "dma-buf import failed");
 		break;
 	case CREATE_OK:
-		buffer_resource(c, b, id);
+		buffer_resource(b, id);
 		break;
 	}
 	params_close_fds(p);

@@ -5,7 +5,7 @@
  * main.c parses the options, sets up the display, renderer, globals and
  * output, runs the event loop and tears everything down in order:
  * clients first (their resources free surfaces and buffers), then the
- * buffers still waiting for release, the output, the report, the
+ * last frame's busy buffer references, the output, the report, the
  * renderer. Signals (SIGTERM/SIGINT: clean exit; SIGUSR1: screenshot) are
  * blocked before any thread exists (llvmpipe starts worker threads) and
  * read through the event loop's signalfd.
@@ -61,7 +61,7 @@ void server_exit(struct server *srv, int status)
 	wl_display_terminate(srv->display);
 }
 
-static int output_init(struct server *srv)
+static int backend_init(struct server *srv)
 {
 	if (!strcmp(srv->opt.backend, "kms"))
 		return output_kms_init(srv);
@@ -238,15 +238,11 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &srv->stats.cpu_start);
 
 	wl_list_init(&srv->surfaces);
-	wl_list_init(&srv->views);
-	wl_list_init(&srv->release_list);
+	scene_init(&srv->scene);
 	wl_list_init(&srv->dmabuf_buffers);
 	wl_list_init(&srv->captures);
-	wl_list_init(&srv->frame_callbacks);
-	wl_list_init(&srv->frame_feedbacks);
-	wl_list_init(&srv->output_resources);
+	output_init(&srv->output, srv);
 	srv->udb_fd = open(USERPTR_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	srv->refresh_ns = 1000000000LL / srv->opt.refresh_hz;
 	srv->display = wl_display_create();
 	if (!srv->display)
 		return 1;
@@ -269,7 +265,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udb-compositor: linux-dmabuf init failed\n");
 		goto out_renderer;
 	}
-	if (output_init(srv) < 0) {
+	if (backend_init(srv) < 0) {
 		fprintf(stderr, "udb-compositor: %s output init failed\n",
 			srv->opt.backend);
 		goto out_output;
@@ -303,7 +299,7 @@ int main(int argc, char **argv)
 	ret = srv->exit_status;
 
 	wl_display_destroy_clients(srv->display);
-	dmabuf_release_after_repaint(srv);	/* buffers no client holds now */
+	output_frame_buffers_drop(&srv->output);	/* the last busy references */
 	if (report_write(srv) < 0)
 		ret = 1;
 out_output:
@@ -312,9 +308,10 @@ out_output:
 			wl_event_source_remove(sigs[i]);
 	if (srv->run_for_timer)
 		wl_event_source_remove(srv->run_for_timer);
-	if (srv->output)
-		srv->output->destroy(srv);
-	srv->output = NULL;
+	if (srv->output.ops)
+		srv->output.ops->destroy(srv);
+	srv->output.ops = NULL;
+	output_fini(&srv->output);
 	capture_fini(srv);
 	dmabuf_fini(srv);
 out_renderer:

@@ -22,13 +22,13 @@ struct headless {
 
 static void headless_schedule(struct server *srv)
 {
-	struct headless *h = srv->output_data;
+	struct headless *h = srv->output.backend;
 	int64_t now = now_ns(CLOCK_MONOTONIC), when;
 	struct itimerspec its = { 0 };
 
 	if (h->scheduled)
 		return;
-	when = h->last_frame + srv->refresh_ns;
+	when = h->last_frame + srv->output.refresh_ns;
 	if (when <= now)
 		when = now + 1;
 	its.it_value.tv_sec = when / 1000000000;
@@ -40,7 +40,7 @@ static void headless_schedule(struct server *srv)
 static int headless_tick(int fd, uint32_t mask, void *data)
 {
 	struct server *srv = data;
-	struct headless *h = srv->output_data;
+	struct headless *h = srv->output.backend;
 	uint64_t n;
 	int64_t ts;
 	bool pixels;
@@ -55,16 +55,16 @@ static int headless_tick(int fd, uint32_t mask, void *data)
 	ts = now_ns(CLOCK_MONOTONIC);
 	h->last_frame = ts;
 	if (pixels)
-		renderer_read(srv->renderer, h->pixels, srv->opt.width * 4);
+		renderer_read(srv->renderer, h->pixels, srv->output.width * 4);
 	/* no retrace counter: seq 0 */
 	server_frame_done(srv, ts, 0, pixels ? h->pixels : NULL,
-			  srv->opt.width * 4);
+			  srv->output.width * 4);
 	return 0;
 }
 
 static void headless_destroy(struct server *srv)
 {
-	struct headless *h = srv->output_data;
+	struct headless *h = srv->output.backend;
 
 	if (!h)
 		return;
@@ -74,7 +74,7 @@ static void headless_destroy(struct server *srv)
 		close(h->tfd);
 	free(h->pixels);
 	free(h);
-	srv->output_data = NULL;
+	srv->output.backend = NULL;
 }
 
 static const struct output_ops headless_ops = {
@@ -88,11 +88,11 @@ int output_headless_init(struct server *srv)
 
 	if (!h)
 		return -1;
-	srv->output_data = h;
-	srv->output = &headless_ops;
-	srv->vsync = false;
+	srv->output.backend = h;
+	srv->output.ops = &headless_ops;
+	srv->output.vsync = false;
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	h->pixels = malloc((size_t)srv->opt.width * srv->opt.height * 4);
+	h->pixels = malloc((size_t)srv->output.width * srv->output.height * 4);
 	if (h->tfd < 0 || !h->pixels)
 		return -1;
 	h->src = wl_event_loop_add_fd(srv->loop, h->tfd, WL_EVENT_READABLE,

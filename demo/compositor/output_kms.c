@@ -30,7 +30,7 @@
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
  *
- * Lifetime: one struct kms per server (output_data), freed by
+ * Lifetime: one struct kms per server (output.backend), freed by
  * kms_destroy() after the last pending flip finished; the writeback
  * fence fd of a capture lives from its commit to the flip event.
  */
@@ -199,8 +199,8 @@ static int pick_pipe(struct kms *k)
 			k->wb_conn = c->connector_id;
 		} else if (!k->conn && c->connection == DRM_MODE_CONNECTED) {
 			for (int m = 0; m < c->count_modes; m++)
-				if (c->modes[m].hdisplay == k->srv->opt.width &&
-				    c->modes[m].vdisplay == k->srv->opt.height) {
+				if (c->modes[m].hdisplay == k->srv->output.width &&
+				    c->modes[m].vdisplay == k->srv->output.height) {
 					k->mode = c->modes[m];
 					k->conn = c->connector_id;
 					break;
@@ -219,7 +219,7 @@ static int pick_pipe(struct kms *k)
 	}
 	if (!k->conn || !k->crtc) {
 		fprintf(stderr, "udb-compositor: kms: no connector with a %dx%d mode\n",
-			k->srv->opt.width, k->srv->opt.height);
+			k->srv->output.width, k->srv->output.height);
 		goto out;
 	}
 	for (uint32_t i = 0; i < pres->count_planes; i++) {
@@ -242,7 +242,7 @@ out:
 
 static int plane_props(struct kms *k, drmModeAtomicReq *req, uint32_t fb)
 {
-	int w = k->srv->opt.width, h = k->srv->opt.height, r = 0;
+	int w = k->srv->output.width, h = k->srv->output.height, r = 0;
 	uint32_t p = k->plane, t = DRM_MODE_OBJECT_PLANE;
 
 	r |= add(req, k->fd, p, t, "FB_ID", fb);
@@ -457,7 +457,7 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 	struct server *srv = k->srv;
 	int64_t ts = (int64_t)sec * 1000000000 + (int64_t)usec * 1000;
 	const uint32_t *px = NULL;
-	int stride = srv->opt.width * 4;
+	int stride = srv->output.width * 4;
 
 	(void)fd, (void)crtc;
 	k->flip_pending = false;
@@ -469,18 +469,18 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 			src = &k->wb;
 			k->captures_wb++;
 			server_log(srv, "kms: capture of frame %u read back through "
-				   "writeback connector %u", srv->seq, k->wb_conn);
+				   "writeback connector %u", srv->output.seq, k->wb_conn);
 		} else {
 			k->captures_scanout++;
 			server_log(srv, "kms: capture of frame %u read from the "
-				   "scanout buffer (no writeback)", srv->seq);
+				   "scanout buffer (no writeback)", srv->output.seq);
 		}
-		for (int y = 0; y < srv->opt.height; y++) {
+		for (int y = 0; y < srv->output.height; y++) {
 			const uint32_t *s = (const uint32_t *)((const uint8_t *)src->map +
 							       (size_t)y * src->pitch);
-			uint32_t *d = k->pixels + (size_t)y * srv->opt.width;
+			uint32_t *d = k->pixels + (size_t)y * srv->output.width;
 
-			for (int x = 0; x < srv->opt.width; x++)
+			for (int x = 0; x < srv->output.width; x++)
 				d[x] = s[x] | 0xff000000;
 		}
 		px = k->pixels;
@@ -513,7 +513,7 @@ static void on_idle(void *data)
 
 static void kms_schedule(struct server *srv)
 {
-	struct kms *k = srv->output_data;
+	struct kms *k = srv->output.backend;
 
 	k->want_repaint = true;
 	if (!k->flip_pending && !k->idle)
@@ -522,7 +522,7 @@ static void kms_schedule(struct server *srv)
 
 static void kms_destroy(struct server *srv)
 {
-	struct kms *k = srv->output_data;
+	struct kms *k = srv->output.backend;
 
 	if (!k)
 		return;
@@ -558,7 +558,7 @@ static void kms_destroy(struct server *srv)
 	}
 	free(k->pixels);
 	free(k);
-	srv->output_data = NULL;
+	srv->output.backend = NULL;
 }
 
 static const struct output_ops kms_ops = {
@@ -569,14 +569,14 @@ static const struct output_ops kms_ops = {
 int output_kms_init(struct server *srv)
 {
 	struct kms *k = calloc(1, sizeof(*k));
-	int w = srv->opt.width, h = srv->opt.height;
+	int w = srv->output.width, h = srv->output.height;
 
 	if (!k)
 		return -1;
 	k->srv = srv;
 	k->wb_fence = -1;
-	srv->output_data = k;
-	srv->output = &kms_ops;
+	srv->output.backend = k;
+	srv->output.ops = &kms_ops;
 	k->fd = open_vkms();
 	if (k->fd < 0) {
 		fprintf(stderr, "udb-compositor: kms: no vkms card (modprobe vkms?)\n");
@@ -619,13 +619,13 @@ int output_kms_init(struct server *srv)
 	}
 	if (modeset(k) < 0)
 		return -1;
-	srv->refresh_ns = (int64_t)k->mode.htotal * k->mode.vtotal * 1000000 /
-			  (k->mode.clock ? k->mode.clock : 1);
-	srv->vsync = true;
+	srv->output.refresh_ns = (int64_t)k->mode.htotal * k->mode.vtotal *
+				 1000000 / (k->mode.clock ? k->mode.clock : 1);
+	srv->output.vsync = true;
 	k->fd_src = wl_event_loop_add_fd(srv->loop, k->fd, WL_EVENT_READABLE,
 					 on_drm, k);
 	server_log(srv, "kms: vkms %dx%d@%.2f Hz, connector %u%s, crtc %u, plane %u, writeback %u",
-		   w, h, 1e9 / srv->refresh_ns, k->conn,
+		   w, h, 1e9 / srv->output.refresh_ns, k->conn,
 		   k->wb_route == WB_ALONE ? " (off)" : "", k->crtc, k->plane,
 		   k->wb_ok ? k->wb_conn : 0);
 	return k->fd_src ? 0 : -1;

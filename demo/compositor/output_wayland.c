@@ -182,7 +182,7 @@ static void buffer_fini(struct nested_buffer *b)
 
 static int buffers_init(struct nested *n)
 {
-	int w = n->srv->opt.width, h = n->srv->opt.height;
+	int w = n->srv->output.width, h = n->srv->output.height;
 	size_t page = udb_wl_ctx_page_size(n->udb);
 	uint32_t why = udb_wl_ctx_format_fallback(n->udb, DRM_FORMAT_XRGB8888);
 	bool userptr = !why;
@@ -352,7 +352,7 @@ static void nested_paint(void *data)
 
 static void nested_schedule(struct server *srv)
 {
-	struct nested *n = srv->output_data;
+	struct nested *n = srv->output.backend;
 
 	n->wanted = true;
 	if (!n->idle && n->configured && !n->frame)
@@ -410,7 +410,7 @@ static int nested_dispatch(int fd, uint32_t mask, void *data)
 
 static void nested_destroy(struct server *srv)
 {
-	struct nested *n = srv->output_data;
+	struct nested *n = srv->output.backend;
 
 	if (!n)
 		return;
@@ -453,7 +453,7 @@ static void nested_destroy(struct server *srv)
 		wl_display_disconnect(n->dpy);
 	}
 	free(n);
-	srv->output_data = NULL;
+	srv->output.backend = NULL;
 }
 
 static const struct output_ops nested_ops = {
@@ -463,7 +463,7 @@ static const struct output_ops nested_ops = {
 
 static int window_init(struct nested *n)
 {
-	int w = n->srv->opt.width, h = n->srv->opt.height;
+	int w = n->srv->output.width, h = n->srv->output.height;
 
 	n->surface = wl_compositor_create_surface(n->compositor);
 	n->xdg_surface = xdg_wm_base_get_xdg_surface(n->wm_base, n->surface);
@@ -485,9 +485,9 @@ int output_wayland_init(struct server *srv)
 
 	if (!n)
 		return -1;
-	srv->output_data = n;
-	srv->output = &nested_ops;
-	srv->vsync = false;
+	srv->output.backend = n;
+	srv->output.ops = &nested_ops;
+	srv->output.vsync = false;
 	n->srv = srv;
 	if (!parent || !strcmp(parent, srv->opt.socket)) {
 		fprintf(stderr, "udb-compositor: --backend wayland needs the parent compositor's WAYLAND_DISPLAY (and a --socket of our own)\n");
@@ -530,7 +530,7 @@ int output_wayland_init(struct server *srv)
 	if (!n->src || !n->timer)
 		return -1;
 	server_log(srv, "nested in %s: %dx%d window, %s output buffers",
-		   parent, srv->opt.width, srv->opt.height, n->path);
+		   parent, srv->output.width, srv->output.height, n->path);
 	/* events the roundtrips queued */
 	wl_display_dispatch_pending(n->dpy);
 	nested_flush(n);

@@ -19,16 +19,25 @@
  * strip.c) are uploaded the same way as wl_shm content and drawn as
  * opaque quads; no other file makes GL calls for them.
  *
- * Client content: wl_shm buffers are uploaded into GL_TEXTURE_2D
- * textures (BGRA, i.e. ARGB8888 little-endian); dma-bufs become
- * EGLImages bound to GL_TEXTURE_EXTERNAL_OES textures. llvmpipe reads
- * the dma-buf's memory directly (lseek + mmap) while drawing, so the
- * caller must not release a dma-buf until renderer_end() of a frame that
- * no longer uses it returned.
+ * Client content, every GL and EGL call for it here:
+ *  - wl_shm: each surface has one GL_TEXTURE_2D texture (BGRA, i.e.
+ *    ARGB8888 little-endian) in its renderer state; repaint.c hands it
+ *    the pixels of a newly committed buffer with the damage, and only the
+ *    damage is uploaded (glTexSubImage2D) while the size stays the same.
+ *    Per surface, not per buffer: damage is relative to the surface's
+ *    previous content, which is what that texture holds.
+ *  - dma-buf: an EGLImage made when the buffer is created
+ *    (renderer_import_dmabuf()) and cached on the struct buffer with a
+ *    destroy hook; its GL_TEXTURE_EXTERNAL_OES texture is made at the
+ *    first draw. llvmpipe reads the dma-buf's memory directly (lseek +
+ *    mmap) while drawing, so a frame that drew a buffer holds a busy
+ *    reference on it until it is on screen (repaint.c); renderer_end()
+ *    waits for the drawing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <drm_fourcc.h>
 #include "server.h"
 #include <GLES2/gl2ext.h>
 
@@ -274,12 +283,10 @@ void renderer_destroy(struct renderer *r)
 	free(r);
 }
 
-EGLDisplay renderer_egl_display(struct renderer *r) { return r->dpy; }
 const char *renderer_drm_node(struct renderer *r)
 {
 	return r->drm_node[0] ? r->drm_node : NULL;
 }
-bool renderer_has_modifiers(struct renderer *r) { return r->modifiers; }
 
 void renderer_begin(struct renderer *r, float bg_r, float bg_g, float bg_b)
 {
@@ -345,7 +352,8 @@ void renderer_read(struct renderer *r, uint32_t *argb, int stride)
 }
 
 /*
- * Upload w x h BGRA pixels with the given stride into @tex (made if 0).
+ * Upload w x h BGRA pixels of our own (the --status strip) with the given
+ * stride into @tex (made if 0).
  * @same_size: @tex already holds a w x h image, so its storage is kept and
  * only its contents replaced (glTexSubImage2D), as weston does for wl_shm
  * buffers that keep their size; otherwise it is (re)allocated.
@@ -403,33 +411,204 @@ void renderer_texture_destroy(struct renderer *r, GLuint tex)
 		glDeleteTextures(1, &tex);
 }
 
-EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs)
+/* ---- client content ---- */
+
+/* A dma-buf's import, cached on its struct buffer until it is freed. */
+struct dmabuf_state {
+	struct renderer *r;
+	EGLImageKHR image;
+	GLuint tex;				/* made at the first draw */
+};
+
+static void dmabuf_state_destroy(struct buffer *b)
 {
-	return r->create_image(r->dpy, EGL_NO_CONTEXT, EGL_LINUX_DMA_BUF_EXT,
-			       NULL, attribs);
+	struct dmabuf_state *ds = b->renderer_state;
+
+	if (ds->tex)
+		glDeleteTextures(1, &ds->tex);
+	ds->r->destroy_image(ds->r->dpy, ds->image);
+	free(ds);
+	b->renderer_state = NULL;
 }
 
-GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img)
+bool renderer_import_dmabuf(struct renderer *r, struct buffer *b)
 {
+	const struct buffer_plane *pl = &b->dmabuf.planes[0];
+	struct dmabuf_state *ds;
+	EGLint attr[32];
+	int k = 0;
+
+	if (b->dmabuf.nplanes != 1)
+		return false;	/* single-plane formats only (dmabuf.c) */
+	attr[k++] = EGL_WIDTH;
+	attr[k++] = b->width;
+	attr[k++] = EGL_HEIGHT;
+	attr[k++] = b->height;
+	attr[k++] = EGL_LINUX_DRM_FOURCC_EXT;
+	attr[k++] = (EGLint)b->dmabuf.fourcc;
+	attr[k++] = EGL_DMA_BUF_PLANE0_FD_EXT;
+	attr[k++] = pl->fd;
+	attr[k++] = EGL_DMA_BUF_PLANE0_OFFSET_EXT;
+	attr[k++] = (EGLint)pl->offset;
+	attr[k++] = EGL_DMA_BUF_PLANE0_PITCH_EXT;
+	attr[k++] = (EGLint)pl->stride;
+	if (b->dmabuf.modifier != DRM_FORMAT_MOD_INVALID && r->modifiers) {
+		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_LO_EXT;
+		attr[k++] = (EGLint)(b->dmabuf.modifier & 0xffffffff);
+		attr[k++] = EGL_DMA_BUF_PLANE0_MODIFIER_HI_EXT;
+		attr[k++] = (EGLint)(b->dmabuf.modifier >> 32);
+	}
+	attr[k++] = EGL_NONE;
+	ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return false;
+	ds->r = r;
+	ds->image = r->create_image(r->dpy, EGL_NO_CONTEXT, EGL_LINUX_DMA_BUF_EXT,
+				    NULL, attr);
+	if (ds->image == EGL_NO_IMAGE_KHR) {
+		vlog(b->srv, "dmabuf: eglCreateImageKHR failed: 0x%x",
+		     eglGetError());
+		free(ds);
+		return false;
+	}
+	b->renderer_state = ds;
+	b->renderer_state_destroy = dmabuf_state_destroy;
+	return true;
+}
+
+/* The external texture of a dma-buf's image, made the first time. */
+static GLuint dmabuf_texture(struct renderer *r, struct buffer *b)
+{
+	struct dmabuf_state *ds = b->renderer_state;
 	GLuint tex;
 
+	if (!ds || ds->tex)
+		return ds ? ds->tex : 0;
 	glGenTextures(1, &tex);
 	glBindTexture(GL_TEXTURE_EXTERNAL_OES, tex);
-	r->image_target_texture(GL_TEXTURE_EXTERNAL_OES, img);
+	r->image_target_texture(GL_TEXTURE_EXTERNAL_OES, ds->image);
 	glBindTexture(GL_TEXTURE_EXTERNAL_OES, 0);
 	if (glGetError() != GL_NO_ERROR) {
 		glDeleteTextures(1, &tex);
 		return 0;
 	}
+	ds->tex = tex;
 	return tex;
 }
 
-void renderer_image_destroy(struct renderer *r, EGLImageKHR img, GLuint tex)
+/* A surface's wl_shm content: its texture, which outlives the buffers. */
+struct surface_state_gl {
+	GLuint tex;
+	int32_t w, h;				/* its size, 0 = none */
+	bool opaque;
+};
+
+static struct surface_state_gl *surface_gl(struct surface *s)
 {
-	if (tex)
-		glDeleteTextures(1, &tex);
-	if (img != EGL_NO_IMAGE_KHR)
-		r->destroy_image(r->dpy, img);
+	if (!s->renderer_state)
+		s->renderer_state = calloc(1, sizeof(struct surface_state_gl));
+	return s->renderer_state;
+}
+
+/* Copy rows [y1, y2) x columns [x1, x2) of data into the bound texture. */
+static void upload_rect(struct renderer *r, const uint8_t *data, int stride,
+			int x1, int y1, int x2, int y2)
+{
+	const uint8_t *p = data + (size_t)y1 * stride + (size_t)x1 * 4;
+
+	glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+	if (r->unpack_subimage && stride % 4 == 0) {
+		glPixelStorei(GL_UNPACK_ROW_LENGTH_EXT, stride / 4);
+		glTexSubImage2D(GL_TEXTURE_2D, 0, x1, y1, x2 - x1, y2 - y1,
+				GL_BGRA_EXT, GL_UNSIGNED_BYTE, p);
+		glPixelStorei(GL_UNPACK_ROW_LENGTH_EXT, 0);
+	} else if (x1 == 0 && stride == x2 * 4) {
+		glTexSubImage2D(GL_TEXTURE_2D, 0, 0, y1, x2, y2 - y1,
+				GL_BGRA_EXT, GL_UNSIGNED_BYTE, p);
+	} else {
+		for (int y = y1; y < y2; y++, p += stride)
+			glTexSubImage2D(GL_TEXTURE_2D, 0, x1, y, x2 - x1, 1,
+					GL_BGRA_EXT, GL_UNSIGNED_BYTE, p);
+	}
+}
+
+/*
+ * Upload a wl_shm buffer's pixels into the surface's texture: only the
+ * damage (buffer coordinates) when the texture already holds the
+ * surface's previous content at this size and !full, else all of it
+ * into storage (re)allocated at the new size. The caller guards the
+ * read (shm_buffer_begin_access()).
+ */
+void renderer_upload_surface(struct renderer *r, struct surface *s,
+			     const void *data, int w, int h, int stride,
+			     const struct box *damage, bool full, bool opaque)
+{
+	struct surface_state_gl *gs = surface_gl(s);
+	int x1 = 0, y1 = 0, x2 = w, y2 = h;
+
+	if (!gs)
+		return;
+	if (!gs->tex) {
+		glGenTextures(1, &gs->tex);
+		full = true;
+	}
+	glBindTexture(GL_TEXTURE_2D, gs->tex);
+	if (gs->w != w || gs->h != h) {
+		glTexImage2D(GL_TEXTURE_2D, 0, GL_BGRA_EXT, w, h, 0,
+			     GL_BGRA_EXT, GL_UNSIGNED_BYTE, NULL);
+		gs->w = w;
+		gs->h = h;
+		full = true;
+	}
+	if (!full) {
+		x1 = damage->x1 > 0 ? damage->x1 : 0;
+		y1 = damage->y1 > 0 ? damage->y1 : 0;
+		x2 = damage->x2 < w ? damage->x2 : w;
+		y2 = damage->y2 < h ? damage->y2 : h;
+	}
+	if (x1 < x2 && y1 < y2)
+		upload_rect(r, data, stride, x1, y1, x2, y2);
+	glBindTexture(GL_TEXTURE_2D, 0);
+	gs->opaque = opaque;
+}
+
+void renderer_surface_fini(struct renderer *r, struct surface *s)
+{
+	struct surface_state_gl *gs = s->renderer_state;
+
+	(void)r;
+	if (!gs)
+		return;
+	if (gs->tex)
+		glDeleteTextures(1, &gs->tex);
+	free(gs);
+	s->renderer_state = NULL;
+}
+
+/*
+ * Draw a surface's current content: its dma-buf (s->buffer, imported at
+ * create, its texture made here the first time) or its wl_shm texture.
+ * False if there is nothing to draw.
+ */
+bool renderer_draw_surface(struct renderer *r, struct surface *s, int x, int y,
+			   int w, int h)
+{
+	struct buffer *b = s->buffer;
+	struct surface_state_gl *gs = s->renderer_state;
+	GLuint tex;
+
+	if (b && b->kind == BUFFER_DMABUF) {
+		tex = dmabuf_texture(r, b);
+		if (!tex)
+			return false;
+		renderer_draw(r, tex, true, x, y, w, h, dmabuf_buffer_y_invert(b),
+			      (b->dmabuf.fourcc & 0xff) != 'A');
+		return true;
+	}
+	if (!gs || !gs->tex)
+		return false;
+	renderer_draw(r, gs->tex, false, x, y, w, h, false, gs->opaque);
+	return true;
 }
 
 /*

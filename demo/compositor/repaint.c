@@ -2,24 +2,26 @@
 /*
  * The output-independent half of a frame.
  *
- * server_schedule_repaint() asks the output (headless timer or KMS page
- * flip) for a frame; when its time comes the output calls server_repaint(),
- * which draws only if something changed or a capture/screenshot waits:
- * the background, then every mapped toplevel back to front, each with its
- * subsurfaces in stacking order, then the --status strip (strip.c). The frame callbacks and presentation
- * feedback of the surfaces it drew move into the server's frame list
- * there and then: a commit applied after this point (KMS: while the flip
- * is pending) is not in this frame and waits for the next one. Surfaces
- * that start or stop being drawn get wl_surface.enter/leave.
- * Then the output presents (KMS) or not (headless), reads the pixels back
- * if server_wants_pixels() and calls server_frame_done() once the frame
- * is on screen, which fires the frame list, serves captures and releases
- * the dma-bufs this frame no longer used.
+ * server_schedule_repaint() asks the output's backend (headless timer,
+ * KMS page flip, nested frame callback) for a frame; when its time comes
+ * the backend calls server_repaint(), which draws only if something
+ * changed or a capture/screenshot waits. First every surface with new
+ * wl_shm content has it uploaded with its damage and drops the buffer
+ * (buffer.c may release it then). Then the background, every mapped
+ * toplevel back to front (scene.c), each with its subsurfaces in
+ * stacking order, then the --status strip (strip.c). The frame callbacks
+ * and presentation feedback of the surfaces it drew move into the
+ * output's frame lists and the output holds the dma-bufs it drew
+ * (output.c). Surfaces that start or stop being drawn get
+ * wl_surface.enter/leave.
+ * Then the backend presents (KMS, nested) or not (headless), reads the
+ * pixels back if server_wants_pixels() and calls server_frame_done()
+ * once the frame is on screen: the output fires its frame lists, then
+ * captures are served.
  */
 #include <stdlib.h>
 
 #include "server.h"
-#include "presentation-time-server-protocol.h"
 
 /* background: a dark slate grey */
 #define BG_R 0.20f
@@ -28,13 +30,34 @@
 
 void server_schedule_repaint(struct server *srv)
 {
-	if (srv->output)
-		srv->output->schedule(srv);
+	if (srv->output.ops)
+		srv->output.ops->schedule(srv);
 }
 
 bool server_wants_pixels(struct server *srv)
 {
 	return capture_wanted(srv);
+}
+
+/*
+ * Upload a surface's new wl_shm content with its damage, then drop the
+ * buffer: the texture holds the pixels, the client gets it back.
+ */
+static void upload(struct server *srv, struct surface *s)
+{
+	struct buffer *b = s->buffer;
+	const void *data;
+
+	data = shm_buffer_begin_access(b);
+	renderer_upload_surface(srv->renderer, s, data, b->width, b->height,
+				b->shm.stride, &s->damage, s->upload_full,
+				b->shm.format == WL_SHM_FORMAT_XRGB8888);
+	shm_buffer_end_access(b);	/* a shrunk file: error posted */
+	s->upload_pending = false;
+	s->upload_full = false;
+	s->damage = (struct box){ 0 };
+	s->buffer = NULL;
+	buffer_unref(b);
 }
 
 static void draw_tree(struct server *srv, struct surface *s, int32_t x,
@@ -45,8 +68,6 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 	wl_list_for_each(n, &s->stack, link) {
 		struct surface *c = n->surface;
 		int32_t cx, cy, w, h;
-		bool yinv = false, opaque;
-		GLuint tex;
 
 		if (n != &s->self_node) {
 			subsurface_position(c, &cx, &cy);
@@ -58,12 +79,10 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (s->dmabuf)
-			tex = dmabuf_buffer_texture(s->dmabuf, &yinv, &opaque);
-		else
-			tex = s->shm_tex, opaque = s->shm_opaque;
-		renderer_draw(srv->renderer, tex, s->dmabuf != NULL, x, y, w, h,
-			      yinv, opaque);
+		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h))
+			continue;
+		if (s->buffer)
+			output_frame_hold(&srv->output, s->buffer);
 		s->drawn = true;
 		s->out_x = x;
 		s->out_y = y;
@@ -82,15 +101,18 @@ bool server_repaint(struct server *srv)
 	if (!srv->dirty && !capture_wanted(srv))
 		return false;
 	t0 = now_ns(CLOCK_MONOTONIC);
-	wl_list_for_each(s, &srv->surfaces, link)
+	wl_list_for_each(s, &srv->surfaces, link) {
 		s->drawn = false;
+		if (s->upload_pending)
+			upload(srv, s);
+	}
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
-	wl_list_for_each(v, &srv->views, link)
+	wl_list_for_each(v, &srv->scene.views, link)
 		draw_tree(srv, v->surface, v->x, v->y);
 	strip_draw(srv);
 	renderer_end(srv->renderer);
 	srv->dirty = false;
-	srv->seq++;
+	srv->output.seq++;
 	wl_list_for_each(s, &srv->surfaces, link) {
 		if (s->drawn != s->entered) {
 			output_for_client(srv, s->resource, s->drawn ?
@@ -98,12 +120,9 @@ bool server_repaint(struct server *srv)
 					  wl_surface_send_leave);
 			s->entered = s->drawn;
 		}
-		if (!s->drawn)
-			continue;	/* its callbacks wait for a frame that draws it */
-		wl_list_insert_list(srv->frame_callbacks.prev, &s->frame_callbacks);
-		wl_list_init(&s->frame_callbacks);
-		wl_list_insert_list(srv->frame_feedbacks.prev, &s->feedbacks);
-		wl_list_init(&s->feedbacks);
+		/* one not drawn keeps them for a frame that draws it */
+		if (s->drawn)
+			output_frame_take(&srv->output, s);
 	}
 	stats_frame(srv, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	return true;
@@ -112,20 +131,7 @@ bool server_repaint(struct server *srv)
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride)
 {
-	struct wl_resource *cb, *tmp;
-	uint32_t ms = (uint32_t)(ts_ns / 1000000);
-	uint32_t flags = srv->vsync ? WP_PRESENTATION_FEEDBACK_KIND_VSYNC |
-				      WP_PRESENTATION_FEEDBACK_KIND_HW_CLOCK |
-				      WP_PRESENTATION_FEEDBACK_KIND_HW_COMPLETION : 0;
-
-	wl_resource_for_each_safe(cb, tmp, &srv->frame_callbacks) {
-		wl_callback_send_done(cb, ms);
-		wl_resource_destroy(cb);	/* unlinks itself */
-	}
-	/* GL composition is a copy: never ZERO_COPY (no direct scanout yet) */
-	feedback_list_present(srv, &srv->frame_feedbacks, ts_ns,
-			      srv->vsync ? seq : 0, srv->refresh_ns, flags);
+	output_frame_present(&srv->output, ts_ns, seq);
 	if (pixels)
 		capture_frame_done(srv, pixels, stride);
-	dmabuf_release_after_repaint(srv);
 }

@@ -83,8 +83,9 @@ void stats_frame(struct server *srv, double ms)
 	if (st->window_open) {
 		double cpu = cpu_ms_now();
 
-		/* commit-time work (wl_shm uploads, imports) and llvmpipe's
-		 * threads since the last repaint count to this one */
+		/* commit-time work (dma-buf imports, the wl_shm page check)
+		 * and llvmpipe's threads since the last repaint count to
+		 * this one; wl_shm uploads are in the repaint itself */
 		samples_add(&st->win_wall, ms);
 		samples_add(&st->win_cpu, cpu - st->last_cpu_ms);
 		st->last_cpu_ms = cpu;

@@ -21,10 +21,16 @@
 #include <EGL/eglext.h>
 #include <GLES2/gl2.h>
 
+#include "buffer.h"
+
 struct server;
 struct surface;
-struct dmabuf_buffer;
 struct renderer;
+
+/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
+struct box {
+	int32_t x1, y1, x2, y2;
+};
 
 /* ---- options (main.c) ---- */
 struct options {
@@ -55,11 +61,13 @@ enum {
  * each commit deferred while its buffer's implicit fences are busy.
  * The buffer is referenced by resource, with a destroy listener: a client
  * destroying an attached but not yet applied buffer attaches NULL.
+ * Damage is kept as two bounding boxes, surface and buffer coordinates.
  */
 struct surface_state {
 	uint32_t flags;
 	struct wl_resource *buffer;
 	struct wl_listener buffer_destroy;
+	struct box damage, buffer_damage;
 	int32_t dx, dy;
 	int32_t transform, scale;
 	struct wl_list frame_callbacks;	/* wl_resource links */
@@ -94,10 +102,16 @@ struct surface {
 	/* current content */
 	int32_t width, height;			/* buffer size, 0 = none */
 	bool has_content;
-	GLuint shm_tex;				/* wl_shm content, owned */
-	int32_t shm_tex_w, shm_tex_h;		/* its size */
-	bool shm_opaque;
-	struct dmabuf_buffer *dmabuf;		/* dma-buf content, referenced */
+	/*
+	 * The current buffer, busy-referenced: a dma-buf for as long as it
+	 * is the content; a wl_shm buffer until a repaint uploaded it
+	 * (upload_pending), then NULL (the renderer state holds the pixels).
+	 */
+	struct buffer *buffer;
+	bool upload_pending;
+	bool upload_full;			/* the texture is not the content */
+	struct box damage;			/* buffer coords, not yet uploaded */
+	void *renderer_state;			/* renderer.c: the wl_shm texture */
 	int32_t scale, transform;		/* current buffer scale/transform */
 	uint32_t commits;			/* applied commits, from 1 */
 	bool was_dmabuf;			/* last content came from dma-buf */
@@ -119,19 +133,49 @@ struct surface {
 	struct wl_signal destroy_signal;
 };
 
-/* A mapped toplevel window (xdg.c creates it, repaint.c draws it). */
+/* A mapped toplevel window (scene.c places it, repaint.c draws it). */
 struct view {
-	struct wl_list link;			/* server.views, back to front */
+	struct wl_list link;			/* scene.views, back to front */
 	struct surface *surface;
 	int32_t x, y;
 };
 
-/* ---- the server ---- */
+/* scene.c: the mapped toplevels and where the next one goes */
+struct scene {
+	struct wl_list views;			/* struct view.link, back to front */
+	int cascade;
+	int shelf_x, shelf_y, shelf_h;
+};
+
+/* ---- the output (output.c; the backends fill in ops and backend) ---- */
 struct output_ops {
 	/* the server wants a repaint: call server_repaint() soon */
 	void (*schedule)(struct server *srv);
 	void (*destroy)(struct server *srv);
 };
+
+struct output {
+	struct server *srv;
+	int32_t width, height;
+	int64_t refresh_ns;
+	bool vsync;				/* true for KMS */
+	char name[32];
+	const struct output_ops *ops;		/* NULL until a backend is up */
+	void *backend;				/* the backend's own state */
+	struct wl_list resources;		/* wl_output links */
+	uint32_t seq;				/* frames drawn so far */
+	/*
+	 * The frame in flight: the frame callbacks and feedback of the
+	 * surfaces it drew, moved there at repaint (output_frame_take()),
+	 * and busy references on the dma-bufs it drew; fired, presented
+	 * and dropped when it is on screen (output_frame_present()).
+	 */
+	struct wl_list frame_callbacks;		/* wl_callback links */
+	struct wl_list frame_feedbacks;		/* struct feedback.link */
+	struct wl_array frame_buffers;		/* struct buffer * */
+};
+
+/* ---- the server ---- */
 
 struct samples {
 	double *v;
@@ -163,27 +207,14 @@ struct server {
 	struct wl_event_loop *loop;
 	struct renderer *renderer;
 
-	const struct output_ops *output;
-	void *output_data;
-	int64_t refresh_ns;
-	bool vsync;				/* true for KMS */
+	struct output output;			/* the one output */
 
 	struct wl_list surfaces;		/* struct surface.link */
-	struct wl_list views;			/* struct view.link */
-	struct wl_list release_list;		/* struct dmabuf_buffer.release_link */
-	struct wl_list dmabuf_buffers;		/* struct dmabuf_buffer.live_link */
-	/* the frame being presented: moved from the surfaces it drew at
-	 * repaint, fired when it is on screen (server_frame_done) */
-	struct wl_list frame_callbacks;		/* wl_callback links */
-	struct wl_list frame_feedbacks;		/* struct feedback.link */
-	struct wl_list output_resources;	/* wl_output links (output.c) */
-	char output_name[32];
+	struct scene scene;
+	struct wl_list dmabuf_buffers;		/* struct buffer.dmabuf.live_link */
 	struct wl_list captures;		/* struct capture.link */
 	bool dirty;
 	bool screenshot_pending;		/* SIGUSR1 */
-	uint32_t seq;				/* frames drawn so far */
-	int cascade;				/* window placement (xdg.c) */
-	int shelf_x, shelf_y, shelf_h;
 
 	int clients_now;
 	int exit_status;
@@ -223,19 +254,16 @@ void subsurface_position(struct surface *s, int32_t *x, int32_t *y);
 /* xdg.c */
 void xdg_shell_init(struct server *srv);
 
+/* scene.c: a mapped view is on top, placed; unmap frees it */
+void scene_init(struct scene *sc);
+struct view *scene_map(struct server *srv, struct surface *s);
+void scene_unmap(struct server *srv, struct view *v);
+
 /* dmabuf.c */
 int dmabuf_init(struct server *srv);
 void dmabuf_fini(struct server *srv);
-struct dmabuf_buffer *dmabuf_buffer_from_resource(struct wl_resource *r);
-struct dmabuf_buffer *dmabuf_buffer_ref(struct dmabuf_buffer *b);
-void dmabuf_buffer_unref(struct dmabuf_buffer *b);
-void dmabuf_buffer_use(struct dmabuf_buffer *b);	/* a surface shows it */
-void dmabuf_buffer_unuse(struct server *srv, struct dmabuf_buffer *b);
-void dmabuf_release_after_repaint(struct server *srv);
-int dmabuf_buffer_busy_fences(struct dmabuf_buffer *b, int *fds, int max);
-void dmabuf_buffer_size(struct dmabuf_buffer *b, int *w, int *h);
-GLuint dmabuf_buffer_texture(struct dmabuf_buffer *b, bool *y_invert,
-			     bool *opaque);
+int dmabuf_buffer_busy_fences(struct buffer *b, int *fds, int max);
+bool dmabuf_buffer_y_invert(const struct buffer *b);
 uint64_t dmabuf_invalidations_now(struct server *srv);
 
 /* presentation.c */
@@ -245,22 +273,26 @@ void feedback_list_present(struct server *srv, struct wl_list *list,
 			   int64_t ts_ns, uint64_t seq, int64_t refresh_ns,
 			   uint32_t flags);
 
-/* output.c: wl_output */
+/* output.c: the output's state, its frame lists, wl_output */
+void output_init(struct output *o, struct server *srv);
+void output_fini(struct output *o);
+/* at repaint: s was drawn, its callbacks and feedback join the frame */
+void output_frame_take(struct output *o, struct surface *s);
+/* and so was b: the frame holds a busy reference until it is on screen */
+void output_frame_hold(struct output *o, struct buffer *b);
+/* the frame is on screen: fire, present, drop the references */
+void output_frame_present(struct output *o, int64_t ts_ns, uint64_t seq);
+void output_frame_buffers_drop(struct output *o);
 int output_global_init(struct server *srv);
 void output_for_client(struct server *srv, struct wl_resource *res,
 		       void (*fn)(struct wl_resource *res,
 				  struct wl_resource *output));
 
 /* shm.c: wl_shm; sigbus.c: reading memory a client can shrink */
-struct shm_buffer;
 int shm_init(struct server *srv);
-struct shm_buffer *shm_buffer_from_resource(struct wl_resource *r);
-int32_t shm_buffer_width(struct shm_buffer *b);
-int32_t shm_buffer_height(struct shm_buffer *b);
-int32_t shm_buffer_stride(struct shm_buffer *b);
-uint32_t shm_buffer_format(struct shm_buffer *b);
-const void *shm_buffer_begin_access(struct shm_buffer *b);
-bool shm_buffer_end_access(struct shm_buffer *b);	/* false: error posted */
+const void *shm_buffer_begin_access(struct buffer *b);
+bool shm_buffer_end_access(struct buffer *b);	/* false: error posted */
+bool shm_buffer_check(struct buffer *b);	/* false: error posted */
 int sigbus_init(void);
 void sigbus_guard_begin(void *addr, size_t len);
 bool sigbus_guard_end(void);	/* true: the range faulted, now zeros */
@@ -313,9 +345,7 @@ void protocol_error_logger_init(struct server *srv);
 /* renderer.c */
 struct renderer *renderer_create(int width, int height);
 void renderer_destroy(struct renderer *r);
-EGLDisplay renderer_egl_display(struct renderer *r);
 const char *renderer_drm_node(struct renderer *r);
-bool renderer_has_modifiers(struct renderer *r);
 void renderer_begin(struct renderer *r, float bg_r, float bg_g, float bg_b);
 void renderer_draw(struct renderer *r, GLuint tex, bool external,
 		   int x, int y, int w, int h, bool y_invert, bool opaque);
@@ -326,9 +356,13 @@ GLuint renderer_upload_shm(struct renderer *r, GLuint tex, bool same_size,
 void renderer_update_texture(struct renderer *r, GLuint tex, const void *data,
 			     int w, int h);
 void renderer_texture_destroy(struct renderer *r, GLuint tex);
-EGLImageKHR renderer_import_dmabuf(struct renderer *r, const EGLint *attribs);
-GLuint renderer_image_texture(struct renderer *r, EGLImageKHR img);
-void renderer_image_destroy(struct renderer *r, EGLImageKHR img, GLuint tex);
+bool renderer_import_dmabuf(struct renderer *r, struct buffer *b);
+void renderer_upload_surface(struct renderer *r, struct surface *s,
+			     const void *data, int w, int h, int stride,
+			     const struct box *damage, bool full, bool opaque);
+bool renderer_draw_surface(struct renderer *r, struct surface *s, int x, int y,
+			   int w, int h);
+void renderer_surface_fini(struct renderer *r, struct surface *s);
 int renderer_query_formats(struct renderer *r, uint32_t **fmts, uint64_t **mods,
 			   int *count);
 

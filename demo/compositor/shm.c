@@ -25,8 +25,10 @@
  *
  * Lifetimes: struct shm_pool is reference counted by its wl_shm_pool
  * resource and by each of its buffers (a buffer outlives the pool object
- * that created it); the mapping goes with the last reference. struct
- * shm_buffer lives with its wl_buffer resource.
+ * that created it); the mapping goes with the last reference. A wl_shm
+ * buffer is a struct buffer (buffer.h) of kind BUFFER_SHM: the pool it
+ * references, offset, stride, format; it can outlive its wl_buffer while
+ * the compositor still uses it (not yet uploaded).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,16 +42,10 @@
 
 struct shm_pool {
 	struct wl_resource *resource;		/* NULL once destroyed */
+	struct server *srv;
 	int refs;
 	void *map;
 	size_t size;
-};
-
-struct shm_buffer {
-	struct wl_resource *resource;
-	struct shm_pool *pool;
-	int32_t offset, width, height, stride;
-	uint32_t format;
 };
 
 static bool format_ok(uint32_t format)
@@ -66,63 +62,52 @@ static void pool_unref(struct shm_pool *p)
 	free(p);
 }
 
-/* ---- wl_buffer ---- */
+/* ---- the wl_shm kind of struct buffer ---- */
 
-static void buffer_destroy_req(struct wl_client *c, struct wl_resource *r)
+static void buffer_destroy(struct buffer *b)
 {
-	(void)c;
-	wl_resource_destroy(r);
+	pool_unref(b->shm.pool);
 }
 
-static const struct wl_buffer_interface buffer_impl = {
-	.destroy = buffer_destroy_req,
-};
-
-static void buffer_resource_destroy(struct wl_resource *r)
+const void *shm_buffer_begin_access(struct buffer *b)
 {
-	struct shm_buffer *b = wl_resource_get_user_data(r);
-
-	pool_unref(b->pool);
-	free(b);
+	sigbus_guard_begin(b->shm.pool->map, b->shm.pool->size);
+	return (const uint8_t *)b->shm.pool->map + b->shm.offset;
 }
 
-struct shm_buffer *shm_buffer_from_resource(struct wl_resource *r)
+bool shm_buffer_end_access(struct buffer *b)
 {
-	if (!r || !wl_resource_instance_of(r, &wl_buffer_interface, &buffer_impl))
-		return NULL;
-	return wl_resource_get_user_data(r);
-}
-
-int32_t shm_buffer_width(struct shm_buffer *b) { return b->width; }
-int32_t shm_buffer_height(struct shm_buffer *b) { return b->height; }
-int32_t shm_buffer_stride(struct shm_buffer *b) { return b->stride; }
-uint32_t shm_buffer_format(struct shm_buffer *b) { return b->format; }
-
-const void *shm_buffer_begin_access(struct shm_buffer *b)
-{
-	sigbus_guard_begin(b->pool->map, b->pool->size);
-	return (const uint8_t *)b->pool->map + b->offset;
-}
-
-bool shm_buffer_end_access(struct shm_buffer *b)
-{
-	struct wl_client *client;
-
 	if (!sigbus_guard_end())
 		return true;
 	/* the pages are zeros now; the client broke its promise */
-	if (b->pool->resource) {
-		wl_resource_post_error(b->pool->resource, WL_SHM_ERROR_INVALID_FD,
+	if (b->shm.pool->resource) {
+		wl_resource_post_error(b->shm.pool->resource, WL_SHM_ERROR_INVALID_FD,
 				       "the pool's file shrank below %zu bytes "
 				       "while a buffer was read",
-				       b->pool->size);
+				       b->shm.pool->size);
 	} else {
-		client = wl_resource_get_client(b->resource);
-		wl_client_post_implementation_error(client,
+		wl_client_post_implementation_error(b->client,
 			"the file of a destroyed wl_shm_pool shrank while "
-			"wl_buffer@%u was read", wl_resource_get_id(b->resource));
+			"a wl_buffer of it was read");
 	}
 	return false;
+}
+
+/*
+ * At commit: touch one byte of every page of the buffer, so that a file
+ * shrunk under the pool is the wl_shm error of that commit, not of a
+ * later repaint (which reads it again, guarded the same way).
+ */
+bool shm_buffer_check(struct buffer *b)
+{
+	const volatile uint8_t *p = shm_buffer_begin_access(b);
+	size_t len = (size_t)b->shm.stride * (size_t)b->height;
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (size_t off = 0; off < len; off += (size_t)page)
+		(void)p[off];
+	(void)p[len - 1];
+	return shm_buffer_end_access(b);
 }
 
 /* ---- wl_shm_pool ---- */
@@ -132,7 +117,7 @@ static void pool_create_buffer(struct wl_client *c, struct wl_resource *r,
 			       int32_t height, int32_t stride, uint32_t format)
 {
 	struct shm_pool *p = wl_resource_get_user_data(r);
-	struct shm_buffer *b;
+	struct buffer *b;
 
 	if (!format_ok(format)) {
 		wl_resource_post_error(r, WL_SHM_ERROR_INVALID_FORMAT,
@@ -154,21 +139,14 @@ static void pool_create_buffer(struct wl_client *c, struct wl_resource *r,
 		wl_client_post_no_memory(c);
 		return;
 	}
-	b->resource = wl_resource_create(c, &wl_buffer_interface, 1, id);
-	if (!b->resource) {
-		free(b);
-		wl_client_post_no_memory(c);
-		return;
-	}
-	b->pool = p;
+	buffer_init(b, p->srv, c,
+		    BUFFER_SHM, width, height, buffer_destroy);
+	b->shm.pool = p;
 	p->refs++;
-	b->offset = offset;
-	b->width = width;
-	b->height = height;
-	b->stride = stride;
-	b->format = format;
-	wl_resource_set_implementation(b->resource, &buffer_impl, b,
-				       buffer_resource_destroy);
+	b->shm.offset = offset;
+	b->shm.stride = stride;
+	b->shm.format = format;
+	buffer_create_resource(b, id);
 }
 
 static void pool_destroy_req(struct wl_client *c, struct wl_resource *r)
@@ -247,6 +225,7 @@ static void shm_create_pool(struct wl_client *c, struct wl_resource *r,
 	p->map = map;
 	p->size = (size_t)size;
 	p->refs = 1;
+	p->srv = wl_resource_get_user_data(r);
 	p->resource = wl_resource_create(c, &wl_shm_pool_interface,
 					 wl_resource_get_version(r), id);
 	if (!p->resource) {
@@ -274,12 +253,11 @@ static void shm_bind(struct wl_client *c, void *data, uint32_t ver,
 {
 	struct wl_resource *r = wl_resource_create(c, &wl_shm_interface, ver, id);
 
-	(void)data;
 	if (!r) {
 		wl_client_post_no_memory(c);
 		return;
 	}
-	wl_resource_set_implementation(r, &shm_impl, NULL, NULL);
+	wl_resource_set_implementation(r, &shm_impl, data, NULL);
 	wl_shm_send_format(r, WL_SHM_FORMAT_ARGB8888);
 	wl_shm_send_format(r, WL_SHM_FORMAT_XRGB8888);
 }

@@ -70,7 +70,7 @@ int strip_init(struct server *srv)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -1;
-	status_rect((uint32_t)srv->opt.width, (uint32_t)srv->opt.height,
+	status_rect((uint32_t)srv->output.width, (uint32_t)srv->output.height,
 		    &st->rect);
 	st->pixels = calloc((size_t)st->rect.w * st->rect.h, 4);
 	st->timer = wl_event_loop_add_timer(srv->loop, strip_timer, srv);
@@ -163,8 +163,8 @@ void strip_draw(struct server *srv)
 	if (!st->tex || strcmp(text, st->text)) {
 		memcpy(st->text, text, sizeof(text));
 		status_draw(st->pixels, st->rect.w * 4,
-			    (uint32_t)srv->opt.width,
-			    (uint32_t)srv->opt.height, st->text);
+			    (uint32_t)srv->output.width,
+			    (uint32_t)srv->output.height, st->text);
 		if (st->tex)
 			renderer_update_texture(srv->renderer, st->tex,
 						st->pixels, (int)st->rect.w,

@@ -7,10 +7,11 @@
  *    (subsurface.c, xdg.c) and views hold plain pointers to it and listen
  *    to surface.destroy_signal to drop them.
  *  - Attached buffers are held by resource in a surface_state with a
- *    destroy listener. Once applied, a wl_shm buffer (shm.c) is copied
- *    into the surface's own texture and released at once; a dma-buf is referenced
- *    (struct dmabuf_buffer, dmabuf.c) for as long as it is the surface's
- *    content, and released after the first repaint that no longer used it.
+ *    destroy listener. Once applied, the struct buffer (buffer.h) is the
+ *    surface's current buffer, with a busy reference: a wl_shm buffer
+ *    until the next repaint uploaded it with the damage accumulated since
+ *    the last upload (repaint.c, renderer.c), a dma-buf for as long as it
+ *    is the content. Dropping that reference may release it (buffer.c).
  *  - wl_callback (frame) and wp_presentation_feedback objects move with
  *    the state: pending -> (cached / deferred) -> current -> sent after
  *    the repaint that showed the content (repaint.c).
@@ -71,6 +72,34 @@ void surface_state_init(struct surface_state *st)
 	wl_list_init(&st->feedbacks);
 }
 
+static bool box_empty(const struct box *b)
+{
+	return b->x1 >= b->x2 || b->y1 >= b->y2;
+}
+
+static void box_add(struct box *dst, const struct box *src)
+{
+	if (box_empty(src))
+		return;
+	if (box_empty(dst)) {
+		*dst = *src;
+		return;
+	}
+	if (src->x1 < dst->x1) dst->x1 = src->x1;
+	if (src->y1 < dst->y1) dst->y1 = src->y1;
+	if (src->x2 > dst->x2) dst->x2 = src->x2;
+	if (src->y2 > dst->y2) dst->y2 = src->y2;
+}
+
+/* x, y, w, h from a request, in 64 bits and clamped: no overflow */
+static struct box box_from(int32_t x, int32_t y, int32_t w, int32_t h)
+{
+	int64_t x2 = (int64_t)x + w, y2 = (int64_t)y + h;
+
+	return (struct box){ x, y, x2 > INT32_MAX ? INT32_MAX : (int32_t)x2,
+			     y2 > INT32_MAX ? INT32_MAX : (int32_t)y2 };
+}
+
 static void state_set_buffer(struct surface_state *st, struct wl_resource *b)
 {
 	wl_list_remove(&st->buffer_destroy.link);
@@ -111,6 +140,9 @@ static void state_merge(struct surface_state *dst, struct surface_state *src)
 		dst->transform = src->transform;
 	if (src->flags & STATE_SCALE)
 		dst->scale = src->scale;
+	box_add(&dst->damage, &src->damage);
+	box_add(&dst->buffer_damage, &src->buffer_damage);
+	src->damage = src->buffer_damage = (struct box){ 0 };
 	dst->flags |= src->flags;
 	wl_list_insert_list(dst->frame_callbacks.prev, &src->frame_callbacks);
 	wl_list_init(&src->frame_callbacks);
@@ -178,9 +210,21 @@ static void surface_damage(struct wl_client *c, struct wl_resource *r,
 			   int32_t x, int32_t y, int32_t w, int32_t h)
 {
 	struct surface *s = surface_from_resource(r);
+	struct box b = box_from(x, y, w, h);
 
-	(void)c, (void)x, (void)y, (void)w, (void)h;
-	/* we repaint the whole output: damage only says "something changed" */
+	(void)c;
+	box_add(&s->pending.damage, &b);
+	s->pending.flags |= STATE_DAMAGE;
+}
+
+static void surface_damage_buffer(struct wl_client *c, struct wl_resource *r,
+				  int32_t x, int32_t y, int32_t w, int32_t h)
+{
+	struct surface *s = surface_from_resource(r);
+	struct box b = box_from(x, y, w, h);
+
+	(void)c;
+	box_add(&s->pending.buffer_damage, &b);
 	s->pending.flags |= STATE_DAMAGE;
 }
 
@@ -343,91 +387,74 @@ bool surface_client_has_deferred(struct wl_client *client, struct server *srv)
 
 /* ---- applying state ---- */
 
-struct shm_tag {
-	struct wl_listener destroy;
-};
-
-static void shm_tag_destroy(struct wl_listener *l, void *data)
+/* Replace the current buffer; b comes with its busy reference or NULL. */
+static void set_buffer(struct surface *s, struct buffer *b)
 {
-	struct shm_tag *t = wl_container_of(l, t, destroy);
+	struct buffer *old = s->buffer;
 
-	(void)data;
-	wl_list_remove(&t->destroy.link);
-	free(t);
+	s->buffer = b;
+	if (old)
+		buffer_unref(old);
 }
 
-/* Count each wl_shm buffer once in the report. */
-static void shm_count(struct server *srv, struct wl_resource *buffer)
+static void apply_buffer(struct surface *s, struct wl_resource *res)
 {
-	struct shm_tag *t;
+	struct buffer *b = buffer_from_resource(res);
 
-	if (wl_resource_get_destroy_listener(buffer, shm_tag_destroy))
-		return;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return;
-	t->destroy.notify = shm_tag_destroy;
-	wl_resource_add_destroy_listener(buffer, &t->destroy);
-	srv->stats.buffers_shm++;
-}
-
-static void drop_dmabuf(struct surface *s)
-{
-	if (s->dmabuf) {
-		dmabuf_buffer_unuse(s->server, s->dmabuf);
-		dmabuf_buffer_unref(s->dmabuf);
-		s->dmabuf = NULL;
-	}
-}
-
-static void apply_buffer(struct surface *s, struct wl_resource *buffer)
-{
-	struct server *srv = s->server;
-	struct shm_buffer *shm;
-	struct dmabuf_buffer *db;
-
-	if (!buffer) {
-		drop_dmabuf(s);
+	if (!b) {	/* NULL: surface_commit() let only ours through */
+		set_buffer(s, NULL);
 		s->has_content = false;
 		s->width = s->height = 0;
+		s->upload_pending = false;
+		s->upload_full = true;
 		return;
 	}
-	if ((shm = shm_buffer_from_resource(buffer))) {
-		int w = shm_buffer_width(shm), h = shm_buffer_height(shm);
-		const void *data;
-
-		drop_dmabuf(s);
-		data = shm_buffer_begin_access(shm);
-		s->shm_tex = renderer_upload_shm(srv->renderer, s->shm_tex,
-						 s->shm_tex_w == w && s->shm_tex_h == h,
-						 data, w, h, shm_buffer_stride(shm));
-		s->shm_tex_w = w;
-		s->shm_tex_h = h;
-		if (!shm_buffer_end_access(shm))
-			return;		/* the client shrank the pool: error sent */
-		wl_buffer_send_release(buffer);
-		s->shm_opaque = shm_buffer_format(shm) == WL_SHM_FORMAT_XRGB8888;
-		s->width = w;
-		s->height = h;
-		s->has_content = true;
-		s->was_dmabuf = false;
-		shm_count(srv, buffer);
-		return;
-	}
-	db = dmabuf_buffer_from_resource(buffer);
-	if (!db) {	/* surface_commit() let only shm and dma-buf through */
-		drop_dmabuf(s);
-		s->has_content = false;
-		return;
-	}
-	if (db != s->dmabuf) {
-		drop_dmabuf(s);
-		s->dmabuf = dmabuf_buffer_ref(db);
-		dmabuf_buffer_use(db);
-	}
-	dmabuf_buffer_size(db, &s->width, &s->height);
+	if (b != s->buffer)
+		set_buffer(s, buffer_ref(b));
+	s->width = b->width;
+	s->height = b->height;
 	s->has_content = true;
-	s->was_dmabuf = true;
+	if (b->kind == BUFFER_SHM) {
+		s->upload_pending = true;
+		s->was_dmabuf = false;
+		if (!b->counted) {	/* each wl_shm buffer once in the report */
+			b->counted = true;
+			s->server->stats.buffers_shm++;
+		}
+	} else {
+		s->upload_pending = false;
+		s->upload_full = true;	/* the texture no longer is the content */
+		s->was_dmabuf = true;
+	}
+}
+
+static int32_t scaled(int32_t v, int32_t k)
+{
+	int64_t r = (int64_t)v * k;
+
+	return r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : (int32_t)r;
+}
+
+/* The commit's damage in buffer coordinates, added to the surface's. */
+static void apply_damage(struct surface *s, struct surface_state *st)
+{
+	int32_t k = s->scale > 0 ? s->scale : 1;
+	struct box d = st->damage;
+
+	/* transforms are drawn untransformed: only the scale applies */
+	if (!box_empty(&d)) {
+		d.x1 = scaled(d.x1, k);
+		d.y1 = scaled(d.y1, k);
+		d.x2 = scaled(d.x2, k);
+		d.y2 = scaled(d.y2, k);
+		box_add(&s->damage, &d);
+	}
+	box_add(&s->damage, &st->buffer_damage);
+	/* a new buffer without damage: all of it (clients that forget) */
+	if (st->flags & STATE_BUFFER && box_empty(&st->damage) &&
+	    box_empty(&st->buffer_damage))
+		s->upload_full = true;
+	st->damage = st->buffer_damage = (struct box){ 0 };
 }
 
 static void apply_state(struct surface *s, struct surface_state *st)
@@ -438,6 +465,7 @@ static void apply_state(struct surface *s, struct surface_state *st)
 		s->scale = st->scale;
 	if (st->flags & STATE_TRANSFORM)
 		s->transform = st->transform;
+	apply_damage(s, st);
 	state_set_buffer(st, NULL);
 	s->commits++;
 
@@ -466,18 +494,24 @@ void surface_commit_cached(struct surface *s)
 	apply_state(s, &s->cached);
 }
 
-/* A buffer must be ours: wl_shm (checked at creation, shm.c) or a dma-buf. */
-static bool check_buffer(struct surface *s, struct wl_resource *buffer,
-			 struct dmabuf_buffer **db)
+/*
+ * A buffer must be ours: wl_shm (checked at creation, shm.c; its pages
+ * are touched now, so a file shrunk under its pool is this commit's
+ * error) or a dma-buf.
+ */
+static bool check_buffer(struct surface *s, struct wl_resource *res,
+			 struct buffer **out)
 {
-	if (shm_buffer_from_resource(buffer))
-		return true;
-	*db = dmabuf_buffer_from_resource(buffer);
-	if (!*db) {
+	struct buffer *b = buffer_from_resource(res);
+
+	if (!b) {
 		wl_client_post_implementation_error(wl_resource_get_client(s->resource),
 						    "unknown wl_buffer type");
 		return false;
 	}
+	if (b->kind == BUFFER_SHM)
+		return shm_buffer_check(b);
+	*out = b;
 	return true;
 }
 
@@ -485,7 +519,7 @@ static void surface_commit(struct wl_client *c, struct wl_resource *r)
 {
 	struct surface *s = surface_from_resource(r);
 	struct surface_state *st = &s->pending;
-	struct dmabuf_buffer *db = NULL;
+	struct buffer *db = NULL;
 	struct commit *cm;
 	int fences[4], n = 0;
 
@@ -536,7 +570,7 @@ static const struct wl_surface_interface surface_impl = {
 	.commit = surface_commit,
 	.set_buffer_transform = surface_set_buffer_transform,
 	.set_buffer_scale = surface_set_buffer_scale,
-	.damage_buffer = surface_damage,
+	.damage_buffer = surface_damage_buffer,
 	.offset = surface_offset,
 };
 
@@ -553,8 +587,8 @@ static void surface_resource_destroy(struct wl_resource *r)
 	surface_state_fini(&s->cached);
 	destroy_callbacks(&s->frame_callbacks);
 	feedback_list_discard(&s->feedbacks);
-	drop_dmabuf(s);
-	renderer_texture_destroy(s->server->renderer, s->shm_tex);
+	set_buffer(s, NULL);
+	renderer_surface_fini(s->server->renderer, s);
 	wl_list_remove(&s->self_node.link);
 	wl_list_remove(&s->link);
 	s->server->dirty = true;

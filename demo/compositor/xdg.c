@@ -14,8 +14,8 @@
  * no states: the client picks its size). A commit with a buffer before
  * the client acked a configure is the unconfigured_buffer error. Once a
  * toplevel has content and an acked configure it is mapped: a struct
- * view placed in a cascade and drawn (repaint.c). A NULL buffer unmaps it
- * and the client must start again with an initial commit.
+ * view the scene places (scene.c) and repaint.c draws. A NULL buffer
+ * unmaps it and the client must start again with an initial commit.
  *
  * Ping: every wm_base is pinged every PING_MS; a client that has not
  * answered by the next ping is logged as unresponsive (we do not kill it).
@@ -61,65 +61,18 @@ static const struct surface_role xdg_popup_role;
 
 static void unmap(struct xdg_surface *xs)
 {
-	struct server *srv;
-
 	if (!xs->view)
 		return;
-	srv = xs->view->surface->server;
-	wl_list_remove(&xs->view->link);
-	free(xs->view);
+	scene_unmap(xs->view->surface->server, xs->view);
 	xs->view = NULL;
-	srv->dirty = true;
-	server_schedule_repaint(srv);
-}
-
-/*
- * Placement: windows go side by side in rows (a shelf), so that windows
- * of different clients do not overlap and pixel tests can check each
- * one; when a row is full the next starts below the tallest window of
- * the row. Once every window is gone placement starts again top left.
- * If the output is full, windows cascade from the top left. With
- * --status everything starts below the status strip, which then covers
- * no window.
- */
-#define GAP 16
-static void place(struct server *srv, struct view *v)
-{
-	struct surface *s = v->surface;
-	int w = s->width / (s->scale > 0 ? s->scale : 1);
-	int h = s->height / (s->scale > 0 ? s->scale : 1);
-	int top = strip_height(srv) + GAP;
-
-	if (wl_list_empty(&srv->views))
-		srv->shelf_x = GAP, srv->shelf_y = top, srv->shelf_h = 0,
-		srv->cascade = 0;
-	if (srv->shelf_x + w > srv->opt.width && srv->shelf_x > GAP) {
-		srv->shelf_x = GAP;
-		srv->shelf_y += srv->shelf_h + GAP;
-		srv->shelf_h = 0;
-	}
-	if (srv->shelf_y + h > srv->opt.height) {
-		v->x = GAP + 48 * (srv->cascade % 8);
-		v->y = top + 40 * (srv->cascade % 8);
-		srv->cascade++;
-		return;
-	}
-	v->x = srv->shelf_x;
-	v->y = srv->shelf_y;
-	srv->shelf_x += w + GAP;
-	if (h > srv->shelf_h)
-		srv->shelf_h = h;
 }
 
 static void map(struct xdg_surface *xs, struct server *srv)
 {
-	struct view *v = calloc(1, sizeof(*v));
+	struct view *v = scene_map(srv, xs->surface);
 
 	if (!v)
 		return;
-	v->surface = xs->surface;
-	place(srv, v);
-	wl_list_insert(srv->views.prev, &v->link);	/* on top */
 	xs->view = v;
 	vlog(srv, "mapped toplevel \"%s\" at %d,%d", xs->title ? xs->title : "",
 	     v->x, v->y);
