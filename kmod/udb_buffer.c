@@ -552,6 +552,8 @@ static void udb_unpin_stashed(struct udb_buffer *buf, unsigned long lo,
 			put_page(page);
 		else if (page)
 			unpin_user_page(page);
+		if (!(i % SZ_1K))
+			cond_resched();
 	}
 }
 
@@ -759,14 +761,15 @@ static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
 
 /*
  * Pin @want pages of @r from buffer page @i on, which the pass put in
- * buf->hmm_pfns. Return: how many were pinned, -EAGAIN if GUP found other
+ * buf->hmm_pfns (@nofault: without faulting, see udb_refresh_inline()).
+ * Return: how many were pinned, -EAGAIN if GUP found other
  * pages than the pass (an invalidation came in between), or a GUP errno.
  */
 static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
-			  unsigned long i, unsigned long want)
+			  unsigned long i, unsigned long want, bool nofault)
 {
 	unsigned long addr = r->start + ((i - r->first) << PAGE_SHIFT);
-	unsigned int gup = FOLL_LONGTERM;
+	unsigned int gup = FOLL_LONGTERM | (nofault ? FOLL_NOFAULT : 0);
 	struct page *pages[UDB_PIN_CHUNK];
 	long got, k;
 
@@ -796,10 +799,11 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
  * are not held up for the whole buffer.
  *
  * Return: 0 with all of them pinned; -EAGAIN (nothing pinned) if they
- * changed meanwhile; -ENODEV, -EINTR or GUP's errno otherwise.
+ * changed meanwhile; -ENODEV, -EINTR or GUP's errno otherwise (-EFAULT
+ * for a page that needed a fault, with @nofault).
  */
 static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
-			  unsigned long hi)
+			  unsigned long hi, bool nofault)
 {
 	unsigned long i = lo, end;
 	unsigned int n;
@@ -814,7 +818,7 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 			continue;
 		end = min(hi, udb_range_end(r));
 		for (i = max(i, r->first); i < end; i += got) {
-			got = udb_pin_chunk(buf, r, i, end - i);
+			got = udb_pin_chunk(buf, r, i, end - i, nofault);
 			if (got < 0)
 				break;
 			cond_resched();
@@ -1020,7 +1024,12 @@ static bool udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
 	return old_refs;
 }
 
-static int udb_refresh_locked(struct udb_buffer *buf)
+/*
+ * One refresh, under refresh_lock. @nofault: only if the snapshot is valid
+ * and its pages can be pinned without a fault (udb_refresh_inline());
+ * -EAGAIN, with nothing changed, when not.
+ */
+static int udb_refresh_locked(struct udb_buffer *buf, bool nofault)
 {
 	unsigned long deadline = 0, lo = 0, hi = 0, flo, fhi, plo, phi, i;
 	struct dma_resv *resv = buf->dmabuf->resv;
@@ -1059,6 +1068,8 @@ again:
 		return -ENODEV;
 	if (plo >= phi)
 		return 0;
+	if (nofault && (lo < hi || !pin || buf->nopin))
+		return -EAGAIN;
 
 	/* CPU mappings of the dma-buf still show the old pages: zap them. */
 	if (lo < hi && atomic_read(&buf->mmaps))
@@ -1090,7 +1101,9 @@ again:
 		deadline = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
 	first = false;
 	if (!ret && pin && !buf->nopin) {
-		ret = udb_pin_window(buf, plo, phi);
+		ret = udb_pin_window(buf, plo, phi, nofault);
+		if (ret && nofault)
+			return -EAGAIN;
 		if (ret == -EAGAIN)
 			goto again;
 		/*
@@ -1145,6 +1158,8 @@ again:
 		udb_publish_abort(buf, fence);
 		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
+		if (nofault)
+			return -EAGAIN;
 		goto again;
 	}
 	old_refs = udb_publish_pages(buf, plo, phi, pin);
@@ -1199,7 +1214,7 @@ int udb_buffer_refresh(struct udb_buffer *buf)
 	/* killable: a refresh stuck in a fault must not hang attach() */
 	if (mutex_lock_killable(&buf->refresh_lock))
 		return -EINTR;
-	ret = udb_refresh_locked(buf);
+	ret = udb_refresh_locked(buf, false);
 	mutex_unlock(&buf->refresh_lock);
 	return ret;
 }
@@ -1251,15 +1266,22 @@ static bool udb_buffer_servable(struct udb_buffer *buf)
 
 /*
  * The owner itself attaches (a driver importing its own process's memory
- * into its device): refresh in its context rather than a round trip
- * through the worker, unless a refresh is running already. Its own
- * faults are all it can wait for here, killably.
+ * into its device): pin a valid snapshot in its context rather than
+ * through a round trip to the worker. Importers may hold locks of their
+ * own here (DRM's prime import holds the device's object_name_lock), so
+ * this never faults (FOLL_NOFAULT: the owner's FUSE daemon or userfaultfd
+ * cannot hold it up) and never waits for a running refresh; whatever it
+ * cannot do at once is left to the worker. What it may wait for: the
+ * owner's mmap_lock (killably), FOLL_LONGTERM migration out of
+ * ZONE_MOVABLE or CMA, and the dma_resv lock the core takes in attach too.
  */
 static void udb_refresh_inline(struct udb_buffer *buf)
 {
-	if (current->mm != buf->mm || !mutex_trylock(&buf->refresh_lock))
+	if (current->mm != buf->mm ||
+	    READ_ONCE(buf->state) != USERPTR_DMABUF_STATE_VALID ||
+	    !mutex_trylock(&buf->refresh_lock))
 		return;
-	udb_refresh_locked(buf);
+	udb_refresh_locked(buf, true);
 	mutex_unlock(&buf->refresh_lock);
 }
 
@@ -1317,9 +1339,10 @@ int udb_buffer_dyn_attach(struct udb_buffer *buf, unsigned int timeout_ms)
  * udb_buffer_dyn_detach() - undo udb_buffer_dyn_attach()
  * @buf: the buffer
  *
- * After the last one the snapshot's pins and their charge go: here
- * unless a refresh is running, else (and for a buffer that is not VALID,
- * to refresh it) in the refresh worker.
+ * After the last one the snapshot's pins and their charge go: here when
+ * the owner itself detaches and no refresh is running, else (and for a
+ * buffer that is not VALID, to refresh it) in the refresh worker: another
+ * process's detach does not pay for the owner's buffer.
  *
  * Context: any process context; takes buf->lock, tries refresh_lock.
  */
@@ -1332,8 +1355,8 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 	mutex_unlock(&buf->lock);
 	if (!last)
 		return;
-	/* no refresh running: let the pins go now, which needs no mm */
-	if (mutex_trylock(&buf->refresh_lock)) {
+	/* the owner's, with no refresh running: let the pins go now */
+	if (current->mm == buf->mm && mutex_trylock(&buf->refresh_lock)) {
 		udb_snapshot_unpin(buf);
 		mutex_unlock(&buf->refresh_lock);
 		if (READ_ONCE(buf->state) == USERPTR_DMABUF_STATE_VALID)
@@ -1584,10 +1607,14 @@ void udb_buffer_destroy(struct udb_buffer *buf)
  * udb_buffer_info() - fill the statistics of USERPTR_DMABUF_IOC_INFO
  * @buf: the buffer
  * @info: out; @info->fd is left alone
+ * @nowait: leave @info->attachments and @info->pinned_pages alone rather
+ *	than wait for the dma_resv lock (an importer may hold it for long)
  *
  * Context: process context; takes buf->lock, then the dma_resv lock.
+ * Return: false if @nowait found the dma_resv lock taken.
  */
-void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
+bool udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info,
+		     bool nowait)
 {
 	struct udb_pinset *ps;
 
@@ -1604,11 +1631,15 @@ void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info)
 	info->last_error = buf->last_error;
 	mutex_unlock(&buf->lock);
 
+	info->mmaps = atomic_read(&buf->mmaps);
 	/* the core keeps the attachment list under dma_resv, as we do pinset */
-	dma_resv_lock(buf->dmabuf->resv, NULL);
+	if (!nowait)
+		dma_resv_lock(buf->dmabuf->resv, NULL);
+	else if (!dma_resv_trylock(buf->dmabuf->resv))
+		return false;
 	ps = buf->pinset;
 	info->pinned_pages = ps ? ps->npages : 0;
 	info->attachments = list_count_nodes(&buf->dmabuf->attachments);
 	dma_resv_unlock(buf->dmabuf->resv);
-	info->mmaps = atomic_read(&buf->mmaps);
+	return true;
 }

@@ -14,8 +14,10 @@
  * first thing in udb_buffer_destroy(), under udb_buffers_lock, which a
  * reader holds from ->start() to ->stop(): ->show() may use the buffer.
  *
- * Locking: udb_buffers_lock, then what udb_buffer_info() takes (buf->lock,
- * then the dma_resv lock); the ranges never change after create.
+ * Locking: udb_buffers_lock, then buf->lock and a trylock of the dma_resv
+ * lock (udb_buffer_info()): a reader never waits for an importer holding
+ * it, so neither does the creation or teardown of any buffer. The ranges
+ * never change after create.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -47,9 +49,10 @@ static int udb_buffers_show(struct seq_file *m, void *v)
 					    debugfs_node);
 	struct userptr_dmabuf_info info = { };
 	unsigned int i;
+	bool busy;
 
 	seq_printf(m, "buffer: %lu\n", buf->ino);
-	udb_buffer_info(buf, &info);
+	busy = !udb_buffer_info(buf, &info, true);
 	seq_printf(m, "owner_pid: %d\n", buf->owner_pid);
 	seq_printf(m, "uid: %u\n", buf->uid);
 	seq_printf(m, "size: %llu\n", info.size);
@@ -60,8 +63,12 @@ static int udb_buffers_show(struct seq_file *m, void *v)
 	seq_printf(m, "invalidations: %llu\n", info.invalidations);
 	seq_printf(m, "pinned_invalidations: %llu\n",
 		   info.pinned_invalidations);
-	seq_printf(m, "pinned_pages: %llu\n", info.pinned_pages);
-	seq_printf(m, "attachments: %u\n", info.attachments);
+	if (busy) {	/* not shown rather than wait for an importer */
+		seq_puts(m, "pinned_pages: busy\nattachments: busy\n");
+	} else {
+		seq_printf(m, "pinned_pages: %llu\n", info.pinned_pages);
+		seq_printf(m, "attachments: %u\n", info.attachments);
+	}
 	seq_printf(m, "mmaps: %u\n", info.mmaps);
 	seq_printf(m, "fence_timeouts: %llu\n", info.fence_timeouts);
 	seq_printf(m, "last_window_ns: %llu\n", info.last_window_ns);

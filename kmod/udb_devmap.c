@@ -58,6 +58,7 @@
 #include <linux/bitmap.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/log2.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -85,6 +86,7 @@
  * @build_lo: first page whose entry no longer matches @pages
  * @build_hi: one past the last; empty when @build_lo >= @build_hi
  * @max_seg: longest entry, in bytes
+ * @align_pages: no entry crosses a multiple of this many pages
  * @drop: scratch bitmap, the pages udb_devmap_trim() lets go
  * @held: slots holding a page
  * @unbind: its devres entry on @dev
@@ -106,6 +108,7 @@ struct udb_devmap {
 	unsigned long build_lo;
 	unsigned long build_hi;
 	unsigned int max_seg;
+	unsigned long align_pages;
 	unsigned long *drop;
 	unsigned long held;
 	struct udb_unbind *unbind;
@@ -204,17 +207,19 @@ static void udb_unbind_del(struct udb_devmap *dm)
 /* Pages scanned under one buf->lock hold, or handled between reschedules. */
 #define UDB_DEVMAP_CHUNK	1024
 /*
- * Longest entry of a kept table: a change re-scans the pages of the
- * entries it touches, so a one-page change re-scans at most about twice
- * this much.
+ * Longest entry of a kept table, and the physical alignment no entry
+ * crosses (a THP is one entry, and no entry crosses a segment boundary of
+ * this size or more, such as PCI's 4 GiB default): a change re-scans the
+ * pages of the entries it touches, at most about twice this much for one
+ * page.
  */
 #define UDB_DEVMAP_SEG		SZ_2M
 
 static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 					   struct device *dev,
-					   enum dma_data_direction dir,
-					   unsigned int max_seg)
+					   enum dma_data_direction dir)
 {
+	unsigned long boundary = dma_get_seg_boundary(dev);
 	struct udb_devmap *dm;
 
 	if (npages > INT_MAX)	/* dma_map_sg() counts entries in an int */
@@ -236,7 +241,12 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	}
 	dm->dev = get_device(dev);
 	dm->dir = dir;
-	dm->max_seg = min_t(unsigned int, max_seg, UDB_DEVMAP_SEG);
+	dm->max_seg = min_t(unsigned int, udb_max_segment(dev), UDB_DEVMAP_SEG);
+	/* a power of two, at least a page: the boundary mask's or ours */
+	dm->align_pages = (min_t(unsigned long, boundary, UDB_DEVMAP_SEG - 1) +
+			   1) >> PAGE_SHIFT;
+	if (!dm->align_pages || !is_power_of_2(dm->align_pages))
+		dm->align_pages = 1;
 	dm->stale_hi = npages;	/* every slot is to be filled */
 	dm->build_hi = npages;
 	return dm;
@@ -246,7 +256,10 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 static bool udb_devmap_extends(const struct udb_devmap *dm, struct page *prev,
 			       struct page *p, unsigned int len)
 {
-	return page_to_pfn(p) == page_to_pfn(prev) + 1 &&
+	unsigned long pfn = page_to_pfn(p);
+
+	return pfn == page_to_pfn(prev) + 1 &&
+	       !IS_ALIGNED(pfn, dm->align_pages) &&
 	       len <= dm->max_seg - PAGE_SIZE;
 }
 
@@ -581,8 +594,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		patched = false;
 	}
 	if (!dm) {
-		dm = udb_devmap_alloc(buf->npages, dev, dir,
-				      udb_max_segment(dev));
+		dm = udb_devmap_alloc(buf->npages, dev, dir);
 		if (!dm)
 			return NULL;	/* the per-call mapping may still fit */
 		if (udb_unbind_add(dm, buf, ua)) {

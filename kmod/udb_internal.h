@@ -322,7 +322,8 @@ void udb_buffer_destroy(struct udb_buffer *buf);
 int udb_buffer_refresh(struct udb_buffer *buf);
 void udb_queue_refresh(struct udb_buffer *buf);
 int udb_buffer_settle(struct udb_buffer *buf, unsigned int timeout_ms);
-void udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info);
+bool udb_buffer_info(struct udb_buffer *buf, struct userptr_dmabuf_info *info,
+		     bool nowait);
 bool udb_vma_needs_dirty_tracking(struct vm_area_struct *vma);
 int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 		   unsigned long end, bool readonly, bool *shared);

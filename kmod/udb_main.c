@@ -176,7 +176,7 @@ static long udb_ioctl_info(void __user *uarg, size_t usize)
 		dma_buf_put(dmabuf);
 		return -EINVAL;
 	}
-	udb_buffer_info(buf, &args);
+	udb_buffer_info(buf, &args, false);
 	/* asking for the state is asking for the snapshot: see it refreshed */
 	if (args.state == USERPTR_DMABUF_STATE_STALE)
 		udb_queue_refresh(buf);

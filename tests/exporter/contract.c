@@ -10,6 +10,7 @@
  * importers (Debian's stock 6.12) the static pin set plays the snapshot.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -831,8 +832,10 @@ static long anon_huge_kb(const void *addr)
 	if (!f)
 		return -1;
 	while (kb < 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') &&
-		    line[0] != ' ' && !strchr(line, ':'))
+		/* mapping lines start with a lower-case hex address, keys not */
+		if (isxdigit((unsigned char)line[0]) &&
+		    !isupper((unsigned char)line[0]) &&
+		    sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
 			in = a >= lo && a < hi;
 		else if (in && !strncmp(line, "AnonHugePages:", 14))
 			kb = strtol(line + 14, NULL, 10);
@@ -862,10 +865,11 @@ TEST_F(contract, kept_mapping_of_huge_pages_stays_merged)
 	p = malloc(len);
 	ASSERT_NE(NULL, p);
 	if (madvise(mem, len, MADV_HUGEPAGE))
-		SKIP(return, "no THP on this kernel");
+		SKIP(goto out, "no THP on this kernel");
 	fill(mem, len, 61);
+	ASSERT_LE(0, anon_huge_kb(mem)) TH_LOG("no AnonHugePages line for %p in /proc/self/smaps", mem);
 	if (anon_huge_kb(mem) < (long)(len >> 10))
-		SKIP(return, "the kernel gave %ld kB of huge pages, not %zu",
+		SKIP(goto out, "the kernel gave %ld kB of huge pages, not %zu",
 		     anon_huge_kb(mem), len >> 10);
 	fd = udb_create(self->dev, mem, len, 0);
 	ASSERT_GE(fd, 0);
@@ -893,8 +897,74 @@ TEST_F(contract, kept_mapping_of_huge_pages_stays_merged)
 	EXPECT_EQ(0, imp_detach(self->imp, h));
 	EXPECT_EQ(0, debugfs_stat(fd, "kept_map_entries"));
 	close(fd);
+out:
 	free(p);
 	munmap(raw, len + hp);
+}
+
+/*
+ * The owner's own first attach pins the snapshot in its context, without
+ * faulting; what it cannot pin that way (here: pages fork() made
+ * copy-on-write, which a writable pin must fault to break) is left to the
+ * refresh worker, and another process's attach always waits for the
+ * worker. Each way the device sees the owner's bytes and writes reach the
+ * owner, not the child.
+ */
+TEST_F(contract, attach_by_the_owner_after_fork_and_by_another_process)
+{
+	size_t len = 64 * self->ps;
+	int fd, h, status;
+	uint8_t *mem, *p;
+	pid_t pid;
+
+	if (!self->dynamic)
+		SKIP(return, "no dynamic importers on this kernel");
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	p = malloc(len);
+	ASSERT_NE(NULL, p);
+	fill(mem, len, 71);
+	fd = udb_create(self->dev, mem, len, 0);
+	ASSERT_GE(fd, 0);
+
+	/* another process: its attach goes through the worker */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int hc = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+
+		if (hc < 0)
+			_exit(10);
+		if (imp_copy(self->imp, hc, UDB_IMPORTER_READ, 0, p, len, NULL))
+			_exit(11);
+		if (check(p, len, 71) != -1)
+			_exit(12);
+		_exit(imp_detach(self->imp, hc) ? 13 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the other process's attach, read or detach failed (%d)",
+						 WEXITSTATUS(status));
+
+	/* after fork the owner's pages are copy-on-write: no pin without a fault */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		usleep(500 * 1000);
+		_exit(check(mem, len, 71) == -1 ? 0 : 20);
+	}
+	h = imp_attach(self->imp, fd, UDB_IMPORTER_ATTACH_DYNAMIC);
+	ASSERT_GE(h, 0);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(p, len, 71));
+	fill(p, len, 72);
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, p, len, NULL));
+	EXPECT_EQ(-1, check(mem, len, 72)) TH_LOG("the device write did not reach the owner");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the device write reached the child");
+	EXPECT_EQ(0, imp_detach(self->imp, h));
+	close(fd);
+	free(p);
+	munmap(mem, len);
 }
 
 /*
