@@ -890,6 +890,15 @@ TEST_F(contract, kept_mapping_of_huge_pages_stays_merged)
 	EXPECT_LE(entries, 4LL) TH_LOG("%lld entries after a one-page change", entries);
 	EXPECT_GE(entries, 2LL);
 
+	/* both sides of the huge pages' border before one re-map: 6 entries */
+	ASSERT_EQ(0, madvise(mem + 511 * self->ps, 2 * self->ps, MADV_DONTNEED));
+	memset(mem + 511 * self->ps, 0x64, 2 * self->ps);
+	ASSERT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
+	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_READ, 0, p, len, NULL));
+	EXPECT_EQ(0, memcmp(p, mem, len)) TH_LOG("the device does not see the owner's memory");
+	entries = debugfs_stat(fd, "kept_map_entries");
+	EXPECT_LE(entries, 6LL) TH_LOG("%lld entries after changes at the border", entries);
+
 	/* a device write through the rebuilt table reaches the owner */
 	memset(p, 0x63, len);
 	ASSERT_EQ(0, imp_copy(self->imp, h, UDB_IMPORTER_WRITE, 0, p, len, NULL));
