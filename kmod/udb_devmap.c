@@ -208,10 +208,10 @@ static void udb_unbind_del(struct udb_devmap *dm)
 #define UDB_DEVMAP_CHUNK	1024
 /*
  * Longest entry of a kept table, and the physical alignment no entry
- * crosses (a THP is one entry, and no entry crosses a segment boundary of
- * this size or more, such as PCI's 4 GiB default): a change re-scans the
- * pages of the entries it touches, at most about twice this much for one
- * page.
+ * crosses: a THP is one entry where the device takes segments that long,
+ * and no entry crosses a segment boundary of this size or more (PCI's
+ * default is 4 GiB). A change re-scans the pages of the entries it
+ * touches, at most about twice this much for one page.
  */
 #define UDB_DEVMAP_SEG		SZ_2M
 
