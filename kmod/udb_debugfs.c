@@ -11,8 +11,8 @@
  * inodes. debugfs is root-only.
  *
  * Lifetime: a buffer is listed once it is fully created and unlisted
- * first thing in udb_buffer_destroy(), under udb_buffers_lock, which a
- * reader holds from ->start() to ->stop(): ->show() may use the buffer.
+ * first thing in udb_buffer_destroy(), under udb_buffers_lock, which
+ * ->show() holds while it walks the list: it may use the buffers.
  *
  * Locking: udb_buffers_lock, then buf->lock and a trylock of the dma_resv
  * lock (udb_buffer_info()): a reader never waits for an importer holding
@@ -43,10 +43,8 @@ static const char *udb_state_name(u32 state)
 	return "unknown";
 }
 
-static int udb_buffers_show(struct seq_file *m, void *v)
+static void udb_buffer_show(struct seq_file *m, struct udb_buffer *buf)
 {
-	struct udb_buffer *buf = list_entry(v, struct udb_buffer,
-					    debugfs_node);
 	struct userptr_dmabuf_info info = { };
 	unsigned int i;
 	bool busy;
@@ -88,32 +86,24 @@ static int udb_buffers_show(struct seq_file *m, void *v)
 		seq_printf(m, "range%u: %#lx-%#lx\n", i, buf->ranges[i].start,
 			   buf->ranges[i].end);
 	seq_putc(m, '\n');
+}
+
+/*
+ * All buffers in one ->show(): seq_file regenerates it whole until it fits
+ * and hands it out across read() calls, so a reader sees one consistent
+ * list, not records shifted by buffers that came or went between reads.
+ */
+static int udb_buffers_show(struct seq_file *m, void *unused)
+{
+	struct udb_buffer *buf;
+
+	mutex_lock(&udb_buffers_lock);
+	list_for_each_entry(buf, &udb_buffers, debugfs_node)
+		udb_buffer_show(m, buf);
+	mutex_unlock(&udb_buffers_lock);
 	return 0;
 }
-
-static void *udb_buffers_start(struct seq_file *m, loff_t *pos)
-{
-	mutex_lock(&udb_buffers_lock);
-	return seq_list_start(&udb_buffers, *pos);
-}
-
-static void *udb_buffers_next(struct seq_file *m, void *v, loff_t *pos)
-{
-	return seq_list_next(v, &udb_buffers, pos);
-}
-
-static void udb_buffers_stop(struct seq_file *m, void *v)
-{
-	mutex_unlock(&udb_buffers_lock);
-}
-
-static const struct seq_operations udb_buffers_sops = {
-	.start = udb_buffers_start,
-	.next = udb_buffers_next,
-	.stop = udb_buffers_stop,
-	.show = udb_buffers_show,
-};
-DEFINE_SEQ_ATTRIBUTE(udb_buffers);
+DEFINE_SHOW_ATTRIBUTE(udb_buffers);
 
 /**
  * udb_debugfs_add() - list a fully created buffer
