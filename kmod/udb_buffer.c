@@ -117,19 +117,6 @@ void udb_queue_refresh(struct udb_buffer *buf)
 /* hmm_range_fault() per call, at most: a collision re-faults one chunk. */
 #define UDB_FAULT_CHUNK		SZ_2M
 
-/* Grow the window [*wlo, *whi) (empty when *wlo >= *whi) by [lo, hi). */
-static void udb_window_extend(unsigned long *wlo, unsigned long *whi,
-			      unsigned long lo, unsigned long hi)
-{
-	if (*wlo >= *whi) {
-		WRITE_ONCE(*wlo, lo);
-		WRITE_ONCE(*whi, hi);
-		return;
-	}
-	WRITE_ONCE(*wlo, min(*wlo, lo));
-	WRITE_ONCE(*whi, max(*whi, hi));
-}
-
 /*
  * Whether an invalidation must be refreshed at once: something follows the
  * snapshot (a dynamic attachment, a CPU mapping of the dma-buf, a vmap).

@@ -374,19 +374,6 @@ static int udb_devmap_build(struct udb_buffer *buf, struct udb_devmap *dm)
 	return 0;
 }
 
-/* Pages [lo, hi) of @dm no longer match its table. */
-static void udb_devmap_rebuild(struct udb_devmap *dm, unsigned long lo,
-			       unsigned long hi)
-{
-	if (dm->build_lo >= dm->build_hi) {
-		dm->build_lo = lo;
-		dm->build_hi = hi;
-	} else {
-		dm->build_lo = min(dm->build_lo, lo);
-		dm->build_hi = max(dm->build_hi, hi);
-	}
-}
-
 /* DMA-unmap the table, if it is mapped. */
 static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 {
@@ -493,7 +480,7 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 	if (dlo >= dhi)
 		return;
 	udb_devmap_unmap_dma(dm);
-	udb_devmap_rebuild(dm, dlo, dhi);
+	udb_window_extend(&dm->build_lo, &dm->build_hi, dlo, dhi);
 	held = dm->held;
 	i = lo;
 	for_each_set_bit_from(i, dm->drop, hi) {
@@ -545,7 +532,7 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 	dm->generation = buf->generation;
 	mutex_unlock(&buf->lock);
 	if (flo < fhi)
-		udb_devmap_rebuild(dm, flo, fhi);
+		udb_window_extend(&dm->build_lo, &dm->build_hi, flo, fhi);
 	atomic_long_add(filled, &buf->devmap_pages);
 	*filledp = filled;
 
@@ -706,15 +693,8 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
 		dm = ua->devmap;
-		if (!dm)
-			continue;
-		if (dm->stale_lo >= dm->stale_hi) {
-			dm->stale_lo = lo;
-			dm->stale_hi = hi;
-		} else {
-			dm->stale_lo = min(dm->stale_lo, lo);
-			dm->stale_hi = max(dm->stale_hi, hi);
-		}
+		if (dm)
+			udb_window_extend(&dm->stale_lo, &dm->stale_hi, lo, hi);
 	}
 }
 

@@ -329,6 +329,22 @@ int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 		   unsigned long end, bool readonly, bool *shared);
 void udb_dirty_page(struct page *page);
 
+/*
+ * Grow the window [*wlo, *whi) (empty when *wlo >= *whi) by [lo, hi);
+ * WRITE_ONCE() for the windows lockless readers peek at.
+ */
+static inline void udb_window_extend(unsigned long *wlo, unsigned long *whi,
+				     unsigned long lo, unsigned long hi)
+{
+	if (*wlo >= *whi) {
+		WRITE_ONCE(*wlo, lo);
+		WRITE_ONCE(*whi, hi);
+		return;
+	}
+	WRITE_ONCE(*wlo, min(*wlo, lo));
+	WRITE_ONCE(*whi, max(*whi, hi));
+}
+
 /* The longest scatterlist entry @dev takes, in bytes. */
 static inline unsigned int udb_max_segment(struct device *dev)
 {
