@@ -67,6 +67,10 @@ struct surface_state {
 	uint32_t flags;
 	struct wl_resource *buffer;
 	struct wl_listener buffer_destroy;
+	/* cached/deferred states only: a busy reference (buffer.h) on the
+	 * buffer of a ready commit until it is applied, replaced by a newer
+	 * one or the state is finalised; NULL in the pending state */
+	struct buffer *held;
 	struct box damage, buffer_damage;
 	int32_t dx, dy;
 	int32_t transform, scale;

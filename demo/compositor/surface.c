@@ -7,8 +7,11 @@
  *    (subsurface.c, xdg.c) and views hold plain pointers to it and listen
  *    to surface.destroy_signal to drop them.
  *  - Attached buffers are held by resource in a surface_state with a
- *    destroy listener. Once applied, the struct buffer (buffer.h) is the
- *    surface's current buffer, with a busy reference: a wl_shm buffer
+ *    destroy listener; a commit in the cache or the deferred queue also
+ *    holds a busy reference on its buffer (surface_state.held), so a
+ *    buffer it replaces or drops is released. Once applied, the struct
+ *    buffer (buffer.h) is the surface's current buffer, with a busy
+ *    reference of its own: a wl_shm buffer
  *    until the next repaint uploaded it with the damage accumulated since
  *    the last upload (repaint.c, renderer.c), a dma-buf for as long as it
  *    is the content. Dropping that reference may release it (buffer.c).
@@ -117,17 +120,38 @@ static void destroy_callbacks(struct wl_list *list)
 		wl_resource_destroy(cb);	/* unlinks itself */
 }
 
+/* Replace st's busy reference by b's (taken by the caller) or NULL. */
+static void state_hold(struct surface_state *st, struct buffer *b)
+{
+	struct buffer *old = st->held;
+
+	st->held = b;
+	if (old)
+		buffer_unref(old);
+}
+
 void surface_state_fini(struct surface_state *st)
 {
 	state_set_buffer(st, NULL);
+	state_hold(st, NULL);
 	destroy_callbacks(&st->frame_callbacks);
 	feedback_list_discard(&st->feedbacks);
 }
 
-/* Merge src (a newer commit) into dst; src is left empty. */
+/*
+ * Merge src (a newer commit) into dst; src is left empty. dst holds a
+ * busy reference on its buffer: src's moves over, or one is taken for a
+ * pending state's; the buffer dst held before is released if unused.
+ */
 static void state_merge(struct surface_state *dst, struct surface_state *src)
 {
 	if (src->flags & STATE_BUFFER) {
+		struct buffer *b = src->held;
+
+		src->held = NULL;
+		if (!b && src->buffer && buffer_from_resource(src->buffer))
+			b = buffer_ref(buffer_from_resource(src->buffer));
+		state_hold(dst, b);
 		state_set_buffer(dst, src->buffer);
 		/* the content dst's feedback was about is never shown */
 		feedback_list_discard(&dst->feedbacks);
@@ -467,6 +491,7 @@ static void apply_state(struct surface *s, struct surface_state *st)
 		s->transform = st->transform;
 	apply_damage(s, st);
 	state_set_buffer(st, NULL);
+	state_hold(st, NULL);	/* apply_buffer() took the surface's own */
 	s->commits++;
 
 	/* a new content update: earlier feedback was never shown */
