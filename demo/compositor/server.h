@@ -32,6 +32,15 @@ struct box {
 	int32_t x1, y1, x2, y2;
 };
 
+/* box.c */
+bool box_empty(const struct box *b);
+/* dst becomes the bounding box of dst and src */
+void box_add(struct box *dst, const struct box *src);
+/* Surface damage d in buffer coordinates of a buf_w x buf_h buffer shown
+ * with this buffer transform and scale. */
+struct box box_surface_to_buffer(const struct box *d, int32_t transform,
+				 int32_t scale, int32_t buf_w, int32_t buf_h);
+
 /* ---- options (main.c) ---- */
 struct options {
 	const char *socket;

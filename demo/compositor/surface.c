@@ -75,25 +75,6 @@ void surface_state_init(struct surface_state *st)
 	wl_list_init(&st->feedbacks);
 }
 
-static bool box_empty(const struct box *b)
-{
-	return b->x1 >= b->x2 || b->y1 >= b->y2;
-}
-
-static void box_add(struct box *dst, const struct box *src)
-{
-	if (box_empty(src))
-		return;
-	if (box_empty(dst)) {
-		*dst = *src;
-		return;
-	}
-	if (src->x1 < dst->x1) dst->x1 = src->x1;
-	if (src->y1 < dst->y1) dst->y1 = src->y1;
-	if (src->x2 > dst->x2) dst->x2 = src->x2;
-	if (src->y2 > dst->y2) dst->y2 = src->y2;
-}
-
 /* x, y, w, h from a request, in 64 bits and clamped: no overflow */
 static struct box box_from(int32_t x, int32_t y, int32_t w, int32_t h)
 {
@@ -452,27 +433,16 @@ static void apply_buffer(struct surface *s, struct wl_resource *res)
 	}
 }
 
-static int32_t scaled(int32_t v, int32_t k)
-{
-	int64_t r = (int64_t)v * k;
-
-	return r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : (int32_t)r;
-}
-
-/* The commit's damage in buffer coordinates, added to the surface's. */
+/*
+ * The commit's damage in buffer coordinates, added to the surface's:
+ * surface damage through the buffer transform and scale now in effect.
+ */
 static void apply_damage(struct surface *s, struct surface_state *st)
 {
-	int32_t k = s->scale > 0 ? s->scale : 1;
-	struct box d = st->damage;
+	struct box d = box_surface_to_buffer(&st->damage, s->transform,
+					     s->scale, s->width, s->height);
 
-	/* transforms are drawn untransformed: only the scale applies */
-	if (!box_empty(&d)) {
-		d.x1 = scaled(d.x1, k);
-		d.y1 = scaled(d.y1, k);
-		d.x2 = scaled(d.x2, k);
-		d.y2 = scaled(d.y2, k);
-		box_add(&s->damage, &d);
-	}
+	box_add(&s->damage, &d);
 	box_add(&s->damage, &st->buffer_damage);
 	/* a new buffer without damage: all of it (clients that forget) */
 	if (st->flags & STATE_BUFFER && box_empty(&st->damage) &&

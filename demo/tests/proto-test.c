@@ -1775,6 +1775,46 @@ static int t_damage_partial(struct conn *c)
 	return r ? r : expect_no_error(c);
 }
 
+/*
+ * wl_surface.damage with buffer transform 90: a 64x32 buffer is a 32x64
+ * surface; surface box (0,0)-(8,8) is buffer box (0,24)-(8,32). The
+ * compositor draws buffers untransformed (docs), so that box of the
+ * buffer is where the new pixels must show.
+ */
+static int t_damage_transform(struct conn *c)
+{
+	struct pixbuf x;
+	struct window w;
+	struct shot sh;
+	int r;
+
+	if (!c->capture)
+		return skip("no udb_capture_v1");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &x, 64, 32))
+		return fail("setup");
+	wl_surface_set_buffer_transform(w.surface, WL_OUTPUT_TRANSFORM_90);
+	pixbuf_fill(&x, RED);
+	if (show(c, &w, &x, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wait_count(c, &x.releases, 1);
+	pixbuf_fill(&x, BLUE);
+	w.frame_done = false;
+	wl_surface_attach(w.surface, x.b, 0, 0);
+	wl_surface_damage(w.surface, 0, 0, 8, 8);
+	wl_callback_add_listener(wl_surface_frame(w.surface), &frame_listener,
+				 &w);
+	wl_surface_commit(w.surface);
+	if (wait_flag(c, &w.frame_done, 30000))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	if (shot_take(c, &sh, w.surface))
+		return -1;
+	r = expect_px(&sh, 1, 25, BLUE, "surface damage (0,0,8,8)") ||
+	    expect_px(&sh, 6, 30, BLUE, "surface damage (0,0,8,8)") ? -1 : 0;
+	shot_fini(&sh);
+	return r ? r : expect_no_error(c);
+}
+
 struct test {
 	const char *name;
 	int (*run)(struct conn *c);
@@ -1825,6 +1865,7 @@ static const struct test tests[] = {
 	{ "wl_buffer.release once per attach, the last with the surface", t_release_per_attach, false },
 	{ "sync subsurface: buffers replaced in or dropped with the cache are released", t_release_sync_subsurface, false },
 	{ "partial damage: only the damaged box is new, the rest kept", t_damage_partial, false },
+	{ "surface damage with buffer transform 90 updates the right box", t_damage_transform, false },
 };
 
 /* Only with --kms: they need a page-flipping output. */
