@@ -81,6 +81,9 @@ struct surface_state {
 	 * one or the state is finalised; NULL in the pending state */
 	struct buffer *held;
 	struct box damage, buffer_damage;
+	/* merged commits changed how surface damage maps to the buffer:
+	 * damage is not exact, the whole buffer is uploaded */
+	bool damage_full;
 	int32_t dx, dy;
 	int32_t transform, scale;
 	struct wl_list frame_callbacks;	/* wl_resource links */

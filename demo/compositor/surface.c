@@ -119,13 +119,57 @@ void surface_state_fini(struct surface_state *st)
 	feedback_list_discard(&st->feedbacks);
 }
 
+/* The size of the buffer a state shows: its own or the surface's. */
+static void state_size(struct surface *s, struct surface_state *st,
+		       int32_t *w, int32_t *h)
+{
+	struct buffer *b = st->held;
+
+	if (!(st->flags & STATE_BUFFER)) {
+		*w = s->width;
+		*h = s->height;
+		return;
+	}
+	if (!b)
+		b = buffer_from_resource(st->buffer);
+	*w = b ? b->width : 0;
+	*h = b ? b->height : 0;
+}
+
+/*
+ * Merged surface damage is converted with the scale, transform and
+ * buffer size of the merged state: if src changes any of them, dst's
+ * damage is not exact there and the whole buffer is uploaded.
+ */
+static void merge_damage_mapping(struct surface *s, struct surface_state *dst,
+				 struct surface_state *src)
+{
+	int32_t w0, h0, w1, h1;
+
+	dst->damage_full |= src->damage_full;
+	if (box_empty(&dst->damage))
+		return;
+	if (src->flags & (STATE_SCALE | STATE_TRANSFORM)) {
+		dst->damage_full = true;
+		return;
+	}
+	if (!(src->flags & STATE_BUFFER))
+		return;
+	state_size(s, dst, &w0, &h0);
+	state_size(s, src, &w1, &h1);
+	if (w0 != w1 || h0 != h1)
+		dst->damage_full = true;
+}
+
 /*
  * Merge src (a newer commit) into dst; src is left empty. dst holds a
  * busy reference on its buffer: src's moves over, or one is taken for a
  * pending state's; the buffer dst held before is released if unused.
  */
-static void state_merge(struct surface_state *dst, struct surface_state *src)
+static void state_merge(struct surface *s, struct surface_state *dst,
+			struct surface_state *src)
 {
+	merge_damage_mapping(s, dst, src);
 	if (src->flags & STATE_BUFFER) {
 		struct buffer *b = src->held;
 
@@ -148,6 +192,7 @@ static void state_merge(struct surface_state *dst, struct surface_state *src)
 	box_add(&dst->damage, &src->damage);
 	box_add(&dst->buffer_damage, &src->buffer_damage);
 	src->damage = src->buffer_damage = (struct box){ 0 };
+	src->damage_full = false;
 	dst->flags |= src->flags;
 	wl_list_insert_list(dst->frame_callbacks.prev, &src->frame_callbacks);
 	wl_list_init(&src->frame_callbacks);
@@ -325,7 +370,7 @@ static void surface_flush_deferred(struct surface *s)
 		wl_list_remove(&cm->link);
 		wl_list_init(&cm->link);
 		if (subsurface_is_synchronized(s)) {
-			state_merge(&s->cached, &cm->state);
+			state_merge(s, &s->cached, &cm->state);
 			s->has_cache = true;
 		} else {
 			apply_state(s, &cm->state);
@@ -435,7 +480,8 @@ static void apply_buffer(struct surface *s, struct wl_resource *res)
 
 /*
  * The commit's damage in buffer coordinates, added to the surface's:
- * surface damage through the buffer transform and scale now in effect.
+ * surface damage through the buffer transform and scale now in effect
+ * (merged commits that changed them asked for a full upload instead).
  */
 static void apply_damage(struct surface *s, struct surface_state *st)
 {
@@ -448,7 +494,10 @@ static void apply_damage(struct surface *s, struct surface_state *st)
 	if (st->flags & STATE_BUFFER && box_empty(&st->damage) &&
 	    box_empty(&st->buffer_damage))
 		s->upload_full = true;
+	if (st->damage_full)
+		s->upload_full = true;
 	st->damage = st->buffer_damage = (struct box){ 0 };
+	st->damage_full = false;
 }
 
 static void apply_state(struct surface *s, struct surface_state *st)
@@ -528,7 +577,7 @@ static void surface_commit(struct wl_client *c, struct wl_resource *r)
 		n = dmabuf_buffer_busy_fences(db, fences, 4);
 	if (n == 0 && wl_list_empty(&s->deferred)) {
 		if (subsurface_is_synchronized(s)) {
-			state_merge(&s->cached, st);
+			state_merge(s, &s->cached, st);
 			s->has_cache = true;
 		} else {
 			apply_state(s, st);
@@ -544,7 +593,7 @@ static void surface_commit(struct wl_client *c, struct wl_resource *r)
 	}
 	cm->surface = s;
 	surface_state_init(&cm->state);
-	state_merge(&cm->state, st);
+	state_merge(s, &cm->state, st);
 	memcpy(cm->fences, fences, sizeof(fences));
 	cm->nfences = n;
 	wl_list_insert(s->deferred.prev, &cm->link);

@@ -1815,6 +1815,52 @@ static int t_damage_transform(struct conn *c)
 	return r ? r : expect_no_error(c);
 }
 
+/*
+ * Two commits merged in a sync subsurface's cache: the first damages
+ * surface box (0,0)-(8,8) at scale 2 (buffer box (0,0)-(16,16)), the
+ * second sets scale 1. The merged damage must still cover buffer pixel
+ * (12,12), shown at (12,12) of the 64x64 surface.
+ */
+static int t_damage_merged_scale(struct conn *c)
+{
+	struct pixbuf p, x;
+	struct wl_surface *cs;
+	struct window w;
+	struct shot sh;
+	int r;
+
+	if (!c->capture || !c->subcompositor)
+		return skip("no udb_capture_v1 or wl_subcompositor");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &p, 32, 32) ||
+	    pixbuf_init(c, &x, 64, 64))
+		return fail("setup");
+	cs = wl_compositor_create_surface(c->compositor);
+	wl_subcompositor_get_subsurface(c->subcompositor, cs, w.surface);
+	pixbuf_fill(&x, RED);
+	wl_surface_set_buffer_scale(cs, 2);
+	wl_surface_attach(cs, x.b, 0, 0);
+	wl_surface_damage_buffer(cs, 0, 0, 64, 64);
+	wl_surface_commit(cs);
+	if (show(c, &w, &p, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wait_count(c, &x.releases, 1);
+	pixbuf_fill(&x, BLUE);
+	wl_surface_attach(cs, x.b, 0, 0);
+	wl_surface_damage(cs, 0, 0, 8, 8);
+	wl_surface_commit(cs);
+	wl_surface_set_buffer_scale(cs, 1);
+	wl_surface_commit(cs);
+	if (show(c, &w, &p, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	if (shot_take(c, &sh, cs))
+		return -1;
+	r = expect_px(&sh, 12, 12, BLUE, "merged damage") ||
+	    expect_px(&sh, 2, 2, BLUE, "merged damage") ? -1 : 0;
+	shot_fini(&sh);
+	return r ? r : expect_no_error(c);
+}
+
 struct test {
 	const char *name;
 	int (*run)(struct conn *c);
@@ -1866,6 +1912,7 @@ static const struct test tests[] = {
 	{ "sync subsurface: buffers replaced in or dropped with the cache are released", t_release_sync_subsurface, false },
 	{ "partial damage: only the damaged box is new, the rest kept", t_damage_partial, false },
 	{ "surface damage with buffer transform 90 updates the right box", t_damage_transform, false },
+	{ "sync subsurface: damage of a cached commit, then a new scale", t_damage_merged_scale, false },
 };
 
 /* Only with --kms: they need a page-flipping output. */
