@@ -602,7 +602,7 @@ bool renderer_draw_surface(struct renderer *r, struct surface *s, int x, int y,
 		if (!tex)
 			return false;
 		renderer_draw(r, tex, true, x, y, w, h, dmabuf_buffer_y_invert(b),
-			      (b->dmabuf.fourcc & 0xff) != 'A');
+			      !dmabuf_format_has_alpha(b->dmabuf.fourcc));
 		return true;
 	}
 	if (!gs || !gs->tex)

@@ -280,6 +280,8 @@ int dmabuf_init(struct server *srv);
 void dmabuf_fini(struct server *srv);
 int dmabuf_buffer_busy_fences(struct buffer *b, int *fds, int max);
 bool dmabuf_buffer_y_invert(const struct buffer *b);
+/* An accepted format with an alpha channel (else drawn opaque). */
+bool dmabuf_format_has_alpha(uint32_t fourcc);
 uint64_t dmabuf_invalidations_now(struct server *srv);
 
 /* presentation.c */
