@@ -19,6 +19,7 @@
  * once the frame is on screen: the output fires its frame lists, then
  * captures are served.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "server.h"
@@ -106,6 +107,11 @@ bool server_repaint(struct server *srv)
 		if (s->upload_pending)
 			upload(srv, s);
 	}
+	/* at most one buffer reference per surface drawn */
+	if (!output_frame_reserve(&srv->output,
+				  (size_t)wl_list_length(&srv->surfaces)))
+		fprintf(stderr, "udb-compositor: out of memory: this frame "
+			"may hold no references on the buffers it draws\n");
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
 	wl_list_for_each(v, &srv->scene.views, link)
 		draw_tree(srv, v->surface, v->x, v->y);

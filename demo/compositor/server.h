@@ -296,6 +296,8 @@ void output_init(struct output *o, struct server *srv);
 void output_fini(struct output *o);
 /* at repaint: s was drawn, its callbacks and feedback join the frame */
 void output_frame_take(struct output *o, struct surface *s);
+/* before drawing: room for n more references, false if out of memory */
+bool output_frame_reserve(struct output *o, size_t n);
 /* and so was b: the frame holds a busy reference until it is on screen */
 void output_frame_hold(struct output *o, struct buffer *b);
 /* the frame is on screen: fire, present, drop the references */
