@@ -80,8 +80,14 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h))
+		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h)) {
+			/* content that cannot be drawn (a failed dma-buf
+			 * import) is not shown, but its client is not
+			 * stalled: its frame callbacks fire with this frame */
+			feedback_list_discard(&s->feedbacks);
+			output_frame_take(&srv->output, s);
 			continue;
+		}
 		if (s->buffer)
 			output_frame_hold(&srv->output, s->buffer);
 		s->drawn = true;
