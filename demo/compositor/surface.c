@@ -539,9 +539,9 @@ void surface_commit_cached(struct surface *s)
 }
 
 /*
- * A buffer must be ours: wl_shm (checked at creation, shm.c; its pages
- * are touched now, so a file shrunk under its pool is this commit's
- * error) or a dma-buf.
+ * A buffer must be ours: wl_shm (checked at creation, shm.c; checked
+ * again now, so a file shrunk under its pool is this commit's error) or
+ * a dma-buf.
  */
 static bool check_buffer(struct surface *s, struct wl_resource *res,
 			 struct buffer **out)

@@ -1115,6 +1115,37 @@ static int t_shm_truncated(struct conn *c)
 	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FD);
 }
 
+/* The pool's file shrunk after the buffer's first commit: the next
+ * commit of it is the error. */
+static int t_shm_truncated_later(struct conn *c)
+{
+	struct window w;
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+	int fd = make_memfd(64 * 64 * 4);
+
+	if (!ours)
+		return skip("libwayland's wl_shm posts invalid_fd on the wl_buffer");
+	window_init(c, &w);
+	if (window_configure(c, &w))
+		return fail("no configure");
+	pool = wl_shm_create_pool(c->shm, fd, 64 * 64 * 4);
+	b = wl_shm_pool_create_buffer(pool, 0, 64, 64, 256,
+				      WL_SHM_FORMAT_ARGB8888);
+	wl_surface_attach(w.surface, b, 0, 0);
+	wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+	wl_surface_commit(w.surface);
+	if (wl_display_roundtrip(c->d) < 0)
+		return expect_no_error(c);
+	if (ftruncate(fd, 4096))
+		return fail("ftruncate: %s", strerror(errno));
+	close(fd);
+	wl_surface_attach(w.surface, b, 0, 0);
+	wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+	wl_surface_commit(w.surface);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FD);
+}
+
 /* wl_output: geometry, a current mode, scale, name, description, done */
 struct out_state {
 	int32_t mode_w, mode_h, refresh, scale;
@@ -1903,6 +1934,7 @@ static const struct test tests[] = {
 	{ "wl_shm unknown format: invalid_format", t_shm_format, false },
 	{ "wl_shm stride < width * 4: invalid_stride on wl_shm_pool", t_shm_stride_bpp, false },
 	{ "wl_shm pool file shrunk by the client: invalid_fd, no SIGBUS", t_shm_truncated, false },
+	{ "wl_shm pool file shrunk after a first commit: invalid_fd at the next", t_shm_truncated_later, false },
 	{ "wl_output v4: geometry, current mode, scale, name, description, done", t_wl_output, false },
 	{ "presentation: superseded commit discarded, no ZERO_COPY, seq 0 without VSYNC", t_presentation, false },
 	{ "capture into a too small fd: bad_buffer", t_capture_bad_buffer, false },
