@@ -44,6 +44,7 @@ struct buffer {
 		struct shm_pool *pool;		/* referenced */
 		int32_t offset, stride;
 		uint32_t format;		/* WL_SHM_FORMAT_* */
+		size_t checked_pool_size;	/* pages touched at this size */
 	} shm;
 	struct {				/* BUFFER_DMABUF (dmabuf.c) */
 		int nplanes;

@@ -89,30 +89,47 @@ struct params {
 	bool used;
 };
 
-/* Single-plane formats we accept, with their bytes per pixel. */
+/* The single-plane formats we accept. */
+static const struct dmabuf_format {
+	uint32_t fourcc;
+	int bpp;				/* bytes per pixel */
+	bool has_alpha;
+} formats[] = {
+	{ DRM_FORMAT_ARGB8888, 4, true },	{ DRM_FORMAT_XRGB8888, 4, false },
+	{ DRM_FORMAT_ABGR8888, 4, true },	{ DRM_FORMAT_XBGR8888, 4, false },
+	{ DRM_FORMAT_RGBA8888, 4, true },	{ DRM_FORMAT_RGBX8888, 4, false },
+	{ DRM_FORMAT_BGRA8888, 4, true },	{ DRM_FORMAT_BGRX8888, 4, false },
+	{ DRM_FORMAT_ARGB2101010, 4, true },	{ DRM_FORMAT_XRGB2101010, 4, false },
+	{ DRM_FORMAT_ABGR2101010, 4, true },	{ DRM_FORMAT_XBGR2101010, 4, false },
+	{ DRM_FORMAT_RGB888, 3, false },	{ DRM_FORMAT_BGR888, 3, false },
+	{ DRM_FORMAT_RGB565, 2, false },	{ DRM_FORMAT_BGR565, 2, false },
+	{ DRM_FORMAT_GR88, 2, false },		{ DRM_FORMAT_RG88, 2, false },
+	{ DRM_FORMAT_R8, 1, false },
+	{ DRM_FORMAT_ABGR16161616F, 8, true },	{ DRM_FORMAT_XBGR16161616F, 8, false },
+	{ DRM_FORMAT_ARGB16161616F, 8, true },	{ DRM_FORMAT_XRGB16161616F, 8, false },
+};
+
+static const struct dmabuf_format *format_info(uint32_t f)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i].fourcc == f)
+			return &formats[i];
+	return NULL;
+}
+
+/* Bytes per pixel of an accepted format, 0 for the others. */
 static int format_bpp(uint32_t f)
 {
-	switch (f) {
-	case DRM_FORMAT_ARGB8888: case DRM_FORMAT_XRGB8888:
-	case DRM_FORMAT_ABGR8888: case DRM_FORMAT_XBGR8888:
-	case DRM_FORMAT_RGBA8888: case DRM_FORMAT_RGBX8888:
-	case DRM_FORMAT_BGRA8888: case DRM_FORMAT_BGRX8888:
-	case DRM_FORMAT_ARGB2101010: case DRM_FORMAT_XRGB2101010:
-	case DRM_FORMAT_ABGR2101010: case DRM_FORMAT_XBGR2101010:
-		return 4;
-	case DRM_FORMAT_RGB888: case DRM_FORMAT_BGR888:
-		return 3;
-	case DRM_FORMAT_RGB565: case DRM_FORMAT_BGR565:
-	case DRM_FORMAT_GR88: case DRM_FORMAT_RG88:
-		return 2;
-	case DRM_FORMAT_R8:
-		return 1;
-	case DRM_FORMAT_ABGR16161616F: case DRM_FORMAT_XBGR16161616F:
-	case DRM_FORMAT_ARGB16161616F: case DRM_FORMAT_XRGB16161616F:
-		return 8;
-	default:
-		return 0;
-	}
+	const struct dmabuf_format *fi = format_info(f);
+
+	return fi ? fi->bpp : 0;
+}
+
+bool dmabuf_format_has_alpha(uint32_t fourcc)
+{
+	const struct dmabuf_format *fi = format_info(fourcc);
+
+	return fi && fi->has_alpha;
 }
 
 /*

@@ -111,12 +111,33 @@ void output_frame_take(struct output *o, struct surface *s)
 	wl_list_init(&s->feedbacks);
 }
 
+bool output_frame_reserve(struct output *o, size_t n)
+{
+	size_t used = o->frame_buffers.size;
+
+	if (!wl_array_add(&o->frame_buffers, n * sizeof(struct buffer *)))
+		return false;
+	o->frame_buffers.size = used;
+	return true;
+}
+
+/*
+ * Within what output_frame_reserve() made room for this cannot fail. If
+ * it does (no room was made), the frame holds no reference on b: still
+ * correct, since renderer_end() finishes every read of a client's
+ * buffer before the repaint returns; only the release may come before
+ * the frame is on screen.
+ */
 void output_frame_hold(struct output *o, struct buffer *b)
 {
 	struct buffer **slot = wl_array_add(&o->frame_buffers, sizeof(*slot));
 
-	if (slot)
-		*slot = buffer_ref(b);
+	if (!slot) {
+		fprintf(stderr, "udb-compositor: out of memory: a frame holds "
+			"no reference on a buffer it drew\n");
+		return;
+	}
+	*slot = buffer_ref(b);
 }
 
 void output_frame_buffers_drop(struct output *o)

@@ -418,6 +418,7 @@ struct dmabuf_state {
 	struct renderer *r;
 	EGLImageKHR image;
 	GLuint tex;				/* made at the first draw */
+	bool tex_failed;			/* that failed: never retried */
 };
 
 static void dmabuf_state_destroy(struct buffer *b)
@@ -476,20 +477,30 @@ bool renderer_import_dmabuf(struct renderer *r, struct buffer *b)
 	return true;
 }
 
-/* The external texture of a dma-buf's image, made the first time. */
+/*
+ * The external texture of a dma-buf's image, made the first time; 0 if
+ * it cannot be made, which is remembered: the buffer is never drawn.
+ */
 static GLuint dmabuf_texture(struct renderer *r, struct buffer *b)
 {
 	struct dmabuf_state *ds = b->renderer_state;
+	GLenum err;
 	GLuint tex;
 
-	if (!ds || ds->tex)
+	if (!ds || ds->tex || ds->tex_failed)
 		return ds ? ds->tex : 0;
+	while (glGetError() != GL_NO_ERROR)
+		;	/* only this import's error counts below */
 	glGenTextures(1, &tex);
 	glBindTexture(GL_TEXTURE_EXTERNAL_OES, tex);
 	r->image_target_texture(GL_TEXTURE_EXTERNAL_OES, ds->image);
 	glBindTexture(GL_TEXTURE_EXTERNAL_OES, 0);
-	if (glGetError() != GL_NO_ERROR) {
+	err = glGetError();
+	if (err != GL_NO_ERROR) {
+		vlog(b->srv, "dmabuf: glEGLImageTargetTexture2DOES failed: 0x%x, "
+		     "the buffer is not drawn", err);
 		glDeleteTextures(1, &tex);
+		ds->tex_failed = true;
 		return 0;
 	}
 	ds->tex = tex;
@@ -602,7 +613,7 @@ bool renderer_draw_surface(struct renderer *r, struct surface *s, int x, int y,
 		if (!tex)
 			return false;
 		renderer_draw(r, tex, true, x, y, w, h, dmabuf_buffer_y_invert(b),
-			      (b->dmabuf.fourcc & 0xff) != 'A');
+			      !dmabuf_format_has_alpha(b->dmabuf.fourcc));
 		return true;
 	}
 	if (!gs || !gs->tex)

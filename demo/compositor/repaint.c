@@ -19,6 +19,7 @@
  * once the frame is on screen: the output fires its frame lists, then
  * captures are served.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "server.h"
@@ -79,8 +80,14 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h))
+		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h)) {
+			/* content that cannot be drawn (a failed dma-buf
+			 * import) is not shown, but its client is not
+			 * stalled: its frame callbacks fire with this frame */
+			feedback_list_discard(&s->feedbacks);
+			output_frame_take(&srv->output, s);
 			continue;
+		}
 		if (s->buffer)
 			output_frame_hold(&srv->output, s->buffer);
 		s->drawn = true;
@@ -106,6 +113,11 @@ bool server_repaint(struct server *srv)
 		if (s->upload_pending)
 			upload(srv, s);
 	}
+	/* at most one buffer reference per surface drawn */
+	if (!output_frame_reserve(&srv->output,
+				  (size_t)wl_list_length(&srv->surfaces)))
+		fprintf(stderr, "udb-compositor: out of memory: this frame "
+			"may hold no references on the buffers it draws\n");
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
 	wl_list_for_each(v, &srv->scene.views, link)
 		draw_tree(srv, v->surface, v->x, v->y);

@@ -32,6 +32,15 @@ struct box {
 	int32_t x1, y1, x2, y2;
 };
 
+/* box.c */
+bool box_empty(const struct box *b);
+/* dst becomes the bounding box of dst and src */
+void box_add(struct box *dst, const struct box *src);
+/* Surface damage d in buffer coordinates of a buf_w x buf_h buffer shown
+ * with this buffer transform and scale. */
+struct box box_surface_to_buffer(const struct box *d, int32_t transform,
+				 int32_t scale, int32_t buf_w, int32_t buf_h);
+
 /* ---- options (main.c) ---- */
 struct options {
 	const char *socket;
@@ -67,7 +76,14 @@ struct surface_state {
 	uint32_t flags;
 	struct wl_resource *buffer;
 	struct wl_listener buffer_destroy;
+	/* cached/deferred states only: a busy reference (buffer.h) on the
+	 * buffer of a ready commit until it is applied, replaced by a newer
+	 * one or the state is finalised; NULL in the pending state */
+	struct buffer *held;
 	struct box damage, buffer_damage;
+	/* merged commits changed how surface damage maps to the buffer:
+	 * damage is not exact, the whole buffer is uploaded */
+	bool damage_full;
 	int32_t dx, dy;
 	int32_t transform, scale;
 	struct wl_list frame_callbacks;	/* wl_resource links */
@@ -264,6 +280,8 @@ int dmabuf_init(struct server *srv);
 void dmabuf_fini(struct server *srv);
 int dmabuf_buffer_busy_fences(struct buffer *b, int *fds, int max);
 bool dmabuf_buffer_y_invert(const struct buffer *b);
+/* An accepted format with an alpha channel (else drawn opaque). */
+bool dmabuf_format_has_alpha(uint32_t fourcc);
 uint64_t dmabuf_invalidations_now(struct server *srv);
 
 /* presentation.c */
@@ -278,6 +296,8 @@ void output_init(struct output *o, struct server *srv);
 void output_fini(struct output *o);
 /* at repaint: s was drawn, its callbacks and feedback join the frame */
 void output_frame_take(struct output *o, struct surface *s);
+/* before drawing: room for n more references, false if out of memory */
+bool output_frame_reserve(struct output *o, size_t n);
 /* and so was b: the frame holds a busy reference until it is on screen */
 void output_frame_hold(struct output *o, struct buffer *b);
 /* the frame is on screen: fire, present, drop the references */

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "server.h"
 
@@ -46,6 +47,7 @@ struct shm_pool {
 	int refs;
 	void *map;
 	size_t size;
+	int fd;		/* a regular file's, for its size; -1 for others */
 };
 
 static bool format_ok(uint32_t format)
@@ -59,6 +61,8 @@ static void pool_unref(struct shm_pool *p)
 	if (--p->refs > 0)
 		return;
 	munmap(p->map, p->size);
+	if (p->fd >= 0)
+		close(p->fd);
 	free(p);
 }
 
@@ -75,11 +79,9 @@ const void *shm_buffer_begin_access(struct buffer *b)
 	return (const uint8_t *)b->shm.pool->map + b->shm.offset;
 }
 
-bool shm_buffer_end_access(struct buffer *b)
+/* The pool's file is smaller than the buffer needs: the client's error. */
+static void post_shrunk(struct buffer *b)
 {
-	if (!sigbus_guard_end())
-		return true;
-	/* the pages are zeros now; the client broke its promise */
 	if (b->shm.pool->resource) {
 		wl_resource_post_error(b->shm.pool->resource, WL_SHM_ERROR_INVALID_FD,
 				       "the pool's file shrank below %zu bytes "
@@ -90,24 +92,48 @@ bool shm_buffer_end_access(struct buffer *b)
 			"the file of a destroyed wl_shm_pool shrank while "
 			"a wl_buffer of it was read");
 	}
+}
+
+bool shm_buffer_end_access(struct buffer *b)
+{
+	if (!sigbus_guard_end())
+		return true;
+	/* the pages are zeros now; the client broke its promise */
+	post_shrunk(b);
 	return false;
 }
 
 /*
- * At commit: touch one byte of every page of the buffer, so that a file
- * shrunk under the pool is the wl_shm error of that commit, not of a
- * later repaint (which reads it again, guarded the same way).
+ * At commit, so that a file shrunk under the pool is the wl_shm error of
+ * that commit, not of a later repaint (which reads it guarded the same
+ * way): a regular file's size is compared with the buffer's end; for
+ * other files one byte of every page of the buffer is touched, the first
+ * time the buffer is committed at this pool size.
  */
 bool shm_buffer_check(struct buffer *b)
 {
-	const volatile uint8_t *p = shm_buffer_begin_access(b);
+	struct shm_pool *pool = b->shm.pool;
 	size_t len = (size_t)b->shm.stride * (size_t)b->height;
 	long page = sysconf(_SC_PAGESIZE);
+	const volatile uint8_t *p;
+	struct stat st;
 
+	if (pool->fd >= 0 && fstat(pool->fd, &st) == 0) {
+		if ((uint64_t)st.st_size >= (uint64_t)b->shm.offset + len)
+			return true;
+		post_shrunk(b);
+		return false;
+	}
+	if (b->shm.checked_pool_size == pool->size)
+		return true;
+	p = shm_buffer_begin_access(b);
 	for (size_t off = 0; off < len; off += (size_t)page)
 		(void)p[off];
 	(void)p[len - 1];
-	return shm_buffer_end_access(b);
+	if (!shm_buffer_end_access(b))
+		return false;
+	b->shm.checked_pool_size = pool->size;
+	return true;
 }
 
 /* ---- wl_shm_pool ---- */
@@ -200,6 +226,7 @@ static void shm_create_pool(struct wl_client *c, struct wl_resource *r,
 			    uint32_t id, int32_t fd, int32_t size)
 {
 	struct shm_pool *p;
+	struct stat st;
 	void *map;
 
 	if (size <= 0) {
@@ -210,8 +237,8 @@ static void shm_create_pool(struct wl_client *c, struct wl_resource *r,
 	}
 	/* read-only: we never write, and sealed files allow nothing else */
 	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	if (map == MAP_FAILED) {
+		close(fd);
 		wl_resource_post_error(r, WL_SHM_ERROR_INVALID_FD,
 				       "cannot map the fd: %s", strerror(errno));
 		return;
@@ -219,8 +246,16 @@ static void shm_create_pool(struct wl_client *c, struct wl_resource *r,
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		munmap(map, (size_t)size);
+		close(fd);
 		wl_client_post_no_memory(c);
 		return;
+	}
+	/* kept only where its size says whether the buffers still fit */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		p->fd = fd;
+	} else {
+		p->fd = -1;
+		close(fd);
 	}
 	p->map = map;
 	p->size = (size_t)size;

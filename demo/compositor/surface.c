@@ -7,8 +7,11 @@
  *    (subsurface.c, xdg.c) and views hold plain pointers to it and listen
  *    to surface.destroy_signal to drop them.
  *  - Attached buffers are held by resource in a surface_state with a
- *    destroy listener. Once applied, the struct buffer (buffer.h) is the
- *    surface's current buffer, with a busy reference: a wl_shm buffer
+ *    destroy listener; a commit in the cache or the deferred queue also
+ *    holds a busy reference on its buffer (surface_state.held), so a
+ *    buffer it replaces or drops is released. Once applied, the struct
+ *    buffer (buffer.h) is the surface's current buffer, with a busy
+ *    reference of its own: a wl_shm buffer
  *    until the next repaint uploaded it with the damage accumulated since
  *    the last upload (repaint.c, renderer.c), a dma-buf for as long as it
  *    is the content. Dropping that reference may release it (buffer.c).
@@ -72,25 +75,6 @@ void surface_state_init(struct surface_state *st)
 	wl_list_init(&st->feedbacks);
 }
 
-static bool box_empty(const struct box *b)
-{
-	return b->x1 >= b->x2 || b->y1 >= b->y2;
-}
-
-static void box_add(struct box *dst, const struct box *src)
-{
-	if (box_empty(src))
-		return;
-	if (box_empty(dst)) {
-		*dst = *src;
-		return;
-	}
-	if (src->x1 < dst->x1) dst->x1 = src->x1;
-	if (src->y1 < dst->y1) dst->y1 = src->y1;
-	if (src->x2 > dst->x2) dst->x2 = src->x2;
-	if (src->y2 > dst->y2) dst->y2 = src->y2;
-}
-
 /* x, y, w, h from a request, in 64 bits and clamped: no overflow */
 static struct box box_from(int32_t x, int32_t y, int32_t w, int32_t h)
 {
@@ -117,17 +101,82 @@ static void destroy_callbacks(struct wl_list *list)
 		wl_resource_destroy(cb);	/* unlinks itself */
 }
 
+/* Replace st's busy reference by b's (taken by the caller) or NULL. */
+static void state_hold(struct surface_state *st, struct buffer *b)
+{
+	struct buffer *old = st->held;
+
+	st->held = b;
+	if (old)
+		buffer_unref(old);
+}
+
 void surface_state_fini(struct surface_state *st)
 {
 	state_set_buffer(st, NULL);
+	state_hold(st, NULL);
 	destroy_callbacks(&st->frame_callbacks);
 	feedback_list_discard(&st->feedbacks);
 }
 
-/* Merge src (a newer commit) into dst; src is left empty. */
-static void state_merge(struct surface_state *dst, struct surface_state *src)
+/* The size of the buffer a state shows: its own or the surface's. */
+static void state_size(struct surface *s, struct surface_state *st,
+		       int32_t *w, int32_t *h)
 {
+	struct buffer *b = st->held;
+
+	if (!(st->flags & STATE_BUFFER)) {
+		*w = s->width;
+		*h = s->height;
+		return;
+	}
+	if (!b)
+		b = buffer_from_resource(st->buffer);
+	*w = b ? b->width : 0;
+	*h = b ? b->height : 0;
+}
+
+/*
+ * Merged surface damage is converted with the scale, transform and
+ * buffer size of the merged state: if src changes any of them, dst's
+ * damage is not exact there and the whole buffer is uploaded.
+ */
+static void merge_damage_mapping(struct surface *s, struct surface_state *dst,
+				 struct surface_state *src)
+{
+	int32_t w0, h0, w1, h1;
+
+	dst->damage_full |= src->damage_full;
+	if (box_empty(&dst->damage))
+		return;
+	if (src->flags & (STATE_SCALE | STATE_TRANSFORM)) {
+		dst->damage_full = true;
+		return;
+	}
+	if (!(src->flags & STATE_BUFFER))
+		return;
+	state_size(s, dst, &w0, &h0);
+	state_size(s, src, &w1, &h1);
+	if (w0 != w1 || h0 != h1)
+		dst->damage_full = true;
+}
+
+/*
+ * Merge src (a newer commit) into dst; src is left empty. dst holds a
+ * busy reference on its buffer: src's moves over, or one is taken for a
+ * pending state's; the buffer dst held before is released if unused.
+ */
+static void state_merge(struct surface *s, struct surface_state *dst,
+			struct surface_state *src)
+{
+	merge_damage_mapping(s, dst, src);
 	if (src->flags & STATE_BUFFER) {
+		struct buffer *b = src->held;
+
+		src->held = NULL;
+		if (!b && src->buffer && buffer_from_resource(src->buffer))
+			b = buffer_ref(buffer_from_resource(src->buffer));
+		state_hold(dst, b);
 		state_set_buffer(dst, src->buffer);
 		/* the content dst's feedback was about is never shown */
 		feedback_list_discard(&dst->feedbacks);
@@ -143,6 +192,7 @@ static void state_merge(struct surface_state *dst, struct surface_state *src)
 	box_add(&dst->damage, &src->damage);
 	box_add(&dst->buffer_damage, &src->buffer_damage);
 	src->damage = src->buffer_damage = (struct box){ 0 };
+	src->damage_full = false;
 	dst->flags |= src->flags;
 	wl_list_insert_list(dst->frame_callbacks.prev, &src->frame_callbacks);
 	wl_list_init(&src->frame_callbacks);
@@ -320,7 +370,7 @@ static void surface_flush_deferred(struct surface *s)
 		wl_list_remove(&cm->link);
 		wl_list_init(&cm->link);
 		if (subsurface_is_synchronized(s)) {
-			state_merge(&s->cached, &cm->state);
+			state_merge(s, &s->cached, &cm->state);
 			s->has_cache = true;
 		} else {
 			apply_state(s, &cm->state);
@@ -428,33 +478,26 @@ static void apply_buffer(struct surface *s, struct wl_resource *res)
 	}
 }
 
-static int32_t scaled(int32_t v, int32_t k)
-{
-	int64_t r = (int64_t)v * k;
-
-	return r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : (int32_t)r;
-}
-
-/* The commit's damage in buffer coordinates, added to the surface's. */
+/*
+ * The commit's damage in buffer coordinates, added to the surface's:
+ * surface damage through the buffer transform and scale now in effect
+ * (merged commits that changed them asked for a full upload instead).
+ */
 static void apply_damage(struct surface *s, struct surface_state *st)
 {
-	int32_t k = s->scale > 0 ? s->scale : 1;
-	struct box d = st->damage;
+	struct box d = box_surface_to_buffer(&st->damage, s->transform,
+					     s->scale, s->width, s->height);
 
-	/* transforms are drawn untransformed: only the scale applies */
-	if (!box_empty(&d)) {
-		d.x1 = scaled(d.x1, k);
-		d.y1 = scaled(d.y1, k);
-		d.x2 = scaled(d.x2, k);
-		d.y2 = scaled(d.y2, k);
-		box_add(&s->damage, &d);
-	}
+	box_add(&s->damage, &d);
 	box_add(&s->damage, &st->buffer_damage);
 	/* a new buffer without damage: all of it (clients that forget) */
 	if (st->flags & STATE_BUFFER && box_empty(&st->damage) &&
 	    box_empty(&st->buffer_damage))
 		s->upload_full = true;
+	if (st->damage_full)
+		s->upload_full = true;
 	st->damage = st->buffer_damage = (struct box){ 0 };
+	st->damage_full = false;
 }
 
 static void apply_state(struct surface *s, struct surface_state *st)
@@ -467,6 +510,7 @@ static void apply_state(struct surface *s, struct surface_state *st)
 		s->transform = st->transform;
 	apply_damage(s, st);
 	state_set_buffer(st, NULL);
+	state_hold(st, NULL);	/* apply_buffer() took the surface's own */
 	s->commits++;
 
 	/* a new content update: earlier feedback was never shown */
@@ -495,9 +539,9 @@ void surface_commit_cached(struct surface *s)
 }
 
 /*
- * A buffer must be ours: wl_shm (checked at creation, shm.c; its pages
- * are touched now, so a file shrunk under its pool is this commit's
- * error) or a dma-buf.
+ * A buffer must be ours: wl_shm (checked at creation, shm.c; checked
+ * again now, so a file shrunk under its pool is this commit's error) or
+ * a dma-buf.
  */
 static bool check_buffer(struct surface *s, struct wl_resource *res,
 			 struct buffer **out)
@@ -533,7 +577,7 @@ static void surface_commit(struct wl_client *c, struct wl_resource *r)
 		n = dmabuf_buffer_busy_fences(db, fences, 4);
 	if (n == 0 && wl_list_empty(&s->deferred)) {
 		if (subsurface_is_synchronized(s)) {
-			state_merge(&s->cached, st);
+			state_merge(s, &s->cached, st);
 			s->has_cache = true;
 		} else {
 			apply_state(s, st);
@@ -549,7 +593,7 @@ static void surface_commit(struct wl_client *c, struct wl_resource *r)
 	}
 	cm->surface = s;
 	surface_state_init(&cm->state);
-	state_merge(&cm->state, st);
+	state_merge(s, &cm->state, st);
 	memcpy(cm->fences, fences, sizeof(fences));
 	cm->nfences = n;
 	wl_list_insert(s->deferred.prev, &cm->link);

@@ -67,6 +67,8 @@ struct conn {
 	struct zwp_linux_dmabuf_v1 *dmabuf;
 	uint32_t dmabuf_version;
 	struct udb_capture_v1 *capture;
+	uint32_t out_w, out_h;		/* udb_capture_v1.mode */
+	struct wl_subcompositor *subcompositor;
 	struct wp_presentation *presentation;
 	uint32_t output_name, output_version;
 	bool probe;		/* bind linux-dmabuf v3 to see modifiers */
@@ -111,7 +113,11 @@ static const struct xdg_wm_base_listener wm_listener = { .ping = wm_ping };
 static void capture_mode(void *data, struct udb_capture_v1 *c, uint32_t w,
 			 uint32_t h)
 {
-	(void)data; (void)c; (void)w; (void)h;
+	struct conn *conn = data;
+
+	(void)c;
+	conn->out_w = w;
+	conn->out_h = h;
 }
 
 static const struct udb_capture_v1_listener capture_listener = {
@@ -126,6 +132,9 @@ static void global(void *data, struct wl_registry *reg, uint32_t name,
 	if (!strcmp(iface, wl_compositor_interface.name) && version >= 4) {
 		c->compositor = wl_registry_bind(reg, name,
 						 &wl_compositor_interface, 4);
+	} else if (!strcmp(iface, wl_subcompositor_interface.name)) {
+		c->subcompositor = wl_registry_bind(reg, name,
+						    &wl_subcompositor_interface, 1);
 	} else if (!strcmp(iface, wl_shm_interface.name)) {
 		c->shm = wl_registry_bind(reg, name, &wl_shm_interface, 1);
 	} else if (!strcmp(iface, xdg_wm_base_interface.name)) {
@@ -1106,6 +1115,37 @@ static int t_shm_truncated(struct conn *c)
 	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FD);
 }
 
+/* The pool's file shrunk after the buffer's first commit: the next
+ * commit of it is the error. */
+static int t_shm_truncated_later(struct conn *c)
+{
+	struct window w;
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+	int fd = make_memfd(64 * 64 * 4);
+
+	if (!ours)
+		return skip("libwayland's wl_shm posts invalid_fd on the wl_buffer");
+	window_init(c, &w);
+	if (window_configure(c, &w))
+		return fail("no configure");
+	pool = wl_shm_create_pool(c->shm, fd, 64 * 64 * 4);
+	b = wl_shm_pool_create_buffer(pool, 0, 64, 64, 256,
+				      WL_SHM_FORMAT_ARGB8888);
+	wl_surface_attach(w.surface, b, 0, 0);
+	wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+	wl_surface_commit(w.surface);
+	if (wl_display_roundtrip(c->d) < 0)
+		return expect_no_error(c);
+	if (ftruncate(fd, 4096))
+		return fail("ftruncate: %s", strerror(errno));
+	close(fd);
+	wl_surface_attach(w.surface, b, 0, 0);
+	wl_surface_damage_buffer(w.surface, 0, 0, 64, 64);
+	wl_surface_commit(w.surface);
+	return expect_error(c, "wl_shm_pool", WL_SHM_ERROR_INVALID_FD);
+}
+
 /* wl_output: geometry, a current mode, scale, name, description, done */
 struct out_state {
 	int32_t mode_w, mode_h, refresh, scale;
@@ -1485,6 +1525,373 @@ static int t_client_killed(struct conn *c)
 	return expect_no_error(c);
 }
 
+/* ---- buffer releases, damage and what the capture shows ---- */
+
+/* A wl_shm buffer whose pixels the case writes: w x h ARGB8888. */
+struct pixbuf {
+	struct wl_buffer *b;
+	uint32_t *px;
+	int w, h;
+	int releases;
+};
+
+static void pb_release(void *data, struct wl_buffer *b)
+{
+	(void)b;
+	((struct pixbuf *)data)->releases++;
+}
+
+static const struct wl_buffer_listener pb_listener = { .release = pb_release };
+
+static int pixbuf_init(struct conn *c, struct pixbuf *pb, int w, int h)
+{
+	size_t size = (size_t)w * h * 4;
+	struct wl_shm_pool *pool;
+	int fd = make_memfd(size);
+
+	memset(pb, 0, sizeof(*pb));
+	if (fd < 0)
+		return -1;
+	pb->px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (pb->px == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	pool = wl_shm_create_pool(c->shm, fd, (int32_t)size);
+	pb->b = wl_shm_pool_create_buffer(pool, 0, w, h, w * 4,
+					  WL_SHM_FORMAT_ARGB8888);
+	wl_shm_pool_destroy(pool);
+	close(fd);
+	wl_buffer_add_listener(pb->b, &pb_listener, pb);
+	pb->w = w;
+	pb->h = h;
+	return 0;
+}
+
+static void pixbuf_fill(struct pixbuf *pb, uint32_t argb)
+{
+	for (int i = 0; i < pb->w * pb->h; i++)
+		pb->px[i] = argb;
+}
+
+/* Roundtrip until *n >= want, up to 10 s (repaints are asynchronous). */
+static void wait_count(struct conn *c, const int *n, int want)
+{
+	for (int i = 0; i < 500 && *n < want; i++) {
+		if (wl_display_roundtrip(c->d) < 0)
+			return;
+		if (*n < want)
+			usleep(20000);
+	}
+}
+
+/* Attach pb (damage: buffer box, or all of it if dw = 0), commit and
+ * wait for the frame callback of that commit. */
+static int show(struct conn *c, struct window *w, struct pixbuf *pb,
+		int dx, int dy, int dw, int dh)
+{
+	w->frame_done = false;
+	wl_surface_attach(w->surface, pb->b, 0, 0);
+	if (dw)
+		wl_surface_damage_buffer(w->surface, dx, dy, dw, dh);
+	else
+		wl_surface_damage_buffer(w->surface, 0, 0, pb->w, pb->h);
+	wl_callback_add_listener(wl_surface_frame(w->surface), &frame_listener,
+				 w);
+	wl_surface_commit(w->surface);
+	return wait_flag(c, &w->frame_done, 30000);
+}
+
+/* One capture of the output: the pixels and where surface is. */
+struct shot {
+	struct wl_surface *surface;
+	uint32_t *px;
+	size_t size;
+	int stride;
+	int32_t x, y, w, h;
+	bool found, done, failed;
+};
+
+static void shot_surface(void *data, struct udb_capture_frame_v1 *f,
+			 struct wl_surface *s, int32_t x, int32_t y, int32_t w,
+			 int32_t h, uint32_t commits)
+{
+	struct shot *sh = data;
+
+	(void)f, (void)commits;
+	if (s != sh->surface)
+		return;
+	sh->found = true;
+	sh->x = x, sh->y = y, sh->w = w, sh->h = h;
+}
+
+static void shot_ready(void *data, struct udb_capture_frame_v1 *f,
+		       uint32_t seq, const char *path)
+{
+	(void)f, (void)seq, (void)path;
+	((struct shot *)data)->done = true;
+}
+
+static void shot_failed(void *data, struct udb_capture_frame_v1 *f,
+			const char *reason)
+{
+	struct shot *sh = data;
+
+	(void)f;
+	diag("capture failed: %s", reason);
+	sh->failed = sh->done = true;
+}
+
+static const struct udb_capture_frame_v1_listener shot_listener = {
+	.surface = shot_surface,
+	.ready = shot_ready,
+	.failed = shot_failed,
+};
+
+static int shot_take(struct conn *c, struct shot *sh, struct wl_surface *s)
+{
+	struct udb_capture_frame_v1 *f;
+	int fd;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->surface = s;
+	sh->stride = (int)c->out_w * 4;
+	sh->size = (size_t)sh->stride * c->out_h;
+	fd = make_memfd(sh->size);
+	if (fd < 0 || !sh->size)
+		return fail("no memfd for a %ux%u capture", c->out_w, c->out_h);
+	sh->px = mmap(NULL, sh->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (sh->px == MAP_FAILED) {
+		close(fd);
+		return fail("mmap: %s", strerror(errno));
+	}
+	f = udb_capture_v1_capture(c->capture, fd, (uint32_t)sh->stride);
+	close(fd);
+	udb_capture_frame_v1_add_listener(f, &shot_listener, sh);
+	if (wait_flag(c, &sh->done, 30000) || sh->failed)
+		return expect_no_error(c) ? -1 : fail("no capture");
+	udb_capture_frame_v1_destroy(f);
+	if (!sh->found)
+		return fail("the capture does not show the surface");
+	return 0;
+}
+
+/* The pixel at (x, y) of the surface as shown, without alpha. */
+static uint32_t shot_at(const struct shot *sh, int x, int y)
+{
+	return sh->px[(size_t)(sh->y + y) * (sh->stride / 4) + sh->x + x] &
+	       0xffffff;
+}
+
+static void shot_fini(struct shot *sh)
+{
+	if (sh->px && sh->px != MAP_FAILED)
+		munmap(sh->px, sh->size);
+}
+
+#define RED 0xffff0000u
+#define BLUE 0xff0000ffu
+
+/* Expect colour (RGB) at surface pixel (x, y) of the capture. */
+static int expect_px(const struct shot *sh, int x, int y, uint32_t argb,
+		     const char *what)
+{
+	uint32_t got = shot_at(sh, x, y);
+
+	if (got != (argb & 0xffffff))
+		return fail("%s: pixel (%d,%d) is 0x%06x, want 0x%06x", what, x,
+			    y, got, argb & 0xffffff);
+	return 0;
+}
+
+/* Releases per attach: each commit's buffer once, once superseded. */
+static int t_release_per_attach(struct conn *c)
+{
+	struct pixbuf x, y;
+	struct window w;
+
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &x, 32, 32) ||
+	    pixbuf_init(c, &y, 32, 32))
+		return fail("setup");
+	if (show(c, &w, &x, 0, 0, 0, 0) || show(c, &w, &y, 0, 0, 0, 0) ||
+	    show(c, &w, &x, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	/* the surface drops its last buffer with it */
+	xdg_toplevel_destroy(w.top);
+	xdg_surface_destroy(w.xs);
+	wl_surface_destroy(w.surface);
+	wait_count(c, &x.releases, 2);
+	wait_count(c, &y.releases, 1);
+	wl_display_roundtrip(c->d);
+	if (x.releases != 2 || y.releases != 1)
+		return fail("X attached twice, released %d times; Y once, released %d",
+			    x.releases, y.releases);
+	return expect_no_error(c);
+}
+
+/*
+ * A synchronized subsurface: a buffer replaced in its cache before the
+ * parent commits is released, and so is the cached buffer of a
+ * subsurface destroyed before the parent commits.
+ */
+static int t_release_sync_subsurface(struct conn *c)
+{
+	struct pixbuf p, a, b, d;
+	struct wl_surface *cs;
+	struct wl_subsurface *sub;
+	struct window w;
+
+	if (!c->subcompositor)
+		return skip("no wl_subcompositor");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &p, 32, 32) ||
+	    pixbuf_init(c, &a, 16, 16) || pixbuf_init(c, &b, 16, 16) ||
+	    pixbuf_init(c, &d, 16, 16))
+		return fail("setup");
+	cs = wl_compositor_create_surface(c->compositor);
+	sub = wl_subcompositor_get_subsurface(c->subcompositor, cs, w.surface);
+	wl_surface_attach(cs, a.b, 0, 0);
+	wl_surface_damage_buffer(cs, 0, 0, 16, 16);
+	wl_surface_commit(cs);		/* cached */
+	wl_surface_attach(cs, b.b, 0, 0);
+	wl_surface_damage_buffer(cs, 0, 0, 16, 16);
+	wl_surface_commit(cs);		/* replaces A in the cache */
+	wait_count(c, &a.releases, 1);
+	if (a.releases != 1 || b.releases)
+		return fail("A replaced in the cache: released %d times (B %d)",
+			    a.releases, b.releases);
+	if (show(c, &w, &p, 0, 0, 0, 0))	/* applies B */
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wl_surface_attach(cs, d.b, 0, 0);
+	wl_surface_damage_buffer(cs, 0, 0, 16, 16);
+	wl_surface_commit(cs);		/* D cached, never applied */
+	wl_subsurface_destroy(sub);
+	wl_surface_destroy(cs);
+	wait_count(c, &d.releases, 1);
+	wait_count(c, &b.releases, 1);
+	if (d.releases != 1 || b.releases != 1 || a.releases != 1)
+		return fail("subsurface destroyed: cached D released %d times, shown B %d, A %d",
+			    d.releases, b.releases, a.releases);
+	return expect_no_error(c);
+}
+
+/* Partial damage: the damaged box shows the new pixels, the rest the old. */
+static int t_damage_partial(struct conn *c)
+{
+	struct pixbuf x;
+	struct window w;
+	struct shot sh;
+	int r;
+
+	if (!c->capture)
+		return skip("no udb_capture_v1");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &x, 64, 64))
+		return fail("setup");
+	pixbuf_fill(&x, RED);
+	if (show(c, &w, &x, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wait_count(c, &x.releases, 1);	/* the pixels are ours again */
+	pixbuf_fill(&x, BLUE);
+	if (show(c, &w, &x, 8, 8, 8, 8))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	if (shot_take(c, &sh, w.surface))
+		return -1;
+	r = expect_px(&sh, 8, 8, BLUE, "damaged") ||
+	    expect_px(&sh, 15, 15, BLUE, "damaged") ||
+	    expect_px(&sh, 40, 40, RED, "not damaged") ||
+	    expect_px(&sh, 16, 16, RED, "not damaged") ? -1 : 0;
+	shot_fini(&sh);
+	return r ? r : expect_no_error(c);
+}
+
+/*
+ * wl_surface.damage with buffer transform 90: a 64x32 buffer is a 32x64
+ * surface; surface box (0,0)-(8,8) is buffer box (0,24)-(8,32). The
+ * compositor draws buffers untransformed (docs), so that box of the
+ * buffer is where the new pixels must show.
+ */
+static int t_damage_transform(struct conn *c)
+{
+	struct pixbuf x;
+	struct window w;
+	struct shot sh;
+	int r;
+
+	if (!c->capture)
+		return skip("no udb_capture_v1");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &x, 64, 32))
+		return fail("setup");
+	wl_surface_set_buffer_transform(w.surface, WL_OUTPUT_TRANSFORM_90);
+	pixbuf_fill(&x, RED);
+	if (show(c, &w, &x, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wait_count(c, &x.releases, 1);
+	pixbuf_fill(&x, BLUE);
+	w.frame_done = false;
+	wl_surface_attach(w.surface, x.b, 0, 0);
+	wl_surface_damage(w.surface, 0, 0, 8, 8);
+	wl_callback_add_listener(wl_surface_frame(w.surface), &frame_listener,
+				 &w);
+	wl_surface_commit(w.surface);
+	if (wait_flag(c, &w.frame_done, 30000))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	if (shot_take(c, &sh, w.surface))
+		return -1;
+	r = expect_px(&sh, 1, 25, BLUE, "surface damage (0,0,8,8)") ||
+	    expect_px(&sh, 6, 30, BLUE, "surface damage (0,0,8,8)") ? -1 : 0;
+	shot_fini(&sh);
+	return r ? r : expect_no_error(c);
+}
+
+/*
+ * Two commits merged in a sync subsurface's cache: the first damages
+ * surface box (0,0)-(8,8) at scale 2 (buffer box (0,0)-(16,16)), the
+ * second sets scale 1. The merged damage must still cover buffer pixel
+ * (12,12), shown at (12,12) of the 64x64 surface.
+ */
+static int t_damage_merged_scale(struct conn *c)
+{
+	struct pixbuf p, x;
+	struct wl_surface *cs;
+	struct window w;
+	struct shot sh;
+	int r;
+
+	if (!c->capture || !c->subcompositor)
+		return skip("no udb_capture_v1 or wl_subcompositor");
+	window_init(c, &w);
+	if (window_configure(c, &w) || pixbuf_init(c, &p, 32, 32) ||
+	    pixbuf_init(c, &x, 64, 64))
+		return fail("setup");
+	cs = wl_compositor_create_surface(c->compositor);
+	wl_subcompositor_get_subsurface(c->subcompositor, cs, w.surface);
+	pixbuf_fill(&x, RED);
+	wl_surface_set_buffer_scale(cs, 2);
+	wl_surface_attach(cs, x.b, 0, 0);
+	wl_surface_damage_buffer(cs, 0, 0, 64, 64);
+	wl_surface_commit(cs);
+	if (show(c, &w, &p, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	wait_count(c, &x.releases, 1);
+	pixbuf_fill(&x, BLUE);
+	wl_surface_attach(cs, x.b, 0, 0);
+	wl_surface_damage(cs, 0, 0, 8, 8);
+	wl_surface_commit(cs);
+	wl_surface_set_buffer_scale(cs, 1);
+	wl_surface_commit(cs);
+	if (show(c, &w, &p, 0, 0, 0, 0))
+		return expect_no_error(c) ? -1 : fail("no frame callback");
+	if (shot_take(c, &sh, cs))
+		return -1;
+	r = expect_px(&sh, 12, 12, BLUE, "merged damage") ||
+	    expect_px(&sh, 2, 2, BLUE, "merged damage") ? -1 : 0;
+	shot_fini(&sh);
+	return r ? r : expect_no_error(c);
+}
+
 struct test {
 	const char *name;
 	int (*run)(struct conn *c);
@@ -1527,11 +1934,17 @@ static const struct test tests[] = {
 	{ "wl_shm unknown format: invalid_format", t_shm_format, false },
 	{ "wl_shm stride < width * 4: invalid_stride on wl_shm_pool", t_shm_stride_bpp, false },
 	{ "wl_shm pool file shrunk by the client: invalid_fd, no SIGBUS", t_shm_truncated, false },
+	{ "wl_shm pool file shrunk after a first commit: invalid_fd at the next", t_shm_truncated_later, false },
 	{ "wl_output v4: geometry, current mode, scale, name, description, done", t_wl_output, false },
 	{ "presentation: superseded commit discarded, no ZERO_COPY, seq 0 without VSYNC", t_presentation, false },
 	{ "capture into a too small fd: bad_buffer", t_capture_bad_buffer, false },
 	{ "client disconnects with a capture pending", t_capture_disconnect, false },
 	{ "client SIGKILLed mid-frame, next client gets frame callbacks", t_client_killed, true },
+	{ "wl_buffer.release once per attach, the last with the surface", t_release_per_attach, false },
+	{ "sync subsurface: buffers replaced in or dropped with the cache are released", t_release_sync_subsurface, false },
+	{ "partial damage: only the damaged box is new, the rest kept", t_damage_partial, false },
+	{ "surface damage with buffer transform 90 updates the right box", t_damage_transform, false },
+	{ "sync subsurface: damage of a cached commit, then a new scale", t_damage_merged_scale, false },
 };
 
 /* Only with --kms: they need a page-flipping output. */
