@@ -19,7 +19,10 @@
  *                             the range's sequence; the owner maps new
  *                             pages
  * detach                      the last dynamic dma_buf_detach():
- *                             udb_buffer_dyn_detach()
+ *                             udb_buffer_dyn_detach(); the owner's own
+ *                             lets the snapshot go itself
+ *                             (udb_snapshot_unpin()) if it gets
+ *                             refresh_lock (a trylock: no refresh runs)
  * refresh: again              udb_snapshot_unpin() (returns whether it
  *                             let the snapshot go), sequence read,
  *                             udb_pass_window() and the plan under
@@ -43,10 +46,12 @@
  * Checked: every page a publish puts in the snapshot is the one the owner
  * maps at that moment (never 0, the "page" an empty scratch entry names),
  * and after every publish the whole snapshot is what the owner maps.
- * Mutant (tests/model/check):
+ * Mutants (tests/model/check):
  *   BUG_PARTIAL_REFAULT  the pass after the snapshot was let go faults only
  *                        what changed since the previous pass (the defect
  *                        that published physical page 0)
+ *   BUG_DETACH_NO_LOCK   the detach lets the snapshot go without
+ *                        refresh_lock, in the middle of a pass
  */
 #define NP	3
 #define NCHANGE	2
@@ -59,6 +64,7 @@ byte seq = 0;
 bool dyn = true, kept = true;
 byte gen = 1;
 bool owner_done = false;
+bool rlock = false;		/* refresh_lock */
 
 inline extend(wlo, whi, wa, wb)
 {
@@ -96,9 +102,41 @@ proctype Owner()
 	owner_done = true
 }
 
+/* udb_snapshot_unpin(): the snapshot lets its pages go */
+inline unpin_snapshot()
+{
+	i = 0;
+	do
+	:: i < NP -> pfns[i] = 0; i++
+	:: else -> break
+	od;
+	kept = false;
+	i = dirty_lo;
+	do
+	:: i < dirty_hi -> snap[i] = 0; i++
+	:: else -> break
+	od
+}
+
 proctype Detach()
 {
+	byte i;
+
 	dyn = false;
+	/* the owner's own detach, if no refresh runs (mutex_trylock()) */
+	atomic {
+#ifndef BUG_DETACH_NO_LOCK
+		if
+		:: !rlock && !dyn && kept -> unpin_snapshot()
+		:: else -> skip
+		fi
+#else
+		if
+		:: !dyn && kept -> unpin_snapshot()
+		:: else -> skip
+		fi
+#endif
+	}
 #ifdef REATTACH
 	dyn = true
 #endif
@@ -109,24 +147,14 @@ proctype Refresh()
 	byte flo, fhi, plo, phi, lo = 0, hi = 0, s, i, passes = 0;
 	bool first = true, all, keep, flip = false;
 
-	/* wait for a change to refresh */
-	(dirty_lo < dirty_hi);
+	/* wait for a change to refresh; refresh_lock for the whole refresh */
+	atomic { (dirty_lo < dirty_hi) && !rlock -> rlock = true };
 again:
 	atomic {	/* udb_snapshot_unpin() */
 		all = first;
 		if
 		:: !dyn && kept ->
-			i = 0;
-			do
-			:: i < NP -> pfns[i] = 0; i++
-			:: else -> break
-			od;
-			kept = false;
-			i = dirty_lo;
-			do
-			:: i < dirty_hi -> snap[i] = 0; i++
-			:: else -> break
-			od;
+			unpin_snapshot();
 #ifndef BUG_PARTIAL_REFAULT
 			all = true
 #endif
@@ -213,18 +241,22 @@ again:
 		:: else -> break
 		od
 	}
-	/* another change after this publish: refresh again */
+	/* another change after this publish: refresh again (the lock is let
+	 * go between refreshes) */
+	rlock = false;
 	if
 	:: !owner_done || dirty_lo < dirty_hi ->
 		(owner_done || dirty_lo < dirty_hi);
 		if
-		:: dirty_lo < dirty_hi -> first = true; passes = 0; goto again
+		:: dirty_lo < dirty_hi ->
+			atomic { !rlock -> rlock = true };
+			first = true; passes = 0; goto again
 		:: else -> skip
 		fi
 	:: else -> skip
 	fi;
 out:
-	skip
+	rlock = false
 }
 
 init
