@@ -694,17 +694,18 @@ static bool udb_buffer_pinnable(struct udb_buffer *buf)
  * also while nothing is attached dynamically: an attach may come between
  * here and the pass's plan, which then pins on what this found. A VMA
  * change after here invalidates, and the pass retries. Under
- * refresh_lock.
+ * refresh_lock. Return: false if @nofault found the mmap_lock taken.
  */
-static void udb_check_pinnable(struct udb_buffer *buf)
+static bool udb_check_pinnable(struct udb_buffer *buf, bool nofault)
 {
 	bool nopin;
 
 	if (!mmget_not_zero(buf->mm))
-		return;
-	if (mmap_read_lock_killable(buf->mm)) {
+		return true;
+	if (nofault ? !mmap_read_trylock(buf->mm) :
+		      mmap_read_lock_killable(buf->mm)) {
 		mmput(buf->mm);
-		return;
+		return false;
 	}
 	nopin = !udb_buffer_pinnable(buf);
 	mmap_read_unlock(buf->mm);
@@ -712,6 +713,7 @@ static void udb_check_pinnable(struct udb_buffer *buf)
 	mutex_lock(&buf->lock);
 	WRITE_ONCE(buf->nopin, nopin);
 	mutex_unlock(&buf->lock);
+	return true;
 }
 
 /*
@@ -742,8 +744,11 @@ static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
 {
 	unsigned long i;
 
-	for (i = lo; i < hi; i++)
+	for (i = lo; i < hi; i++) {
 		unpin_user_page(hmm_pfn_to_page(buf->hmm_pfns[i]));
+		if (!(i % SZ_1K))
+			cond_resched();
+	}
 }
 
 /*
@@ -763,7 +768,9 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
 		gup |= FOLL_WRITE;
 	want = min_t(unsigned long, want, UDB_PIN_CHUNK);
-	if (mmap_read_lock_killable(buf->mm))
+	if (nofault && !mmap_read_trylock(buf->mm))
+		return -EAGAIN;
+	if (!nofault && mmap_read_lock_killable(buf->mm))
 		return -EINTR;
 	got = pin_user_pages_remote(buf->mm, addr, want, gup, pages, NULL);
 	mmap_read_unlock(buf->mm);
@@ -1013,8 +1020,9 @@ static bool udb_publish_pages(struct udb_buffer *buf, unsigned long lo,
 
 /*
  * One refresh, under refresh_lock. @nofault: only if the snapshot is valid
- * and its pages can be pinned without a fault (udb_refresh_inline());
- * -EAGAIN, with nothing changed, when not.
+ * and its pages can be pinned without a fault or a wait for the mmap_lock
+ * (udb_refresh_inline()); else -EAGAIN, with nothing published and no
+ * pin left (the pinnability check may have refreshed buf->nopin).
  */
 static int udb_refresh_locked(struct udb_buffer *buf, bool nofault)
 {
@@ -1026,10 +1034,12 @@ static int udb_refresh_locked(struct udb_buffer *buf, bool nofault)
 	u32 state;
 	int ret;
 
-	udb_resync_unpinned(buf);
+	if (!nofault)	/* telling other importers is the worker's */
+		udb_resync_unpinned(buf);
 again:
 	/* the VMAs may have changed, or a dynamic attach come, since */
-	udb_check_pinnable(buf);
+	if (!udb_check_pinnable(buf, nofault))
+		return -EAGAIN;
 	refault_all = udb_snapshot_unpin(buf) || first;
 	/* invalidations keep colliding with the retries: try again later */
 	if (!first && time_after(jiffies, deadline))
@@ -1132,6 +1142,8 @@ again:
 	if (ret) {	/* -ENOMEM: nothing wrong with the range, try later */
 		if (pin && !buf->nopin)
 			udb_unpin_faulted(buf, plo, phi);
+		if (nofault)
+			return -EAGAIN;
 		udb_refresh_postpone(buf, ret);
 		return ret;
 	}
@@ -1157,6 +1169,8 @@ again:
 	WRITE_ONCE(buf->postponed_in_row, 0);
 	buf->refreshes++;
 	buf->generation++;
+	if (nofault)
+		WRITE_ONCE(buf->inline_pins, buf->inline_pins + 1);
 	/* the notification follows in this same dma_resv critical section */
 	if (buf->stale_since)
 		buf->last_window_ns = ktime_get_ns() - buf->stale_since;
@@ -1251,22 +1265,50 @@ static bool udb_buffer_servable(struct udb_buffer *buf)
 	       state == USERPTR_DMABUF_STATE_DEAD;
 }
 
+/* Largest buffer whose owner's attach pins it in its own context. */
+#define UDB_INLINE_PIN_PAGES	1024
+
+/*
+ * Whether no page of a valid snapshot sits in ZONE_MOVABLE, where
+ * FOLL_LONGTERM would migrate it first (waiting for the page's lock and
+ * writeback, running the mm's notifiers). A page in a CMA area is migrated
+ * too, but modules cannot tell: folio_is_longterm_pinnable() needs
+ * unexported pageblock helpers. Reads the snapshot under buf->lock.
+ */
+static bool udb_snapshot_longterm_ok(struct udb_buffer *buf)
+{
+	unsigned long i;
+	bool ok;
+
+	mutex_lock(&buf->lock);
+	ok = buf->state == USERPTR_DMABUF_STATE_VALID && !buf->kept;
+	for (i = 0; ok && i < buf->npages; i++)
+		ok = buf->pages[i] &&
+		     !folio_is_zone_movable(page_folio(buf->pages[i]));
+	mutex_unlock(&buf->lock);
+	return ok;
+}
+
 /*
  * The owner itself attaches (a driver importing its own process's memory
- * into its device): pin a valid snapshot in its context rather than
+ * into its device): pin a small valid snapshot in its context rather than
  * through a round trip to the worker. Importers may hold locks of their
  * own here (DRM's prime import holds the device's object_name_lock), so
  * this never faults (FOLL_NOFAULT: the owner's FUSE daemon or userfaultfd
- * cannot hold it up) and never waits for a running refresh; whatever it
- * cannot do at once is left to the worker. What it may wait for: the
- * owner's mmap_lock (killably), FOLL_LONGTERM migration out of
- * ZONE_MOVABLE or CMA, and the dma_resv lock the core takes in attach too.
+ * cannot hold it up), never migrates out of ZONE_MOVABLE (such snapshots
+ * are left to the worker; CMA, see above, is the exception), only tries
+ * the owner's mmap_lock and refresh_lock,
+ * and tells no other importer (a pending resync is the worker's); whatever
+ * it cannot do at once is the worker's. What it may wait for: buf->lock
+ * and the dma_resv lock, which the core takes in attach too.
  */
 static void udb_refresh_inline(struct udb_buffer *buf)
 {
-	if (current->mm != buf->mm ||
+	if (current->mm != buf->mm || buf->npages > UDB_INLINE_PIN_PAGES ||
 	    READ_ONCE(buf->state) != USERPTR_DMABUF_STATE_VALID ||
-	    !mutex_trylock(&buf->refresh_lock))
+	    READ_ONCE(buf->resync) || !udb_snapshot_longterm_ok(buf))
+		return;
+	if (!mutex_trylock(&buf->refresh_lock))
 		return;
 	udb_refresh_locked(buf, true);
 	mutex_unlock(&buf->refresh_lock);

@@ -81,6 +81,7 @@ static void udb_buffer_show(struct seq_file *m, struct udb_buffer *buf)
 		   atomic_long_read(&buf->devmap_pages));
 	seq_printf(m, "kept_map_entries: %ld\n",
 		   atomic_long_read(&buf->devmap_entries));
+	seq_printf(m, "inline_pins: %llu\n", READ_ONCE(buf->inline_pins));
 	seq_printf(m, "ranges: %u\n", info.nranges);
 	for (i = 0; i < buf->nranges; i++)
 		seq_printf(m, "range%u: %#lx-%#lx\n", i, buf->ranges[i].start,
@@ -98,8 +99,12 @@ static int udb_buffers_show(struct seq_file *m, void *unused)
 	struct udb_buffer *buf;
 
 	mutex_lock(&udb_buffers_lock);
-	list_for_each_entry(buf, &udb_buffers, debugfs_node)
+	list_for_each_entry(buf, &udb_buffers, debugfs_node) {
+		/* seq_file grows its buffer and calls again from the start */
+		if (seq_has_overflowed(m))
+			break;
 		udb_buffer_show(m, buf);
+	}
 	mutex_unlock(&udb_buffers_lock);
 	return 0;
 }

@@ -172,6 +172,7 @@ struct udb_pinset {
  *	lock; debugfs)
  * @devmap_pages: pages the kept mappings hold (debugfs)
  * @devmap_entries: entries of the kept mappings' tables (debugfs)
+ * @inline_pins: snapshots the owner's own attach pinned (debugfs)
  * @mmaps: live CPU mappings of the dma-buf
  * @vmap_pages: the pages of the live vmap, referenced (under the dma_resv
  *	lock)
@@ -241,6 +242,7 @@ struct udb_buffer {
 	u64 map_hold_pages;
 	atomic_long_t devmap_pages;
 	atomic_long_t devmap_entries;
+	u64 inline_pins;
 	atomic_t mmaps;
 	struct page **vmap_pages;
 	void *vmap_vaddr;

@@ -328,7 +328,8 @@ static inline long vmstat(const char *name)
 /* One debugfs value of the buffer behind @fd, or -1. */
 /*
  * A statistic of the buffer whose dma-buf inode is @ino from the module's
- * debugfs list of buffers, -1 if the buffer or the key is not listed.
+ * debugfs list of buffers, -1 if the buffer or the key is not listed, -2
+ * if it shows "busy".
  */
 static inline long long debugfs_stat_ino(unsigned long ino, const char *key)
 {
@@ -346,20 +347,32 @@ static inline long long debugfs_stat_ino(unsigned long ino, const char *key)
 		if (!strncmp(line, "buffer: ", 8))
 			in = !strcmp(line, head);
 		else if (in && !strncmp(line, key, klen) && line[klen] == ':')
-			v = strtoll(line + klen + 1, NULL, 0);
+			v = strstr(line + klen, "busy") ? -2 :
+			    strtoll(line + klen + 1, NULL, 0);
 	}
 	fclose(f);
 	return v;
 }
 
-/* The same for the dma-buf @fd. */
+/*
+ * The same for the dma-buf @fd; a figure shown as "busy" (an importer held
+ * the reservation lock) is read again.
+ */
 static inline long long debugfs_stat(int fd, const char *key)
 {
+	long long v = -1;
 	struct stat st;
+	int i;
 
 	if (fstat(fd, &st))
 		return -1;
-	return debugfs_stat_ino((unsigned long)st.st_ino, key);
+	for (i = 0; i < 100; i++) {
+		v = debugfs_stat_ino((unsigned long)st.st_ino, key);
+		if (v != -2)
+			break;
+		usleep(10 * 1000);
+	}
+	return v;
 }
 
 /* Whether the system has swap (tests/vm/swap.sh adds some). */
