@@ -252,7 +252,12 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	return dm;
 }
 
-/* Whether page @p may extend an entry ending with page @prev, @len long. */
+/*
+ * Whether page @p may extend an entry ending with page @prev, @len long.
+ * The boundary is checked on physical addresses: right for dma-direct
+ * without a bus offset that breaks its alignment; iommu-dma keeps
+ * segment boundaries itself.
+ */
 static bool udb_devmap_extends(const struct udb_devmap *dm, struct page *prev,
 			       struct page *p, unsigned int len)
 {
