@@ -402,15 +402,21 @@ static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 	dm->held--;
 }
 
+/* Take @dm's pages and entries out of the buffer's debugfs figures. */
+static void udb_devmap_uncount(struct udb_buffer *buf, struct udb_devmap *dm)
+{
+	atomic_long_sub(dm->held, &buf->devmap_pages);
+	if (dm->sgl)
+		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
+}
+
 static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 {
 	unsigned long i;
 
 	udb_unbind_del(dm);
 	udb_devmap_unmap_dma(dm);
-	atomic_long_sub(dm->held, &buf->devmap_pages);
-	if (dm->sgl)
-		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
+	udb_devmap_uncount(buf, dm);
 	for (i = 0; i < dm->npages; i++) {
 		udb_devmap_put(dm, i);
 		if (!(i % UDB_DEVMAP_CHUNK))
@@ -443,9 +449,7 @@ static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
 
 	udb_unbind_del(dm);
 	dm->unbind = NULL;
-	atomic_long_sub(dm->held, &buf->devmap_pages);
-	if (dm->sgl)
-		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
+	udb_devmap_uncount(buf, dm);
 	ua->devmap = NULL;
 }
 
