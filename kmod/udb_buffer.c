@@ -22,14 +22,17 @@
  * pins for (DAX; for writable buffers, shared mappings whose filesystem
  * tracks writes) is kept with page references instead (buf->nopin): a
  * pin held for an attachment's lifetime is what GUP refuses there, while
- * references were always what device mappings of it held. Each
+ * references were always what device mappings of it held. A per-call
  * map_dma_buf() result holds the pages it maps (udb_page_hold()) until it
- * is unmapped. When the CPU page tables change, the interval notifier
+ * is unmapped; a dynamic attachment's kept mapping borrows the snapshot's
+ * pins and holds a page itself only once the snapshot lets it go
+ * (udb_devmap.c). When the CPU page tables change, the interval notifier
  * waits for device work already submitted (all dma_resv fences) and marks
  * the affected pages dirty; a pinned snapshot keeps them until the next
  * publish, so map_dma_buf() always has the last published snapshot to
  * serve and never faults or fails for a pending refresh. The refresh
- * re-faults only the dirty pages with hmm_range_fault(), pins them, and
+ * re-faults only the dirty pages with hmm_range_fault(), pins them (the
+ * refresh worker with the owner's mm adopted, for GUP's lockless walk), and
  * publishes them under the dma_resv lock, notifying importers and adding a
  * KERNEL fence in the same critical section, then drops the replaced pages'
  * pins. A failed refresh drops the pins of the pages it could not replace.
@@ -57,6 +60,7 @@
 #include <linux/backing-dev.h>
 #include <linux/cred.h>
 #include <linux/hmm.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/hugetlb_inline.h>
@@ -754,6 +758,11 @@ static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
 /*
  * Pin @want pages of @r from buffer page @i on, which the pass put in
  * buf->hmm_pfns (@nofault: without faulting, see udb_refresh_inline()).
+ * With the owner's mm as current->mm (the worker adopts it, see
+ * udb_pin_window()) and @nofault unset, pin_user_pages_fast() walks the
+ * page tables without the mmap_lock or a page-table lock per page, and
+ * takes the mmap_lock itself only for pages it must fault or migrate;
+ * otherwise GUP runs under the mmap_lock (only tried with @nofault).
  * Return: how many were pinned, -EAGAIN if GUP found other
  * pages than the pass (an invalidation came in between), or a GUP errno.
  */
@@ -768,12 +777,17 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
 		gup |= FOLL_WRITE;
 	want = min_t(unsigned long, want, UDB_PIN_CHUNK);
-	if (nofault && !mmap_read_trylock(buf->mm))
-		return -EAGAIN;
-	if (!nofault && mmap_read_lock_killable(buf->mm))
-		return -EINTR;
-	got = pin_user_pages_remote(buf->mm, addr, want, gup, pages, NULL);
-	mmap_read_unlock(buf->mm);
+	if (!nofault && current->mm == buf->mm) {
+		got = pin_user_pages_fast(addr, want, gup, pages);
+	} else {
+		if (nofault && !mmap_read_trylock(buf->mm))
+			return -EAGAIN;
+		if (!nofault && mmap_read_lock_killable(buf->mm))
+			return -EINTR;
+		got = pin_user_pages_remote(buf->mm, addr, want, gup, pages,
+					    NULL);
+		mmap_read_unlock(buf->mm);
+	}
 	if (got <= 0)
 		return got ?: -EFAULT;
 	for (k = 0; k < got; k++) {
@@ -789,8 +803,11 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
  * Pin the pages of [lo, hi) the pass found (buf->hmm_pfns), with the
  * owner's mm, as GUP would for DMA: FOLL_LONGTERM first migrates a page
  * out of ZONE_MOVABLE or CMA, which invalidates, and the pass retries.
- * The owner's mmap_lock is taken per chunk, so the owner's own changes
- * are not held up for the whole buffer.
+ * The owner's mmap_lock is taken per chunk, if at all, so the owner's own
+ * changes are not held up for the whole buffer. The refresh worker adopts
+ * the owner's mm (kthread_use_mm()) for the walk, as the owner's own
+ * context has it, so that GUP can take its lockless path
+ * (udb_pin_chunk()); nothing else runs with it adopted.
  *
  * Return: 0 with all of them pinned; -EAGAIN (nothing pinned) if they
  * changed meanwhile; -ENODEV, -EINTR or GUP's errno otherwise (-EFAULT
@@ -802,9 +819,13 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 	unsigned long i = lo, end;
 	unsigned int n;
 	long got = 0;
+	bool adopt;
 
 	if (!mmget_not_zero(buf->mm))
 		return -ENODEV;
+	adopt = !nofault && (current->flags & PF_KTHREAD) && !current->mm;
+	if (adopt)
+		kthread_use_mm(buf->mm);
 	for (n = 0; n < buf->nranges && got >= 0; n++) {
 		struct udb_range *r = &buf->ranges[n];
 
@@ -818,6 +839,8 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 			cond_resched();
 		}
 	}
+	if (adopt)
+		kthread_unuse_mm(buf->mm);
 	mmput(buf->mm);
 	if (got >= 0)
 		return 0;

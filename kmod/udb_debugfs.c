@@ -79,6 +79,8 @@ static void udb_buffer_show(struct seq_file *m, struct udb_buffer *buf)
 	seq_printf(m, "map_hold_pages: %llu\n", READ_ONCE(buf->map_hold_pages));
 	seq_printf(m, "kept_map_pages: %ld\n",
 		   atomic_long_read(&buf->devmap_pages));
+	seq_printf(m, "kept_map_own: %ld\n",
+		   atomic_long_read(&buf->devmap_own));
 	seq_printf(m, "kept_map_entries: %ld\n",
 		   atomic_long_read(&buf->devmap_entries));
 	seq_printf(m, "inline_pins: %llu\n", READ_ONCE(buf->inline_pins));

@@ -4,13 +4,17 @@
  *
  * A dynamic importer unmaps when told of a change and maps again before
  * its next use. Its mapping of the snapshot (struct udb_devmap, one per
- * attachment) outlives the unmap: the snapshot's pages, each held, and a
- * table of them built as the per-call one is (physically contiguous pages
- * merged into one entry, at most UDB_DEVMAP_SEG long), DMA-mapped as a
- * whole with dma_map_sgtable() like every table this exporter hands out.
- * The next map re-uses it: pages the snapshot did not change stay held,
- * so a re-map after a one-page change of a large buffer holds and lets go
- * of one page, not the buffer. A table whose pages did not change is
+ * attachment) outlives the unmap: the snapshot's pages, and a table of
+ * them built as the per-call one is (physically contiguous pages merged
+ * into one entry, at most UDB_DEVMAP_SEG long), DMA-mapped as a whole with
+ * dma_map_sgtable() like every table this exporter hands out. A slot
+ * borrows the snapshot's pin of its page for as long as the snapshot keeps
+ * that page, and takes a hold of its own (udb_page_hold()) only when the
+ * snapshot is about to let the page go while the slot still names it
+ * (udb_devmap_changed()): a first map and a detach cost no page reference
+ * at all, and a change costs one hold per changed page and mapping. The
+ * next map re-uses the mapping, so a re-map after a one-page change of a
+ * large buffer takes and lets go of one page, not the buffer. A table whose pages did not change is
  * handed out again as it is; one that changed is DMA-unmapped whole before
  * any of its pages is let go, rebuilt at the next map from its old entries
  * and the changed pages' neighbourhood only (udb_devmap_build()), and
@@ -18,13 +22,17 @@
  * with one; one call, so no reschedule inside it).
  *
  * Invariants, under the dma_resv lock:
- *  - A slot of pages[] is empty or holds its page (udb_page_hold()).
- *    The table is DMA-mapped only while every slot holds a page and the
- *    table is built over them: entries outside [build_lo, build_hi) are.
- *  - Every slot outside [stale_lo, stale_hi) holds the snapshot's page.
- *    Each change of a kept snapshot widens that window before importers
- *    are told (udb_devmap_changed(): the publish and the failed refresh,
- *    the only writers of a kept snapshot, both under the dma_resv lock).
+ *  - A slot of pages[] is empty, holds its page itself (its bit in @own),
+ *    or borrows it: then the snapshot is kept with pins and has that same
+ *    page at that index. The table is DMA-mapped only while every slot
+ *    names a page and the table is built over them: entries outside
+ *    [build_lo, build_hi) are.
+ *  - Every slot outside [stale_lo, stale_hi) names the snapshot's page.
+ *    Each change of a kept snapshot widens that window, and turns the
+ *    borrowed slots whose page it replaces into held ones, before the
+ *    importers are told and before the snapshot lets those pages go
+ *    (udb_devmap_changed(): the publish and the failed refresh, the only
+ *    writers of a kept snapshot, both under the dma_resv lock).
  *  - A mapping the importer no longer uses holds no page the snapshot
  *    does not: the replaced ones are let go when it is unmapped, or right
  *    after the notification if it was unmapped already
@@ -88,7 +96,10 @@
  * @max_seg: longest entry, in bytes
  * @align_pages: no entry crosses a multiple of this many pages
  * @drop: scratch bitmap, the pages udb_devmap_trim() lets go
- * @held: slots holding a page
+ * @own: bitmap of the slots holding their page themselves; the other
+ *	slots that name a page borrow the snapshot's pin
+ * @used: slots naming a page
+ * @owned: bits set in @own
  * @unbind: its devres entry on @dev
  * @npages: slots, the buffer's pages
  * @pages: the held pages, one slot per buffer page
@@ -110,7 +121,9 @@ struct udb_devmap {
 	unsigned int max_seg;
 	unsigned long align_pages;
 	unsigned long *drop;
-	unsigned long held;
+	unsigned long *own;
+	unsigned long used;
+	unsigned long owned;
 	struct udb_unbind *unbind;
 	unsigned long npages;
 	struct page *pages[] __counted_by(npages);
@@ -235,7 +248,11 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	dm->npages = npages;
 	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
 			    GFP_KERNEL | __GFP_NOWARN);
-	if (!dm->drop) {
+	dm->own = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
+			   GFP_KERNEL | __GFP_NOWARN);
+	if (!dm->drop || !dm->own) {
+		kvfree(dm->own);
+		kvfree(dm->drop);
 		kvfree(dm);
 		return NULL;
 	}
@@ -338,7 +355,7 @@ static unsigned int udb_devmap_keep(const struct udb_devmap *dm,
 }
 
 /*
- * Build the table over @pages, every slot holding a page: the old table's
+ * Build the table over @pages, every slot naming a page: the old table's
  * entries outside [build_lo, build_hi) are copied, the pages of the
  * entries that window touches merged anew. The table is not DMA-mapped.
  * Return: 0 or -ENOMEM.
@@ -388,8 +405,13 @@ static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 	dm->mapped = false;
 }
 
-/* Empty slot @i: let its page go. The table is not DMA-mapped. */
-static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
+/*
+ * Empty slot @i: dirty its page if the device may have written it, and let
+ * it go if the slot holds it (a borrowed page is still the snapshot's,
+ * pinned: the dma_resv lock is held). The table is not DMA-mapped.
+ */
+static void udb_devmap_put(struct udb_buffer *buf, struct udb_devmap *dm,
+			   unsigned long i)
 {
 	struct page *page = dm->pages[i];
 
@@ -397,15 +419,77 @@ static void udb_devmap_put(struct udb_devmap *dm, unsigned long i)
 		return;
 	if (dm->written)
 		udb_dirty_page(page);
-	udb_page_release(page);
+	if (__test_and_clear_bit(i, dm->own)) {
+		udb_page_release(page);
+		dm->owned--;
+		atomic_long_dec(&buf->devmap_own);
+	}
 	dm->pages[i] = NULL;
-	dm->held--;
+	dm->used--;
+	atomic_long_dec(&buf->devmap_pages);
+}
+
+/*
+ * Slot @i borrows its page, which the snapshot is about to let go: hold it.
+ * The snapshot still pins it, so the hold cannot fail but for a corrupt
+ * refcount; then the slot forgets the page and leaks a reference to it
+ * rather than let the table point at a page it does not hold.
+ */
+static void udb_devmap_own_slot(struct udb_buffer *buf, struct udb_devmap *dm,
+				unsigned long i)
+{
+	struct page *page = dm->pages[i];
+
+	if (WARN_ON_ONCE(udb_page_hold(page))) {
+		get_page(page);
+		dm->pages[i] = NULL;
+		dm->used--;
+		atomic_long_dec(&buf->devmap_pages);
+		udb_window_extend(&dm->build_lo, &dm->build_hi, i, i + 1);
+		return;
+	}
+	__set_bit(i, dm->own);
+	dm->owned++;
+	atomic_long_inc(&buf->devmap_own);
+}
+
+/*
+ * Before the snapshot lets go of its pages in [@lo, @hi) (@all: of every
+ * page, it is no longer kept with pins): every slot there that borrows a
+ * page the snapshot will no longer have takes its own hold. Compared
+ * under buf->lock, in chunks: the snapshot does not change meanwhile, the
+ * caller holds the dma_resv lock.
+ */
+static void udb_devmap_own(struct udb_buffer *buf, struct udb_devmap *dm,
+			   unsigned long lo, unsigned long hi, bool all)
+{
+	struct page *page;
+	unsigned long i;
+
+	hi = min(hi, dm->npages);
+	if (lo >= hi || dm->used == dm->owned)
+		return;
+	for (i = lo; i < hi; i++) {
+		if (i == lo || !(i % UDB_DEVMAP_CHUNK)) {
+			if (i != lo) {
+				mutex_unlock(&buf->lock);
+				cond_resched();
+			}
+			mutex_lock(&buf->lock);
+		}
+		page = dm->pages[i];
+		if (page && !test_bit(i, dm->own) &&
+		    (all || page != buf->pages[i]))
+			udb_devmap_own_slot(buf, dm, i);
+	}
+	mutex_unlock(&buf->lock);
 }
 
 /* Take @dm's pages and entries out of the buffer's debugfs figures. */
 static void udb_devmap_uncount(struct udb_buffer *buf, struct udb_devmap *dm)
 {
-	atomic_long_sub(dm->held, &buf->devmap_pages);
+	atomic_long_sub(dm->used, &buf->devmap_pages);
+	atomic_long_sub(dm->owned, &buf->devmap_own);
 	if (dm->sgl)
 		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
 }
@@ -416,14 +500,16 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 
 	udb_unbind_del(dm);
 	udb_devmap_unmap_dma(dm);
-	udb_devmap_uncount(buf, dm);
-	for (i = 0; i < dm->npages; i++) {
-		udb_devmap_put(dm, i);
+	for (i = 0; i < dm->npages && dm->used; i++) {
+		udb_devmap_put(buf, dm, i);
 		if (!(i % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
+	if (dm->sgl)
+		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
 	put_device(dm->dev);
 	kvfree(dm->sgl);
+	kvfree(dm->own);
 	kvfree(dm->drop);
 	kvfree(dm);
 }
@@ -441,12 +527,14 @@ static void udb_devmap_drop(struct udb_buffer *buf, struct udb_attachment *ua)
 /*
  * Forget @ua's kept mapping without any DMA call or page release: its
  * device can no longer be trusted with them (unmapped after its unbind, or
- * never unmapped before the detach). Its pages stay held for good.
+ * never unmapped before the detach). Its pages stay held for good: the
+ * borrowed ones get holds of their own first.
  */
 static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
 {
 	struct udb_devmap *dm = ua->devmap;
 
+	udb_devmap_own(buf, dm, 0, dm->npages, true);
 	udb_unbind_del(dm);
 	dm->unbind = NULL;
 	udb_devmap_uncount(buf, dm);
@@ -459,12 +547,12 @@ static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
  */
 static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 {
-	unsigned long i, held, lo = dm->stale_lo;
+	unsigned long i, owned, lo = dm->stale_lo;
 	unsigned long hi = min(dm->stale_hi, dm->npages);
 	unsigned long dlo = hi, dhi = 0;
 	struct page *page;
 
-	if (lo >= hi || !dm->held)
+	if (lo >= hi || !dm->owned)
 		return;
 	/*
 	 * In chunks: the notifier takes buf->lock too. A kept snapshot
@@ -479,7 +567,9 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 			mutex_lock(&buf->lock);
 		}
 		page = dm->pages[i];
-		if (page && page != buf->pages[i]) {
+		/* udb_devmap_changed() made such slots hold their page */
+		if (page && page != buf->pages[i] &&
+		    !WARN_ON_ONCE(!test_bit(i, dm->own))) {
 			__set_bit(i, dm->drop);
 			dlo = min(dlo, i);
 			dhi = i + 1;
@@ -490,21 +580,21 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 		return;
 	udb_devmap_unmap_dma(dm);
 	udb_window_extend(&dm->build_lo, &dm->build_hi, dlo, dhi);
-	held = dm->held;
+	owned = dm->owned;
 	i = lo;
 	for_each_set_bit_from(i, dm->drop, hi) {
-		udb_devmap_put(dm, i);
+		udb_devmap_put(buf, dm, i);
 		__clear_bit(i, dm->drop);
-		if (!((held - dm->held) % UDB_DEVMAP_CHUNK))
+		if (!((owned - dm->owned) % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
-	atomic_long_sub(held - dm->held, &buf->devmap_pages);
 }
 
 /*
- * Hold the snapshot's pages for the empty slots of the stale window, if
- * the snapshot is kept with pins. Return: 1 when it is not (the caller maps
- * per call), 0, or the buffer's errno (FAULT, DEAD).
+ * Name the snapshot's pages in the empty slots of the stale window,
+ * borrowing its pins, if the snapshot is kept with pins. Return: 1 when it
+ * is not (the caller maps per call), 0, or the buffer's errno (FAULT,
+ * DEAD).
  */
 static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 			   unsigned long *filledp)
@@ -529,14 +619,15 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 		if (dm->pages[i])
 			continue;
 		page = buf->pages[i];
-		ret = page ? udb_page_hold(page) : -ENODEV;
-		if (!ret) {
-			dm->pages[i] = page;
-			dm->held++;
-			filled++;
-			flo = min(flo, i);
-			fhi = i + 1;
+		if (!page) {
+			ret = -ENODEV;
+			break;
 		}
+		dm->pages[i] = page;
+		dm->used++;
+		filled++;
+		flo = min(flo, i);
+		fhi = i + 1;
 	}
 	dm->generation = buf->generation;
 	mutex_unlock(&buf->lock);
@@ -686,10 +777,16 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
  * @lo: first page
  * @hi: one past the last
  *
- * Widens every kept mapping's stale window; called before the importers
- * are told, so that those that unmap at once let the old pages go then.
+ * Widens every kept mapping's stale window, and has the slots that borrow
+ * a page the snapshot is letting go hold it themselves (every borrowed
+ * slot, if the snapshot is no longer kept with pins); called after the
+ * snapshot changed under buf->lock, before the importers are told (so
+ * that those that unmap at once let the old pages go then) and before the
+ * snapshot lets the replaced pages go. O(pages in the window) per kept
+ * mapping.
  *
- * Context: under the dma_resv lock, which protects the attachment list.
+ * Context: under the dma_resv lock, which protects the attachment list;
+ * takes buf->lock.
  */
 void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 			unsigned long hi)
@@ -697,13 +794,20 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 	struct dma_buf_attachment *attach;
 	struct udb_attachment *ua;
 	struct udb_devmap *dm;
+	bool all;
 
 	dma_resv_assert_held(buf->dmabuf->resv);
+	mutex_lock(&buf->lock);
+	all = !udb_snapshot_pinned(buf);
+	mutex_unlock(&buf->lock);
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
 		dm = ua->devmap;
-		if (dm)
-			udb_window_extend(&dm->stale_lo, &dm->stale_hi, lo, hi);
+		if (!dm)
+			continue;
+		udb_window_extend(&dm->stale_lo, &dm->stale_hi, lo, hi);
+		udb_devmap_own(buf, dm, all ? 0 : lo, all ? dm->npages : hi,
+			       all);
 	}
 }
 

@@ -167,10 +167,12 @@ struct udb_pinset {
  *	dma_resv lock; debugfs)
  * @maps_patched: map_dma_buf() calls served from an attachment's kept
  *	mapping (under the dma_resv lock; debugfs)
- * @map_hold_pages: pages map_dma_buf() took a hold on, all of them for a
- *	per-call mapping, the changed ones for a kept one (under the dma_resv
- *	lock; debugfs)
- * @devmap_pages: pages the kept mappings hold (debugfs)
+ * @map_hold_pages: pages map_dma_buf() took into a mapping, all of them
+ *	for a per-call mapping (each held), the changed ones for a kept one
+ *	(borrowing the snapshot's pins) (under the dma_resv lock; debugfs)
+ * @devmap_pages: pages the kept mappings name (debugfs)
+ * @devmap_own: of those, pages the kept mappings hold themselves, the
+ *	snapshot having let them go (debugfs)
  * @devmap_entries: entries of the kept mappings' tables (debugfs)
  * @inline_pins: snapshots the owner's own attach pinned (debugfs)
  * @mmaps: live CPU mappings of the dma-buf
@@ -241,6 +243,7 @@ struct udb_buffer {
 	u64 maps_patched;
 	u64 map_hold_pages;
 	atomic_long_t devmap_pages;
+	atomic_long_t devmap_own;
 	atomic_long_t devmap_entries;
 	u64 inline_pins;
 	atomic_t mmaps;

@@ -11,7 +11,11 @@
  *
  * Pages are numbered: 1 and 2 are the first two, each change of the owner
  * allocates the next. A page is freed once the owner has let it go and no
- * hold is left (the snapshot's pin, a kept entry, a mapping in use). Each
+ * hold is left (the snapshot's pin, a kept entry's own hold). A kept entry
+ * borrows the snapshot's pin while the snapshot keeps its page, and takes
+ * a hold of its own when the snapshot is about to let that page go
+ * (udb_devmap_changed()), or every page (owner gone, memory no longer
+ * pinnable). Each
  * critical section under dma_resv is one atomic step (a Lipton reduction:
  * it blocks on nothing and touches what the lock protects).
  *
@@ -20,6 +24,7 @@
  *  - a map hands out exactly the snapshot (no stale entry);
  *  - once the importer no longer uses it, a kept mapping holds only pages
  *    the snapshot pins (nothing the snapshot dropped stays pinned);
+ *  - a borrowed entry names the page the snapshot keeps at its index;
  *  - holds are balanced: never dropped below zero.
  *
  * Mutants (tests/model/check), each must be caught:
@@ -29,6 +34,9 @@
  *   BUG_RESET_AT_UNMAP the unmap empties the stale window (not the map)
  *   BUG_FLIP_KEEPS     an idle kept mapping survives the snapshot
  *                      becoming one of references
+ *   BUG_NO_OWN         the publish does not make the entries that borrow
+ *                      a replaced page hold it themselves
+ *   BUG_PUT_BORROWED   letting an entry go releases a borrowed page too
  */
 
 #define NP	2		/* buffer pages */
@@ -56,7 +64,8 @@ byte dirty_hi = 0;
 bool refresh_queued = false;
 
 /* the kept mapping, under dma_resv */
-byte ent[NP];			/* the page each entry holds, NONE: empty */
+byte ent[NP];			/* the page each entry names, NONE: empty */
+bool own[NP];			/* the entry holds it, else borrows the snapshot's pin */
 bool exists = true;		/* the attachment has one */
 bool in_use = false;
 byte stale_lo = 0;		/* a new mapping is to be filled whole */
@@ -83,13 +92,42 @@ inline widen(lo, hi) {
 	fi
 }
 
+/* udb_devmap_put(): empty entry i, letting its page go if it holds it */
+inline release(i) {
+#ifdef BUG_PUT_BORROWED
+	put(ent[i]);
+#else
+	if :: own[i] -> put(ent[i]) :: else -> skip fi;
+#endif
+	own[i] = false;
+	ent[i] = NONE
+}
+
+/*
+ * udb_devmap_changed(): the snapshot is letting go of its pages in
+ * [lo, hi) (all of them if @all): entries that borrow such a page hold it.
+ */
+inline own_window(lo, hi, all) {
+	i = lo;
+	do
+	:: i < hi ->
+		if
+		:: ent[i] != NONE && !own[i] && (all || ent[i] != snap[i]) ->
+			refs[ent[i]]++; own[i] = true
+		:: else -> skip
+		fi;
+		i++
+	:: else -> break
+	od
+}
+
 /* udb_devmap_trim(): let go of entries in the window the snapshot replaced */
 inline trim() {
 	i = stale_lo;
 	do
 	:: i < stale_hi && i < NP ->
 		if
-		:: ent[i] != NONE && ent[i] != snap[i] -> put(ent[i]); ent[i] = NONE
+		:: ent[i] != NONE && ent[i] != snap[i] -> release(i)
 		:: else -> skip
 		fi;
 		i++
@@ -101,7 +139,7 @@ inline drop_all() {
 	i = 0;
 	do
 	:: i < NP ->
-		if :: ent[i] != NONE -> put(ent[i]); ent[i] = NONE :: else -> skip fi;
+		if :: ent[i] != NONE -> release(i) :: else -> skip fi;
 		i++
 	:: else -> break
 	od;
@@ -120,13 +158,17 @@ inline unmap() {
 	fi
 }
 
-/* after the importers are told: an idle kept mapping holds the snapshot only */
+/*
+ * After the importers are told: an idle kept mapping holds the snapshot
+ * only; a borrowed entry, in use or not, names the page the snapshot keeps.
+ */
 inline check_idle() {
 	i = 0;
 	do
 	:: i < NP ->
 		assert(in_use || !exists || ent[i] == NONE ||
 		       (kept && ent[i] == snap[i]));
+		assert(ent[i] == NONE || own[i] || (kept && ent[i] == snap[i]));
 		i++
 	:: else -> break
 	od
@@ -190,6 +232,9 @@ proctype refresh()
 #else
 				widen(lo, hi);
 #endif
+#ifndef BUG_NO_OWN
+				own_window(lo, hi, false);
+#endif
 				/* the importer unmaps at once, or later */
 				notified = true;
 				if
@@ -225,6 +270,7 @@ proctype refresh()
 #ifndef BUG_FAILED_NO_WIDEN
 				widen(lo, hi);
 #endif
+				own_window(lo, hi, false);
 				notified = true;
 				if :: in_use && !reading -> unmap() :: skip fi;
 				if :: !in_use -> trim() :: else -> skip fi;
@@ -252,6 +298,7 @@ proctype refresh()
 			dead = true;
 			kept = false;
 			widen(0, NP);
+			own_window(0, NP, true);
 			notified = true;
 			if :: in_use && !reading -> unmap() :: skip fi;
 			if :: !in_use && exists -> drop_all() :: else -> skip fi;
@@ -267,6 +314,7 @@ proctype refresh()
 		/* the pages may no longer be pinned long-term: kept with refs */
 		atomic {
 			kept = false;
+			own_window(0, NP, true);
 			notified = true;
 			if :: in_use && !reading -> unmap() :: skip fi;
 #ifndef BUG_FLIP_KEEPS
@@ -278,7 +326,10 @@ proctype refresh()
 	od
 }
 
-/* Importer: map, let the device read, unmap when told (or on its own). */
+/*
+ * Importer: map, let the device read, unmap when told (or on its own),
+ * detach at the end.
+ */
 proctype importer()
 {
 	byte n = 0, i;
@@ -300,7 +351,7 @@ proctype importer()
 				do
 				:: i < stale_hi && i < NP ->
 					if
-					:: ent[i] == NONE -> ent[i] = snap[i]; refs[ent[i]]++
+					:: ent[i] == NONE -> ent[i] = snap[i]; own[i] = false
 					:: else -> skip
 					fi;
 					i++
@@ -340,7 +391,12 @@ proctype importer()
 			unmap();
 			check_idle()
 		}
-	:: n >= 3 && !in_use && !reading -> break
+	:: n >= 3 && !in_use && !reading ->
+		/* detach: the kept mapping goes whole */
+		atomic {
+			if :: exists -> drop_all() :: else -> skip fi
+		};
+		break
 	od;
 	imp_done = true
 }
