@@ -43,7 +43,8 @@
  *                 mmap_lock inside.
  *   refresh_lock  one refresh at a time; protects hmm_pfns. Held across
  *                 mmap_read_lock() and hmm_range_fault().
- *   mmap_lock     of the owner's mm, only around hmm_range_fault().
+ *   mmap_lock     of the owner's mm, around hmm_range_fault() and GUP (which
+ *                 GUP's lockless walk takes only if it must).
  *   dma_resv      of the dma-buf. The refresh takes it after mmap_lock is
  *                 dropped; map/unmap/pin/unpin/vmap are called with it.
  *   lock          the snapshot and statistics. Also taken by the mmu
@@ -139,7 +140,7 @@ static bool udb_buffer_wanted(struct udb_buffer *buf)
 /*
  * Whether notifier calls of the owner's mm go ahead without waiting: the
  * mm is exiting (nobody will read its pages through the CPU again, and
- * every device mapping holds its pages), or one of its waits timed out
+ * every device mapping's pages stay held), or one of its waits timed out
  * less than UDB_FENCE_WAIT_MS ago (jiffies_64: no wrap, on 32-bit too).
  */
 static bool udb_skip_device_wait(struct udb_buffer *buf)
@@ -157,7 +158,8 @@ static bool udb_skip_device_wait(struct udb_buffer *buf)
  * Wait for all device work on @buf (BOOKKEEP fences), bounded: a fence that
  * never signals (a stuck device, a user's sync_file) must not hang
  * munmap(), reclaim or exit. Memory safety does not depend on this wait,
- * every mapping holds page references; coherence does, so a change that
+ * every mapping's pages stay held (by it, or by the snapshot it borrows
+ * them from until it holds them itself); coherence does, so a change that
  * goes ahead with device work unfinished is counted. After one wait of the
  * owner mm's buffers timed out, none of them waits again until
  * UDB_FENCE_WAIT_MS have passed (udb_owner.c): an exit over many buffers
@@ -664,7 +666,7 @@ static void udb_pass_window(struct udb_buffer *buf, bool all,
 		udb_window_extend(flo, fhi, phi, hi);
 }
 
-/* Pages pinned per pin_user_pages_remote() call by a refresh. */
+/* Pages pinned per GUP call by a refresh. */
 #define UDB_PIN_CHUNK	64
 
 /*
@@ -759,10 +761,14 @@ static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
  * Pin @want pages of @r from buffer page @i on, which the pass put in
  * buf->hmm_pfns (@nofault: without faulting, see udb_refresh_inline()).
  * With the owner's mm as current->mm (the worker adopts it, see
- * udb_pin_window()) and @nofault unset, pin_user_pages_fast() walks the
- * page tables without the mmap_lock or a page-table lock per page, and
- * takes the mmap_lock itself only for pages it must fault or migrate;
- * otherwise GUP runs under the mmap_lock (only tried with @nofault).
+ * udb_pin_window()) and @nofault unset, pin_user_pages_fast() first walks
+ * the page tables without the mmap_lock or a page-table lock per page; it
+ * never faults (the pass faulted them: a userfaultfd handler must not
+ * hold up the worker) but takes the mmap_lock itself to migrate for
+ * FOLL_LONGTERM. Whatever it does not pin that way (a page gone again,
+ * memory protection keys, which it checks against the worker's own
+ * rights) is pinned as a remote GUP under the mmap_lock (only tried with
+ * @nofault), which may fault and ignores protection keys, as the pass does.
  * Return: how many were pinned, -EAGAIN if GUP found other
  * pages than the pass (an invalidation came in between), or a GUP errno.
  */
@@ -777,9 +783,10 @@ static long udb_pin_chunk(struct udb_buffer *buf, struct udb_range *r,
 	if (!(buf->flags & USERPTR_DMABUF_CREATE_READONLY))
 		gup |= FOLL_WRITE;
 	want = min_t(unsigned long, want, UDB_PIN_CHUNK);
-	if (!nofault && current->mm == buf->mm) {
-		got = pin_user_pages_fast(addr, want, gup, pages);
-	} else {
+	got = 0;
+	if (!nofault && current->mm == buf->mm)
+		got = pin_user_pages_fast(addr, want, gup | FOLL_NOFAULT, pages);
+	if (got <= 0) {
 		if (nofault && !mmap_read_trylock(buf->mm))
 			return -EAGAIN;
 		if (!nofault && mmap_read_lock_killable(buf->mm))

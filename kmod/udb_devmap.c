@@ -32,7 +32,16 @@
  *    borrowed slots whose page it replaces into held ones, before the
  *    importers are told and before the snapshot lets those pages go
  *    (udb_devmap_changed(): the publish and the failed refresh, the only
- *    writers of a kept snapshot, both under the dma_resv lock).
+ *    writers of a kept snapshot that has kept mappings, both under the
+ *    dma_resv lock). It walks buf->devmaps, not the core's attachment
+ *    list: dma_buf_detach() takes an attachment off that list before it
+ *    calls ->detach, which lets the kept mapping go. udb_snapshot_unpin()
+ *    lets a snapshot go without the dma_resv lock, but only once no
+ *    dynamic attachment is left, and ->detach releases its kept mapping
+ *    before it drops the count; a leaked mapping holds all its pages.
+ *  - An owned slot whose page is the snapshot's again (a failed refresh,
+ *    then the same page published) goes back to borrowing at the next
+ *    trim.
  *  - A mapping the importer no longer uses holds no page the snapshot
  *    does not: the replaced ones are let go when it is unmapped, or right
  *    after the notification if it was unmapped already
@@ -100,9 +109,12 @@
  *	slots that name a page borrow the snapshot's pin
  * @used: slots naming a page
  * @owned: bits set in @own
+ * @forgot: a slot had to be emptied while the table maps its page: the
+ *	table is not handed out again
+ * @node: in buf->devmaps
  * @unbind: its devres entry on @dev
  * @npages: slots, the buffer's pages
- * @pages: the held pages, one slot per buffer page
+ * @pages: the pages named, held or borrowed, one slot per buffer page
  */
 struct udb_devmap {
 	struct sg_table sgt;
@@ -124,6 +136,8 @@ struct udb_devmap {
 	unsigned long *own;
 	unsigned long used;
 	unsigned long owned;
+	bool forgot;
+	struct list_head node;
 	struct udb_unbind *unbind;
 	unsigned long npages;
 	struct page *pages[] __counted_by(npages);
@@ -246,6 +260,7 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	if (!dm)
 		return NULL;
 	dm->npages = npages;
+	INIT_LIST_HEAD(&dm->node);
 	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
 			    GFP_KERNEL | __GFP_NOWARN);
 	dm->own = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
@@ -408,7 +423,8 @@ static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 /*
  * Empty slot @i: dirty its page if the device may have written it, and let
  * it go if the slot holds it (a borrowed page is still the snapshot's,
- * pinned: the dma_resv lock is held). The table is not DMA-mapped.
+ * pinned: udb_devmap_changed() finds every kept mapping, and the caller
+ * holds the dma_resv lock). The table is not DMA-mapped.
  */
 static void udb_devmap_put(struct udb_buffer *buf, struct udb_devmap *dm,
 			   unsigned long i)
@@ -430,22 +446,28 @@ static void udb_devmap_put(struct udb_buffer *buf, struct udb_devmap *dm,
 }
 
 /*
+ * Empty slot @i without touching its page, which the slot may no longer
+ * rely on: the table, which may still map it, is never handed out again.
+ */
+static void udb_devmap_forget(struct udb_buffer *buf, struct udb_devmap *dm,
+			      unsigned long i)
+{
+	dm->pages[i] = NULL;
+	dm->used--;
+	atomic_long_dec(&buf->devmap_pages);
+	dm->forgot = true;
+}
+
+/*
  * Slot @i borrows its page, which the snapshot is about to let go: hold it.
- * The snapshot still pins it, so the hold cannot fail but for a corrupt
- * refcount; then the slot forgets the page and leaks a reference to it
- * rather than let the table point at a page it does not hold.
+ * The snapshot still pins it, so only a corrupt refcount makes the hold
+ * fail; then the slot forgets the page.
  */
 static void udb_devmap_own_slot(struct udb_buffer *buf, struct udb_devmap *dm,
 				unsigned long i)
 {
-	struct page *page = dm->pages[i];
-
-	if (WARN_ON_ONCE(udb_page_hold(page))) {
-		get_page(page);
-		dm->pages[i] = NULL;
-		dm->used--;
-		atomic_long_dec(&buf->devmap_pages);
-		udb_window_extend(&dm->build_lo, &dm->build_hi, i, i + 1);
+	if (WARN_ON_ONCE(udb_page_hold(dm->pages[i]))) {
+		udb_devmap_forget(buf, dm, i);
 		return;
 	}
 	__set_bit(i, dm->own);
@@ -453,12 +475,22 @@ static void udb_devmap_own_slot(struct udb_buffer *buf, struct udb_devmap *dm,
 	atomic_long_inc(&buf->devmap_own);
 }
 
+/* Owned slot @i names the snapshot's page again: borrow its pin. */
+static void udb_devmap_borrow_slot(struct udb_buffer *buf,
+				   struct udb_devmap *dm, unsigned long i)
+{
+	__clear_bit(i, dm->own);
+	dm->owned--;
+	atomic_long_dec(&buf->devmap_own);
+	udb_page_release(dm->pages[i]);	/* the snapshot's pin remains */
+}
+
 /*
  * Before the snapshot lets go of its pages in [@lo, @hi) (@all: of every
  * page, it is no longer kept with pins): every slot there that borrows a
  * page the snapshot will no longer have takes its own hold. Compared
- * under buf->lock, in chunks: the snapshot does not change meanwhile, the
- * caller holds the dma_resv lock.
+ * under buf->lock, in chunks: a kept snapshot does not change meanwhile,
+ * the caller holds the dma_resv lock (with @all nothing is compared).
  */
 static void udb_devmap_own(struct udb_buffer *buf, struct udb_devmap *dm,
 			   unsigned long lo, unsigned long hi, bool all)
@@ -498,6 +530,7 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 {
 	unsigned long i;
 
+	list_del(&dm->node);
 	udb_unbind_del(dm);
 	udb_devmap_unmap_dma(dm);
 	for (i = 0; i < dm->npages && dm->used; i++) {
@@ -535,6 +568,7 @@ static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
 	struct udb_devmap *dm = ua->devmap;
 
 	udb_devmap_own(buf, dm, 0, dm->npages, true);
+	list_del(&dm->node);
 	udb_unbind_del(dm);
 	dm->unbind = NULL;
 	udb_devmap_uncount(buf, dm);
@@ -543,7 +577,8 @@ static void udb_devmap_leak(struct udb_buffer *buf, struct udb_attachment *ua)
 
 /*
  * Let go of the slots in the stale window whose page the snapshot no
- * longer has: compared under buf->lock, unmapped after it.
+ * longer has, and have the owned ones whose page it has again borrow its
+ * pin: compared under buf->lock, unmapped after it.
  */
 static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 {
@@ -552,7 +587,7 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 	unsigned long dlo = hi, dhi = 0;
 	struct page *page;
 
-	if (lo >= hi || !dm->owned)
+	if (lo >= hi || !dm->used)
 		return;
 	/*
 	 * In chunks: the notifier takes buf->lock too. A kept snapshot
@@ -567,9 +602,16 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 			mutex_lock(&buf->lock);
 		}
 		page = dm->pages[i];
-		/* udb_devmap_changed() made such slots hold their page */
-		if (page && page != buf->pages[i] &&
-		    !WARN_ON_ONCE(!test_bit(i, dm->own))) {
+		if (!page)
+			continue;
+		if (!test_bit(i, dm->own)) {
+			/* udb_devmap_changed() made such slots hold their page */
+			if (WARN_ON_ONCE(page != buf->pages[i]))
+				udb_devmap_forget(buf, dm, i);
+		} else if (page == buf->pages[i]) {
+			if (udb_snapshot_pinned(buf))
+				udb_devmap_borrow_slot(buf, dm, i);
+		} else {
 			__set_bit(i, dm->drop);
 			dlo = min(dlo, i);
 			dhi = i + 1;
@@ -675,7 +717,7 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 		udb_devmap_drop(buf, ua);
 		return NULL;
 	}
-	if (dm && (dm->dev != dev || dm->dir != dir)) {
+	if (dm && (dm->dev != dev || dm->dir != dir || dm->forgot)) {
 		udb_devmap_drop(buf, ua);
 		dm = NULL;
 		patched = false;
@@ -689,8 +731,13 @@ struct sg_table *udb_devmap_map(struct udb_buffer *buf,
 			return NULL;
 		}
 		ua->devmap = dm;
+		list_add(&dm->node, &buf->devmaps);
 	}
 	udb_devmap_trim(buf, dm);
+	if (dm->forgot) {
+		udb_devmap_drop(buf, ua);
+		return NULL;
+	}
 	ret = udb_devmap_fill(buf, dm, &filled);
 	if (ret == 1 || ret == -ENODEV) {
 		/* a snapshot of references, or the owner is gone */
@@ -766,7 +813,7 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 	mutex_unlock(&buf->lock);
 	if (keep && !ua->pin_count && !ua->devmap_off)
 		udb_devmap_trim(buf, dm);
-	else
+	if (!keep || ua->pin_count || ua->devmap_off || dm->forgot)
 		udb_devmap_drop(buf, ua);
 	return true;
 }
@@ -785,14 +832,12 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
  * snapshot lets the replaced pages go. O(pages in the window) per kept
  * mapping.
  *
- * Context: under the dma_resv lock, which protects the attachment list;
- * takes buf->lock.
+ * Context: under the dma_resv lock, which protects buf->devmaps; takes
+ * buf->lock.
  */
 void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 			unsigned long hi)
 {
-	struct dma_buf_attachment *attach;
-	struct udb_attachment *ua;
 	struct udb_devmap *dm;
 	bool all;
 
@@ -800,11 +845,8 @@ void udb_devmap_changed(struct udb_buffer *buf, unsigned long lo,
 	mutex_lock(&buf->lock);
 	all = !udb_snapshot_pinned(buf);
 	mutex_unlock(&buf->lock);
-	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
-		ua = attach->priv;
-		dm = ua->devmap;
-		if (!dm)
-			continue;
+	/* also the mapping of an attachment the core is detaching */
+	list_for_each_entry(dm, &buf->devmaps, node) {
 		udb_window_extend(&dm->stale_lo, &dm->stale_hi, lo, hi);
 		udb_devmap_own(buf, dm, all ? 0 : lo, all ? dm->npages : hi,
 			       all);
@@ -839,7 +881,7 @@ void udb_devmap_trim_idle(struct udb_buffer *buf)
 			continue;
 		if (pinned)
 			udb_devmap_trim(buf, ua->devmap);
-		else
+		if (!pinned || ua->devmap->forgot)
 			udb_devmap_drop(buf, ua);
 	}
 }

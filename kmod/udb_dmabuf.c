@@ -4,9 +4,11 @@
  *
  * Dynamic importers (move_notify / invalidate_mappings) are served the
  * last published snapshot, which is pinned while they are attached
- * (udb_buffer.c); every mapping holds its pages (udb_page_hold()) until it
- * is unmapped, so DMA never reaches a freed page even in the window between
- * a CPU change and the notification. A map while a refresh is pending
+ * (udb_buffer.c); every mapping's pages stay held until it is unmapped: a
+ * per-call mapping holds them (udb_page_hold()), a kept one borrows the
+ * snapshot's pins and holds a page itself before the snapshot lets it go
+ * (udb_devmap.c), so DMA never reaches a freed page even in the window
+ * between a CPU change and the notification. A map while a refresh is pending
  * serves the snapshot the importers were last told about: the refresh
  * notifies them again when it publishes, and they re-map then. The map
  * never fails for a pending refresh and never waits for one.
@@ -193,6 +195,9 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
 	struct udb_attachment *ua = attach->priv;
 	struct udb_buffer *buf = dmabuf->priv;
 
+	/* off the core's list already: only buf->devmaps still finds it */
+	udb_debug_delay(UDB_DELAY_DETACH);
+	/* before the dynamic count drops: the snapshot's pins outlive it */
 	udb_devmap_release(buf, ua, true);
 	if (ua->pinset)
 		udb_pinset_put(ua->pinset);
@@ -715,6 +720,7 @@ int udb_dmabuf_export(struct udb_buffer *buf)
 	char *name;
 
 	INIT_LIST_HEAD(&buf->mappings);
+	INIT_LIST_HEAD(&buf->devmaps);
 	exp.ops = &udb_dmabuf_ops;
 	exp.size = buf->size;
 	exp.flags = (buf->flags & USERPTR_DMABUF_CREATE_READONLY) ?

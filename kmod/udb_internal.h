@@ -163,6 +163,9 @@ struct udb_pinset {
  *	the buffer just goes STALE, and the refresh waits until someone needs
  *	the snapshot (udb_buffer_wanted())
  * @mappings: live map_dma_buf() results (under the dma_resv lock)
+ * @devmaps: the kept device mappings (udb_devmap.c), including one whose
+ *	attachment the core has already taken off its list for a detach
+ *	(under the dma_resv lock)
  * @dma_map_pages: pages DMA-mapped by map_dma_buf() so far (under the
  *	dma_resv lock; debugfs)
  * @maps_patched: map_dma_buf() calls served from an attachment's kept
@@ -239,6 +242,7 @@ struct udb_buffer {
 
 	unsigned int dyn_attachments;
 	struct list_head mappings;
+	struct list_head devmaps;
 	u64 dma_map_pages;
 	u64 maps_patched;
 	u64 map_hold_pages;
@@ -492,6 +496,7 @@ enum udb_delay_point {
 	UDB_DELAY_INSERT,	/* CPU-mapping fault: around the PTE insert */
 	UDB_DELAY_SIGNAL,	/* refresh: before it signals its fence */
 	UDB_DELAY_REFRESH,	/* refresh pass: before it faults */
+	UDB_DELAY_DETACH,	/* ->detach: before it lets the kept mapping go */
 	UDB_DELAY_NR,
 };
 
