@@ -24,7 +24,9 @@
  *  - a map hands out exactly the snapshot (no stale entry);
  *  - once the importer no longer uses it, a kept mapping holds only pages
  *    the snapshot pins (nothing the snapshot dropped stays pinned);
- *  - a borrowed entry names the page the snapshot keeps at its index;
+ *  - a borrowed entry names the page the snapshot keeps at its index,
+ *    also while a detach has taken the attachment off the core's list;
+ *  - no page is dirtied (let go by the mapping) after it was freed;
  *  - holds are balanced: never dropped below zero.
  *
  * Mutants (tests/model/check), each must be caught:
@@ -37,6 +39,9 @@
  *   BUG_NO_OWN         the publish does not make the entries that borrow
  *                      a replaced page hold it themselves
  *   BUG_PUT_BORROWED   letting an entry go releases a borrowed page too
+ *   BUG_ATTACH_LIST    a change finds the kept mappings through the core's
+ *                      attachment list, which a detaching attachment has
+ *                      already left (not through the buffer's own list)
  */
 
 #define NP	2		/* buffer pages */
@@ -73,6 +78,7 @@ byte stale_hi = NP;
 bool notified = false;		/* told of a change since the last map */
 bool reading = false;		/* a device job uses the mapping */
 bool imp_done = false;
+bool off_list = false;		/* dma_buf_detach(): off the core's list, ->detach not yet */
 
 inline put(p) {
 	assert(refs[p] > 0);
@@ -94,6 +100,7 @@ inline widen(lo, hi) {
 
 /* udb_devmap_put(): empty entry i, letting its page go if it holds it */
 inline release(i) {
+	assert(!freed[ent[i]]);		/* udb_dirty_page() touches it */
 #ifdef BUG_PUT_BORROWED
 	put(ent[i]);
 #else
@@ -106,8 +113,13 @@ inline release(i) {
 /*
  * udb_devmap_changed(): the snapshot is letting go of its pages in
  * [lo, hi) (all of them if @all): entries that borrow such a page hold it.
+ * It walks the buffer's own list of kept mappings, which still has one
+ * whose attachment is being detached.
  */
 inline own_window(lo, hi, all) {
+#ifdef BUG_ATTACH_LIST
+	if :: off_list -> goto own_done :: else -> skip fi;
+#endif
 	i = lo;
 	do
 	:: i < hi ->
@@ -118,7 +130,11 @@ inline own_window(lo, hi, all) {
 		fi;
 		i++
 	:: else -> break
-	od
+	od;
+#ifdef BUG_ATTACH_LIST
+own_done:
+#endif
+	skip
 }
 
 /* udb_devmap_trim(): let go of entries in the window the snapshot replaced */
@@ -166,7 +182,7 @@ inline check_idle() {
 	i = 0;
 	do
 	:: i < NP ->
-		assert(in_use || !exists || ent[i] == NONE ||
+		assert(in_use || !exists || off_list || ent[i] == NONE ||
 		       (kept && ent[i] == snap[i]));
 		assert(ent[i] == NONE || own[i] || (kept && ent[i] == snap[i]));
 		i++
@@ -241,7 +257,8 @@ proctype refresh()
 				:: in_use && !reading -> unmap()
 				:: skip
 				fi;
-				if :: !in_use -> trim() :: else -> skip fi;
+				/* udb_devmap_trim_idle(): the core's list */
+				if :: !in_use && !off_list -> trim() :: else -> skip fi;
 				check_idle();
 				/* the replaced pages' snapshot pins go */
 				j = lo;
@@ -273,7 +290,8 @@ proctype refresh()
 				own_window(lo, hi, false);
 				notified = true;
 				if :: in_use && !reading -> unmap() :: skip fi;
-				if :: !in_use -> trim() :: else -> skip fi;
+				/* udb_devmap_trim_idle(): the core's list */
+				if :: !in_use && !off_list -> trim() :: else -> skip fi;
 				check_idle();
 				j = lo;
 				do
@@ -301,7 +319,7 @@ proctype refresh()
 			own_window(0, NP, true);
 			notified = true;
 			if :: in_use && !reading -> unmap() :: skip fi;
-			if :: !in_use && exists -> drop_all() :: else -> skip fi;
+			if :: !in_use && exists && !off_list -> drop_all() :: else -> skip fi;
 			check_idle();
 			j = 0;
 			do
@@ -318,7 +336,7 @@ proctype refresh()
 			notified = true;
 			if :: in_use && !reading -> unmap() :: skip fi;
 #ifndef BUG_FLIP_KEEPS
-			if :: !in_use && exists -> drop_all() :: else -> skip fi;
+			if :: !in_use && exists && !off_list -> drop_all() :: else -> skip fi;
 #endif
 			check_idle()
 		}
@@ -392,7 +410,11 @@ proctype importer()
 			check_idle()
 		}
 	:: n >= 3 && !in_use && !reading ->
-		/* detach: the kept mapping goes whole */
+		/*
+		 * detach: dma_buf_detach() takes the attachment off the core's
+		 * list and drops dma_resv; ->detach lets the kept mapping go
+		 */
+		off_list = true;
 		atomic {
 			if :: exists -> drop_all() :: else -> skip fi
 		};
