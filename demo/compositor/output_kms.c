@@ -26,13 +26,27 @@
  * without a "display"), and only if both are refused do captures read
  * the scanout buffer, with the reason logged.
  *
+ * Direct scanout: when scanout.c finds a surface whose dma-buf is the
+ * whole frame as it is, the buffer is imported (PRIME, AddFB2, cached on
+ * the struct buffer as its scanout_state, removed with it), tested once
+ * with a TEST_ONLY commit and flipped onto the primary plane instead of
+ * a dumb buffer: no GL, no read-back, presented ZERO_COPY (output.c). The
+ * plane's busy reference (buffer.h) is taken at that commit (flip_buf)
+ * and moves to screen_buf when the flip completed; it is dropped when
+ * the next flip completed, whatever it showed, so wl_buffer.release
+ * comes only once a later frame replaced the buffer on screen. A capture
+ * of a direct frame needs the writeback connector (no dumb buffer holds
+ * it); without one scanout.c composites such frames.
+ *
  * The output size is --size: a connector mode of exactly that size must
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
  *
  * Lifetime: one struct kms per server (output.backend), freed by
  * kms_destroy() after the last pending flip finished; the writeback
- * fence fd of a capture lives from its commit to the flip event.
+ * fence fd of a capture lives from its commit to the flip event. At exit
+ * kms_drop_buffers() (before the report) puts a dumb buffer back on the
+ * plane, drops the plane's references and every import.
  */
 #include <errno.h>
 #include <fcntl.h>
