@@ -104,6 +104,7 @@ static int create_dmabuf(struct client *c, struct buffer *b, int memfd)
 					    sizeof(why)));
 		return -1;
 	}
+	buffer_watch_release(b);
 	return 0;
 }
 
@@ -129,6 +130,7 @@ int buffer_create(struct client *c, struct buffer *b, int index)
 		}
 		b->mem = udb_wl_buffer_data(b->ub);
 		b->mem_lib = true;
+		buffer_watch_release(b);
 		return 0;
 	}
 	if (c->opt.memfd_dmabuf) {

@@ -47,6 +47,7 @@ struct options {
 	bool inject_stale;	/* test-only: hide churned buffers' content */
 	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
 	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
+	bool fullscreen;	/* ask for fullscreen, take the output size */
 };
 
 struct client;
@@ -95,6 +96,18 @@ struct client {
 
 	/* statistics */
 	uint32_t frames, churns, verified, mismatches, realloc_flip, fenced;
+	/*
+	 * presentation feedback: frames presented, those with ZERO_COPY
+	 * (the compositor showed our buffer itself), and releases of a
+	 * buffer whose frame presented ZERO_COPY is still the last frame of
+	 * ours presented: it is on screen until a later flip replaced it,
+	 * which (when no other client changes the screen) is the flip of a
+	 * later frame of ours, whose feedback comes first
+	 */
+	uint32_t presented, zero_copy, early_releases;
+	int last_presented_buf;		/* -1: none yet */
+	bool last_presented_zc;
+	uint32_t attachments_max;	/* INFO attachments seen, any buffer */
 	double last_present_ms, frame_ms_sum;
 	uint32_t frame_ms_n;
 	/* draw start to frame callback, of frames that used a buffer for the
@@ -117,6 +130,9 @@ int display_create_window(struct client *c);
 void display_destroy_window(struct client *c);
 void display_disconnect(struct client *c);
 double now_ms(void);
+
+/* main.c: count this buffer's releases (--stats early_releases) */
+void buffer_watch_release(struct buffer *b);
 
 /* buffer.c */
 int buffer_create(struct client *c, struct buffer *b, int index);

@@ -83,8 +83,17 @@ static const struct xdg_surface_listener xdg_surface_listener = {
 static void toplevel_configure(void *data, struct xdg_toplevel *t, int32_t w,
 			       int32_t h, struct wl_array *states)
 {
-	/* we keep our size: the compositor's suggestion is only a hint */
-	(void)data; (void)t; (void)w; (void)h; (void)states;
+	struct client *c = data;
+
+	/* we keep our size: the compositor's suggestion is only a hint;
+	 * but --fullscreen takes the output's size (before the buffers
+	 * are made: the first configure) */
+	(void)t; (void)states;
+	if (c->opt.fullscreen && !c->nbuf && w > 0 && h > 0) {
+		c->opt.width = (uint32_t)w;
+		c->opt.height = (uint32_t)h;
+		c->stride = c->opt.width * 4;
+	}
 }
 
 static void toplevel_close(void *data, struct xdg_toplevel *t)
@@ -206,6 +215,8 @@ int display_create_window(struct client *c)
 	xdg_toplevel_add_listener(c->toplevel, &toplevel_listener, c);
 	xdg_toplevel_set_title(c->toplevel, "udb-client");
 	xdg_toplevel_set_app_id(c->toplevel, "udb-client");
+	if (c->opt.fullscreen)
+		xdg_toplevel_set_fullscreen(c->toplevel, NULL);
 	/* the initial commit without a buffer asks for the first configure */
 	wl_surface_commit(c->surface);
 	c->commits++;	/* udb_capture_v1 counts every commit, this one too */

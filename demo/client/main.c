@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 "  --churn-every N      frames between churns (default 10)\n"
 "  --verify             compare the screen with what was drawn (udb_capture_v1)\n"
 "  --no-label           no label box (path, churn, frame, INFO figures)\n"
+"  --fullscreen         ask to be fullscreen; the size is the output's\n"
 "  --stats              print key=value statistics at exit\n"
 "  -v, --verbose        say what happens\n");
 }
@@ -82,7 +84,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
 	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
 	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_NO_LABEL,
-	       O_HELP };
+	       O_HELP, O_FULLSCREEN };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -97,6 +99,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "no-label", no_argument, NULL, O_NO_LABEL },
+		{ "fullscreen", no_argument, NULL, O_FULLSCREEN },
 		/* test-only, undocumented: see buffer.c */
 		{ "inject-stale", no_argument, NULL, O_INJECT_STALE },
 		{ "memfd-as-dmabuf", no_argument, NULL, O_MEMFD_DMABUF },
@@ -165,6 +168,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_STATS:
 			o->stats = true;
+			break;
+		case O_FULLSCREEN:
+			o->fullscreen = true;
 			break;
 		case O_NO_LABEL:
 			o->label = false;
@@ -243,23 +249,83 @@ static void fb_sync_output(void *data, struct wp_presentation_feedback *f,
 	(void)data; (void)f; (void)output;
 }
 
+/* The feedback of one commit: whose and which buffer it showed. */
+struct feedback {
+	struct client *c;
+	int buf;
+};
+
 static void fb_presented(void *data, struct wp_presentation_feedback *f,
 			 uint32_t sec_hi, uint32_t sec_lo, uint32_t nsec,
 			 uint32_t refresh, uint32_t seq_hi, uint32_t seq_lo,
 			 uint32_t flags)
 {
+	struct feedback *fb = data;
+	struct client *c = fb->c;
 	uint64_t sec = (uint64_t)sec_hi << 32 | sec_lo;
+	double ts = (double)sec * 1e3 + nsec / 1e6;
 
-	(void)refresh; (void)seq_hi; (void)seq_lo; (void)flags;
+	(void)seq_hi; (void)seq_lo; (void)refresh;
 	wp_presentation_feedback_destroy(f);
-	((struct client *)data)->feedback_pending--;
-	record_frame_time(data, (double)sec * 1e3 + nsec / 1e6);
+	c->feedback_pending--;
+	c->presented++;
+	if (flags & WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY)
+		c->zero_copy++;
+	c->last_presented_buf = fb->buf;
+	c->last_presented_zc = flags & WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
+	free(fb);
+	record_frame_time(c, ts);
 }
 
 static void fb_discarded(void *data, struct wp_presentation_feedback *f)
 {
+	struct feedback *fb = data;
+
 	wp_presentation_feedback_destroy(f);
-	((struct client *)data)->feedback_pending--;
+	fb->c->feedback_pending--;
+	free(fb);
+}
+
+/* presented ZERO_COPY means on screen until a later flip replaced it */
+static void on_release(struct udb_wl_buffer *ub, void *data)
+{
+	struct buffer *b = data;
+	struct client *c = b->c;
+
+	(void)ub;
+	if (c->last_presented_buf != b->index || !c->last_presented_zc)
+		return;
+	c->early_releases++;
+	logv(c, "buffer %d released while its ZERO_COPY frame is our last "
+	     "one presented: still on screen\n", b->index);
+}
+
+void buffer_watch_release(struct buffer *b)
+{
+	udb_wl_buffer_set_release_callback(b->ub, on_release, b);
+}
+
+/* The most attachments the module's INFO reports for any of our buffers
+ * (an importer such as vkms attaches when it scans one out). */
+static void note_attachments(struct client *c)
+{
+	struct userptr_dmabuf_info info;
+	int fd;
+
+	if (c->udb_dev < 0)
+		return;
+	for (int i = 0; i < c->nbuf; i++) {
+		if (!c->buf[i].ub || !udb_wl_buffer_is_dmabuf(c->buf[i].ub))
+			continue;
+		fd = udb_wl_buffer_get_dmabuf_fd(c->buf[i].ub);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		info.fd = fd;
+		if (!ioctl(c->udb_dev, USERPTR_DMABUF_IOC_INFO, &info) &&
+		    info.attachments > c->attachments_max)
+			c->attachments_max = info.attachments;
+	}
 }
 
 static const struct wp_presentation_feedback_listener feedback_listener = {
@@ -396,11 +462,17 @@ static int run(struct client *c)
 					 &frame_listener, c);
 		c->frame_pending = true;
 		if (c->presentation) {
+			struct feedback *fb = malloc(sizeof(*fb));
+
+			if (!fb)
+				return -1;
+			fb->c = c;
+			fb->buf = b->index;
 			c->feedback_pending++;
 			wp_presentation_feedback_add_listener(
 				wp_presentation_feedback(c->presentation,
 							 c->surface),
-				&feedback_listener, c);
+				&feedback_listener, fb);
 		}
 		if (udb_wl_buffer_attach(b->ub, c->surface, 0, 0))
 			return -1;	/* cannot happen: b was released */
@@ -420,6 +492,8 @@ static int run(struct client *c)
 		}
 		if (wl_display_flush(c->display) < 0 && errno != EAGAIN)
 			return report_display_error(c);
+		if (c->opt.stats)
+			note_attachments(c);
 	}
 	/* let the last frame reach the screen, and its feedback come back */
 	while (c->frame_pending || c->feedback_pending)
@@ -440,6 +514,7 @@ int main(int argc, char **argv)
 	if (c.opt.churn == CHURN_FORK)
 		signal(SIGCHLD, SIG_IGN);	/* churn children reap themselves */
 	c.udb_dev = -1;
+	c.last_presented_buf = -1;
 	/* INFO for the label and --stats */
 	if (c.opt.mode != MODE_SHM && !c.opt.memfd_dmabuf &&
 	    (c.opt.label || c.opt.stats))
@@ -495,6 +570,9 @@ out:
 		printf("mismatches=%u\n", c.mismatches);
 		printf("churns=%u\n", c.churns);
 		printf("fenced=%u\n", c.fenced);
+		printf("presented=%u\nzero_copy=%u\nearly_releases=%u\n",
+		       c.presented, c.zero_copy, c.early_releases);
+		printf("attachments_max=%u\n", c.attachments_max);
 		printf("mode=%s\n", mode_name[c.opt.mode]);
 		/* the last label's INFO figures: what it showed */
 		if (!c.label_info.path)	/* --no-label or nothing drawn */

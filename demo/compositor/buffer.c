@@ -28,6 +28,8 @@ static void buffer_put(struct buffer *b)
 		return;
 	if (b->renderer_state_destroy)
 		b->renderer_state_destroy(b);
+	if (b->scanout_state_destroy)
+		b->scanout_state_destroy(b);
 	if (b->destroy)
 		b->destroy(b);
 	free(b);

@@ -4,8 +4,10 @@
  *
  * Two counts:
  *  - busy: the compositor's uses. buffer_ref()/buffer_unref() take and
- *    drop one: the surface whose current content it is (surface.c) and
- *    each frame in flight that drew it (repaint.c).
+ *    drop one: the surface whose current content it is (surface.c),
+ *    each frame in flight that drew it (repaint.c) and, for a dma-buf
+ *    scanned out directly (output_kms.c), the KMS plane: from the commit
+ *    that puts it on screen until the flip that replaced it completed.
  *  - refs: the lifetime. The wl_buffer resource holds one, every busy
  *    use one more; the struct, its renderer state and the kind's
  *    resources (the pool mapping, the plane fds) go with the last.
@@ -59,6 +61,10 @@ struct buffer {
 	/* renderer.c's cached state (dma-buf import), freed first */
 	void *renderer_state;
 	void (*renderer_state_destroy)(struct buffer *b);
+	/* output_kms.c's cached state (the KMS framebuffer of a direct
+	 * scanout), freed with the renderer's */
+	void *scanout_state;
+	void (*scanout_state_destroy)(struct buffer *b);
 };
 
 /* Fill the common fields: refs = 1 (the creator's, handed to the

@@ -86,6 +86,8 @@ static void usage(FILE *f)
 		"  --exit-when-idle      exit when the last client has gone\n"
 		"  --status              a status strip across the top: frame\n"
 		"                        time, buffers, invalidations, clients\n"
+		"  --no-direct-scanout   kms: always composite with GL, never put\n"
+		"                        a client's dma-buf on the plane\n"
 		"  -v                    verbose\n");
 }
 
@@ -101,6 +103,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "run-for", required_argument, NULL, 't' },
 		{ "exit-when-idle", no_argument, NULL, 'i' },
 		{ "status", no_argument, NULL, 'T' },
+		{ "no-direct-scanout", no_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -112,11 +115,13 @@ static int parse_options(struct options *o, int argc, char **argv)
 	o->height = 720;
 	o->refresh_hz = 60;
 	o->backend = "headless";
+	o->direct_scanout = true;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
 		case 's': o->socket = optarg; break;
+		case 'D': o->direct_scanout = false; break;
 		case 'S':
 			if (sscanf(optarg, "%dx%d", &o->width, &o->height) != 2 ||
 			    o->width < 16 || o->height < 16 ||
@@ -300,6 +305,8 @@ int main(int argc, char **argv)
 
 	wl_display_destroy_clients(srv->display);
 	output_frame_buffers_drop(&srv->output);	/* the last busy references */
+	if (srv->output.ops && srv->output.ops->drop_buffers)
+		srv->output.ops->drop_buffers(srv);	/* the plane's */
 	if (report_write(srv) < 0)
 		ret = 1;
 out_output:

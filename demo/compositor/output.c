@@ -14,7 +14,9 @@
  * parent's frame callback) it calls server_frame_done(), which calls
  * output_frame_present(): done for the callbacks, sync_output +
  * presented for the feedback, and the references dropped (buffer.c
- * releases what no surface shows any more). Feedback of content replaced
+ * releases what no surface shows any more; a buffer the KMS backend
+ * scans out directly stays busy on the plane until a later flip replaced
+ * it). Feedback of content replaced
  * before it was drawn was discarded by surface.c and never gets here.
  *
  * Bound resources get geometry (at 0,0; no physical size: the headless
@@ -161,7 +163,11 @@ void output_frame_present(struct output *o, int64_t ts_ns, uint64_t seq)
 		wl_callback_send_done(cb, ms);
 		wl_resource_destroy(cb);	/* unlinks itself */
 	}
-	/* GL composition is a copy: never ZERO_COPY (no direct scanout yet) */
+	/* GL composition is a copy; only a frame that put a client's own
+	 * buffer on the plane (KMS direct scanout) is ZERO_COPY */
+	if (o->frame_zero_copy)
+		flags |= WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
+	o->frame_zero_copy = false;
 	feedback_list_present(o->srv, &o->frame_feedbacks, ts_ns,
 			      o->vsync ? seq : 0, o->refresh_ns, flags);
 	output_frame_buffers_drop(o);

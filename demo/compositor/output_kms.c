@@ -26,13 +26,27 @@
  * without a "display"), and only if both are refused do captures read
  * the scanout buffer, with the reason logged.
  *
+ * Direct scanout: when scanout.c finds a surface whose dma-buf is the
+ * whole frame as it is, the buffer is imported (PRIME, AddFB2, cached on
+ * the struct buffer as its scanout_state, removed with it), tested once
+ * with a TEST_ONLY commit and flipped onto the primary plane instead of
+ * a dumb buffer: no GL, no read-back, presented ZERO_COPY (output.c). The
+ * plane's busy reference (buffer.h) is taken at that commit (flip_buf)
+ * and moves to screen_buf when the flip completed; it is dropped when
+ * the next flip completed, whatever it showed, so wl_buffer.release
+ * comes only once a later frame replaced the buffer on screen. A capture
+ * of a direct frame needs the writeback connector (no dumb buffer holds
+ * it); without one scanout.c composites such frames.
+ *
  * The output size is --size: a connector mode of exactly that size must
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
  *
  * Lifetime: one struct kms per server (output.backend), freed by
  * kms_destroy() after the last pending flip finished; the writeback
- * fence fd of a capture lives from its commit to the flip event.
+ * fence fd of a capture lives from its commit to the flip event. At exit
+ * kms_drop_buffers() (before the report) puts a dumb buffer back on the
+ * plane, drops the plane's references and every import.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +63,7 @@
 #include <drm_fourcc.h>
 
 #include "server.h"
+#include "userptr_dmabuf.h"
 
 struct dumb {
 	uint32_t handle, fb, pitch;
@@ -61,6 +76,25 @@ enum wb_route {
 	WB_NONE,	/* the virtual connector; no writeback */
 	WB_CLONE,	/* the virtual and the writeback connector */
 	WB_ALONE,	/* the writeback connector only */
+};
+
+/*
+ * A client dma-buf imported for direct scanout (cached on the buffer as
+ * its scanout_state, like the renderer's EGLImage): the GEM handle on
+ * our fd (vkms attaches to the dma-buf: our module pins the pages) and
+ * the framebuffer. refused: the errno of a failed import, framebuffer
+ * or TEST_ONLY commit, or ESTALE once the module reported that pinned
+ * pages of the buffer were invalidated (the plane would show the old
+ * pages): the buffer is composited from then on.
+ */
+struct scanout_fb {
+	struct kms *k;
+	struct buffer *b;
+	struct wl_list link;			/* kms.fbs */
+	uint32_t handle, fb;
+	int refused;
+	bool tested;
+	uint64_t pinned_inv;			/* INFO at import, module bufs */
 };
 
 struct kms {
@@ -78,6 +112,13 @@ struct kms {
 	bool flip_pending, want_repaint, capture_in_flight, wb_in_flight;
 	int wb_fence;
 	uint32_t *pixels;			/* capture copy, alpha forced */
+	/* direct scanout: the imports (struct scanout_fb.link); the client
+	 * buffer of the flip in flight and the one on the plane, each
+	 * with a busy reference (buffer.h) */
+	struct wl_list fbs;
+	struct buffer *flip_buf, *screen_buf;
+	bool direct_in_flight, last_direct;
+	const char *last_why;
 };
 
 static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name)
@@ -358,15 +399,15 @@ static int modeset(struct kms *k)
 	return 0;
 }
 
-/* The page flip of bufs[back], with a writeback job if @wb: 0 or -errno */
-static int flip(struct kms *k, bool wb)
+/* The page flip of framebuffer fb, with a writeback job if @wb: 0 or -errno */
+static int flip(struct kms *k, uint32_t fb, bool wb)
 {
 	drmModeAtomicReq *req = drmModeAtomicAlloc();
 	int r;
 
 	if (!req)
 		return -ENOMEM;
-	r = plane_props(k, req, k->bufs[k->back].fb);
+	r = plane_props(k, req, fb);
 	k->wb_fence = -1;
 	if (wb) {
 		uint32_t t = DRM_MODE_OBJECT_CONNECTOR;
@@ -384,36 +425,241 @@ static int flip(struct kms *k, bool wb)
 	return r;
 }
 
+/* ---- direct scanout: the client's dma-buf on the plane ---- */
+
+static void scanout_fb_free(struct scanout_fb *f)
+{
+	struct drm_gem_close gc = { .handle = f->handle };
+
+	if (f->fb)
+		drmModeRmFB(f->k->fd, f->fb);
+	if (f->handle)
+		ioctl(f->k->fd, DRM_IOCTL_GEM_CLOSE, &gc);
+	wl_list_remove(&f->link);
+	f->b->scanout_state = NULL;
+	f->b->scanout_state_destroy = NULL;
+	free(f);
+}
+
+/* buffer.c: the buffer's last reference went */
+static void scanout_state_destroy(struct buffer *b)
+{
+	scanout_fb_free(b->scanout_state);
+}
+
+/* The module's INFO pinned_invalidations of b; false for other dma-bufs */
+static bool pinned_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
+{
+	struct userptr_dmabuf_info info;
+
+	if (k->srv->udb_fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	info.fd = b->dmabuf.planes[0].fd;
+	if (ioctl(k->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info))
+		return false;
+	*n = info.pinned_invalidations;
+	return true;
+}
+
+static int test_fb(struct kms *k, uint32_t fb)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	r = plane_props(k, req, fb) ? -EINVAL : 0;
+	if (!r && drmModeAtomicCommit(k->fd, req, DRM_MODE_ATOMIC_TEST_ONLY, NULL))
+		r = -errno;
+	drmModeAtomicFree(req);
+	return r;
+}
+
+/*
+ * The framebuffer of b for the plane, imported and tested on first use;
+ * NULL with the reason when vkms does not take it (remembered).
+ */
+static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
+				     const char **why)
+{
+	struct scanout_fb *f = b->scanout_state;
+	uint32_t handles[4] = { 0 }, pitches[4] = { 0 }, offsets[4] = { 0 };
+	uint64_t mods[4] = { 0 }, inv;
+	int r;
+
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f) {
+			*why = "out of memory";
+			return NULL;
+		}
+		f->k = k;
+		f->b = b;
+		wl_list_insert(&k->fbs, &f->link);
+		b->scanout_state = f;
+		b->scanout_state_destroy = scanout_state_destroy;
+		pinned_invalidations(k, b, &f->pinned_inv);
+		if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
+				       &f->handle)) {
+			f->refused = errno;
+			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
+				   strerror(errno));
+		}
+	}
+	if (!f->refused && !f->fb) {
+		handles[0] = f->handle;
+		pitches[0] = b->dmabuf.planes[0].stride;
+		offsets[0] = b->dmabuf.planes[0].offset;
+		mods[0] = b->dmabuf.modifier;
+		r = -1;
+		errno = EINVAL;
+		if (b->dmabuf.modifier != DRM_FORMAT_MOD_INVALID)
+			r = drmModeAddFB2WithModifiers(k->fd, b->width, b->height,
+						       b->dmabuf.fourcc, handles,
+						       pitches, offsets, mods,
+						       &f->fb, DRM_MODE_FB_MODIFIERS);
+		/* the implicit modifier, or a driver without modifiers:
+		 * LINEAR is what its implicit layout is (scanout.c only
+		 * lets LINEAR and the implicit modifier through) */
+		if (r && errno == EINVAL)
+			r = drmModeAddFB2(k->fd, b->width, b->height,
+					  b->dmabuf.fourcc, handles, pitches,
+					  offsets, &f->fb, 0);
+		if (r) {
+			f->refused = errno;
+			f->fb = 0;
+			server_log(k->srv, "kms: framebuffer of a client dma-buf: %s",
+				   strerror(errno));
+		}
+	}
+	if (!f->refused && !f->tested) {
+		f->tested = true;
+		r = test_fb(k, f->fb);
+		if (r) {
+			f->refused = -r;
+			server_log(k->srv, "kms: TEST_ONLY commit of a client dma-buf "
+				   "on plane %u refused: %s", k->plane, strerror(-r));
+		}
+	}
+	if (!f->refused && pinned_invalidations(k, b, &inv) &&
+	    inv != f->pinned_inv) {
+		/* vkms's pin holds the pages of the import: the client's
+		 * memory moved since, the plane would show the old pages */
+		f->refused = ESTALE;
+		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
+			   "were invalidated; it is composited from now on");
+	}
+	if (f->refused) {
+		*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
+		       "vkms refused the buffer (import, framebuffer or test)";
+		return NULL;
+	}
+	return f;
+}
+
+/* The frame just committed was composited (why: not scanned out). */
+static void note_composited(struct kms *k, const char *why)
+{
+	struct stats *st = &k->srv->stats;
+
+	st->frames_composited++;
+	snprintf(st->direct_refused, sizeof(st->direct_refused), "%s", why);
+	if (k->last_direct || k->last_why != why)
+		server_log(k->srv, "kms: composition%s: %s",
+			   k->last_direct ? " resumes" : "", why);
+	k->last_direct = false;
+	k->last_why = why;
+}
+
+/* A direct frame: fb on the plane. 0 or -errno (nothing changed then). */
+static int repaint_direct(struct kms *k, struct surface *s,
+			  struct scanout_fb *f, bool wb)
+{
+	struct server *srv = k->srv;
+	int r;
+
+	r = flip(k, f->fb, wb);
+	if (r < 0)
+		return r;
+	server_repaint_direct(srv, s);
+	k->flip_buf = buffer_ref(s->buffer);	/* on the plane from now */
+	k->direct_in_flight = true;
+	srv->stats.frames_direct++;
+	if (!k->last_direct)
+		server_log(srv, "kms: direct scanout of a %dx%d client dma-buf "
+			   "(frame %u)", s->width, s->height, srv->output.seq);
+	k->last_direct = true;
+	k->last_why = NULL;
+	return 0;
+}
+
 static void kms_repaint(struct kms *k)
 {
 	struct server *srv = k->srv;
 	struct dumb *d = &k->bufs[k->back];
-	bool capture = server_wants_pixels(srv);
-	bool wb = capture && k->wb_ok;
+	bool capture, wb;
+	struct scanout_fb *f = NULL;
+	struct surface *s;
+	const char *why;
 	int r;
 
 	k->want_repaint = false;
+	if (!server_needs_repaint(srv))
+		return;
+	capture = server_wants_pixels(srv);
+	wb = capture && k->wb_ok;
+	s = scanout_candidate(srv, k->wb_ok, &why);
+	if (s)
+		f = scanout_fb(k, s->buffer, &why);
+	if (f) {
+		r = repaint_direct(k, s, f, wb);
+		if (!r)
+			goto flipped;
+		f->refused = -r;
+		why = "the page flip with it failed";
+		server_log(srv, "kms: flip of a client dma-buf failed: %s",
+			   strerror(-r));
+	}
 	if (!server_repaint(srv))
 		return;
+	note_composited(k, why);
 	renderer_read(srv->renderer, d->map, d->pitch);
-	r = flip(k, wb);
+	r = flip(k, d->fb, wb);
 	if (r < 0 && wb) {
 		server_log(srv, "kms: flip with a writeback job failed (%s); "
 			   "captures read the scanout buffer from now on",
 			   strerror(-r));
 		k->wb_ok = false;
 		wb = false;
-		r = flip(k, false);
+		r = flip(k, d->fb, false);
 	}
 	if (r < 0) {
 		server_log(srv, "kms: commit failed: %s", strerror(-r));
 		server_exit(srv, 1);
 		return;
 	}
+	k->direct_in_flight = false;
+	k->back ^= 1;
+flipped:
 	k->flip_pending = true;
 	k->capture_in_flight = capture;
 	k->wb_in_flight = wb;
-	k->back ^= 1;
+}
+
+/*
+ * The flip that was in flight is on screen: the buffer it put on the
+ * plane (if any) stays busy there; the one it replaced leaves the
+ * screen now and may be released (after the frame's feedback went).
+ */
+static void screen_advance(struct kms *k)
+{
+	struct buffer *old = k->screen_buf;
+
+	k->screen_buf = k->flip_buf;
+	k->flip_buf = NULL;
+	if (old)
+		buffer_unref(old);
 }
 
 /*
@@ -458,14 +704,25 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 	int64_t ts = (int64_t)sec * 1000000000 + (int64_t)usec * 1000;
 	const uint32_t *px = NULL;
 	int stride = srv->output.width * 4;
+	bool wb_done;
 
 	(void)fd, (void)crtc;
 	k->flip_pending = false;
-	if (k->capture_in_flight) {
+	wb_done = k->capture_in_flight && k->wb_in_flight && wait_wb_fence(k);
+	if (k->capture_in_flight && k->direct_in_flight && !wb_done) {
+		/* no dumb buffer holds this frame: the capture waits for a
+		 * composited one */
+		server_log(srv, "kms: writeback of direct frame %u failed; "
+			   "captures make composited frames from now on",
+			   srv->output.seq);
+		k->wb_ok = false;
+		srv->dirty = true;
+		k->want_repaint = true;
+	} else if (k->capture_in_flight) {
 		/* what the CRTC composed, from writeback when we have it */
 		const struct dumb *src = &k->bufs[k->back ^ 1];
 
-		if (k->wb_in_flight && wait_wb_fence(k)) {
+		if (wb_done) {
 			src = &k->wb;
 			k->captures_wb++;
 			server_log(srv, "kms: capture of frame %u read back through "
@@ -486,6 +743,7 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec,
 		px = k->pixels;
 	}
 	server_frame_done(srv, ts, seq, px, stride);	/* seq: the vblank count */
+	screen_advance(k);
 	if (k->want_repaint)
 		kms_repaint(k);
 }
@@ -520,12 +778,57 @@ static void kms_schedule(struct server *srv)
 		k->idle = wl_event_loop_add_idle(srv->loop, on_idle, k);
 }
 
+/* Let a pending flip finish (its event is dropped). */
+static void wait_flip(struct kms *k)
+{
+	while (k->flip_pending) {
+		struct pollfd p = { .fd = k->fd, .events = POLLIN };
+		drmEventContext ev = { .version = 3 };
+
+		if (poll(&p, 1, 1000) != 1)
+			break;
+		ev.page_flip_handler2 = NULL;
+		drmHandleEvent(k->fd, &ev);
+		k->flip_pending = false;
+	}
+}
+
+/*
+ * At exit, before the report: the plane goes back to a dumb buffer (the
+ * last one composed, or bufs[0]) so that the client buffers it showed
+ * can go, then every import is dropped.
+ */
+static void kms_drop_buffers(struct server *srv)
+{
+	struct kms *k = srv->output.backend;
+	struct scanout_fb *f, *tmp;
+
+	if (!k || k->fd < 0)
+		return;
+	wait_flip(k);
+	if (k->flip_buf || k->screen_buf) {
+		drmModeAtomicReq *req = drmModeAtomicAlloc();
+
+		if (req && !plane_props(k, req, k->bufs[k->back ^ 1].fb))
+			drmModeAtomicCommit(k->fd, req, 0, NULL);
+		drmModeAtomicFree(req);
+	}
+	if (k->flip_buf)
+		buffer_unref(k->flip_buf);
+	if (k->screen_buf)
+		buffer_unref(k->screen_buf);
+	k->flip_buf = k->screen_buf = NULL;
+	wl_list_for_each_safe(f, tmp, &k->fbs, link)
+		scanout_fb_free(f);
+}
+
 static void kms_destroy(struct server *srv)
 {
 	struct kms *k = srv->output.backend;
 
 	if (!k)
 		return;
+	kms_drop_buffers(srv);
 	if (k->idle)
 		wl_event_source_remove(k->idle);
 	if (k->fd_src)
@@ -537,16 +840,7 @@ static void kms_destroy(struct server *srv)
 			   (unsigned long long)k->captures_scanout);
 	if (k->fd >= 0) {
 		/* let a pending flip finish before freeing its buffers */
-		while (k->flip_pending) {
-			struct pollfd p = { .fd = k->fd, .events = POLLIN };
-			drmEventContext ev = { .version = 3 };
-
-			if (poll(&p, 1, 1000) != 1)
-				break;
-			ev.page_flip_handler2 = NULL;
-			drmHandleEvent(k->fd, &ev);
-			k->flip_pending = false;
-		}
+		wait_flip(k);
 		if (k->wb_fence >= 0)
 			close(k->wb_fence);
 		for (int i = 0; i < 2; i++)
@@ -563,6 +857,7 @@ static void kms_destroy(struct server *srv)
 
 static const struct output_ops kms_ops = {
 	.schedule = kms_schedule,
+	.drop_buffers = kms_drop_buffers,
 	.destroy = kms_destroy,
 };
 
@@ -575,6 +870,7 @@ int output_kms_init(struct server *srv)
 		return -1;
 	k->srv = srv;
 	k->wb_fence = -1;
+	wl_list_init(&k->fbs);
 	srv->output.backend = k;
 	srv->output.ops = &kms_ops;
 	k->fd = open_vkms();

@@ -7,8 +7,9 @@
  * sync_output (each wl_output the client bound) and presented (the
  * frame's timestamp, the refresh interval, the retrace counter as seq:
  * 0 on the headless output, which has none; VSYNC/HW_* only for KMS;
- * never ZERO_COPY: every frame is composited with GL, which the protocol
- * counts as a copy). A content update superseded before any repaint drew
+ * ZERO_COPY only for a KMS frame that scanned the client's dma-buf out
+ * directly (output.frame_zero_copy): a frame composited with GL is a
+ * copy as the protocol counts it). A content update superseded before any repaint drew
  * it, or whose surface goes away first, is discarded.
  * A struct feedback lives with its resource (no requests: we destroy it
  * after the event, the client's teardown destroys it otherwise).

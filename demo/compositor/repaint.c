@@ -14,6 +14,9 @@
  * output's frame lists and the output holds the dma-bufs it drew
  * (output.c). Surfaces that start or stop being drawn get
  * wl_surface.enter/leave.
+ * The KMS backend may instead scan out one surface's dma-buf directly
+ * (scanout.c decides; server_repaint_direct() does the bookkeeping of a
+ * frame that draws nothing).
  * Then the backend presents (KMS, nested) or not (headless), reads the
  * pixels back if server_wants_pixels() and calls server_frame_done()
  * once the frame is on screen: the output fires its frame lists, then
@@ -99,15 +102,16 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 	}
 }
 
-bool server_repaint(struct server *srv)
+bool server_needs_repaint(struct server *srv)
+{
+	return srv->dirty || capture_wanted(srv);
+}
+
+/* The start of every frame: new wl_shm content uploaded, room made. */
+static void frame_begin(struct server *srv)
 {
 	struct surface *s;
-	struct view *v;
-	int64_t t0;
 
-	if (!srv->dirty && !capture_wanted(srv))
-		return false;
-	t0 = now_ns(CLOCK_MONOTONIC);
 	wl_list_for_each(s, &srv->surfaces, link) {
 		s->drawn = false;
 		if (s->upload_pending)
@@ -118,11 +122,13 @@ bool server_repaint(struct server *srv)
 				  (size_t)wl_list_length(&srv->surfaces)))
 		fprintf(stderr, "udb-compositor: out of memory: this frame "
 			"may hold no references on the buffers it draws\n");
-	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
-	wl_list_for_each(v, &srv->scene.views, link)
-		draw_tree(srv, v->surface, v->x, v->y);
-	strip_draw(srv);
-	renderer_end(srv->renderer);
+}
+
+/* The end of every frame: enter/leave, the frame lists, the figures. */
+static void frame_end(struct server *srv, int64_t t0)
+{
+	struct surface *s;
+
 	srv->dirty = false;
 	srv->output.seq++;
 	wl_list_for_each(s, &srv->surfaces, link) {
@@ -137,7 +143,46 @@ bool server_repaint(struct server *srv)
 			output_frame_take(&srv->output, s);
 	}
 	stats_frame(srv, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+}
+
+bool server_repaint(struct server *srv)
+{
+	struct view *v;
+	int64_t t0;
+
+	if (!server_needs_repaint(srv))
+		return false;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	frame_begin(srv);
+	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
+	wl_list_for_each(v, &srv->scene.views, link)
+		draw_tree(srv, v->surface, v->x, v->y);
+	strip_draw(srv);
+	renderer_end(srv->renderer);
+	srv->output.frame_zero_copy = false;
+	frame_end(srv, t0);
 	return true;
+}
+
+/*
+ * s (scanout.c said so) is the whole output as it is: no drawing, but
+ * the same bookkeeping as draw_tree() for it, and the frame holds its
+ * buffer like a drawn one. The backend puts the buffer on the plane.
+ */
+void server_repaint_direct(struct server *srv, struct surface *s)
+{
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+
+	frame_begin(srv);
+	output_frame_hold(&srv->output, s->buffer);
+	s->drawn = true;
+	s->out_x = 0;
+	s->out_y = 0;
+	s->out_w = s->width;
+	s->out_h = s->height;
+	s->drawn_commits = s->commits;
+	srv->output.frame_zero_copy = true;
+	frame_end(srv, t0);
 }
 
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,

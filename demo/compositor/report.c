@@ -8,6 +8,10 @@
  * connection to the report (start-up and idle frames left out): frames,
  * process CPU and page faults (getrusage) in that window, what a
  * benchmark divides by the frames presented.
+ * KMS only: frames_direct and frames_composited count the frames that
+ * put a client's dma-buf on the plane and those composited with GL;
+ * direct_refused is why the last composited one was not scanned out
+ * (scanout.c, output_kms.c), "none" if every frame was.
  * protocol_errors counts every wl_display.error sent to a client, ours
  * and libwayland's own, seen through a protocol logger.
  */
@@ -128,6 +132,15 @@ int report_write(struct server *srv)
 	}
 	fprintf(f, "frames=%llu\n", (unsigned long long)st->frames);
 	fprintf(f, "frame_ms_mean=%.3f\n", mean);
+	if (srv->opt.backend[0] == 'k') {
+		/* direct scanout (scanout.c, output_kms.c) */
+		fprintf(f, "frames_direct=%llu\n",
+			(unsigned long long)st->frames_direct);
+		fprintf(f, "frames_composited=%llu\n",
+			(unsigned long long)st->frames_composited);
+		fprintf(f, "direct_refused=%s\n", st->direct_refused[0] ?
+			st->direct_refused : "none");
+	}
 	fprintf(f, "frame_ms_p99=%.3f\n", p99);
 	fprintf(f, "frame_ms_median=%.3f\n", median);
 	fprintf(f, "cpu_ms_per_frame=%.3f\n", st->frames ? cpu_ms / st->frames : 0.0);

@@ -52,6 +52,8 @@ struct options {
 	double run_for;			/* seconds, 0 = forever */
 	bool exit_when_idle;
 	bool status;			/* --status: the status strip (strip.c) */
+	bool direct_scanout;		/* KMS: scan out a client's dma-buf
+					 * (off: --no-direct-scanout) */
 	bool verbose;
 };
 
@@ -167,6 +169,9 @@ struct scene {
 struct output_ops {
 	/* the server wants a repaint: call server_repaint() soon */
 	void (*schedule)(struct server *srv);
+	/* optional: drop what the backend holds of client buffers (the
+	 * buffer on the plane), before the report and the teardown */
+	void (*drop_buffers)(struct server *srv);
 	void (*destroy)(struct server *srv);
 };
 
@@ -189,6 +194,9 @@ struct output {
 	struct wl_list frame_callbacks;		/* wl_callback links */
 	struct wl_list frame_feedbacks;		/* struct feedback.link */
 	struct wl_array frame_buffers;		/* struct buffer * */
+	/* the frame in flight shows a client's buffer itself (KMS direct
+	 * scanout): its feedback says ZERO_COPY */
+	bool frame_zero_copy;
 };
 
 /* ---- the server ---- */
@@ -200,6 +208,10 @@ struct samples {
 
 struct stats {
 	uint64_t frames;
+	/* KMS: frames scanned out directly / composited with GL, and why
+	 * the last composited frame was not scanned out (scanout.c) */
+	uint64_t frames_direct, frames_composited;
+	char direct_refused[96];
 	struct samples frame_ms;		/* every repaint's wall time */
 	uint64_t clients_seen;
 	uint64_t buffers_dmabuf, buffers_shm;
@@ -341,6 +353,19 @@ bool server_repaint(struct server *srv);
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,
 		       const uint32_t *pixels, int stride);
 bool server_wants_pixels(struct server *srv);
+
+/*
+ * The direct-scanout half of a frame, for a surface scanout_candidate()
+ * chose: the bookkeeping of a repaint (frame callbacks, feedback, the
+ * buffer held, enter/leave, the capture geometry) without drawing.
+ */
+void server_repaint_direct(struct server *srv, struct surface *s);
+bool server_needs_repaint(struct server *srv);
+
+/* scanout.c: the surface whose dma-buf can be shown as the whole output
+ * as it is, or NULL with the reason in why (a static string) */
+struct surface *scanout_candidate(struct server *srv, bool capture_ok,
+				  const char **why);
 
 /* output_headless.c, output_kms.c */
 int output_headless_init(struct server *srv);

@@ -11,7 +11,9 @@
  * drops the pointer.
  *
  * Configure: the initial commit (no buffer) gets one configure (size 0x0,
- * no states: the client picks its size). A commit with a buffer before
+ * no states: the client picks its size; a toplevel that asked for
+ * fullscreen first gets the output size and the FULLSCREEN state and
+ * is shown at 0,0). A commit with a buffer before
  * the client acked a configure is the unconfigured_buffer error. Once a
  * toplevel has content and an acked configure it is mapped: a struct
  * view the scene places (scene.c) and repaint.c draws. A NULL buffer
@@ -52,6 +54,7 @@ struct xdg_surface {
 	bool initial_done;			/* initial commit seen */
 	struct view *view;
 	char *title;
+	bool fullscreen;			/* set_fullscreen, toplevels */
 };
 
 static const struct surface_role xdg_toplevel_role;
@@ -74,6 +77,8 @@ static void map(struct xdg_surface *xs, struct server *srv)
 	if (!v)
 		return;
 	xs->view = v;
+	if (xs->fullscreen)
+		v->x = v->y = 0;
 	vlog(srv, "mapped toplevel \"%s\" at %d,%d", xs->title ? xs->title : "",
 	     v->x, v->y);
 }
@@ -85,8 +90,16 @@ static void send_configure(struct xdg_surface *xs)
 
 	xs->last_serial = wl_display_next_serial(d);
 	if (xs->toplevel) {
+		struct output *o = &xs->surface->server->output;
+		uint32_t *st;
+
 		wl_array_init(&states);
-		xdg_toplevel_send_configure(xs->toplevel, 0, 0, &states);
+		if (xs->fullscreen && (st = wl_array_add(&states, sizeof(*st))))
+			*st = XDG_TOPLEVEL_STATE_FULLSCREEN;
+		xdg_toplevel_send_configure(xs->toplevel,
+					    xs->fullscreen ? o->width : 0,
+					    xs->fullscreen ? o->height : 0,
+					    &states);
 		wl_array_release(&states);
 	} else if (xs->popup) {
 		xdg_popup_send_configure(xs->popup, 0, 0, 1, 1);
@@ -220,10 +233,40 @@ static void toplevel_noop(struct wl_client *c, struct wl_resource *r)
 	(void)c, (void)r;
 }
 
+/*
+ * Fullscreen: the configure asks for the output's size with the
+ * FULLSCREEN state and the window is placed at 0,0 (the client's
+ * buffer size is its own choice: one of the output's size covers the
+ * output and may be scanned out directly, scanout.c). There is one
+ * output, so @output is ignored.
+ */
+static void set_fullscreen(struct wl_resource *r, bool on)
+{
+	struct xdg_surface *xs = wl_resource_get_user_data(r);
+
+	if (!xs || !xs->surface || xs->fullscreen == on)
+		return;
+	xs->fullscreen = on;
+	if (xs->view && on) {
+		xs->view->x = xs->view->y = 0;
+		xs->surface->server->dirty = true;
+		server_schedule_repaint(xs->surface->server);
+	}
+	if (xs->initial_done)
+		send_configure(xs);
+}
+
 static void toplevel_set_fullscreen(struct wl_client *c, struct wl_resource *r,
 				    struct wl_resource *output)
 {
-	(void)c, (void)r, (void)output;
+	(void)c, (void)output;
+	set_fullscreen(r, true);
+}
+
+static void toplevel_unset_fullscreen(struct wl_client *c, struct wl_resource *r)
+{
+	(void)c;
+	set_fullscreen(r, false);
 }
 
 static const struct xdg_toplevel_interface toplevel_impl = {
@@ -239,7 +282,7 @@ static const struct xdg_toplevel_interface toplevel_impl = {
 	.set_maximized = toplevel_noop,
 	.unset_maximized = toplevel_noop,
 	.set_fullscreen = toplevel_set_fullscreen,
-	.unset_fullscreen = toplevel_noop,
+	.unset_fullscreen = toplevel_unset_fullscreen,
 	.set_minimized = toplevel_noop,
 };
 
