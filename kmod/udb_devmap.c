@@ -421,6 +421,24 @@ static void udb_devmap_unmap_dma(struct udb_devmap *dm)
 }
 
 /*
+ * A scan of slots from @lo on under buf->lock, at slot @i: take the lock at
+ * the first, and let it go for a reschedule every UDB_DEVMAP_CHUNK slots
+ * (the notifier takes it too). A kept snapshot changes only under the
+ * dma_resv lock, which the caller holds.
+ */
+static void udb_devmap_scan_lock(struct udb_buffer *buf, unsigned long i,
+				 unsigned long lo)
+{
+	if (i == lo) {
+		mutex_lock(&buf->lock);
+	} else if (!(i % UDB_DEVMAP_CHUNK)) {
+		mutex_unlock(&buf->lock);
+		cond_resched();
+		mutex_lock(&buf->lock);
+	}
+}
+
+/*
  * Empty slot @i: dirty its page if the device may have written it, and let
  * it go if the slot holds it (a borrowed page is still the snapshot's,
  * pinned: udb_devmap_changed() finds every kept mapping, and the caller
@@ -502,13 +520,7 @@ static void udb_devmap_own(struct udb_buffer *buf, struct udb_devmap *dm,
 	if (lo >= hi || dm->used == dm->owned)
 		return;
 	for (i = lo; i < hi; i++) {
-		if (i == lo || !(i % UDB_DEVMAP_CHUNK)) {
-			if (i != lo) {
-				mutex_unlock(&buf->lock);
-				cond_resched();
-			}
-			mutex_lock(&buf->lock);
-		}
+		udb_devmap_scan_lock(buf, i, lo);
 		page = dm->pages[i];
 		if (page && !test_bit(i, dm->own) &&
 		    (all || page != buf->pages[i]))
@@ -589,18 +601,8 @@ static void udb_devmap_trim(struct udb_buffer *buf, struct udb_devmap *dm)
 
 	if (lo >= hi || !dm->used)
 		return;
-	/*
-	 * In chunks: the notifier takes buf->lock too. A kept snapshot
-	 * changes only under the dma_resv lock, which the caller holds.
-	 */
 	for (i = lo; i < hi; i++) {
-		if (i == lo || !(i % UDB_DEVMAP_CHUNK)) {
-			if (i != lo) {
-				mutex_unlock(&buf->lock);
-				cond_resched();
-			}
-			mutex_lock(&buf->lock);
-		}
+		udb_devmap_scan_lock(buf, i, lo);
 		page = dm->pages[i];
 		if (!page)
 			continue;
