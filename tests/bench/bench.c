@@ -257,7 +257,7 @@ static void bench_remap(size_t size)
 	printf("#   first create+map %.3f; one-page change to re-mapped %.3f (ratio %.3f),\n",
 	       median(first, 3), median(re, 20),
 	       median(re, 20) / median(first, 3));
-	printf("#   of which the importer's re-map %.3f (the 20 re-maps held %lld pages anew, DMA-mapped %lld; %lld patched a kept table)\n",
+	printf("#   of which the importer's re-map %.3f (the 20 re-maps took %lld pages anew, DMA-mapped %lld; %lld patched a kept table)\n",
 	       median(remap, 20), debugfs_stat(fd, "map_hold_pages") - held0,
 	       debugfs_stat(fd, "dma_map_pages") - mapped0,
 	       debugfs_stat(fd, "maps_patched") - patched0);
