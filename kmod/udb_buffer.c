@@ -767,8 +767,9 @@ static void udb_unpin_faulted(struct udb_buffer *buf, unsigned long lo,
  * hold up the worker) but takes the mmap_lock itself to migrate for
  * FOLL_LONGTERM. Whatever it does not pin that way (a page gone again,
  * memory protection keys, which it checks against the worker's own
- * rights) is pinned as a remote GUP under the mmap_lock (only tried with
- * @nofault), which may fault and ignores protection keys, as the pass does.
+ * rights) is pinned as a remote GUP under the mmap_lock (with @nofault:
+ * only if a trylock gets it), which may fault and ignores protection keys,
+ * as the pass does.
  * Return: how many were pinned, -EAGAIN if GUP found other
  * pages than the pass (an invalidation came in between), or a GUP errno.
  */
@@ -1635,7 +1636,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* no CPU mapping is left to fault and queue it again */
 	cancel_delayed_work_sync(&buf->zero_work);
 
-	WARN_ON(buf->pinset || buf->vmap_pages || buf->dyn_attachments);
+	WARN_ON(buf->pinset || buf->vmap_pages || buf->dyn_attachments ||
+		!list_empty(&buf->devmaps));
 	if (buf->pins_charged)
 		udb_pins_uncharge(buf, buf->npages);
 	for (i = 0; i < buf->npages; i++) {

@@ -45,7 +45,8 @@
  *  - A mapping the importer no longer uses holds no page the snapshot
  *    does not: the replaced ones are let go when it is unmapped, or right
  *    after the notification if it was unmapped already
- *    (udb_devmap_trim_idle()). So the pages held are the snapshot's,
+ *    (udb_devmap_trim_idle(); one whose attachment is being detached
+ *    keeps them until ->detach lets it go, moments later). So the pages held are the snapshot's,
  *    pinned by it anyway; nothing the snapshot dropped stays pinned.
  *  - Only a snapshot kept with FOLL_LONGTERM pins is served this way;
  *    memory that may not be pinned long-term (buf->kept_refs) is mapped
@@ -67,10 +68,11 @@
  * served this way: a kept table would hold their bounce slots for the
  * attachment's lifetime.
  *
- * Locking: ua->devmap and its contents are under the dma_resv lock; the
- * snapshot is read under buf->lock, taken inside it. Pages are compared
- * and held under buf->lock; DMA calls and letting go come after it is
- * dropped.
+ * Locking: ua->devmap, buf->devmaps and the mappings' contents are under
+ * the dma_resv lock; the snapshot is read under buf->lock, taken inside
+ * it. Pages are compared and held under buf->lock; DMA calls and letting
+ * a page go come after it is dropped, except the hold an owned slot gives
+ * up to borrow the snapshot's pin again, which leaves the page pinned.
  */
 #include <linux/bitmap.h>
 #include <linux/dma-mapping.h>
@@ -655,11 +657,8 @@ static int udb_devmap_fill(struct udb_buffer *buf, struct udb_devmap *dm,
 	if (!ret && !udb_snapshot_pinned(buf))
 		ret = 1;
 	for (i = dm->stale_lo; !ret && i < hi; i++) {
-		if (i != dm->stale_lo && !(i % UDB_DEVMAP_CHUNK)) {
-			mutex_unlock(&buf->lock);	/* as in udb_devmap_trim() */
-			cond_resched();
-			mutex_lock(&buf->lock);
-		}
+		if (i != dm->stale_lo)	/* taken above */
+			udb_devmap_scan_lock(buf, i, dm->stale_lo);
 		if (dm->pages[i])
 			continue;
 		page = buf->pages[i];
@@ -805,7 +804,8 @@ bool udb_devmap_unmap(struct udb_buffer *buf, struct udb_attachment *ua,
 		udb_devmap_leak(buf, ua);
 		return true;
 	}
-	dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
+	if (!dm->forgot)
+		dma_sync_sgtable_for_cpu(dm->dev, sgt, dm->dir);
 	dm->in_use = false;
 	if (dm->dir != DMA_TO_DEVICE)
 		dm->written = true;
@@ -905,7 +905,8 @@ void udb_devmap_sync(struct udb_buffer *buf, bool for_cpu)
 	list_for_each_entry(attach, &buf->dmabuf->attachments, node) {
 		ua = attach->priv;
 		dm = ua->devmap;
-		if (dm && dm->in_use && !dm->unbound)
+		/* a forgotten slot's page may be gone: no cache maintenance */
+		if (dm && dm->in_use && !dm->unbound && !dm->forgot)
 			udb_sync_handed_out(dm->dev, &dm->sgt, dm->dir, for_cpu);
 	}
 }

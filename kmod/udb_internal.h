@@ -175,7 +175,8 @@ struct udb_pinset {
  *	(borrowing the snapshot's pins) (under the dma_resv lock; debugfs)
  * @devmap_pages: pages the kept mappings name (debugfs)
  * @devmap_own: of those, pages the kept mappings hold themselves, the
- *	snapshot having let them go (debugfs)
+ *	snapshot having let them go (or published them again since, until
+ *	the next trim) (debugfs)
  * @devmap_entries: entries of the kept mappings' tables (debugfs)
  * @inline_pins: snapshots the owner's own attach pinned (debugfs)
  * @mmaps: live CPU mappings of the dma-buf

@@ -1198,6 +1198,7 @@ TEST_F_TIMEOUT(contract, kept_mapping_lets_go_at_a_late_unmap, 60)
 
 struct detacher {
 	int imp, h, ret;
+	volatile int done;
 };
 
 static void *detach_thread(void *arg)
@@ -1205,6 +1206,7 @@ static void *detach_thread(void *arg)
 	struct detacher *d = arg;
 
 	d->ret = imp_detach(d->imp, d->h);
+	d->done = 1;
 	return NULL;
 }
 
@@ -1216,16 +1218,18 @@ static void *detach_thread(void *arg)
  * before the snapshot unpins it (kept_map_own 1; on 7.x one FOLL_PIN pin
  * more than the snapshot's), or the detach would dirty and DMA-unmap a
  * page that may be freed. The test build's debug_detach_delay_ms holds
- * the detach in that window.
+ * the detach in that window for 3 s; the test checks it is in it (debugfs
+ * attachments 0 while the kept mapping is still there, the detach not
+ * returned) before and after the change.
  */
-TEST_F_TIMEOUT(contract, change_during_a_detach_keeps_the_replaced_page, 60)
+TEST_F_TIMEOUT(contract, change_during_a_detach_keeps_the_replaced_page, 90)
 {
 	const size_t npages = 64, len = npages * self->ps;
 	struct detacher d = { .imp = self->imp };
 	long before, inside, want;
 	uint8_t *mem, *p;
 	pthread_t thr;
-	int fd;
+	int fd, i;
 
 	if (!self->dynamic)
 		SKIP(return, "no dynamic importers on this kernel");
@@ -1247,10 +1251,17 @@ TEST_F_TIMEOUT(contract, change_during_a_detach_keeps_the_replaced_page, 60)
 	ASSERT_EQ((long long)npages, debugfs_stat(fd, "kept_map_pages"));
 	EXPECT_EQ(0, debugfs_stat(fd, "kept_map_own"));
 
-	ASSERT_EQ(0, udb_param_write("debug_detach_delay_ms", 1500));
-	ASSERT_EQ(0, pthread_create(&thr, NULL, detach_thread, &d));
-	usleep(300 * 1000);	/* the detach is off the list, sleeping */
-	ASSERT_EQ(0, madvise(mem + 5 * self->ps, self->ps, MADV_DONTNEED));
+	ASSERT_EQ(0, udb_param_write("debug_detach_delay_ms", 3000));
+	if (pthread_create(&thr, NULL, detach_thread, &d)) {
+		udb_param_write("debug_detach_delay_ms", 0);
+		ASSERT_TRUE(0) TH_LOG("pthread_create");
+	}
+	/* the detach is off the core's list, sleeping before ->detach lets go */
+	for (i = 0; i < 200 && debugfs_stat(fd, "attachments") != 0; i++)
+		usleep(10 * 1000);
+	EXPECT_EQ(0, debugfs_stat(fd, "attachments"));
+	EXPECT_EQ((long long)npages, debugfs_stat(fd, "kept_map_pages"));
+	EXPECT_EQ(0, madvise(mem + 5 * self->ps, self->ps, MADV_DONTNEED));
 	memset(mem + 5 * self->ps, 0x52, self->ps);
 	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(self->dev, fd));
 	EXPECT_EQ(1, debugfs_stat(fd, "kept_map_own"))
@@ -1258,6 +1269,7 @@ TEST_F_TIMEOUT(contract, change_during_a_detach_keeps_the_replaced_page, 60)
 	/* 6.12 has no folio_add_pins() for modules: the hold is a reference */
 	want = before + (long)npages + 1;
 	inside = before >= 0 && kernel_major() >= 7 ? pins_held_reach(want) : -1;
+	EXPECT_EQ(0, d.done) TH_LOG("the detach left the window before the checks");
 	pthread_join(thr, NULL);
 	udb_param_write("debug_detach_delay_ms", 0);
 	EXPECT_EQ(0, d.ret);

@@ -2,7 +2,8 @@
  * A model of the kept device mapping (kmod/udb_devmap.c), checked with
  * spin: a two-page buffer whose pages the owner replaces one at a time,
  * the refresh that publishes a window of pages (or fails: FAULT, DEAD, or
- * finds the memory no longer pinnable), and a dynamic importer whose
+ * finds the memory no longer pinnable, or fails once over a page no one
+ * changed), and a dynamic importer whose
  * mapping the exporter keeps across its unmaps and patches where the
  * snapshot changed. invalidation.pml models the protocol with one page;
  * this one has the windows: a kept entry outside the stale window is
@@ -67,6 +68,7 @@ bool fault = false;
 byte dirty_lo = NP;		/* pages the owner changed since the publish */
 byte dirty_hi = 0;
 bool refresh_queued = false;
+bool spurious = false;		/* a refusal without a page change happened */
 
 /* the kept mapping, under dma_resv */
 byte ent[NP];			/* the page each entry names, NONE: empty */
@@ -87,6 +89,11 @@ inline put(p) {
 	:: cpu_released[p] && refs[p] == 0 -> freed[p] = true
 	:: else -> skip
 	fi
+}
+
+inline widen_dirty(lo, hi) {
+	if :: lo < dirty_lo -> dirty_lo = lo :: else -> skip fi;
+	if :: hi > dirty_hi -> dirty_hi = hi :: else -> skip fi
 }
 
 inline widen(lo, hi) {
@@ -137,13 +144,18 @@ own_done:
 	skip
 }
 
-/* udb_devmap_trim(): let go of entries in the window the snapshot replaced */
+/*
+ * udb_devmap_trim(): let go of entries in the window the snapshot replaced;
+ * an owned entry whose page the (pinned) snapshot has again borrows again
+ */
 inline trim() {
 	i = stale_lo;
 	do
 	:: i < stale_hi && i < NP ->
 		if
 		:: ent[i] != NONE && ent[i] != snap[i] -> release(i)
+		:: ent[i] != NONE && ent[i] == snap[i] && own[i] && kept ->
+			put(ent[i]); own[i] = false
 		:: else -> skip
 		fi;
 		i++
@@ -339,6 +351,17 @@ proctype refresh()
 			if :: !in_use && exists && !off_list -> drop_all() :: else -> skip fi;
 #endif
 			check_idle()
+		}
+	:: !spurious && kept && !dead && !fault ->
+		/*
+		 * The range refused for a while with no page changed (unmapped
+		 * and mapped again over the same memory): a refresh fails over
+		 * page 0, and a later one publishes the very page again.
+		 */
+		atomic {
+			spurious = true;
+			widen_dirty(0, 1);
+			refresh_queued = true
 		}
 	:: cpu_done && !refresh_queued -> break
 	od
