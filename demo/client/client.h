@@ -105,6 +105,7 @@ struct client {
 	 * later frame of ours, whose feedback comes first
 	 */
 	uint32_t presented, zero_copy, early_releases;
+	uint32_t enters, leaves;		/* wl_surface.enter/leave (--stats) */
 	int last_presented_buf;		/* -1: none yet */
 	bool last_presented_zc;
 	uint32_t attachments_max;	/* INFO attachments seen, any buffer */

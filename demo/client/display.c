@@ -206,9 +206,35 @@ int display_connect(struct client *c)
 	return 0;
 }
 
+static void surface_enter(void *data, struct wl_surface *s,
+			  struct wl_output *o)
+{
+	struct client *c = data;
+
+	(void)s;
+	(void)o;
+	c->enters++;
+}
+
+static void surface_leave(void *data, struct wl_surface *s,
+			  struct wl_output *o)
+{
+	struct client *c = data;
+
+	(void)s;
+	(void)o;
+	c->leaves++;
+}
+
+static const struct wl_surface_listener surface_listener = {
+	.enter = surface_enter,
+	.leave = surface_leave,
+};
+
 int display_create_window(struct client *c)
 {
 	c->surface = wl_compositor_create_surface(c->compositor);
+	wl_surface_add_listener(c->surface, &surface_listener, c);
 	c->xdg_surface = xdg_wm_base_get_xdg_surface(c->wm_base, c->surface);
 	xdg_surface_add_listener(c->xdg_surface, &xdg_surface_listener, c);
 	c->toplevel = xdg_surface_get_toplevel(c->xdg_surface);

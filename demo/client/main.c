@@ -572,6 +572,7 @@ out:
 		printf("fenced=%u\n", c.fenced);
 		printf("presented=%u\nzero_copy=%u\nearly_releases=%u\n",
 		       c.presented, c.zero_copy, c.early_releases);
+		printf("enters=%u\nleaves=%u\n", c.enters, c.leaves);
 		printf("attachments_max=%u\n", c.attachments_max);
 		printf("mode=%s\n", mode_name[c.opt.mode]);
 		/* the last label's INFO figures: what it showed */
