@@ -85,7 +85,10 @@ enum wb_route {
  * the framebuffer. refused: the errno of a failed import, framebuffer
  * or TEST_ONLY commit, or ESTALE once the module reported that pinned
  * pages of the buffer were invalidated (the plane would show the old
- * pages): the buffer is composited from then on.
+ * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
+ * whose INFO cannot be asked (no /dev/userptr_dmabuf, or INFO fails):
+ * its staleness could not be checked. The buffer is composited from then
+ * on.
  */
 struct scanout_fb {
 	struct kms *k;
@@ -95,6 +98,7 @@ struct scanout_fb {
 	int refused;
 	bool tested;
 	uint64_t pinned_inv;			/* INFO at import, module bufs */
+	bool module;				/* exp_name userptr_dmabuf */
 };
 
 struct kms {
@@ -447,7 +451,35 @@ static void scanout_state_destroy(struct buffer *b)
 	scanout_fb_free(b->scanout_state);
 }
 
-/* The module's INFO pinned_invalidations of b; false for other dma-bufs */
+/*
+ * Whether fd is one of the module's dma-bufs: the kernel prints the
+ * exporter's name (the module's KBUILD_MODNAME) in a dma-buf's fdinfo
+ * (dmabuf.c reads the same lines). Known without /dev/userptr_dmabuf.
+ */
+static bool module_dmabuf(int fd)
+{
+	char path[64], line[256];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "exp_name:", 9)) {
+			yes = !strcmp(line + 9 + strspn(line + 9, " \t"),
+				      "userptr_dmabuf\n");
+			break;
+		}
+	fclose(f);
+	return yes;
+}
+
+/*
+ * The module's INFO pinned_invalidations of b (a module dma-buf);
+ * false when INFO cannot be asked (no /dev/userptr_dmabuf, or it fails).
+ */
 static bool pinned_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 {
 	struct userptr_dmabuf_info info;
@@ -499,8 +531,15 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		wl_list_insert(&k->fbs, &f->link);
 		b->scanout_state = f;
 		b->scanout_state_destroy = scanout_state_destroy;
-		pinned_invalidations(k, b, &f->pinned_inv);
-		if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
+		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
+		/* a module dma-buf whose staleness cannot be checked is
+		 * never imported: vkms's pin would hold pages the client's
+		 * memory may have left, and nothing would tell */
+		if (f->module && !pinned_invalidations(k, b, &f->pinned_inv)) {
+			f->refused = ENOTTY;
+			server_log(k->srv, "kms: a module dma-buf whose INFO "
+				   "cannot be asked is composited");
+		} else if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
 				       &f->handle)) {
 			f->refused = errno;
 			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
@@ -542,8 +581,11 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 				   "on plane %u refused: %s", k->plane, strerror(-r));
 		}
 	}
-	if (!f->refused && pinned_invalidations(k, b, &inv) &&
-	    inv != f->pinned_inv) {
+	if (!f->refused && f->module && !pinned_invalidations(k, b, &inv)) {
+		f->refused = ENOTTY;
+		server_log(k->srv, "kms: INFO of a scanned-out module dma-buf "
+			   "failed; it is composited from now on");
+	} else if (!f->refused && f->module && inv != f->pinned_inv) {
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
@@ -552,6 +594,8 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 	}
 	if (f->refused) {
 		*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
+		       f->refused == ENOTTY ? "a module dma-buf whose INFO "
+					      "cannot be asked (staleness unchecked)" :
 		       "vkms refused the buffer (import, framebuffer or test)";
 		return NULL;
 	}
