@@ -80,9 +80,9 @@ enum wb_route {
 
 /*
  * A client dma-buf imported for direct scanout (cached on the buffer as
- * its scanout_state, like the renderer's EGLImage): the GEM handle on
- * our fd (vkms attaches to the dma-buf: our module pins the pages) and
- * the framebuffer. refused: the errno of a failed import, framebuffer
+ * its scanout_state, like the renderer's EGLImage): the framebuffer
+ * (vkms attaches to the dma-buf: our module pins the pages); the GEM
+ * handle on our fd only from the PRIME import to AddFB2. refused: the errno of a failed import, framebuffer
  * or TEST_ONLY commit, or ESTALE once the module reported that pinned
  * pages of the buffer were invalidated (the plane would show the old
  * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
@@ -431,14 +431,20 @@ static int flip(struct kms *k, uint32_t fb, bool wb)
 
 /* ---- direct scanout: the client's dma-buf on the plane ---- */
 
-static void scanout_fb_free(struct scanout_fb *f)
+static void gem_close(struct kms *k, struct scanout_fb *f)
 {
 	struct drm_gem_close gc = { .handle = f->handle };
 
+	if (f->handle)
+		ioctl(k->fd, DRM_IOCTL_GEM_CLOSE, &gc);
+	f->handle = 0;
+}
+
+static void scanout_fb_free(struct scanout_fb *f)
+{
 	if (f->fb)
 		drmModeRmFB(f->k->fd, f->fb);
-	if (f->handle)
-		ioctl(f->k->fd, DRM_IOCTL_GEM_CLOSE, &gc);
+	gem_close(f->k, f);
 	wl_list_remove(&f->link);
 	f->b->scanout_state = NULL;
 	f->b->scanout_state_destroy = NULL;
@@ -571,6 +577,11 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 			server_log(k->srv, "kms: framebuffer of a client dma-buf: %s",
 				   strerror(errno));
 		}
+		/* the framebuffer holds its own reference on the GEM object;
+		 * the handle goes now: PRIME gives one handle per dma-buf on
+		 * our fd, so two wl_buffers on one dma-buf (at offsets) share
+		 * it, and one's GEM_CLOSE would close the other's */
+		gem_close(k, f);
 	}
 	if (!f->refused && !f->tested) {
 		f->tested = true;
