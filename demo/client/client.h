@@ -48,6 +48,7 @@ struct options {
 	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
 	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
 	bool fullscreen;	/* ask for fullscreen, take the output size */
+	bool opaque;		/* XRGB8888 dma-bufs, not ARGB8888 */
 };
 
 struct client;
