@@ -514,9 +514,49 @@ static int test_fb(struct kms *k, uint32_t fb)
 	return r;
 }
 
+/* Errors worth another try on a later frame. */
+static bool transient(int err)
+{
+	return err == EAGAIN || err == EINTR || err == ENOMEM || err == EBUSY;
+}
+
+/* Whether b is on the plane or on its way there. */
+static bool on_plane(struct kms *k, struct buffer *b)
+{
+	return b == k->flip_buf || b == k->screen_buf;
+}
+
+/*
+ * A refused buffer's framebuffer goes once the buffer is off the plane
+ * (screen_advance() catches the one that still is): it holds vkms's
+ * import, a static pin of the whole buffer charged to the client's
+ * RLIMIT_MEMLOCK, which the buffer no longer needs.
+ */
+static void scanout_fb_drop(struct kms *k, struct scanout_fb *f)
+{
+	if (f->fb && !on_plane(k, f->b)) {
+		drmModeRmFB(k->fd, f->fb);
+		f->fb = 0;
+		if (f->refused)
+			server_log(k->srv, "kms: framebuffer of a refused buffer "
+				   "dropped (%s): vkms's pin of it goes",
+				   strerror(f->refused));
+	}
+}
+
+/* After a transient failure: the next try imports afresh. */
+static void scanout_fb_drop_transient(struct kms *k, struct scanout_fb *f)
+{
+	scanout_fb_drop(k, f);
+	if (!f->fb)
+		f->tested = false;
+}
+
 /*
  * The framebuffer of b for the plane, imported and tested on first use;
- * NULL with the reason when vkms does not take it (remembered).
+ * NULL with the reason when vkms does not take it: a final refusal is
+ * remembered (and the framebuffer dropped once off the plane), a
+ * transient failure (EAGAIN, EINTR, ENOMEM, EBUSY) is tried again.
  */
 static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 				     const char **why)
@@ -538,6 +578,8 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		b->scanout_state = f;
 		b->scanout_state_destroy = scanout_state_destroy;
 		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
+	}
+	if (!f->refused && !f->fb) {
 		/* a module dma-buf whose staleness cannot be checked is
 		 * never imported: vkms's pin would hold pages the client's
 		 * memory may have left, and nothing would tell */
@@ -545,14 +587,16 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 			f->refused = ENOTTY;
 			server_log(k->srv, "kms: a module dma-buf whose INFO "
 				   "cannot be asked is composited");
-		} else if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
-				       &f->handle)) {
-			f->refused = errno;
-			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
-				   strerror(errno));
+			goto refused;
 		}
-	}
-	if (!f->refused && !f->fb) {
+		if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
+				       &f->handle)) {
+			r = errno;
+			f->handle = 0;
+			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
+				   strerror(r));
+			goto failed;
+		}
 		handles[0] = f->handle;
 		pitches[0] = b->dmabuf.planes[0].stride;
 		offsets[0] = b->dmabuf.planes[0].offset;
@@ -571,26 +615,29 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 			r = drmModeAddFB2(k->fd, b->width, b->height,
 					  b->dmabuf.fourcc, handles, pitches,
 					  offsets, &f->fb, 0);
-		if (r) {
-			f->refused = errno;
-			f->fb = 0;
-			server_log(k->srv, "kms: framebuffer of a client dma-buf: %s",
-				   strerror(errno));
-		}
+		if (r)
+			r = errno;
 		/* the framebuffer holds its own reference on the GEM object;
 		 * the handle goes now: PRIME gives one handle per dma-buf on
 		 * our fd, so two wl_buffers on one dma-buf (at offsets) share
 		 * it, and one's GEM_CLOSE would close the other's */
 		gem_close(k, f);
+		if (r) {
+			f->fb = 0;
+			server_log(k->srv, "kms: framebuffer of a client dma-buf: %s",
+				   strerror(r));
+			goto failed;
+		}
+		f->tested = false;
 	}
 	if (!f->refused && !f->tested) {
-		f->tested = true;
-		r = test_fb(k, f->fb);
+		r = -test_fb(k, f->fb);
 		if (r) {
-			f->refused = -r;
 			server_log(k->srv, "kms: TEST_ONLY commit of a client dma-buf "
-				   "on plane %u refused: %s", k->plane, strerror(-r));
+				   "on plane %u refused: %s", k->plane, strerror(r));
+			goto failed;
 		}
+		f->tested = true;
 	}
 	if (!f->refused && f->module && !pinned_invalidations(k, b, &inv)) {
 		f->refused = ENOTTY;
@@ -603,14 +650,25 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
 			   "were invalidated; it is composited from now on");
 	}
-	if (f->refused) {
-		*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
-		       f->refused == ENOTTY ? "a module dma-buf whose INFO "
-					      "cannot be asked (staleness unchecked)" :
-		       "vkms refused the buffer (import, framebuffer or test)";
-		return NULL;
+	if (!f->refused)
+		return f;
+refused:
+	scanout_fb_drop(k, f);
+	*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
+	       f->refused == ENOTTY ? "a module dma-buf whose INFO "
+				      "cannot be asked (staleness unchecked)" :
+	       "vkms refused the buffer (import, framebuffer or test)";
+	return NULL;
+failed:
+	/* import, framebuffer or test: a transient failure is tried
+	 * again on a later frame, anything else is final */
+	if (!transient(r)) {
+		f->refused = r;
+		goto refused;
 	}
-	return f;
+	scanout_fb_drop_transient(k, f);
+	*why = "vkms could not take the buffer this time (tried again later)";
+	return NULL;
 }
 
 /* The frame just committed was composited (why: not scanned out). */
@@ -671,7 +729,11 @@ static void kms_repaint(struct kms *k)
 		r = repaint_direct(k, s, f, wb);
 		if (!r)
 			goto flipped;
-		f->refused = -r;
+		if (!transient(-r))
+			f->refused = -r;
+		scanout_fb_drop(k, f);	/* refused or not: import afresh */
+		if (!f->fb)
+			f->tested = false;
 		why = "the page flip with it failed";
 		server_log(srv, "kms: flip of a client dma-buf failed: %s",
 			   strerror(-r));
@@ -713,6 +775,9 @@ static void screen_advance(struct kms *k)
 
 	k->screen_buf = k->flip_buf;
 	k->flip_buf = NULL;
+	if (old && old->scanout_state_destroy == scanout_state_destroy &&
+	    ((struct scanout_fb *)old->scanout_state)->refused)
+		scanout_fb_drop(k, old->scanout_state);
 	if (old)
 		buffer_unref(old);
 }
