@@ -74,6 +74,7 @@ struct client {
 	struct wl_display *display;
 	struct wl_registry *registry;
 	struct wl_compositor *compositor;
+	struct wl_output *output;	/* the first one, for enter/leave */
 	struct xdg_wm_base *wm_base;
 	struct udb_wl_ctx *udb;		/* libudb-wayland: dma-buf or shm */
 	struct wp_presentation *presentation;

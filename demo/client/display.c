@@ -121,6 +121,10 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 		c->wm_base = wl_registry_bind(reg, name,
 					      &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(c->wm_base, &wm_listener, c);
+	} else if (!strcmp(iface, wl_output_interface.name) && !c->output) {
+		/* bound so that wl_surface.enter/leave come (--stats) */
+		c->output = wl_registry_bind(reg, name, &wl_output_interface,
+					     1);
 	} else if (!strcmp(iface, wp_presentation_interface.name)) {
 		c->presentation = wl_registry_bind(reg, name,
 						   &wp_presentation_interface,
@@ -281,6 +285,8 @@ void display_disconnect(struct client *c)
 		udb_capture_v1_destroy(c->capture);
 	if (c->presentation)
 		wp_presentation_destroy(c->presentation);
+	if (c->output)
+		wl_output_destroy(c->output);
 	/* the caller destroyed the buffers: the context can go */
 	udb_wl_ctx_destroy(c->udb);
 	c->udb = NULL;
