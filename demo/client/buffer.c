@@ -83,17 +83,18 @@ static void *map_file(struct client *c, size_t size)
 /* The memory is a dma-buf: the library's wl_shm fallback is an error here. */
 static int create_dmabuf(struct client *c, struct buffer *b, int memfd)
 {
+	uint32_t format = c->opt.opaque ? DRM_FORMAT_XRGB8888 :
+					  DRM_FORMAT_ARGB8888;
 	char why[128];
 
 	if (memfd >= 0)
 		b->ub = udb_wl_buffer_create_dmabuf(c->udb, memfd, b->mem, 0,
 						    c->opt.width,
 						    c->opt.height, c->stride,
-						    DRM_FORMAT_ARGB8888);
+						    format);
 	else
 		b->ub = udb_wl_buffer_create(c->udb, b->mem, c->opt.width,
-					     c->opt.height, c->stride,
-					     DRM_FORMAT_ARGB8888);
+					     c->opt.height, c->stride, format);
 	if (!b->ub) {
 		loge("cannot make a wl_buffer: %s\n", strerror(errno));
 		return -1;

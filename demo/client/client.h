@@ -48,6 +48,7 @@ struct options {
 	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
 	bool memfd_dmabuf;	/* test-only: pass a memfd as the dma-buf */
 	bool fullscreen;	/* ask for fullscreen, take the output size */
+	bool opaque;		/* XRGB8888 dma-bufs, not ARGB8888 */
 };
 
 struct client;
@@ -73,6 +74,7 @@ struct client {
 	struct wl_display *display;
 	struct wl_registry *registry;
 	struct wl_compositor *compositor;
+	struct wl_output *output;	/* the first one, for enter/leave */
 	struct xdg_wm_base *wm_base;
 	struct udb_wl_ctx *udb;		/* libudb-wayland: dma-buf or shm */
 	struct wp_presentation *presentation;
@@ -105,6 +107,7 @@ struct client {
 	 * later frame of ours, whose feedback comes first
 	 */
 	uint32_t presented, zero_copy, early_releases;
+	uint32_t enters, leaves;		/* wl_surface.enter/leave (--stats) */
 	int last_presented_buf;		/* -1: none yet */
 	bool last_presented_zc;
 	uint32_t attachments_max;	/* INFO attachments seen, any buffer */

@@ -121,6 +121,10 @@ static void registry_global(void *data, struct wl_registry *reg, uint32_t name,
 		c->wm_base = wl_registry_bind(reg, name,
 					      &xdg_wm_base_interface, 1);
 		xdg_wm_base_add_listener(c->wm_base, &wm_listener, c);
+	} else if (!strcmp(iface, wl_output_interface.name) && !c->output) {
+		/* bound so that wl_surface.enter/leave come (--stats) */
+		c->output = wl_registry_bind(reg, name, &wl_output_interface,
+					     1);
 	} else if (!strcmp(iface, wp_presentation_interface.name)) {
 		c->presentation = wl_registry_bind(reg, name,
 						   &wp_presentation_interface,
@@ -206,9 +210,35 @@ int display_connect(struct client *c)
 	return 0;
 }
 
+static void surface_enter(void *data, struct wl_surface *s,
+			  struct wl_output *o)
+{
+	struct client *c = data;
+
+	(void)s;
+	(void)o;
+	c->enters++;
+}
+
+static void surface_leave(void *data, struct wl_surface *s,
+			  struct wl_output *o)
+{
+	struct client *c = data;
+
+	(void)s;
+	(void)o;
+	c->leaves++;
+}
+
+static const struct wl_surface_listener surface_listener = {
+	.enter = surface_enter,
+	.leave = surface_leave,
+};
+
 int display_create_window(struct client *c)
 {
 	c->surface = wl_compositor_create_surface(c->compositor);
+	wl_surface_add_listener(c->surface, &surface_listener, c);
 	c->xdg_surface = xdg_wm_base_get_xdg_surface(c->wm_base, c->surface);
 	xdg_surface_add_listener(c->xdg_surface, &xdg_surface_listener, c);
 	c->toplevel = xdg_surface_get_toplevel(c->xdg_surface);
@@ -255,6 +285,8 @@ void display_disconnect(struct client *c)
 		udb_capture_v1_destroy(c->capture);
 	if (c->presentation)
 		wp_presentation_destroy(c->presentation);
+	if (c->output)
+		wl_output_destroy(c->output);
 	/* the caller destroyed the buffers: the context can go */
 	udb_wl_ctx_destroy(c->udb);
 	c->udb = NULL;

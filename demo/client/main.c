@@ -54,6 +54,7 @@ static void usage(FILE *f)
 "  --verify             compare the screen with what was drawn (udb_capture_v1)\n"
 "  --no-label           no label box (path, churn, frame, INFO figures)\n"
 "  --fullscreen         ask to be fullscreen; the size is the output's\n"
+"  --opaque             XRGB8888 dma-bufs (the pattern is opaque), not ARGB8888\n"
 "  --stats              print key=value statistics at exit\n"
 "  -v, --verbose        say what happens\n");
 }
@@ -84,7 +85,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
 	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
 	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_NO_LABEL,
-	       O_HELP, O_FULLSCREEN };
+	       O_HELP, O_FULLSCREEN, O_OPAQUE };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -100,6 +101,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "no-label", no_argument, NULL, O_NO_LABEL },
 		{ "fullscreen", no_argument, NULL, O_FULLSCREEN },
+		{ "opaque", no_argument, NULL, O_OPAQUE },
 		/* test-only, undocumented: see buffer.c */
 		{ "inject-stale", no_argument, NULL, O_INJECT_STALE },
 		{ "memfd-as-dmabuf", no_argument, NULL, O_MEMFD_DMABUF },
@@ -171,6 +173,9 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_FULLSCREEN:
 			o->fullscreen = true;
+			break;
+		case O_OPAQUE:
+			o->opaque = true;
 			break;
 		case O_NO_LABEL:
 			o->label = false;
@@ -572,6 +577,7 @@ out:
 		printf("fenced=%u\n", c.fenced);
 		printf("presented=%u\nzero_copy=%u\nearly_releases=%u\n",
 		       c.presented, c.zero_copy, c.early_releases);
+		printf("enters=%u\nleaves=%u\n", c.enters, c.leaves);
 		printf("attachments_max=%u\n", c.attachments_max);
 		printf("mode=%s\n", mode_name[c.opt.mode]);
 		/* the last label's INFO figures: what it showed */

@@ -95,6 +95,7 @@ void output_init(struct output *o, struct server *srv)
 	wl_list_init(&o->resources);
 	wl_list_init(&o->frame_callbacks);
 	wl_list_init(&o->frame_feedbacks);
+	wl_list_init(&o->frame_feedbacks_zc);
 	wl_array_init(&o->frame_buffers);
 }
 
@@ -163,13 +164,13 @@ void output_frame_present(struct output *o, int64_t ts_ns, uint64_t seq)
 		wl_callback_send_done(cb, ms);
 		wl_resource_destroy(cb);	/* unlinks itself */
 	}
-	/* GL composition is a copy; only a frame that put a client's own
-	 * buffer on the plane (KMS direct scanout) is ZERO_COPY */
-	if (o->frame_zero_copy)
-		flags |= WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
-	o->frame_zero_copy = false;
+	/* GL composition is a copy; only the surface whose own buffer
+	 * the frame put on the plane (KMS direct scanout) is ZERO_COPY */
 	feedback_list_present(o->srv, &o->frame_feedbacks, ts_ns,
 			      o->vsync ? seq : 0, o->refresh_ns, flags);
+	feedback_list_present(o->srv, &o->frame_feedbacks_zc, ts_ns,
+			      o->vsync ? seq : 0, o->refresh_ns,
+			      flags | WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY);
 	output_frame_buffers_drop(o);
 }
 

@@ -80,12 +80,15 @@ enum wb_route {
 
 /*
  * A client dma-buf imported for direct scanout (cached on the buffer as
- * its scanout_state, like the renderer's EGLImage): the GEM handle on
- * our fd (vkms attaches to the dma-buf: our module pins the pages) and
- * the framebuffer. refused: the errno of a failed import, framebuffer
+ * its scanout_state, like the renderer's EGLImage): the framebuffer
+ * (vkms attaches to the dma-buf: our module pins the pages); the GEM
+ * handle on our fd only from the PRIME import to AddFB2. refused: the errno of a failed import, framebuffer
  * or TEST_ONLY commit, or ESTALE once the module reported that pinned
  * pages of the buffer were invalidated (the plane would show the old
- * pages): the buffer is composited from then on.
+ * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
+ * whose INFO cannot be asked (no /dev/userptr_dmabuf, or INFO fails):
+ * its staleness could not be checked. The buffer is composited from then
+ * on.
  */
 struct scanout_fb {
 	struct kms *k;
@@ -95,6 +98,7 @@ struct scanout_fb {
 	int refused;
 	bool tested;
 	uint64_t pinned_inv;			/* INFO at import, module bufs */
+	bool module;				/* exp_name userptr_dmabuf */
 };
 
 struct kms {
@@ -427,14 +431,20 @@ static int flip(struct kms *k, uint32_t fb, bool wb)
 
 /* ---- direct scanout: the client's dma-buf on the plane ---- */
 
-static void scanout_fb_free(struct scanout_fb *f)
+static void gem_close(struct kms *k, struct scanout_fb *f)
 {
 	struct drm_gem_close gc = { .handle = f->handle };
 
+	if (f->handle)
+		ioctl(k->fd, DRM_IOCTL_GEM_CLOSE, &gc);
+	f->handle = 0;
+}
+
+static void scanout_fb_free(struct scanout_fb *f)
+{
 	if (f->fb)
 		drmModeRmFB(f->k->fd, f->fb);
-	if (f->handle)
-		ioctl(f->k->fd, DRM_IOCTL_GEM_CLOSE, &gc);
+	gem_close(f->k, f);
 	wl_list_remove(&f->link);
 	f->b->scanout_state = NULL;
 	f->b->scanout_state_destroy = NULL;
@@ -447,7 +457,35 @@ static void scanout_state_destroy(struct buffer *b)
 	scanout_fb_free(b->scanout_state);
 }
 
-/* The module's INFO pinned_invalidations of b; false for other dma-bufs */
+/*
+ * Whether fd is one of the module's dma-bufs: the kernel prints the
+ * exporter's name (the module's KBUILD_MODNAME) in a dma-buf's fdinfo
+ * (dmabuf.c reads the same lines). Known without /dev/userptr_dmabuf.
+ */
+static bool module_dmabuf(int fd)
+{
+	char path[64], line[256];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "exp_name:", 9)) {
+			yes = !strcmp(line + 9 + strspn(line + 9, " \t"),
+				      "userptr_dmabuf\n");
+			break;
+		}
+	fclose(f);
+	return yes;
+}
+
+/*
+ * The module's INFO pinned_invalidations of b (a module dma-buf);
+ * false when INFO cannot be asked (no /dev/userptr_dmabuf, or it fails).
+ */
 static bool pinned_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 {
 	struct userptr_dmabuf_info info;
@@ -476,9 +514,49 @@ static int test_fb(struct kms *k, uint32_t fb)
 	return r;
 }
 
+/* Errors worth another try on a later frame. */
+static bool transient(int err)
+{
+	return err == EAGAIN || err == EINTR || err == ENOMEM || err == EBUSY;
+}
+
+/* Whether b is on the plane or on its way there. */
+static bool on_plane(struct kms *k, struct buffer *b)
+{
+	return b == k->flip_buf || b == k->screen_buf;
+}
+
+/*
+ * A refused buffer's framebuffer goes once the buffer is off the plane
+ * (screen_advance() catches the one that still is): it holds vkms's
+ * import, a static pin of the whole buffer charged to the client's
+ * RLIMIT_MEMLOCK, which the buffer no longer needs.
+ */
+static void scanout_fb_drop(struct kms *k, struct scanout_fb *f)
+{
+	if (f->fb && !on_plane(k, f->b)) {
+		drmModeRmFB(k->fd, f->fb);
+		f->fb = 0;
+		if (f->refused)
+			server_log(k->srv, "kms: framebuffer of a refused buffer "
+				   "dropped (%s): vkms's pin of it goes",
+				   strerror(f->refused));
+	}
+}
+
+/* After a transient failure: the next try imports afresh. */
+static void scanout_fb_drop_transient(struct kms *k, struct scanout_fb *f)
+{
+	scanout_fb_drop(k, f);
+	if (!f->fb)
+		f->tested = false;
+}
+
 /*
  * The framebuffer of b for the plane, imported and tested on first use;
- * NULL with the reason when vkms does not take it (remembered).
+ * NULL with the reason when vkms does not take it: a final refusal is
+ * remembered (and the framebuffer dropped once off the plane), a
+ * transient failure (EAGAIN, EINTR, ENOMEM, EBUSY) is tried again.
  */
 static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 				     const char **why)
@@ -499,15 +577,26 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		wl_list_insert(&k->fbs, &f->link);
 		b->scanout_state = f;
 		b->scanout_state_destroy = scanout_state_destroy;
-		pinned_invalidations(k, b, &f->pinned_inv);
-		if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
-				       &f->handle)) {
-			f->refused = errno;
-			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
-				   strerror(errno));
-		}
+		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
 	}
 	if (!f->refused && !f->fb) {
+		/* a module dma-buf whose staleness cannot be checked is
+		 * never imported: vkms's pin would hold pages the client's
+		 * memory may have left, and nothing would tell */
+		if (f->module && !pinned_invalidations(k, b, &f->pinned_inv)) {
+			f->refused = ENOTTY;
+			server_log(k->srv, "kms: a module dma-buf whose INFO "
+				   "cannot be asked is composited");
+			goto refused;
+		}
+		if (drmPrimeFDToHandle(k->fd, b->dmabuf.planes[0].fd,
+				       &f->handle)) {
+			r = errno;
+			f->handle = 0;
+			server_log(k->srv, "kms: PRIME import of a client dma-buf: %s",
+				   strerror(r));
+			goto failed;
+		}
 		handles[0] = f->handle;
 		pitches[0] = b->dmabuf.planes[0].stride;
 		offsets[0] = b->dmabuf.planes[0].offset;
@@ -526,36 +615,60 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 			r = drmModeAddFB2(k->fd, b->width, b->height,
 					  b->dmabuf.fourcc, handles, pitches,
 					  offsets, &f->fb, 0);
+		if (r)
+			r = errno;
+		/* the framebuffer holds its own reference on the GEM object;
+		 * the handle goes now: PRIME gives one handle per dma-buf on
+		 * our fd, so two wl_buffers on one dma-buf (at offsets) share
+		 * it, and one's GEM_CLOSE would close the other's */
+		gem_close(k, f);
 		if (r) {
-			f->refused = errno;
 			f->fb = 0;
 			server_log(k->srv, "kms: framebuffer of a client dma-buf: %s",
-				   strerror(errno));
+				   strerror(r));
+			goto failed;
 		}
+		f->tested = false;
 	}
 	if (!f->refused && !f->tested) {
-		f->tested = true;
-		r = test_fb(k, f->fb);
+		r = -test_fb(k, f->fb);
 		if (r) {
-			f->refused = -r;
 			server_log(k->srv, "kms: TEST_ONLY commit of a client dma-buf "
-				   "on plane %u refused: %s", k->plane, strerror(-r));
+				   "on plane %u refused: %s", k->plane, strerror(r));
+			goto failed;
 		}
+		f->tested = true;
 	}
-	if (!f->refused && pinned_invalidations(k, b, &inv) &&
-	    inv != f->pinned_inv) {
+	if (!f->refused && f->module && !pinned_invalidations(k, b, &inv)) {
+		f->refused = ENOTTY;
+		server_log(k->srv, "kms: INFO of a scanned-out module dma-buf "
+			   "failed; it is composited from now on");
+	} else if (!f->refused && f->module && inv != f->pinned_inv) {
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
 			   "were invalidated; it is composited from now on");
 	}
-	if (f->refused) {
-		*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
-		       "vkms refused the buffer (import, framebuffer or test)";
-		return NULL;
+	if (!f->refused)
+		return f;
+refused:
+	scanout_fb_drop(k, f);
+	*why = f->refused == ESTALE ? "its pinned pages were invalidated" :
+	       f->refused == ENOTTY ? "a module dma-buf whose INFO "
+				      "cannot be asked (staleness unchecked)" :
+	       "vkms refused the buffer (import, framebuffer or test)";
+	return NULL;
+failed:
+	/* import, framebuffer or test: a transient failure is tried
+	 * again on a later frame, anything else is final */
+	if (!transient(r)) {
+		f->refused = r;
+		goto refused;
 	}
-	return f;
+	scanout_fb_drop_transient(k, f);
+	*why = "vkms could not take the buffer this time (tried again later)";
+	return NULL;
 }
 
 /* The frame just committed was composited (why: not scanned out). */
@@ -616,7 +729,11 @@ static void kms_repaint(struct kms *k)
 		r = repaint_direct(k, s, f, wb);
 		if (!r)
 			goto flipped;
-		f->refused = -r;
+		if (!transient(-r))
+			f->refused = -r;
+		scanout_fb_drop(k, f);	/* refused or not: import afresh */
+		if (!f->fb)
+			f->tested = false;
 		why = "the page flip with it failed";
 		server_log(srv, "kms: flip of a client dma-buf failed: %s",
 			   strerror(-r));
@@ -658,6 +775,9 @@ static void screen_advance(struct kms *k)
 
 	k->screen_buf = k->flip_buf;
 	k->flip_buf = NULL;
+	if (old && old->scanout_state_destroy == scanout_state_destroy &&
+	    ((struct scanout_fb *)old->scanout_state)->refused)
+		scanout_fb_drop(k, old->scanout_state);
 	if (old)
 		buffer_unref(old);
 }

@@ -8,7 +8,8 @@
  * frame's timestamp, the refresh interval, the retrace counter as seq:
  * 0 on the headless output, which has none; VSYNC/HW_* only for KMS;
  * ZERO_COPY only for a KMS frame that scanned the client's dma-buf out
- * directly (output.frame_zero_copy): a frame composited with GL is a
+ * directly (output.frame_feedbacks_zc; the surfaces below it, not
+ * shown, are presented without it, as weston does for occluded views): a frame composited with GL is a
  * copy as the protocol counts it). A content update superseded before any repaint drew
  * it, or whose surface goes away first, is discarded.
  * A struct feedback lives with its resource (no requests: we destroy it

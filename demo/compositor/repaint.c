@@ -64,8 +64,18 @@ static void upload(struct server *srv, struct surface *s)
 	buffer_unref(b);
 }
 
+/*
+ * Draws s and its subsurfaces at x,y; with direct set (a frame that
+ * scans direct's buffer out) draws nothing but marks every surface this
+ * would have drawn as drawn all the same. That is weston's way with
+ * occluded views: every view on the output gets its frame callbacks and
+ * its feedback presented (not discarded) with the frame, and keeps the
+ * output entered; only the scanned-out surface's feedback says
+ * ZERO_COPY (server_repaint_direct()). So windows under a fullscreen
+ * one keep running as they do under a composited one.
+ */
 static void draw_tree(struct server *srv, struct surface *s, int32_t x,
-		      int32_t y)
+		      int32_t y, struct surface *direct)
 {
 	struct stack_node *n;
 
@@ -76,14 +86,15 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 		if (n != &s->self_node) {
 			subsurface_position(c, &cx, &cy);
 			if (c->has_content)
-				draw_tree(srv, c, x + cx, y + cy);
+				draw_tree(srv, c, x + cx, y + cy, direct);
 			continue;
 		}
 		if (!s->has_content)
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (!renderer_draw_surface(srv->renderer, s, x, y, w, h)) {
+		if (!direct &&
+		    !renderer_draw_surface(srv->renderer, s, x, y, w, h)) {
 			/* content that cannot be drawn (a failed dma-buf
 			 * import) is not shown, but its client is not
 			 * stalled: its frame callbacks fire with this frame */
@@ -91,7 +102,7 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			output_frame_take(&srv->output, s);
 			continue;
 		}
-		if (s->buffer)
+		if (s->buffer && (!direct || s == direct))
 			output_frame_hold(&srv->output, s->buffer);
 		s->drawn = true;
 		s->out_x = x;
@@ -156,32 +167,30 @@ bool server_repaint(struct server *srv)
 	frame_begin(srv);
 	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
 	wl_list_for_each(v, &srv->scene.views, link)
-		draw_tree(srv, v->surface, v->x, v->y);
+		draw_tree(srv, v->surface, v->x, v->y, NULL);
 	strip_draw(srv);
 	renderer_end(srv->renderer);
-	srv->output.frame_zero_copy = false;
 	frame_end(srv, t0);
 	return true;
 }
 
 /*
  * s (scanout.c said so) is the whole output as it is: no drawing, but
- * the same bookkeeping as draw_tree() for it, and the frame holds its
- * buffer like a drawn one. The backend puts the buffer on the plane.
+ * the same bookkeeping as a composited frame for every surface it would
+ * have drawn (draw_tree() with direct), and the frame holds s's buffer
+ * like a drawn one. s's feedback alone says ZERO_COPY. The backend puts
+ * the buffer on the plane.
  */
 void server_repaint_direct(struct server *srv, struct surface *s)
 {
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	struct view *v;
 
 	frame_begin(srv);
-	output_frame_hold(&srv->output, s->buffer);
-	s->drawn = true;
-	s->out_x = 0;
-	s->out_y = 0;
-	s->out_w = s->width;
-	s->out_h = s->height;
-	s->drawn_commits = s->commits;
-	srv->output.frame_zero_copy = true;
+	wl_list_for_each(v, &srv->scene.views, link)
+		draw_tree(srv, v->surface, v->x, v->y, s);
+	wl_list_insert_list(srv->output.frame_feedbacks_zc.prev, &s->feedbacks);
+	wl_list_init(&s->feedbacks);
 	frame_end(srv, t0);
 }
 

@@ -12,10 +12,10 @@
  *  - its buffer is a dma-buf (the module's userptr dma-buf or any
  *    other; wl_shm content lives in a texture and never qualifies) with
  *    one plane, LINEAR or the implicit modifier, not y-inverted;
- *  - XRGB8888, which covers whatever lies below; ARGB8888 only when no
- *    other toplevel is mapped at all (what is below is the background,
- *    which vkms draws black where GL draws slate grey: the same for
- *    opaque pixels);
+ *  - XRGB8888 only: ARGB8888 is composited even alone, since vkms
+ *    blends a translucent pixel on black where GL blends it on the slate
+ *    background, and the compositor tracks no opaque region that would
+ *    say no pixel is translucent;
  *  - buffer transform normal, scale 1, size exactly the output mode;
  *  - the --status strip is off (it is drawn above everything), and a
  *    capture waiting for this frame can be served by the writeback
@@ -107,13 +107,8 @@ struct surface *scanout_candidate(struct server *srv, bool capture_ok,
 		*why = "not one LINEAR plane, or y-inverted";
 		return NULL;
 	}
-	if (b->dmabuf.fourcc == DRM_FORMAT_ARGB8888) {
-		if (srv->scene.views.next != &top->link) {
-			*why = "ARGB8888 over another window";
-			return NULL;
-		}
-	} else if (b->dmabuf.fourcc != DRM_FORMAT_XRGB8888) {
-		*why = "format not XRGB8888/ARGB8888";
+	if (b->dmabuf.fourcc != DRM_FORMAT_XRGB8888) {
+		*why = "format not XRGB8888 (ARGB8888 may be translucent)";
 		return NULL;
 	}
 	*why = NULL;

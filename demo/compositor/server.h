@@ -194,9 +194,9 @@ struct output {
 	struct wl_list frame_callbacks;		/* wl_callback links */
 	struct wl_list frame_feedbacks;		/* struct feedback.link */
 	struct wl_array frame_buffers;		/* struct buffer * */
-	/* the frame in flight shows a client's buffer itself (KMS direct
-	 * scanout): its feedback says ZERO_COPY */
-	bool frame_zero_copy;
+	/* the feedback of the surface whose buffer the frame in flight
+	 * shows itself (KMS direct scanout): it alone says ZERO_COPY */
+	struct wl_list frame_feedbacks_zc;	/* struct feedback.link */
 };
 
 /* ---- the server ---- */
