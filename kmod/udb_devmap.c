@@ -14,12 +14,13 @@
  * (udb_devmap_changed()): a first map and a detach cost no page reference
  * at all, and a change costs one hold per changed page and mapping. The
  * next map re-uses the mapping, so a re-map after a one-page change of a
- * large buffer takes and lets go of one page, not the buffer. A table whose pages did not change is
- * handed out again as it is; one that changed is DMA-unmapped whole before
- * any of its pages is let go, rebuilt at the next map from its old entries
- * and the changed pages' neighbourhood only (udb_devmap_build()), and
- * mapped whole again (a loop over the entries without an IOMMU; IOMMU work
- * with one; one call, so no reschedule inside it).
+ * large buffer takes and lets go of one page, not the buffer. A table
+ * whose pages did not change is handed out again as it is; one that
+ * changed is DMA-unmapped whole before any of its pages is let go,
+ * rebuilt at the next map from its old entries and the changed pages'
+ * neighbourhood only (udb_devmap_build()), and mapped whole again (a loop
+ * over the entries without an IOMMU; IOMMU work with one; one call, so no
+ * reschedule inside it).
  *
  * Invariants, under the dma_resv lock:
  *  - A slot of pages[] is empty, holds its page itself (its bit in @own),
@@ -46,8 +47,9 @@
  *    does not: the replaced ones are let go when it is unmapped, or right
  *    after the notification if it was unmapped already
  *    (udb_devmap_trim_idle(); one whose attachment is being detached
- *    keeps them until ->detach lets it go, moments later). So the pages held are the snapshot's,
- *    pinned by it anyway; nothing the snapshot dropped stays pinned.
+ *    keeps them until ->detach lets it go, moments later). So the pages
+ *    held are the snapshot's, pinned by it anyway; nothing the snapshot
+ *    dropped stays pinned.
  *  - Only a snapshot kept with FOLL_LONGTERM pins is served this way;
  *    memory that may not be pinned long-term (buf->kept_refs) is mapped
  *    per call by udb_dmabuf.c and never kept.
