@@ -294,6 +294,8 @@ static int churn_realloc(struct buffer *b)
 		     (void *)nb.mem);
 		buffer_destroy(b);
 		*b = nb;
+		/* its release callback was given &nb, which goes now */
+		buffer_watch_release(b);
 	}
 	return c->opt.inject_stale ? hide_drawing(b, NULL) : 0;
 }
