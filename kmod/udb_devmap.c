@@ -554,8 +554,7 @@ static void udb_devmap_free(struct udb_buffer *buf, struct udb_devmap *dm)
 		if (!(i % UDB_DEVMAP_CHUNK))
 			cond_resched();
 	}
-	if (dm->sgl)
-		atomic_long_sub(dm->sgt.orig_nents, &buf->devmap_entries);
+	udb_devmap_uncount(buf, dm);	/* the entries: no slot is left */
 	put_device(dm->dev);
 	kvfree(dm->sgl);
 	kvfree(dm->own);
