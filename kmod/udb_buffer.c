@@ -57,6 +57,10 @@
  * which keeps it below fs_reclaim in the order dma_resv_lockdep() primes.
  * Refresh fences are signalled right after the dma_resv lock is released,
  * without taking any lock, so waiting for them under dma_resv is safe.
+ * References on the owner's mm (mmget_not_zero()) are dropped with
+ * mmput_async(): the last one can be an importer's attach or the refresh
+ * worker's while the owner exits, and exit_mmap() (every notifier of that
+ * mm) must not run under their locks.
  */
 #include <linux/backing-dev.h>
 #include <linux/cred.h>
@@ -187,13 +191,37 @@ static bool udb_wait_device_work(struct udb_buffer *buf)
 	return true;
 }
 
+/*
+ * Whether a CPU change waits for device work on the buffer: only one the
+ * owner's own task makes to its own mapping (munmap, madvise, mremap,
+ * mprotect, a COW break, fork), which it can order against the device
+ * work it submitted. Memory safety never depends on the wait (every page a
+ * device can reach is held), and any fd holder can add a fence, so nobody
+ * else may be stalled by it: kswapd, compaction, khugepaged and our own
+ * refresh worker (kernel threads), anyone's direct reclaim (PF_MEMALLOC),
+ * other processes truncating or punching a shared file or using
+ * process_madvise(). Writeback's folio_mkclean() of a shared mapping does
+ * not wait either, whoever runs it: it write-protects the pages in place
+ * (the refresh's write fault dirties them again), and ext4 calls it
+ * inside a journal handle.
+ */
+static bool udb_change_waits(const struct udb_range *r,
+			     const struct mmu_notifier_range *range)
+{
+	if (range->event == MMU_NOTIFY_PROTECTION_PAGE && READ_ONCE(r->shared))
+		return false;
+	return current->mm == r->buf->mm &&
+	       !(current->flags & (PF_KTHREAD | PF_MEMALLOC));
+}
+
 /**
  * udb_invalidate() - mmu_interval_notifier_ops.invalidate
  * @mni: the range's notifier
  * @range: the CPU page-table change
  * @cur_seq: sequence to publish with mmu_interval_set_seq()
  *
- * Waits for device work on the buffer (udb_wait_device_work()), marks the
+ * Waits for device work on the buffer (udb_wait_device_work()) if the
+ * owner itself makes the change (udb_change_waits()), marks the
  * overlapping pages dirty and queues a refresh if anything follows the
  * snapshot (udb_buffer_wanted()). When the caller cannot
  * block (OOM reaper), gives up with false if it would have to wait.
@@ -211,14 +239,7 @@ static bool udb_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start, end, lo, hi, i;
 	bool unfinished, wait, wanted;
 
-	/*
-	 * Writeback's folio_mkclean() write-protects a shared mapping's pages
-	 * in place: device work on them may go on (the refresh's write fault
-	 * dirties them again). Waiting would stall the filesystem, ext4 calls
-	 * this inside a journal handle, on fences any user can add.
-	 */
-	wait = range->event != MMU_NOTIFY_PROTECTION_PAGE ||
-	       !READ_ONCE(r->shared);
+	wait = udb_change_waits(r, range);
 	if (mmu_notifier_range_blockable(range)) {
 		unfinished = wait && udb_wait_device_work(buf);
 		mutex_lock(&buf->lock);
@@ -710,12 +731,12 @@ static bool udb_check_pinnable(struct udb_buffer *buf, bool nofault)
 		return true;
 	if (nofault ? !mmap_read_trylock(buf->mm) :
 		      mmap_read_lock_killable(buf->mm)) {
-		mmput(buf->mm);
+		mmput_async(buf->mm);
 		return false;
 	}
 	nopin = !udb_buffer_pinnable(buf);
 	mmap_read_unlock(buf->mm);
-	mmput(buf->mm);
+	mmput_async(buf->mm);
 	mutex_lock(&buf->lock);
 	WRITE_ONCE(buf->nopin, nopin);
 	mutex_unlock(&buf->lock);
@@ -849,7 +870,7 @@ static int udb_pin_window(struct udb_buffer *buf, unsigned long lo,
 	}
 	if (adopt)
 		kthread_unuse_mm(buf->mm);
-	mmput(buf->mm);
+	mmput_async(buf->mm);
 	if (got >= 0)
 		return 0;
 	udb_unpin_faulted(buf, lo, i);
@@ -1124,7 +1145,7 @@ again:
 			ret = udb_fault_range(buf, r, max(flo, r->first),
 					      min(fhi, udb_range_end(r)));
 	}
-	mmput(buf->mm);
+	mmput_async(buf->mm);
 	if (first)
 		deadline = jiffies + msecs_to_jiffies(UDB_REFRESH_TIMEOUT_MS);
 	first = false;

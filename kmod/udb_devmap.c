@@ -256,19 +256,21 @@ static struct udb_devmap *udb_devmap_alloc(unsigned long npages,
 	if (npages > INT_MAX)	/* dma_map_sg() counts entries in an int */
 		return NULL;
 	/*
-	 * Not charged to the caller's memcg (often a kworker or a
-	 * compositor, not the owner): the per-call mappings are not either.
+	 * Charged to the caller's memcg, as the per-call mappings are: an fd
+	 * holder chooses how many attachments make the kernel keep per-page
+	 * arrays (the importer's process when it maps in its own context).
 	 * A table too large to allocate leaves the map to the per-call path.
 	 */
-	dm = kvzalloc(struct_size(dm, pages, npages), GFP_KERNEL | __GFP_NOWARN);
+	dm = kvzalloc(struct_size(dm, pages, npages),
+		      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dm)
 		return NULL;
 	dm->npages = npages;
 	INIT_LIST_HEAD(&dm->node);
 	dm->drop = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
-			    GFP_KERNEL | __GFP_NOWARN);
+			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	dm->own = kvcalloc(BITS_TO_LONGS(npages), sizeof(long),
-			   GFP_KERNEL | __GFP_NOWARN);
+			   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dm->drop || !dm->own) {
 		kvfree(dm->own);
 		kvfree(dm->drop);
@@ -392,7 +394,7 @@ static int udb_devmap_build(struct udb_buffer *buf, struct udb_devmap *dm)
 	if (dm->sgl)
 		before = udb_devmap_keep(dm, lo, hi, &a, &b, &after);
 	n = before + udb_devmap_runs(dm, a, b, NULL) + after;
-	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL | __GFP_NOWARN);
+	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!sgl)
 		return -ENOMEM;
 	sg_init_table(sgl, n);

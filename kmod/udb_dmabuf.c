@@ -104,7 +104,8 @@ static int udb_hold_snapshot(struct udb_buffer *buf, struct udb_attachment *ua)
 	unsigned long n;
 	int ret;
 
-	held = kvzalloc(struct_size(held, pages, buf->npages), GFP_KERNEL);
+	held = kvzalloc(struct_size(held, pages, buf->npages),
+			GFP_KERNEL_ACCOUNT);
 	if (!held)
 		return -ENOMEM;
 	held->npages = buf->npages;
@@ -376,10 +377,11 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 			return sgt;
 	}
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return ERR_PTR(-ENOMEM);
-	m->pages = kvmalloc_array(buf->npages, sizeof(*m->pages), GFP_KERNEL);
+	m->pages = kvmalloc_array(buf->npages, sizeof(*m->pages),
+				  GFP_KERNEL_ACCOUNT);
 	if (!m->pages) {
 		kfree(m);
 		return ERR_PTR(-ENOMEM);
@@ -398,7 +400,7 @@ static struct sg_table *udb_map_dma_buf(struct dma_buf_attachment *attach,
 	ret = sg_alloc_table_from_pages_segment(&m->sgt, m->pages, m->npages,
 						0, buf->size,
 						udb_max_segment(attach->dev),
-						GFP_KERNEL);
+						GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_free;
 	/*
@@ -634,7 +636,7 @@ static int udb_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	if (WARN_ON_ONCE(buf->vmap_pages))
 		return -EBUSY;
 
-	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL);
+	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
 	if (ps) {

@@ -89,7 +89,7 @@ static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps,
 	if (ret)
 		unpin_user_pages(ps->pages, done);
 out_mmput:
-	mmput(buf->mm);
+	mmput_async(buf->mm);
 	return ret;
 }
 

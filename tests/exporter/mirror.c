@@ -1072,6 +1072,79 @@ TEST_F(mirror, writeback_does_not_wait_for_device_work)
 }
 
 /*
+ * Only the owner's own changes of its mapping wait for the buffer's device
+ * work: any fd holder can add a fence, and memory safety never depends on
+ * the wait, so another process's change (here a hole punched into shared
+ * memory by a child, which zaps the owner's PTEs; reclaim, compaction and
+ * khugepaged are the same case) must not stall for the fence timeout. The
+ * buffer is still invalidated; the owner's own change of the same memory
+ * still waits and times out.
+ */
+TEST_F(mirror, another_process_change_does_not_wait_for_device_work)
+{
+	struct sw_sync_create_fence_data cf = { .value = 1, .name = "udb" };
+	struct dma_buf_import_sync_file im = { .flags = DMA_BUF_SYNC_WRITE };
+	struct userptr_dmabuf_info before, after;
+	struct timespec t0;
+	uint32_t one = 1;
+	int tl, fd, pipefd[2], status;
+	double ms, child_ms = -1;
+	uint8_t *m;
+	pid_t pid;
+
+	tl = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (tl < 0)
+		SKIP(return, "no sw_sync (root, debugfs, CONFIG_SW_SYNC)");
+	m = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	fill(m, self->len, 0x63);
+	fd = udb_create(self->dev, m, self->len, 0);
+	ASSERT_GE(fd, 0) TH_LOG("create: %s", strerror(-fd));
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &cf));
+	im.fd = cf.fence;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im));
+	ASSERT_EQ(0, udb_info(self->dev, fd, &before));
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (madvise(m + self->ps, self->ps, MADV_REMOVE))
+			_exit(1);
+		ms = elapsed_ms(&t0);
+		_exit(write(pipefd[1], &ms, sizeof(ms)) == sizeof(ms) ? 0 : 2);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the child's MADV_REMOVE failed");
+	EXPECT_EQ((ssize_t)sizeof(child_ms), read(pipefd[0], &child_ms, sizeof(child_ms)));
+	close(pipefd[0]);
+	TH_LOG("another process's hole punch took %.0f ms", child_ms);
+	EXPECT_LT(child_ms, 2500.0) TH_LOG("another process waited for the buffer's fence");
+	EXPECT_EQ(-1, check_zero(m + self->ps, self->ps));
+	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+	EXPECT_GT(after.invalidations, before.invalidations);
+	EXPECT_EQ(0ULL, after.fence_timeouts);
+
+	/* the owner's own change waits for the fence, and times out */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, madvise(m + 2 * self->ps, self->ps, MADV_REMOVE));
+	ms = elapsed_ms(&t0);
+	EXPECT_GT(ms, 4000.0) TH_LOG("the owner's MADV_REMOVE took %.0f ms", ms);
+	ASSERT_EQ(0, udb_info(self->dev, fd, &after));
+	EXPECT_EQ(1ULL, after.fence_timeouts);
+
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_INC, &one));
+	close(cf.fence);
+	close(tl);
+	close(fd);
+	munmap(m, self->len);
+}
+
+/*
  * A shared mapping of something other than a regular file (here io_uring's
  * rings: pages a driver inserted, with no filesystem behind them) cannot
  * back a writable buffer: whatever such a driver does on writes (a
