@@ -19,8 +19,8 @@
  * CMA), taken by the refresh in process context with the owner's mm and
  * charged to the owner's pinned_vm (udb_pins_charge()); fork() sees the
  * pages as pinned and copies them for the child. Memory GUP refuses such
- * pins for (DAX; for writable buffers, shared mappings whose filesystem
- * tracks writes) is kept with page references instead (buf->nopin): a
+ * pins for (for writable buffers, shared mappings whose filesystem tracks
+ * writes) is kept with page references instead (buf->nopin): a
  * pin held for an attachment's lifetime is what GUP refuses there, while
  * references were always what device mappings of it held. A per-call
  * map_dma_buf() result holds the pages it maps (udb_page_hold()) until it
@@ -374,8 +374,11 @@ static int udb_vma_refused(struct vm_area_struct *vma)
  * them for write, so the filesystem's page_mkwrite runs before a device or
  * a CPU mapping of the dma-buf may write a page, and writeback's mkclean
  * invalidates the buffer, whose refresh faults (and dirties) the page again
- * (see udb_dirty_page()). DAX mappings have no page cache to track and are
- * refused for writable buffers, and so are shared mappings of anything but
+ * (see udb_dirty_page()). DAX mappings are refused for every buffer: a
+ * page reference held for an attachment's lifetime keeps truncate and
+ * hole-punch waiting for the page to go idle (dax_break_layout()), which
+ * is why GUP refuses FOLL_LONGTERM there. Writable buffers also refuse
+ * shared mappings of anything but
  * regular files (device and driver mappings with a page_mkwrite of their
  * own: ring buffers, frame buffers) and of filesystems that need stable
  * pages during writeback (btrfs checksums, dm-integrity): a device may
@@ -401,12 +404,12 @@ int udb_check_vmas(struct mm_struct *mm, unsigned long start,
 			return ret;
 		if (!(vma->vm_flags & VM_READ))
 			return -EACCES;
+		if (vma_is_dax(vma))
+			return -EOPNOTSUPP;
 		file = vma->vm_file;
 		if (!readonly) {
 			if (!(vma->vm_flags & VM_WRITE))
 				return -EACCES;
-			if (vma_is_dax(vma))
-				return -EOPNOTSUPP;
 			if ((vma->vm_flags & VM_SHARED) && file &&
 			    !shmem_file(file) && !is_vm_hugetlb_page(vma) &&
 			    (!S_ISREG(file_inode(file)->i_mode) ||
@@ -692,8 +695,8 @@ static void udb_pass_window(struct udb_buffer *buf, bool all,
 
 /*
  * Whether every VMA over the buffer takes FOLL_LONGTERM pins: GUP refuses
- * them for DAX (truncate and hole-punch wait for DAX pages to go idle) and,
- * for writing, for shared mappings whose filesystem must see every write.
+ * them for writing to shared mappings whose filesystem must see every
+ * write (and for DAX, which udb_check_vmas() refuses before this).
  * A buffer over such memory is mirrored without pins (udb_buffer.c's
  * header); a shorter pin held for an attachment's lifetime would be the
  * same long-term pin in disguise. Called with the owner's mmap_lock.
@@ -708,8 +711,7 @@ static bool udb_buffer_pinnable(struct udb_buffer *buf)
 		VMA_ITERATOR(vmi, buf->mm, buf->ranges[n].start);
 
 		for_each_vma_range(vmi, vma, buf->ranges[n].end)
-			if (vma_is_dax(vma) ||
-			    (!readonly && udb_vma_needs_dirty_tracking(vma)))
+			if (!readonly && udb_vma_needs_dirty_tracking(vma))
 				return false;
 	}
 	return true;
@@ -1513,7 +1515,7 @@ static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
  * per-user buffer limit, -ENOMEM over the per-user byte limit or without
  * memory, -EFAULT for holes, VM_IO or VM_PFNMAP, -EPERM for memfd_secret(),
  * shadow-stack or droppable memory, -EACCES for missing permissions,
- * -EOPNOTSUPP for a writable buffer over a DAX or unsupported shared
+ * -EOPNOTSUPP for DAX or for a writable buffer over an unsupported shared
  * mapping.
  */
 int udb_buffer_create(const struct userptr_dmabuf_range *ranges,

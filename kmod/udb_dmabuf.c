@@ -225,8 +225,8 @@ static void udb_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach
  * Return: 0, -ENOMEM (over the owner's RLIMIT_MEMLOCK: the held pages are
  * charged like every pin), the failed refresh's errno while the buffer is
  * FAULT, -ENODEV once the owner is gone, or -EOPNOTSUPP for a buffer over
- * memory that may not be pinned long-term (DAX, a writable shared file
- * mapping that writes back).
+ * memory that may not be pinned long-term (a writable shared file mapping
+ * that writes back).
  */
 static int udb_pin(struct dma_buf_attachment *attach)
 {

@@ -104,9 +104,9 @@ struct udb_pinset {
  *	publish after a dynamic attach until the first refresh after the last
  *	such detach
  * @kept_refs: the kept snapshot holds references, not pins (@nopin)
- * @nopin: the owner's VMAs over the buffer refuse FOLL_LONGTERM (DAX, or
- *	a shared mapping whose filesystem tracks writes, for a writable
- *	buffer): the snapshot is kept with page references, as device
+ * @nopin: the owner's VMAs over the buffer refuse FOLL_LONGTERM (a shared
+ *	mapping whose filesystem tracks writes, for a writable buffer): the
+ *	snapshot is kept with page references, as device
  *	mappings of such memory always were, and no dynamic attachment may
  *	dma_buf_pin() it. Set by each refresh
  * @pins_charged: the snapshot's pins are charged to the owner (from the
