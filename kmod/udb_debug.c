@@ -34,11 +34,17 @@ module_param(debug_detach_delay_ms, uint, 0600);
 MODULE_PARM_DESC(debug_detach_delay_ms,
 		 "Test builds: a detach sleeps this long before it lets the kept mapping go");
 
+static unsigned int debug_pin_delay_ms;
+module_param(debug_pin_delay_ms, uint, 0600);
+MODULE_PARM_DESC(debug_pin_delay_ms,
+		 "Test builds: a pin set sleeps this long before its pass that may fault");
+
 static unsigned int *const udb_delays[UDB_DELAY_NR] = {
 	[UDB_DELAY_INSERT] = &debug_insert_delay_ms,
 	[UDB_DELAY_SIGNAL] = &debug_signal_delay_ms,
 	[UDB_DELAY_REFRESH] = &debug_refresh_delay_ms,
 	[UDB_DELAY_DETACH] = &debug_detach_delay_ms,
+	[UDB_DELAY_PIN] = &debug_pin_delay_ms,
 };
 
 /**

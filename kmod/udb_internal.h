@@ -498,6 +498,7 @@ enum udb_delay_point {
 	UDB_DELAY_SIGNAL,	/* refresh: before it signals its fence */
 	UDB_DELAY_REFRESH,	/* refresh pass: before it faults */
 	UDB_DELAY_DETACH,	/* ->detach: before it lets the kept mapping go */
+	UDB_DELAY_PIN,		/* pin set: before the pass that may fault */
 	UDB_DELAY_NR,
 };
 

@@ -43,10 +43,30 @@ static int udb_pin_check(struct mm_struct *mm, unsigned long start,
 }
 
 /*
+ * Whether only anonymous memory backs [start, end): the only memory whose
+ * faults an importer may run (the unshare of a page shared after fork(),
+ * a swap-in), as nothing a user controls can hold them up: userfaultfd
+ * gets no retry from remote GUP and fails the fault, and no file server
+ * is involved.
+ */
+static bool udb_pin_anonymous(struct mm_struct *mm, unsigned long start,
+			      unsigned long end)
+{
+	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma;
+
+	for_each_vma_range(vmi, vma, end)
+		if (!vma_is_anonymous(vma))
+			return false;
+	return true;
+}
+
+/*
  * Pin what the refresh worker faulted (@nofault: FOLL_NOFAULT): the caller
  * is an importer, which must not run the owner's page faults (a FUSE
- * server that never answers would hang it). The same VMAs as for a
- * refresh are refused, whatever GUP itself allows.
+ * server that never answers would hang it). Without @nofault only over
+ * anonymous memory (udb_pin_anonymous()), else -EAGAIN. The same VMAs as
+ * for a refresh are refused, whatever GUP itself allows.
  */
 static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps,
 			 bool nofault)
@@ -72,6 +92,9 @@ static int udb_pin_pages(struct udb_buffer *buf, struct udb_pinset *ps,
 				     !(gup & FOLL_WRITE), NULL);
 		if (!ret && (gup & FOLL_WRITE))
 			ret = udb_pin_check(buf->mm, r->start, r->end);
+		if (!ret && !nofault &&
+		    !udb_pin_anonymous(buf->mm, r->start, r->end))
+			ret = -EAGAIN;
 		while (!ret && addr < r->end) {
 			want = (r->end - addr) >> PAGE_SHIFT;
 			got = pin_user_pages_remote(buf->mm, addr, want, gup,
@@ -144,11 +167,14 @@ struct udb_pinset *udb_pinset_get(struct udb_buffer *buf)
 	 * Every page was there at the last publish, yet one still needs a
 	 * fault: a read-only pin of an anonymous page shared after fork()
 	 * must be unshared (a copy, no I/O; the refresh faults for reading
-	 * and does not). The owner's faults just completed, so this one may.
+	 * and does not). Only over anonymous memory: the owner may have
+	 * dropped a file page again since, and its fault may never return.
 	 */
 	if (ret == -EAGAIN &&
-	    READ_ONCE(buf->state) == USERPTR_DMABUF_STATE_VALID)
+	    READ_ONCE(buf->state) == USERPTR_DMABUF_STATE_VALID) {
+		udb_debug_delay(UDB_DELAY_PIN);
 		ret = udb_pin_pages(buf, ps, false);
+	}
 	trace_udb_pin(buf->ino, ps->npages, true, ret);
 	if (ret)
 		goto err_unaccount;

@@ -1299,6 +1299,119 @@ TEST(sync_does_not_hang_in_the_owners_faults)
 }
 
 /*
+ * A static importer's attach pins what the refresh faulted; a second pass
+ * that may fault exists only for a read-only pin of an anonymous page
+ * shared after fork() (the unshare). It must not run the owner's other
+ * faults: here the buffer is that anonymous page plus a page of a FUSE
+ * file, and the owner's file server drops the page (and stops answering)
+ * between the attach's check and that pass (the test build's
+ * debug_pin_delay_ms holds the attach there). The attach must come back
+ * (EAGAIN: not every page was there), not wait for the server.
+ */
+static int fuse_mixed_owner(const char *path, int sock, int done)
+{
+	size_t ps = page_size();
+	int dev = open_dev(), f = open(path, O_RDONLY | O_CLOEXEC), fd, ret;
+	uint8_t *mem;
+	pid_t kid;
+	char c;
+
+	if (dev < 0 || f < 0)
+		return 1;
+	mem = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 2;
+	mem[0] = 1;
+	if (mmap(mem + ps, ps, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0) ==
+	    MAP_FAILED || mem[ps] != 0x42)
+		return 3;
+	/* the anonymous page is shared with a child until the test ends */
+	kid = fork();
+	if (kid < 0)
+		return 4;
+	if (kid == 0)
+		_exit(read(done, &c, 1) == 1 ? 0 : 1);
+	fd = udb_create(dev, mem, 2 * ps, USERPTR_DMABUF_CREATE_READONLY);
+	if (fd < 0 || send_fd(sock, fd))
+		return 5;
+	ret = read(done, &c, 1) == 1 ? 0 : 6;
+	waitpid(kid, NULL, 0);
+	return ret;
+}
+
+TEST(static_attach_does_not_run_the_owners_file_faults)
+{
+	int dev, fd, sv[2], done[2], res[2], status, ret, h = 0;
+	pid_t owner, attacher;
+	struct fuse_srv s;
+	char path[96];
+	double t0, t = 0;
+
+	if (geteuid())
+		SKIP(return, "needs root (mounts a FUSE filesystem)");
+	if (access("/sys/module/userptr_dmabuf/parameters/debug_pin_delay_ms", W_OK))
+		SKIP(return, "not a test build of the module");
+	if (access("/dev/fuse", F_OK))
+		ret = system("modprobe fuse 2>/dev/null");
+	ret = fuse_start(&s);
+	if (ret == -ENOENT || ret == -ENODEV)
+		SKIP(return, "no FUSE (/dev/fuse: %s)", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
+	snprintf(path, sizeof(path), "%s/f", s.dir);
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, pipe2(done, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(res, O_CLOEXEC));
+	owner = fork();
+	ASSERT_GE(owner, 0);
+	if (owner == 0)
+		_exit(fuse_mixed_owner(path, sv[1], done[0]));
+	fd = recv_fd(sv[0]);
+	ASSERT_GE(fd, 0) TH_LOG("the owner could not create its buffer");
+
+	ASSERT_EQ(0, udb_param_write("debug_pin_delay_ms", 2000));
+	attacher = fork();
+	ASSERT_GE(attacher, 0);
+	if (attacher == 0) {
+		/* a static importer in another process: a compositor */
+		int imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
+
+		h = imp < 0 ? -ENODEV : imp_attach(imp, fd, UDB_IMPORTER_ATTACH_READONLY);
+		_exit(write(res[1], &h, sizeof(h)) == sizeof(h) ? 0 : 1);
+	}
+	/* inside the delay: the server drops the file page and hangs */
+	usleep(700 * 1000);
+	s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&s));
+	t0 = now_ms();
+	while (waitpid(attacher, &status, WNOHANG) == 0) {
+		t = now_ms() - t0;
+		if (t > 10000)
+			break;
+		usleep(20 * 1000);
+	}
+	TH_LOG("static attach while the owner's file server hangs: %.0f ms after the drop%s",
+	       t, t > 10000 ? " and counting" : "");
+	EXPECT_LT(t, 5000.0) TH_LOG("the attach waited in the owner's file fault");
+
+	fuse_release_pending(&s);
+	udb_param_write("debug_pin_delay_ms", 0);
+	waitpid(attacher, &status, 0);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (read(res[0], &h, sizeof(h)) == sizeof(h))
+		EXPECT_EQ(-EAGAIN, h) TH_LOG("attach: %d", h);
+
+	ASSERT_EQ(2, write(done[1], "xx", 2));
+	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	close(dev);
+	fuse_stop(&s);
+}
+
+/*
  * The refresh fence may outlive the buffer and the module in a sync_file
  * (DMA_BUF_IOCTL_EXPORT_SYNC_FILE): the module must not unload while it
  * does, or the fence must no longer need the module (7.x drops a signalled
