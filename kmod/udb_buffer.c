@@ -60,9 +60,12 @@
  * References on the owner's mm (mmget_not_zero()) are dropped with
  * mmput_async(): the last one can be an importer's attach or the refresh
  * worker's while the owner exits, and exit_mmap() (every notifier of that
- * mm) must not run under their locks.
+ * mm) must not run under their locks. The refresh worker holds the
+ * dma-buf's file while it runs, so the buffer's release never waits for a
+ * refresh (which waits for the owner's faults, for as long as those take).
  */
 #include <linux/backing-dev.h>
+#include <linux/file.h>
 #include <linux/cred.h>
 #include <linux/hmm.h>
 #include <linux/kthread.h>
@@ -1453,23 +1456,36 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 /* How long a refresh waits for one of its owner's running-refresh slots. */
 #define UDB_REFRESH_SLOT_WAIT_MS	20
 
+/*
+ * The work holds the dma-buf while it runs, so the buffer's release never
+ * waits for a refresh: a fault can take as long as the owner's file server
+ * or userfaultfd handler makes it. If no reference is left, the release is
+ * under way and cancels this work: nothing to do.
+ */
 static void udb_refresh_work(struct work_struct *work)
 {
 	struct udb_buffer *buf = container_of(to_delayed_work(work),
 					      struct udb_buffer, refresh_work);
+	struct file *file;
 	bool kcov;
 
+	file = get_file_active(&buf->dmabuf->file);
+	if (!file)
+		return;
 	/* the buffer's owner has enough refreshes running (see udb_owner.c) */
 	if (!udb_user_refresh_begin(buf->uid)) {
 		queue_delayed_work(udb_wq, &buf->refresh_work,
 				   msecs_to_jiffies(UDB_REFRESH_SLOT_WAIT_MS));
-		return;
+		goto out;
 	}
 	/* traced as coverage of the task that asked for it, if it traces */
 	kcov = udb_kcov_remote_start(READ_ONCE(buf->kcov_handle), false);
 	udb_buffer_refresh(buf);
 	udb_kcov_remote_stop(kcov);
 	udb_user_refresh_end(buf->uid);
+out:
+	/* the last one releases from delayed_fput, not from this worker */
+	fput(file);
 }
 
 static int udb_check_ranges(const struct userptr_dmabuf_range *ranges,
@@ -1655,6 +1671,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* No notifier runs after this, so no refresh is queued after it. */
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
+	/* a running refresh would hold the dma-buf: this one finds none */
 	cancel_delayed_work_sync(&buf->refresh_work);
 	/* no CPU mapping is left to fault and queue it again */
 	cancel_delayed_work_sync(&buf->zero_work);

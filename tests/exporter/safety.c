@@ -1202,6 +1202,98 @@ static int fuse_inval(struct fuse_srv *s)
 }
 
 /*
+ * A FUSE server here and an owner child that makes a buffer over the
+ * server's file and passes it: what the FUSE tests share.
+ */
+struct fuse_case {
+	struct fuse_srv s;
+	int dev, fd, sv[2], done[2];
+	pid_t owner;
+	char skip[64];	/* why the test cannot run here */
+};
+
+typedef int (*fuse_owner_fn)(const char *path, int sock, int done);
+
+/*
+ * Start the server and @owner_fn in a child with the file's path, one end
+ * of a socket to pass the buffer's fd on, and a pipe to wait on until the
+ * test is done. Return: 0; 1 if the test cannot run here (not root, no
+ * FUSE in the kernel), why in fc->skip; or -errno.
+ */
+static int fuse_case_start(struct fuse_case *fc, fuse_owner_fn owner_fn)
+{
+	char path[96];
+	int ret;
+
+	if (geteuid()) {
+		strcpy(fc->skip, "needs root (mounts a FUSE filesystem)");
+		return 1;
+	}
+	/* no module to load: fuse_start() says so */
+	if (access("/dev/fuse", F_OK) && system("modprobe fuse 2>/dev/null"))
+		errno = 0;
+	ret = fuse_start(&fc->s);
+	if (ret == -ENOENT || ret == -ENODEV) {
+		snprintf(fc->skip, sizeof(fc->skip), "no FUSE (/dev/fuse: %s)",
+			 strerror(-ret));
+		return 1;
+	}
+	if (ret)
+		return ret;
+	fc->dev = open_dev();
+	if (fc->dev < 0)
+		return -ENODEV;
+	snprintf(path, sizeof(path), "%s/f", fc->s.dir);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fc->sv) ||
+	    pipe2(fc->done, O_CLOEXEC))
+		return -errno;
+	fc->owner = fork();
+	if (fc->owner < 0)
+		return -errno;
+	if (fc->owner == 0)
+		_exit(owner_fn(path, fc->sv[1], fc->done[0]));
+	fc->fd = recv_fd(fc->sv[0]);
+	return fc->fd < 0 ? -EPROTO : 0;
+}
+
+/* Let the owner's @readers processes go; the owner's wait status. */
+static int fuse_case_end(struct fuse_case *fc, int readers)
+{
+	int status = -1;
+
+	if (write(fc->done[1], "xxxx", readers) != readers ||
+	    waitpid(fc->owner, &status, 0) != fc->owner)
+		status = -1;
+	close(fc->dev);
+	fuse_stop(&fc->s);
+	return status;
+}
+
+/*
+ * How long @pid took to exit, polled, with its wait status in @status;
+ * over @limit_ms it still runs: @status is then -1 (wait for it later).
+ */
+static double child_exit_ms(pid_t pid, double limit_ms, int *status)
+{
+	double t0 = now_ms(), t = 0;
+
+	*status = -1;
+	while (waitpid(pid, status, WNOHANG) == 0) {
+		t = now_ms() - t0;
+		if (t > limit_ms)
+			break;
+		usleep(20 * 1000);
+	}
+	return t;
+}
+
+static void child_reap(pid_t pid, int *status)
+{
+	if (*status == -1)
+		waitpid(pid, status, 0);
+}
+
+/*
  * Any dma-buf fd holder may bracket CPU access with DMA_BUF_IOCTL_SYNC;
  * the owner's memory may sit on a filesystem whose server never answers.
  * The SYNC must come back within its bound, not hang in the owner's
@@ -1222,6 +1314,10 @@ static int fuse_owner(const char *path, int sock, int done)
 	fd = udb_create(dev, mem, FUSE_FILE_SIZE, USERPTR_DMABUF_CREATE_READONLY);
 	if (fd < 0 || send_fd(sock, fd))
 		return 3;
+	/* the test's fd is the only one left; then say so */
+	close(fd);
+	if (write(sock, "c", 1) != 1)
+		return 5;
 	/* keep the range mapped until the test is done */
 	return read(done, &c, 1) == 1 ? 0 : 4;
 }
@@ -1232,70 +1328,112 @@ TEST(sync_does_not_hang_in_the_owners_faults)
 		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
 	};
 	struct userptr_dmabuf_info info;
-	int dev, fd, sv[2], done[2], res[2], status, ret;
-	pid_t owner, syncer;
-	struct fuse_srv s;
-	char path[96];
-	double t0, t = 0;
+	int res[2], status, ret;
+	struct fuse_case fc;
+	pid_t syncer;
+	double t;
 
-	if (geteuid())
-		SKIP(return, "needs root (mounts a FUSE filesystem)");
-	if (access("/dev/fuse", F_OK))
-		ret = system("modprobe fuse 2>/dev/null");
-	ret = fuse_start(&s);
-	if (ret == -ENOENT || ret == -ENODEV)
-		SKIP(return, "no FUSE (/dev/fuse: %s)", strerror(-ret));
+	ret = fuse_case_start(&fc, fuse_owner);
+	if (ret > 0)
+		SKIP(return, "%s", fc.skip);
 	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
-	snprintf(path, sizeof(path), "%s/f", s.dir);
-	dev = open_dev();
-	ASSERT_GE(dev, 0);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	ASSERT_EQ(0, pipe2(done, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(res, O_CLOEXEC));
-	owner = fork();
-	ASSERT_GE(owner, 0);
-	if (owner == 0)
-		_exit(fuse_owner(path, sv[1], done[0]));
-	fd = recv_fd(sv[0]);
-	ASSERT_GE(fd, 0) TH_LOG("the owner could not create its buffer");
 
 	/* the server hangs, and drops the pages: the refresh must fault */
-	s.answer = 0;
-	ASSERT_EQ(0, fuse_inval(&s));
+	fc.s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&fc.s));
 	syncer = fork();
 	ASSERT_GE(syncer, 0);
 	if (syncer == 0) {
 		/* another process with the fd: a compositor */
-		ret = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) ? errno : 0;
+		ret = ioctl(fc.fd, DMA_BUF_IOCTL_SYNC, &sync) ? errno : 0;
 		_exit(write(res[1], &ret, sizeof(ret)) == sizeof(ret) ? 0 : 1);
 	}
-	t0 = now_ms();
-	while (waitpid(syncer, &status, WNOHANG) == 0) {
-		t = now_ms() - t0;
-		if (t > 10000)
-			break;
-		usleep(20 * 1000);
-	}
+	t = child_exit_ms(syncer, 10000, &status);
 	TH_LOG("SYNC from another process while the owner's faults hang: %.0f ms%s",
 	       t, t > 10000 ? " and counting" : "");
 	EXPECT_LT(t, 5000.0);
-	if (!udb_info(dev, fd, &info))
+	if (!udb_info(fc.dev, fc.fd, &info))
 		TH_LOG("buffer state %u meanwhile", info.state);
 
 	/* the server recovers: everything comes back */
-	fuse_release_pending(&s);
-	waitpid(syncer, &status, 0);
+	fuse_release_pending(&fc.s);
+	child_reap(syncer, &status);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	if (read(res[0], &ret, sizeof(ret)) == sizeof(ret))
 		EXPECT_EQ(0, ret) TH_LOG("SYNC: %s", strerror(ret));
-	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(dev, fd));
-
-	ASSERT_EQ(1, write(done[1], "x", 1));
-	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(fc.dev, fc.fd));
+	close(fc.fd);
+	status = fuse_case_end(&fc, 1);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(fd);
-	close(dev);
-	fuse_stop(&s);
+}
+
+/*
+ * The last close of a buffer whose refresh is stuck in the owner's faults
+ * (the owner's file server stopped answering) must come back at once,
+ * whichever process closes: the release must not wait for the refresh.
+ * Once the server answers, the refresh ends and the buffer is gone.
+ */
+TEST(last_close_does_not_wait_for_a_refresh_in_the_owners_faults)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
+	};
+	int go[2], status, ret, i;
+	struct fuse_case fc;
+	struct stat st;
+	pid_t closer;
+	char c;
+	double t;
+
+	ret = fuse_case_start(&fc, fuse_owner);
+	if (ret > 0)
+		SKIP(return, "%s", fc.skip);
+	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
+	ASSERT_EQ(1, read(fc.sv[0], &c, 1)) TH_LOG("the owner kept its fd");
+	ASSERT_EQ(0, fstat(fc.fd, &st));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+
+	/* the server hangs and drops the pages; a SYNC asks for a refresh */
+	fc.s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&fc.s));
+	if (!ioctl(fc.fd, DMA_BUF_IOCTL_SYNC, &sync)) {
+		sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+		ioctl(fc.fd, DMA_BUF_IOCTL_SYNC, &sync);
+	}
+	for (i = 0; i < 500 && !fc.s.npending; i++)
+		usleep(10 * 1000);
+	ASSERT_NE(0, fc.s.npending) TH_LOG("the refresh never asked for the page");
+
+	/* another process closes the last fd: this one cannot hang */
+	closer = fork();
+	ASSERT_GE(closer, 0);
+	if (closer == 0) {
+		close(go[1]);
+		_exit(read(go[0], &c, 1) == 1 && !close(fc.fd) ? 0 : 1);
+	}
+	close(fc.fd);
+	ASSERT_EQ(1, write(go[1], "x", 1));
+	t = child_exit_ms(closer, 10000, &status);
+	TH_LOG("last close while the refresh waits for the owner's server: %.0f ms%s",
+	       t, t > 10000 ? " and counting" : "");
+	EXPECT_LT(t, 2000.0);
+	EXPECT_LT(0, debugfs_stat_ino((unsigned long)st.st_ino, "size"))
+		TH_LOG("the buffer went while its refresh still ran");
+
+	/* the server recovers: the refresh ends, then the buffer goes */
+	fuse_release_pending(&fc.s);
+	child_reap(closer, &status);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (i = 0; i < 500; i++) {
+		if (debugfs_stat_ino((unsigned long)st.st_ino, "size") == -1)
+			break;
+		usleep(10 * 1000);
+	}
+	EXPECT_EQ(-1, debugfs_stat_ino((unsigned long)st.st_ino, "size"))
+		TH_LOG("the buffer is still listed 5 s after its refresh could end");
+	status = fuse_case_end(&fc, 1);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /*
@@ -1342,34 +1480,20 @@ static int fuse_mixed_owner(const char *path, int sock, int done)
 
 TEST(static_attach_does_not_run_the_owners_file_faults)
 {
-	int dev, fd, sv[2], done[2], res[2], status, ret, h = 0;
-	pid_t owner, attacher;
-	struct fuse_srv s;
-	char path[96];
-	double t0, t = 0;
+	int res[2], status, ret, h = 0;
+	struct fuse_case fc;
+	pid_t attacher;
+	double t;
 
 	if (geteuid())
 		SKIP(return, "needs root (mounts a FUSE filesystem)");
 	if (access("/sys/module/userptr_dmabuf/parameters/debug_pin_delay_ms", W_OK))
 		SKIP(return, "not a test build of the module");
-	if (access("/dev/fuse", F_OK))
-		ret = system("modprobe fuse 2>/dev/null");
-	ret = fuse_start(&s);
-	if (ret == -ENOENT || ret == -ENODEV)
-		SKIP(return, "no FUSE (/dev/fuse: %s)", strerror(-ret));
+	ret = fuse_case_start(&fc, fuse_mixed_owner);
+	if (ret > 0)
+		SKIP(return, "%s", fc.skip);
 	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
-	snprintf(path, sizeof(path), "%s/f", s.dir);
-	dev = open_dev();
-	ASSERT_GE(dev, 0);
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	ASSERT_EQ(0, pipe2(done, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(res, O_CLOEXEC));
-	owner = fork();
-	ASSERT_GE(owner, 0);
-	if (owner == 0)
-		_exit(fuse_mixed_owner(path, sv[1], done[0]));
-	fd = recv_fd(sv[0]);
-	ASSERT_GE(fd, 0) TH_LOG("the owner could not create its buffer");
 
 	ASSERT_EQ(0, udb_param_write("debug_pin_delay_ms", 2000));
 	attacher = fork();
@@ -1378,37 +1502,27 @@ TEST(static_attach_does_not_run_the_owners_file_faults)
 		/* a static importer in another process: a compositor */
 		int imp = open(UDB_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
 
-		h = imp < 0 ? -ENODEV : imp_attach(imp, fd, UDB_IMPORTER_ATTACH_READONLY);
+		h = imp < 0 ? -ENODEV : imp_attach(imp, fc.fd, UDB_IMPORTER_ATTACH_READONLY);
 		_exit(write(res[1], &h, sizeof(h)) == sizeof(h) ? 0 : 1);
 	}
 	/* inside the delay: the server drops the file page and hangs */
 	usleep(700 * 1000);
-	s.answer = 0;
-	ASSERT_EQ(0, fuse_inval(&s));
-	t0 = now_ms();
-	while (waitpid(attacher, &status, WNOHANG) == 0) {
-		t = now_ms() - t0;
-		if (t > 10000)
-			break;
-		usleep(20 * 1000);
-	}
+	fc.s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&fc.s));
+	t = child_exit_ms(attacher, 10000, &status);
 	TH_LOG("static attach while the owner's file server hangs: %.0f ms after the drop%s",
 	       t, t > 10000 ? " and counting" : "");
 	EXPECT_LT(t, 5000.0) TH_LOG("the attach waited in the owner's file fault");
 
-	fuse_release_pending(&s);
+	fuse_release_pending(&fc.s);
 	udb_param_write("debug_pin_delay_ms", 0);
-	waitpid(attacher, &status, 0);
+	child_reap(attacher, &status);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	if (read(res[0], &h, sizeof(h)) == sizeof(h))
 		EXPECT_EQ(-EAGAIN, h) TH_LOG("attach: %d", h);
-
-	ASSERT_EQ(2, write(done[1], "xx", 2));
-	ASSERT_EQ(owner, waitpid(owner, &status, 0));
+	close(fc.fd);
+	status = fuse_case_end(&fc, 2);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(fd);
-	close(dev);
-	fuse_stop(&s);
 }
 
 /*
