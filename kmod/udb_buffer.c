@@ -65,8 +65,8 @@
  * refresh (which waits for the owner's faults, for as long as those take).
  */
 #include <linux/backing-dev.h>
-#include <linux/file.h>
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/hmm.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -1457,10 +1457,28 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 #define UDB_REFRESH_SLOT_WAIT_MS	20
 
 /*
+ * A reference on the buffer's dma-buf file for its refresh work, or NULL
+ * if the release is under way (it cancels the work). The file can be
+ * freed before the release runs (dma-buf releases from its dentry), and
+ * its slot reused: a file that is not this dma-buf's is not taken.
+ */
+static struct file *udb_refresh_file(struct udb_buffer *buf)
+{
+	struct file *file = get_file_active(&buf->dmabuf->file);
+
+	if (file && file->private_data != buf->dmabuf) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+/*
  * The work holds the dma-buf while it runs, so the buffer's release never
  * waits for a refresh: a fault can take as long as the owner's file server
- * or userfaultfd handler makes it. If no reference is left, the release is
- * under way and cancels this work: nothing to do.
+ * or userfaultfd handler makes it. When the work holds the only reference
+ * (every fd, CPU mapping, vmap and importer holds one) nobody can use the
+ * snapshot: the release, which drops whatever it keeps, follows at once.
  */
 static void udb_refresh_work(struct work_struct *work)
 {
@@ -1469,9 +1487,11 @@ static void udb_refresh_work(struct work_struct *work)
 	struct file *file;
 	bool kcov;
 
-	file = get_file_active(&buf->dmabuf->file);
+	file = udb_refresh_file(buf);
 	if (!file)
 		return;
+	if (file_count(file) == 1)
+		goto out;
 	/* the buffer's owner has enough refreshes running (see udb_owner.c) */
 	if (!udb_user_refresh_begin(buf->uid)) {
 		queue_delayed_work(udb_wq, &buf->refresh_work,
@@ -1681,6 +1701,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	if (buf->pins_charged)
 		udb_pins_uncharge(buf, buf->npages);
 	for (i = 0; i < buf->npages; i++) {
+		if (!(i % 4096))	/* maybe in the deferred-fput work */
+			cond_resched();
 		if (buf->cpu_refs[i])
 			put_page(buf->cpu_refs[i]);
 		/* the last detach queued the unpinning; it may not have run */

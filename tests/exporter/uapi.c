@@ -314,7 +314,7 @@ TEST_F(uapi, per_user_limit)
 		if (udb_create(self->dev, self->mem, self->ps, 0) != -EMFILE)
 			bad = 12;
 		close(fds[0]);
-		/* the release is synchronous with the last close */
+		/* no refresh runs: the release comes with the last close */
 		fds[4] = udb_create(self->dev, self->mem, self->ps, 0);
 		if (fds[4] < 0)
 			bad = 13;
