@@ -1453,9 +1453,6 @@ void udb_buffer_dyn_detach(struct udb_buffer *buf)
 	mod_delayed_work(udb_wq, &buf->refresh_work, 0);
 }
 
-/* How long a refresh waits for one of its owner's running-refresh slots. */
-#define UDB_REFRESH_SLOT_WAIT_MS	20
-
 /*
  * A reference on the buffer's dma-buf file for its refresh work, or NULL
  * if the release is under way (it cancels the work). The file can be
@@ -1492,17 +1489,14 @@ static void udb_refresh_work(struct work_struct *work)
 		return;
 	if (file_count(file) == 1)
 		goto out;
-	/* the buffer's owner has enough refreshes running (see udb_owner.c) */
-	if (!udb_user_refresh_begin(buf->uid)) {
-		queue_delayed_work(udb_wq, &buf->refresh_work,
-				   msecs_to_jiffies(UDB_REFRESH_SLOT_WAIT_MS));
+	/* the owner has enough refreshes running: queued again after one */
+	if (!udb_user_refresh_begin(buf))
 		goto out;
-	}
 	/* traced as coverage of the task that asked for it, if it traces */
 	kcov = udb_kcov_remote_start(READ_ONCE(buf->kcov_handle), false);
 	udb_buffer_refresh(buf);
 	udb_kcov_remote_stop(kcov);
-	udb_user_refresh_end(buf->uid);
+	udb_user_refresh_end(buf);
 out:
 	/* the last one releases from delayed_fput, not from this worker */
 	fput(file);
@@ -1617,6 +1611,7 @@ int udb_buffer_create(const struct userptr_dmabuf_range *ranges,
 	}
 
 	INIT_LIST_HEAD(&buf->debugfs_node);
+	INIT_LIST_HEAD(&buf->slot_node);
 	mutex_init(&buf->lock);
 	mutex_init(&buf->refresh_lock);
 	mutex_init(&buf->pin_lock);
@@ -1691,6 +1686,8 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* No notifier runs after this, so no refresh is queued after it. */
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
+	/* no slot that frees queues it again after this */
+	udb_user_refresh_forget(buf);
 	/* a running refresh would hold the dma-buf: this one finds none */
 	cancel_delayed_work_sync(&buf->refresh_work);
 	/* no CPU mapping is left to fault and queue it again */

@@ -143,6 +143,8 @@ struct udb_pinset {
  * @hmm_pfns: hmm_range_fault() output, one per page
  * @refresh_work: runs udb_buffer_refresh() after an invalidation (at once,
  *	through udb_queue_refresh()), or a while after a refresh postponed
+ * @slot_node: on the owner's list of buffers whose refresh waits for one
+ *	of the user's running-refresh slots (udb_owner.c), else empty
  * @kcov_handle: KCOV common handle of the task that last queued
  *	@refresh_work (0: none), so the refresh counts as that task's
  *	coverage (a fuzzer's feedback)
@@ -229,6 +231,7 @@ struct udb_buffer {
 	struct mutex refresh_lock;	/* one refresh at a time */
 	unsigned long *hmm_pfns;
 	struct delayed_work refresh_work;
+	struct list_head slot_node;
 	u64 kcov_handle;
 	u64 refreshes;
 	u64 postponed;
@@ -316,8 +319,9 @@ struct udb_mm {
 void udb_owner_init(void);
 int udb_user_charge(uid_t uid, u64 size);
 void udb_user_uncharge(uid_t uid, u64 size);
-bool udb_user_refresh_begin(uid_t uid);
-void udb_user_refresh_end(uid_t uid);
+bool udb_user_refresh_begin(struct udb_buffer *buf);
+void udb_user_refresh_end(struct udb_buffer *buf);
+void udb_user_refresh_forget(struct udb_buffer *buf);
 struct udb_mm *udb_mm_get(struct mm_struct *mm);
 void udb_mm_put(struct udb_mm *um);
 

@@ -20,8 +20,9 @@
  * their importers coherence (counted in fence_timeouts), not memory
  * safety (mappings hold their pages).
  *
- * Locking: udb_users_lock protects the per-user counters, udb_mms_lock the
- * per-mm table and reference counts; neither is held while calling out.
+ * Locking: udb_users_lock protects the per-user counters and waiting
+ * lists, udb_mms_lock the per-mm table and reference counts; neither is
+ * held while calling out (queueing a work item is all they do inside).
  * udb_mm.stuck_until is read and written locklessly (the notifier).
  */
 #include <linux/hashtable.h>
@@ -47,11 +48,14 @@ MODULE_PARM_DESC(max_mb_per_user,
  * @buffers: how many
  * @bytes: the sum of their sizes
  * @refreshing: refresh work items of its buffers running now
+ * @waiting: its buffers whose refresh waits for one of those to end
+ *	(udb_buffer.slot_node), oldest first
  */
 struct udb_user {
 	unsigned long buffers;
 	u64 bytes;
 	unsigned int refreshing;
+	struct list_head waiting;
 };
 
 /*
@@ -107,6 +111,7 @@ int udb_user_charge(uid_t uid, u64 size)
 			ret = -ENOMEM;
 			goto out;
 		}
+		INIT_LIST_HEAD(&u->waiting);
 	}
 	if (u->buffers >= READ_ONCE(max_buffers_per_user))
 		ret = -EMFILE;
@@ -149,23 +154,30 @@ void udb_user_uncharge(uid_t uid, u64 size)
 }
 
 /**
- * udb_user_refresh_begin() - claim one of @uid's running-refresh slots
- * @uid: the buffer's owner
+ * udb_user_refresh_begin() - claim one of the owner's running-refresh slots
+ * @buf: the buffer whose refresh work is about to run
+ *
+ * Without a free slot the buffer joins its owner's waiting list, and
+ * udb_user_refresh_end() queues its work again when a slot frees: no
+ * polling, however many buffers wait behind refreshes stuck in faults.
  *
  * Context: process context (the refresh work), may sleep.
- * Return: true if the refresh may run now; false if @uid has
- * UDB_USER_MAX_REFRESHING running (the caller retries later).
+ * Return: true if the refresh may run now; false if the owner has
+ * UDB_USER_MAX_REFRESHING running.
  */
-bool udb_user_refresh_begin(uid_t uid)
+bool udb_user_refresh_begin(struct udb_buffer *buf)
 {
 	struct udb_user *u;
 	bool ok = false;
 
 	mutex_lock(&udb_users_lock);
-	u = xa_load(&udb_users, uid);
+	u = xa_load(&udb_users, buf->uid);
 	if (u && u->refreshing < UDB_USER_MAX_REFRESHING) {
 		u->refreshing++;
+		list_del_init(&buf->slot_node);
 		ok = true;
+	} else if (u && list_empty(&buf->slot_node)) {
+		list_add_tail(&buf->slot_node, &u->waiting);
 	}
 	mutex_unlock(&udb_users_lock);
 	return ok;
@@ -173,18 +185,42 @@ bool udb_user_refresh_begin(uid_t uid)
 
 /**
  * udb_user_refresh_end() - release a slot udb_user_refresh_begin() claimed
- * @uid: the buffer's owner
+ * @buf: the buffer whose refresh ran
+ *
+ * Queues the refresh work of the owner's longest-waiting buffer.
  *
  * Context: process context, may sleep.
  */
-void udb_user_refresh_end(uid_t uid)
+void udb_user_refresh_end(struct udb_buffer *buf)
 {
+	struct udb_buffer *next;
 	struct udb_user *u;
 
 	mutex_lock(&udb_users_lock);
-	u = xa_load(&udb_users, uid);
-	if (!WARN_ON_ONCE(!u || !u->refreshing))
+	u = xa_load(&udb_users, buf->uid);
+	if (!WARN_ON_ONCE(!u || !u->refreshing)) {
 		u->refreshing--;
+		next = list_first_entry_or_null(&u->waiting,
+						struct udb_buffer, slot_node);
+		/* its release takes it off the list before it cancels this */
+		if (next) {
+			list_del_init(&next->slot_node);
+			mod_delayed_work(udb_wq, &next->refresh_work, 0);
+		}
+	}
+	mutex_unlock(&udb_users_lock);
+}
+
+/**
+ * udb_user_refresh_forget() - take a buffer off its owner's waiting list
+ * @buf: a buffer being released, whose refresh work is cancelled next
+ *
+ * Context: process context, may sleep.
+ */
+void udb_user_refresh_forget(struct udb_buffer *buf)
+{
+	mutex_lock(&udb_users_lock);
+	list_del_init(&buf->slot_node);
 	mutex_unlock(&udb_users_lock);
 }
 

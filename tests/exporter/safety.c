@@ -1453,6 +1453,140 @@ TEST(last_close_does_not_wait_for_a_refresh_in_the_owners_faults)
 }
 
 /*
+ * One user runs at most 8 refreshes at a time; the others wait for a slot.
+ * While 8 hang in the owner's faults (its file server stopped answering),
+ * the same user's other buffers waiting for a slot must not keep the CPUs
+ * busy (each used to retry every 20 ms), must go when released, and must
+ * all refresh once the server answers.
+ */
+#define SLOT_HOGS	8
+#define SLOT_WAITERS	1000
+
+static int fuse_slot_owner(const char *path, int sock, int done)
+{
+	size_t ps = page_size();
+	int dev = open_dev(), f = open(path, O_RDONLY | O_CLOEXEC), fd[SLOT_HOGS];
+	uint8_t *mem;
+	char c;
+	int i;
+
+	if (dev < 0 || f < 0)
+		return 1;
+	mem = mmap(NULL, SLOT_HOGS * ps, PROT_READ, MAP_PRIVATE, f, 0);
+	if (mem == MAP_FAILED || mem[0] != 0x42)
+		return 2;
+	/* a buffer per page, each followed by a CPU mapping: refreshed at once */
+	for (i = 0; i < SLOT_HOGS; i++) {
+		fd[i] = udb_create(dev, mem + i * ps, ps,
+				   USERPTR_DMABUF_CREATE_READONLY);
+		if (fd[i] < 0 || mmap(NULL, ps, PROT_READ, MAP_SHARED, fd[i], 0) ==
+				 MAP_FAILED)
+			return 3;
+	}
+	if (send_fd(sock, fd[0]))
+		return 4;
+	return read(done, &c, 1) == 1 ? 0 : 5;
+}
+
+/* The share of the CPUs' time that was not idle over @ms; -1 on error. */
+static double cpu_busy_over(int ms)
+{
+	unsigned long long a[2][8] = { { 0 } };
+	double busy, total;
+	int k, n;
+
+	for (k = 0; k < 2; k++) {
+		FILE *f = fopen("/proc/stat", "r");
+
+		if (!f)
+			return -1;
+		n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &a[k][0], &a[k][1], &a[k][2], &a[k][3], &a[k][4],
+			   &a[k][5], &a[k][6], &a[k][7]);
+		fclose(f);
+		if (n != 8)
+			return -1;
+		if (!k)
+			usleep(ms * 1000);
+	}
+	for (busy = total = 0, k = 0; k < 8; k++) {
+		total += a[1][k] - a[0][k];
+		if (k != 3 && k != 4)	/* idle, iowait */
+			busy += a[1][k] - a[0][k];
+	}
+	return total ? busy / total : -1;
+}
+
+TEST(refreshes_waiting_for_a_slot_cost_no_cpu)
+{
+	size_t ps = page_size(), len = SLOT_WAITERS * ps;
+	int ret, i, status, probe = -1, fd, bad;
+	struct userptr_dmabuf_info info;
+	void *views[SLOT_WAITERS];
+	struct fuse_case fc;
+	uint8_t *mem;
+	double busy;
+
+	ret = fuse_case_start(&fc, fuse_slot_owner);
+	if (ret > 0)
+		SKIP(return, "%s", fc.skip);
+	ASSERT_EQ(0, ret) TH_LOG("fuse: %s", strerror(-ret));
+	mem = map_anon(len);
+	ASSERT_NE(NULL, mem);
+	memset(mem, 1, len);
+	for (i = 0; i < SLOT_WAITERS; i++) {
+		fd = udb_create(fc.dev, mem + i * ps, ps, 0);
+		ASSERT_GE(fd, 0) TH_LOG("buffer %d: %s", i, strerror(-fd));
+		views[i] = mmap(NULL, ps, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, views[i]);
+		if (i == SLOT_WAITERS - 1)
+			probe = fd;
+		else
+			close(fd);
+	}
+
+	/* the owner's 8 refreshes hang in its file server ... */
+	fc.s.answer = 0;
+	ASSERT_EQ(0, fuse_inval(&fc.s));
+	for (i = 0; i < 500 && !fc.s.npending; i++)
+		usleep(10 * 1000);
+	ASSERT_NE(0, fc.s.npending) TH_LOG("no refresh asked for the file");
+	usleep(500 * 1000);
+	/* ... and this user's other buffers wait for a slot */
+	ASSERT_EQ(0, madvise(mem, len, MADV_DONTNEED));
+	usleep(500 * 1000);
+	ASSERT_EQ(0, udb_info(fc.dev, probe, &info));
+	EXPECT_EQ((__u32)USERPTR_DMABUF_STATE_STALE, info.state)
+		TH_LOG("refreshed while every slot was taken?");
+	busy = cpu_busy_over(2000);
+	TH_LOG("%d buffers waiting for a refresh slot: CPUs %.0f%% busy",
+	       SLOT_WAITERS, busy * 100);
+	EXPECT_LE(0, busy);
+	EXPECT_GT(0.15, busy) TH_LOG("waiting refreshes keep the CPUs busy");
+
+	/* half of them go while they wait */
+	for (i = 0; i < SLOT_WAITERS / 2; i++)
+		munmap(views[i], ps);
+	usleep(200 * 1000);
+
+	/* the server recovers: every buffer left refreshes */
+	fuse_release_pending(&fc.s);
+	EXPECT_EQ(USERPTR_DMABUF_STATE_VALID, udb_settle(fc.dev, probe))
+		TH_LOG("the last waiting buffer never got a slot");
+	for (i = SLOT_WAITERS / 2, bad = 0; i < SLOT_WAITERS; i++) {
+		mem[i * ps] = 7;
+		bad += ((volatile uint8_t *)views[i])[0] != 7;
+	}
+	EXPECT_EQ(0, bad) TH_LOG("buffers not following their page");
+	for (i = SLOT_WAITERS / 2; i < SLOT_WAITERS; i++)
+		munmap(views[i], ps);
+	close(probe);
+	munmap(mem, len);
+	status = fuse_case_end(&fc, 1);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
  * A static importer's attach pins what the refresh faulted; a second pass
  * that may fault exists only for a read-only pin of an anonymous page
  * shared after fork() (the unshare). It must not run the owner's other
