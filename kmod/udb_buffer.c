@@ -1686,7 +1686,7 @@ void udb_buffer_destroy(struct udb_buffer *buf)
 	/* No notifier runs after this, so no refresh is queued after it. */
 	for (n = 0; n < buf->nranges; n++)
 		mmu_interval_notifier_remove(&buf->ranges[n].notifier);
-	/* no slot that frees queues it again after this */
+	/* no slot is handed to it after this; one it was handed goes on */
 	udb_user_refresh_forget(buf);
 	/* a running refresh would hold the dma-buf: this one finds none */
 	cancel_delayed_work_sync(&buf->refresh_work);

@@ -145,6 +145,8 @@ struct udb_pinset {
  *	through udb_queue_refresh()), or a while after a refresh postponed
  * @slot_node: on the owner's list of buffers whose refresh waits for one
  *	of the user's running-refresh slots (udb_owner.c), else empty
+ * @slot_granted: a refresh that ended handed its slot to this buffer,
+ *	whose work is queued to use it (under udb_owner.c's lock)
  * @kcov_handle: KCOV common handle of the task that last queued
  *	@refresh_work (0: none), so the refresh counts as that task's
  *	coverage (a fuzzer's feedback)
@@ -232,6 +234,7 @@ struct udb_buffer {
 	unsigned long *hmm_pfns;
 	struct delayed_work refresh_work;
 	struct list_head slot_node;
+	bool slot_granted;
 	u64 kcov_handle;
 	u64 refreshes;
 	u64 postponed;

@@ -157,8 +157,8 @@ void udb_user_uncharge(uid_t uid, u64 size)
  * udb_user_refresh_begin() - claim one of the owner's running-refresh slots
  * @buf: the buffer whose refresh work is about to run
  *
- * Without a free slot the buffer joins its owner's waiting list, and
- * udb_user_refresh_end() queues its work again when a slot frees: no
+ * Without a free slot the buffer joins its owner's waiting list; a refresh
+ * that ends hands its slot to the oldest waiter and queues its work: no
  * polling, however many buffers wait behind refreshes stuck in faults.
  *
  * Context: process context (the refresh work), may sleep.
@@ -172,55 +172,78 @@ bool udb_user_refresh_begin(struct udb_buffer *buf)
 
 	mutex_lock(&udb_users_lock);
 	u = xa_load(&udb_users, buf->uid);
-	if (u && u->refreshing < UDB_USER_MAX_REFRESHING) {
+	if (WARN_ON_ONCE(!u))
+		goto out;
+	if (buf->slot_granted) {
+		buf->slot_granted = false;
+		ok = true;
+	} else if (u->refreshing < UDB_USER_MAX_REFRESHING) {
 		u->refreshing++;
 		list_del_init(&buf->slot_node);
 		ok = true;
-	} else if (u && list_empty(&buf->slot_node)) {
+	} else if (list_empty(&buf->slot_node)) {
 		list_add_tail(&buf->slot_node, &u->waiting);
 	}
+out:
 	mutex_unlock(&udb_users_lock);
 	return ok;
+}
+
+/* A slot frees: the oldest waiter gets it, else nobody. Under the lock. */
+static void udb_user_pass_slot(struct udb_user *u)
+{
+	struct udb_buffer *next;
+
+	lockdep_assert_held(&udb_users_lock);
+	next = list_first_entry_or_null(&u->waiting, struct udb_buffer,
+					slot_node);
+	if (!next) {
+		u->refreshing--;
+		return;
+	}
+	/* its release takes the grant back, under this lock, before it
+	 * cancels the work */
+	list_del_init(&next->slot_node);
+	next->slot_granted = true;
+	mod_delayed_work(udb_wq, &next->refresh_work, 0);
 }
 
 /**
  * udb_user_refresh_end() - release a slot udb_user_refresh_begin() claimed
  * @buf: the buffer whose refresh ran
  *
- * Queues the refresh work of the owner's longest-waiting buffer.
- *
  * Context: process context, may sleep.
  */
 void udb_user_refresh_end(struct udb_buffer *buf)
 {
-	struct udb_buffer *next;
 	struct udb_user *u;
 
 	mutex_lock(&udb_users_lock);
 	u = xa_load(&udb_users, buf->uid);
-	if (!WARN_ON_ONCE(!u || !u->refreshing)) {
-		u->refreshing--;
-		next = list_first_entry_or_null(&u->waiting,
-						struct udb_buffer, slot_node);
-		/* its release takes it off the list before it cancels this */
-		if (next) {
-			list_del_init(&next->slot_node);
-			mod_delayed_work(udb_wq, &next->refresh_work, 0);
-		}
-	}
+	if (!WARN_ON_ONCE(!u || !u->refreshing))
+		udb_user_pass_slot(u);
 	mutex_unlock(&udb_users_lock);
 }
 
 /**
- * udb_user_refresh_forget() - take a buffer off its owner's waiting list
- * @buf: a buffer being released, whose refresh work is cancelled next
+ * udb_user_refresh_forget() - a buffer's release: off the waiting list
+ * @buf: the buffer, whose refresh work is cancelled next
+ *
+ * A slot handed to it and not used yet goes to the next waiter.
  *
  * Context: process context, may sleep.
  */
 void udb_user_refresh_forget(struct udb_buffer *buf)
 {
+	struct udb_user *u;
+
 	mutex_lock(&udb_users_lock);
 	list_del_init(&buf->slot_node);
+	u = xa_load(&udb_users, buf->uid);
+	if (buf->slot_granted && !WARN_ON_ONCE(!u)) {
+		buf->slot_granted = false;
+		udb_user_pass_slot(u);
+	}
 	mutex_unlock(&udb_users_lock);
 }
 
