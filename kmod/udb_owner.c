@@ -201,8 +201,7 @@ static void udb_user_pass_slot(struct udb_user *u)
 		u->refreshing--;
 		return;
 	}
-	/* its release takes the grant back, under this lock, before it
-	 * cancels the work */
+	/* its release takes the grant back, under this lock, first */
 	list_del_init(&next->slot_node);
 	next->slot_granted = true;
 	mod_delayed_work(udb_wq, &next->refresh_work, 0);
