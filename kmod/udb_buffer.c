@@ -1476,6 +1476,8 @@ static struct file *udb_refresh_file(struct udb_buffer *buf)
  * or userfaultfd handler makes it. When the work holds the only reference
  * (every fd, CPU mapping, vmap and importer holds one) nobody can use the
  * snapshot: the release, which drops whatever it keeps, follows at once.
+ * In both cases (the release may also wait for whoever holds the dma-buf's
+ * dentry) a slot handed to the buffer goes on to the next waiter.
  */
 static void udb_refresh_work(struct work_struct *work)
 {
@@ -1484,11 +1486,16 @@ static void udb_refresh_work(struct work_struct *work)
 	struct file *file;
 	bool kcov;
 
+	/* nobody can use the buffer again: no slot waits for it */
 	file = udb_refresh_file(buf);
-	if (!file)
+	if (!file) {
+		udb_user_refresh_forget(buf);
 		return;
-	if (file_count(file) == 1)
+	}
+	if (file_count(file) == 1) {
+		udb_user_refresh_forget(buf);
 		goto out;
+	}
 	/* the owner has enough refreshes running: queued again after one */
 	if (!udb_user_refresh_begin(buf))
 		goto out;

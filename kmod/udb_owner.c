@@ -47,7 +47,8 @@ MODULE_PARM_DESC(max_mb_per_user,
  * struct udb_user - what one uid's live buffers cost
  * @buffers: how many
  * @bytes: the sum of their sizes
- * @refreshing: refresh work items of its buffers running now
+ * @refreshing: its running-refresh slots in use: refresh work items of
+ *	its buffers running now, or queued with a slot handed to them
  * @waiting: its buffers whose refresh waits for one of those to end
  *	(udb_buffer.slot_node), oldest first
  */
@@ -146,6 +147,8 @@ void udb_user_uncharge(uid_t uid, u64 size)
 		u->buffers--;
 		u->bytes -= size;
 		if (!u->buffers) {
+			/* every buffer took its slot and place back first */
+			WARN_ON_ONCE(u->refreshing || !list_empty(&u->waiting));
 			xa_erase(&udb_users, uid);
 			kfree(u);
 		}

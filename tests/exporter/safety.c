@@ -1613,8 +1613,8 @@ TEST(refreshes_waiting_for_a_slot_cost_no_cpu)
 			break;
 		usleep(100 * 1000);
 	}
-	TH_LOG("%d of my buffers listed, %d of them valid", my_buffers(&valid),
-	       valid);
+	i = my_buffers(&valid);
+	TH_LOG("%d of my buffers listed, %d of them valid", i, valid);
 	EXPECT_EQ(SLOT_KEPT, valid) TH_LOG("waiting buffers never got a slot");
 	for (i = SLOT_GONE + SLOT_GONE_LATE, bad = 0; i < SLOT_WAITERS; i++) {
 		mem[i * ps] = 7;
