@@ -88,7 +88,14 @@ enum wb_route {
  * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
  * whose INFO cannot be asked (no /dev/userptr_dmabuf, or INFO fails):
  * its staleness could not be checked. The buffer is composited from then
- * on.
+ * on, except after ESTALE: once its framebuffer is gone (off the plane,
+ * so vkms's attachment and its pins went with it) and the module's
+ * invalidation count of the buffer did not move between two consecutive
+ * frames in which it was a candidate (settle_inv: the client stopped
+ * moving its memory), it is imported afresh (a new attachment pins the
+ * current pages) and scanned out again. A client that churns each time
+ * its buffer comes round never settles, so it is never re-pinned on
+ * every other frame.
  */
 struct scanout_fb {
 	struct kms *k;
@@ -99,6 +106,10 @@ struct scanout_fb {
 	bool tested;
 	uint64_t pinned_inv;			/* INFO at import, module bufs */
 	bool module;				/* exp_name userptr_dmabuf */
+	/* ESTALE only: INFO invalidations at the last frame in which the
+	 * buffer was a candidate (settle_seen: there was one) */
+	uint64_t settle_inv;
+	bool settle_seen;
 };
 
 struct kms {
@@ -486,18 +497,59 @@ static bool module_dmabuf(int fd)
  * The module's INFO pinned_invalidations of b (a module dma-buf);
  * false when INFO cannot be asked (no /dev/userptr_dmabuf, or it fails).
  */
+static bool buffer_info(struct kms *k, struct buffer *b,
+			struct userptr_dmabuf_info *info)
+{
+	if (k->srv->udb_fd < 0)
+		return false;
+	memset(info, 0, sizeof(*info));
+	info->fd = b->dmabuf.planes[0].fd;
+	return !ioctl(k->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, info);
+}
+
 static bool pinned_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 {
 	struct userptr_dmabuf_info info;
 
-	if (k->srv->udb_fd < 0)
-		return false;
-	memset(&info, 0, sizeof(info));
-	info.fd = b->dmabuf.planes[0].fd;
-	if (ioctl(k->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info))
+	if (!buffer_info(k, b, &info))
 		return false;
 	*n = info.pinned_invalidations;
 	return true;
+}
+
+/*
+ * All of the module's invalidations of b, pinned or not: once vkms's
+ * pin is gone, pinned_invalidations no longer moves when the client
+ * moves its memory; this count does.
+ */
+static bool all_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
+{
+	struct userptr_dmabuf_info info;
+
+	if (!buffer_info(k, b, &info))
+		return false;
+	*n = info.invalidations;
+	return true;
+}
+
+/*
+ * A stale buffer (ESTALE) that is a candidate again: note its
+ * invalidation count; once its framebuffer is gone and the count did not
+ * move since its last candidacy, it may be imported again (true).
+ */
+static bool stale_settled(struct kms *k, struct scanout_fb *f)
+{
+	uint64_t n;
+	bool settled;
+
+	if (!all_invalidations(k, f->b, &n)) {
+		f->settle_seen = false;
+		return false;
+	}
+	settled = !f->fb && f->settle_seen && n == f->settle_inv;
+	f->settle_inv = n;
+	f->settle_seen = !settled;
+	return settled;
 }
 
 static int test_fb(struct kms *k, uint32_t fb)
@@ -579,6 +631,13 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		b->scanout_state_destroy = scanout_state_destroy;
 		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
 	}
+	if (f->refused == ESTALE && stale_settled(k, f)) {
+		/* its old framebuffer (and vkms's pins) went with the plane */
+		f->refused = 0;
+		f->tested = false;
+		k->srv->stats.direct_reimports++;
+		server_log(k->srv, "kms: a stale buffer is imported again");
+	}
 	if (!f->refused && !f->fb) {
 		/* a module dma-buf whose staleness cannot be checked is
 		 * never imported: vkms's pin would hold pages the client's
@@ -647,8 +706,9 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
+		f->settle_seen = all_invalidations(k, b, &f->settle_inv);
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
-			   "were invalidated; it is composited from now on");
+			   "were invalidated; it is composited until it settles");
 	}
 	if (!f->refused)
 		return f;

@@ -11,7 +11,9 @@
  * KMS only: frames_direct and frames_composited count the frames that
  * put a client's dma-buf on the plane and those composited with GL;
  * direct_refused is why the last composited one was not scanned out
- * (scanout.c, output_kms.c), "none" if every frame was.
+ * (scanout.c, output_kms.c), "none" if every frame was;
+ * direct_reimports counts the stale buffers imported again once they
+ * settled (output_kms.c).
  * protocol_errors counts every wl_display.error sent to a client, ours
  * and libwayland's own, seen through a protocol logger.
  */
@@ -140,6 +142,8 @@ int report_write(struct server *srv)
 			(unsigned long long)st->frames_composited);
 		fprintf(f, "direct_refused=%s\n", st->direct_refused[0] ?
 			st->direct_refused : "none");
+		fprintf(f, "direct_reimports=%llu\n",
+			(unsigned long long)st->direct_reimports);
 	}
 	fprintf(f, "frame_ms_p99=%.3f\n", p99);
 	fprintf(f, "frame_ms_median=%.3f\n", median);

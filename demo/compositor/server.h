@@ -212,6 +212,8 @@ struct stats {
 	 * the last composited frame was not scanned out (scanout.c) */
 	uint64_t frames_direct, frames_composited;
 	char direct_refused[96];
+	/* KMS: stale buffers imported again once they settled */
+	uint64_t direct_reimports;
 	struct samples frame_ms;		/* every repaint's wall time */
 	uint64_t clients_seen;
 	uint64_t buffers_dmabuf, buffers_shm;
