@@ -38,6 +38,16 @@
  * of a direct frame needs the writeback connector (no dumb buffer holds
  * it); without one scanout.c composites such frames.
  *
+ * Overlay planes (vkms enable_overlay=1): when no window covers the
+ * output, planes.c picks the windows that go on overlays of their own;
+ * their buffers are imported as for the primary plane, and the frame's
+ * whole configuration is tried with a TEST_ONLY commit (refused: the
+ * frame is composited). The primary plane gets the GL-composed rest,
+ * unless nothing on it changed since the last composed frame
+ * (primary_sig()): then it is left out of the commit and GL draws
+ * nothing. Every plane (struct kplane) holds busy references as the
+ * primary plane does; a plane not in a commit keeps its buffer.
+ *
  * The output size is --size: a connector mode of exactly that size must
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
