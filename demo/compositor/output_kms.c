@@ -98,14 +98,20 @@ enum wb_route {
  * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
  * whose INFO cannot be asked (no /dev/userptr_dmabuf, or INFO fails):
  * its staleness could not be checked. The buffer is composited from then
- * on, except after ESTALE: once its framebuffer is gone (off the plane,
- * so vkms's attachment and its pins went with it) and the module's
- * invalidation count of the buffer did not move between two consecutive
- * frames in which it was a candidate (settle_inv: the client stopped
- * moving its memory), it is imported afresh (a new attachment pins the
- * current pages) and scanned out again. A client that churns each time
- * its buffer comes round never settles, so it is never re-pinned on
- * every other frame.
+ * on, except after ESTALE: it is imported afresh (a new attachment pins
+ * the current pages) and scanned out again once
+ *  - its framebuffer is gone (off the plane),
+ *  - the module's invalidation count of it did not move between two
+ *    consecutive frames in which it was a candidate (settle_inv: the
+ *    client stopped moving its memory),
+ *  - and INFO shows no pinned pages (pinned_pages 0): removing the
+ *    framebuffer does not free vkms's import at once (the old plane
+ *    state holds it until vkms's commit tail ran, after the flip event),
+ *    and the module hands a new static attachment the pin set it already
+ *    has, the pages pinned before the client moved its memory; a new
+ *    import then would show the old pages, and pinned_invalidations,
+ *    sampled at it, would not tell. Until then the buffer is composited
+ *    and INFO asked again on its next candidacy.
  */
 struct scanout_fb {
 	struct kms *k;
@@ -117,9 +123,12 @@ struct scanout_fb {
 	uint64_t pinned_inv;			/* INFO at import, module bufs */
 	bool module;				/* exp_name userptr_dmabuf */
 	/* ESTALE only: INFO invalidations at the last frame in which the
-	 * buffer was a candidate (settle_seen: there was one) */
+	 * buffer was a candidate (settle_seen: there was one), and how many
+	 * candidacies in a row since then saw the same count (quiet) */
 	uint64_t settle_inv;
 	bool settle_seen;
+	unsigned int quiet;
+	bool pin_wait_logged;			/* once per wait for the pin */
 };
 
 #define MAX_OVERLAYS 8
@@ -694,24 +703,52 @@ static bool all_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 	return true;
 }
 
+/* The quiet candidacies a stale buffer needs before its import. */
+static unsigned int settle_need(const struct scanout_fb *f)
+{
+	(void)f;
+	return 1;
+}
+
 /*
  * A stale buffer (ESTALE) that is a candidate again: note its
- * invalidation count; once its framebuffer is gone and the count did not
- * move since its last candidacy, it may be imported again (true).
+ * invalidation count; true once it may be imported again (see struct
+ * scanout_fb): its framebuffer gone, the count unmoved over the last
+ * settle_need() candidacies, and no pinned pages left (*info: INFO
+ * just before the import). The quiet count survives a wait for the pin:
+ * only a move of the memory resets it.
  */
-static bool stale_settled(struct kms *k, struct scanout_fb *f)
+static bool stale_settled(struct kms *k, struct scanout_fb *f,
+			  struct userptr_dmabuf_info *info)
 {
-	uint64_t n;
-	bool settled;
-
-	if (!all_invalidations(k, f->b, &n)) {
+	if (!buffer_info(k, f->b, info)) {
 		f->settle_seen = false;
+		f->quiet = 0;
 		return false;
 	}
-	settled = !f->fb && f->settle_seen && n == f->settle_inv;
-	f->settle_inv = n;
-	f->settle_seen = !settled;
-	return settled;
+	if (f->settle_seen && info->invalidations == f->settle_inv)
+		f->quiet++;
+	else
+		f->quiet = 0;
+	f->settle_inv = info->invalidations;
+	f->settle_seen = true;
+	if (f->fb || f->quiet < settle_need(f))
+		return false;
+	if (info->pinned_pages) {
+		if (!f->pin_wait_logged)
+			server_log(k->srv, "kms: a settled stale buffer waits: "
+				   "the old pin set still holds %llu pages "
+				   "(attachments %u)",
+				   (unsigned long long)info->pinned_pages,
+				   info->attachments);
+		f->pin_wait_logged = true;
+		k->srv->stats.direct_pin_waits++;
+		return false;
+	}
+	f->quiet = 0;
+	f->settle_seen = false;
+	f->pin_wait_logged = false;
+	return true;
 }
 
 static int test_fb(struct kms *k, uint32_t fb)
@@ -783,6 +820,7 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 	struct scanout_fb *f = b->scanout_state;
 	uint32_t handles[4] = { 0 }, pitches[4] = { 0 }, offsets[4] = { 0 };
 	uint64_t mods[4] = { 0 }, inv;
+	struct userptr_dmabuf_info info;
 	int r;
 
 	if (!f) {
@@ -798,12 +836,16 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		b->scanout_state_destroy = scanout_state_destroy;
 		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
 	}
-	if (f->refused == ESTALE && stale_settled(k, f)) {
-		/* its old framebuffer (and vkms's pins) went with the plane */
+	if (f->refused == ESTALE && stale_settled(k, f, &info)) {
+		/* its old framebuffer and vkms's pins are gone */
 		f->refused = 0;
 		f->tested = false;
 		k->srv->stats.direct_reimports++;
-		server_log(k->srv, "kms: a stale buffer is imported again");
+		server_log(k->srv, "kms: a stale buffer is imported again "
+			   "(INFO before: pinned_pages %llu, attachments %u; "
+			   "%u quiet candidacies)",
+			   (unsigned long long)info.pinned_pages,
+			   info.attachments, settle_need(f));
 	}
 	if (!f->refused && !f->fb) {
 		/* a module dma-buf whose staleness cannot be checked is
@@ -873,6 +915,7 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
+		f->quiet = 0;
 		f->settle_seen = all_invalidations(k, b, &f->settle_inv);
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
 			   "were invalidated; it is composited until it settles");

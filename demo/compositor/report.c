@@ -13,7 +13,8 @@
  * direct_refused is why the last composited one was not scanned out
  * (scanout.c, output_kms.c), "none" if every frame was;
  * direct_reimports counts the stale buffers imported again once they
- * settled (output_kms.c). frames_overlay counts the frames that put at
+ * settled (output_kms.c), direct_pin_waits the candidacies of settled
+ * ones that waited for the module's old pin set to go first. frames_overlay counts the frames that put at
  * least one window on an overlay plane (planes.c), overlay_views the
  * windows they put there, frames_primary_kept those of them that left
  * the primary plane as it was (nothing composited changed: no GL).
@@ -147,6 +148,8 @@ int report_write(struct server *srv)
 			st->direct_refused : "none");
 		fprintf(f, "direct_reimports=%llu\n",
 			(unsigned long long)st->direct_reimports);
+		fprintf(f, "direct_pin_waits=%llu\n",
+			(unsigned long long)st->direct_pin_waits);
 		fprintf(f, "frames_overlay=%llu\n",
 			(unsigned long long)st->frames_overlay);
 		fprintf(f, "overlay_views=%llu\n",

@@ -212,8 +212,10 @@ struct stats {
 	 * the last composited frame was not scanned out (scanout.c) */
 	uint64_t frames_direct, frames_composited;
 	char direct_refused[96];
-	/* KMS: stale buffers imported again once they settled */
-	uint64_t direct_reimports;
+	/* KMS: stale buffers imported again once they settled, and the
+	 * candidacies of settled ones that waited for the module's old pin
+	 * set to go (INFO pinned_pages not 0 yet) */
+	uint64_t direct_reimports, direct_pin_waits;
 	/* KMS overlay planes: frames with at least one window on an
 	 * overlay, windows put there (summed over frames), and frames that
 	 * left the primary plane as it was (nothing composited changed) */
