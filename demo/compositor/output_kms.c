@@ -101,9 +101,12 @@ enum wb_route {
  * on, except after ESTALE: it is imported afresh (a new attachment pins
  * the current pages) and scanned out again once
  *  - its framebuffer is gone (off the plane),
- *  - the module's invalidation count of it did not move between two
- *    consecutive frames in which it was a candidate (settle_inv: the
- *    client stopped moving its memory),
+ *  - the module's invalidation count of it did not move over the last
+ *    2^k frames in which it was a candidate, k the times it went stale,
+ *    capped at 2^STALE_BACKOFF_MAX (settle_inv, quiet: the client
+ *    stopped moving its memory; one that moves it every few candidacies
+ *    waits longer each time rather than being re-pinned every other
+ *    time its buffer comes round),
  *  - and INFO shows no pinned pages (pinned_pages 0): removing the
  *    framebuffer does not free vkms's import at once (the old plane
  *    state holds it until vkms's commit tail ran, after the flip event),
@@ -128,8 +131,13 @@ struct scanout_fb {
 	uint64_t settle_inv;
 	bool settle_seen;
 	unsigned int quiet;
+	unsigned int stale_events;		/* times it went ESTALE */
 	bool pin_wait_logged;			/* once per wait for the pin */
 };
+
+/* a stale buffer needs 2^min(k, this) quiet candidacies, k its
+ * stale_events: 64 candidacies, about 3 s for 3 buffers at 60 Hz */
+#define STALE_BACKOFF_MAX 6
 
 #define MAX_OVERLAYS 8
 
@@ -703,11 +711,13 @@ static bool all_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 	return true;
 }
 
-/* The quiet candidacies a stale buffer needs before its import. */
+/* The quiet candidacies a stale buffer needs before its import:
+ * exponential in the times it went stale, capped. */
 static unsigned int settle_need(const struct scanout_fb *f)
 {
-	(void)f;
-	return 1;
+	unsigned int k = f->stale_events;
+
+	return 1u << (k < STALE_BACKOFF_MAX ? k : STALE_BACKOFF_MAX);
 }
 
 /*
@@ -915,6 +925,7 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
+		f->stale_events++;
 		f->quiet = 0;
 		f->settle_seen = all_invalidations(k, b, &f->settle_inv);
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
