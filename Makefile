@@ -15,6 +15,7 @@
 #   make kernels  build (or reuse) the cached 6.12 and 7.3 test kernels
 #   make lint     checkpatch --strict over kmod/ and protocol/
 #   make demo-bench  frame time / CPU per frame, userptr vs wl_shm
+#   make demo-bench-kms  the same on vkms, userptr windows on overlay planes
 #   make mutants  break the exporter one promise at a time; the VM suite
 #                 must fail on each (MUTANT_KERNEL=6.12|7.3)
 #   make coverage  line coverage of kmod/ (gcov) from the module plans on
@@ -160,6 +161,12 @@ demo-bench: deps
 	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(DEMO_BENCH_OUT) tests/vm/plans/demo-bench.plan >/dev/null || true
 	@cat $(DEMO_BENCH_OUT)/demo-bench.log
 
+# the same on vkms with overlay planes (run-bench --kms)
+demo-bench-kms: deps
+	@$(MAKE) -s -C demo
+	@bash tests/vm/run -k $(BENCH_KERNEL) -f $(BENCH_FLAVOUR) -o $(DEMO_BENCH_OUT)-kms tests/vm/plans/demo-bench-kms.plan >/dev/null || true
+	@cat $(DEMO_BENCH_OUT)-kms/demo-bench-kms.log
+
 # Fuzzing: syzkaller with tests/syzkaller/, QEMU TCG; results in build/fuzz/.
 FUZZ_MINUTES ?= 30
 fuzz: deps
@@ -178,4 +185,4 @@ clean:
 	rm -rf build
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install dkms-uninstall deb kselftest-install demo demo-bench mutants fuzz coverage clean
+.PHONY: install uninstall all module programs deps kernels check lint bench dkms-src dkms-install dkms-uninstall deb kselftest-install demo demo-bench demo-bench-kms mutants fuzz coverage clean

@@ -43,6 +43,11 @@ struct options {
 	enum churn_kind churn;
 	uint32_t churn_every;
 	bool verify, stats, verbose;
+	/* --verify-resume: also verify every frame drawn into a buffer
+	 * whose last presented frame was not ZERO_COPY, so that the first
+	 * ZERO_COPY frame of each buffer after composited ones (a re-import
+	 * of it) is verified */
+	bool verify_resume;
 	bool label;		/* draw the label box (label.h); --no-label */
 	bool inject_stale;	/* test-only: hide churned buffers' content */
 	uint32_t fence_every;	/* test-only: see fence.c; 0: never */
@@ -64,6 +69,9 @@ struct buffer {
 	uint8_t *shadow;	/* --inject-stale: where drawing goes, or NULL */
 	bool shadow_mmapped;	/* shadow is ours to munmap, else free */
 	uint32_t frame;		/* frame last drawn into it (UINT32_MAX: none) */
+	/* its last presented frame: presented ZERO_COPY (zc), and after
+	 * one of its own that was not (zc_resume) */
+	bool zc, zc_resume, presented;
 };
 
 struct client {
@@ -110,6 +118,9 @@ struct client {
 	uint32_t enters, leaves;		/* wl_surface.enter/leave (--stats) */
 	int last_presented_buf;		/* -1: none yet */
 	bool last_presented_zc;
+	/* verified frames that were a buffer's first ZERO_COPY one after
+	 * one of its own that was not (struct buffer.zc_resume) */
+	uint32_t verified_zc_resumes;
 	uint32_t attachments_max;	/* INFO attachments seen, any buffer */
 	double last_present_ms, frame_ms_sum;
 	uint32_t frame_ms_n;

@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "  --churn K            none | mremap | realloc | fork | madvise\n"
 "  --churn-every N      frames between churns (default 10)\n"
 "  --verify             compare the screen with what was drawn (udb_capture_v1)\n"
+"  --verify-resume      --verify, and every frame drawn into a buffer whose\n"
+"                       last frame was not presented ZERO_COPY\n"
 "  --no-label           no label box (path, churn, frame, INFO figures)\n"
 "  --fullscreen         ask to be fullscreen; the size is the output's\n"
 "  --opaque             XRGB8888 dma-bufs (the pattern is opaque), not ARGB8888\n"
@@ -83,7 +85,7 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 static int parse_options(struct options *o, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_MODE, O_FILE_DIR, O_SIZE, O_FRAMES, O_RUN_FOR,
-	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_STATS,
+	       O_BUFFERS, O_SEED, O_CHURN, O_CHURN_EVERY, O_VERIFY, O_VERIFY_RESUME, O_STATS,
 	       O_INJECT_STALE, O_MEMFD_DMABUF, O_FENCE_EVERY, O_NO_LABEL,
 	       O_HELP, O_FULLSCREEN, O_OPAQUE };
 	static const struct option longopts[] = {
@@ -98,6 +100,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 		{ "churn", required_argument, NULL, O_CHURN },
 		{ "churn-every", required_argument, NULL, O_CHURN_EVERY },
 		{ "verify", no_argument, NULL, O_VERIFY },
+		{ "verify-resume", no_argument, NULL, O_VERIFY_RESUME },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "no-label", no_argument, NULL, O_NO_LABEL },
 		{ "fullscreen", no_argument, NULL, O_FULLSCREEN },
@@ -167,6 +170,10 @@ static int parse_options(struct options *o, int argc, char **argv)
 			break;
 		case O_VERIFY:
 			o->verify = true;
+			break;
+		case O_VERIFY_RESUME:
+			o->verify = true;
+			o->verify_resume = true;
 			break;
 		case O_STATS:
 			o->stats = true;
@@ -276,6 +283,14 @@ static void fb_presented(void *data, struct wp_presentation_feedback *f,
 	c->presented++;
 	if (flags & WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY)
 		c->zero_copy++;
+	if (fb->buf >= 0 && fb->buf < c->nbuf) {
+		struct buffer *b = &c->buf[fb->buf];
+		bool zc = flags & WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
+
+		b->zc_resume = zc && b->presented && !b->zc;
+		b->zc = zc;
+		b->presented = true;
+	}
 	c->last_presented_buf = fb->buf;
 	c->last_presented_zc = flags & WP_PRESENTATION_FEEDBACK_KIND_ZERO_COPY;
 	free(fb);
@@ -411,7 +426,8 @@ static int run(struct client *c)
 	double start = now_ms();
 	uint32_t frame, prev;
 	struct buffer *b;
-	bool churn_now;
+	bool churn_now, resume_now;
+	uint32_t verified0;
 	int timeline;
 
 	for (frame = 0;; frame++) {
@@ -429,6 +445,9 @@ static int run(struct client *c)
 		}
 		churn_now = c->opt.churn != CHURN_NONE && frame > 0 &&
 			    frame % c->opt.churn_every == 0;
+		/* --verify-resume: this buffer's last frame was composited,
+		 * this one may be its first ZERO_COPY one again */
+		resume_now = c->opt.verify_resume && b->presented && !b->zc;
 		/* from here to the frame callback: the frame's latency */
 		c->commit_t0 = now_ms();
 		if (frame == 0)
@@ -491,9 +510,15 @@ static int run(struct client *c)
 			if (fence_verify(c, frame, prev, timeline))
 				return -1;
 		} else if (c->opt.verify && c->capture &&
-			   (churn_now || frame % 16 == 0)) {
+			   (churn_now || resume_now || frame % 16 == 0)) {
+			/* the capture shows this commit: its feedback came
+			 * before the capture's (last_zc_resume is this frame's) */
+			verified0 = c->verified;
 			if (verify_frame(c, frame, prev))
 				return -1;
+			if (c->verified > verified0 && b->zc_resume &&
+			    c->last_presented_buf == b->index)
+				c->verified_zc_resumes++;
 		}
 		if (wl_display_flush(c->display) < 0 && errno != EAGAIN)
 			return report_display_error(c);
@@ -572,6 +597,7 @@ out:
 		printf("frame_ms_mean=%.3f\n",
 		       c.frame_ms_n ? c.frame_ms_sum / c.frame_ms_n : 0.0);
 		printf("verified=%u\n", c.verified);
+		printf("verified_zc_resumes=%u\n", c.verified_zc_resumes);
 		printf("mismatches=%u\n", c.mismatches);
 		printf("churns=%u\n", c.churns);
 		printf("fenced=%u\n", c.fenced);

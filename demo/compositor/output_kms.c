@@ -38,6 +38,16 @@
  * of a direct frame needs the writeback connector (no dumb buffer holds
  * it); without one scanout.c composites such frames.
  *
+ * Overlay planes (vkms enable_overlay=1): when no window covers the
+ * output, planes.c picks the windows that go on overlays of their own;
+ * their buffers are imported as for the primary plane, and the frame's
+ * whole configuration is tried with a TEST_ONLY commit (refused: the
+ * frame is composited). The primary plane gets the GL-composed rest,
+ * unless nothing on it changed since the last composed frame
+ * (primary_sig()): then it is left out of the commit and GL draws
+ * nothing. Every plane (struct kplane) holds busy references as the
+ * primary plane does; a plane not in a commit keeps its buffer.
+ *
  * The output size is --size: a connector mode of exactly that size must
  * exist (vkms offers the usual DMT modes, 1024x768 preferred). --refresh
  * is ignored: the mode's refresh rate paces the frames.
@@ -88,7 +98,23 @@ enum wb_route {
  * pages), or ENOTTY for a module dma-buf (module: its fdinfo exp_name)
  * whose INFO cannot be asked (no /dev/userptr_dmabuf, or INFO fails):
  * its staleness could not be checked. The buffer is composited from then
- * on.
+ * on, except after ESTALE: it is imported afresh (a new attachment pins
+ * the current pages) and scanned out again once
+ *  - its framebuffer is gone (off the plane),
+ *  - the module's invalidation count of it did not move over the last
+ *    2^k frames in which it was a candidate, k the times it went stale,
+ *    capped at 2^STALE_BACKOFF_MAX (settle_inv, quiet: the client
+ *    stopped moving its memory; one that moves it every few candidacies
+ *    waits longer each time rather than being re-pinned every other
+ *    time its buffer comes round),
+ *  - and INFO shows no pinned pages (pinned_pages 0): removing the
+ *    framebuffer does not free vkms's import at once (the old plane
+ *    state holds it until vkms's commit tail ran, after the flip event),
+ *    and the module hands a new static attachment the pin set it already
+ *    has, the pages pinned before the client moved its memory; a new
+ *    import then would show the old pages, and pinned_invalidations,
+ *    sampled at it, would not tell. Until then the buffer is composited
+ *    and INFO asked again on its next candidacy.
  */
 struct scanout_fb {
 	struct kms *k;
@@ -99,6 +125,39 @@ struct scanout_fb {
 	bool tested;
 	uint64_t pinned_inv;			/* INFO at import, module bufs */
 	bool module;				/* exp_name userptr_dmabuf */
+	/* ESTALE only: INFO invalidations at the last frame in which the
+	 * buffer was a candidate (settle_seen: there was one), and how many
+	 * candidacies in a row since then saw the same count (quiet) */
+	uint64_t settle_inv;
+	bool settle_seen;
+	unsigned int quiet;
+	unsigned int stale_events;		/* times it went ESTALE */
+	bool pin_wait_logged;			/* once per wait for the pin */
+};
+
+/* a stale buffer needs 2^min(k, this) quiet candidacies, k its
+ * stale_events: 64 candidacies, about 3 s for 3 buffers at 60 Hz */
+#define STALE_BACKOFF_MAX 6
+
+#define MAX_OVERLAYS 8
+
+/*
+ * A plane of the CRTC. fb: the framebuffer the last commit put on it (0:
+ * off; primary: a dumb buffer's or a client's). A client buffer on it
+ * has a busy reference (buffer.h): flip_buf from the commit that put it
+ * there until that flip completed, then screen_buf until a later flip
+ * that had this plane in its commit completed (in_commit). next_*: what
+ * the commit being built puts on it (primary: next_fb 0 leaves it as it
+ * is; overlay: 0 turns it off).
+ */
+struct kplane {
+	uint32_t id;
+	uint32_t fb;
+	struct buffer *flip_buf, *screen_buf;
+	bool in_commit;
+	uint32_t next_fb;
+	struct buffer *next_buf;
+	int32_t nx, ny, nw, nh;
 };
 
 struct kms {
@@ -116,13 +175,20 @@ struct kms {
 	bool flip_pending, want_repaint, capture_in_flight, wb_in_flight;
 	int wb_fence;
 	uint32_t *pixels;			/* capture copy, alpha forced */
-	/* direct scanout: the imports (struct scanout_fb.link); the client
-	 * buffer of the flip in flight and the one on the plane, each
-	 * with a busy reference (buffer.h) */
+	/* direct scanout: the imports (struct scanout_fb.link); planes[0]
+	 * is the primary plane, then the overlays bottom to top */
 	struct wl_list fbs;
-	struct buffer *flip_buf, *screen_buf;
+	struct kplane planes[1 + MAX_OVERLAYS];
+	int noverlays;
 	bool direct_in_flight, last_direct;
 	const char *last_why;
+	/* the primary plane shows the composed image of prim_sig (valid:
+	 * a dumb buffer composed by the last composited frame is on it) */
+	uint64_t prim_sig;
+	bool prim_valid;
+	int last_n;				/* windows on overlays, last frame */
+	int last_test_err;			/* of the last overlay TEST_ONLY */
+	const char *last_pwhy;
 };
 
 static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name)
@@ -226,6 +292,38 @@ static void dumb_destroy(int fd, struct dumb *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/*
+ * The overlays bottom to top: by their zpos property where the driver
+ * has one, else in the order the kernel lists them, which is the order
+ * the core's normalized zpos follows (vkms 6.12 and 7.3 have no zpos;
+ * their overlays are all above the primary plane).
+ */
+static void sort_overlays(struct kms *k)
+{
+	uint64_t z[MAX_OVERLAYS];
+	bool has = false;
+
+	for (int i = 0; i < k->noverlays; i++) {
+		uint32_t id = k->planes[1 + i].id;
+
+		has |= prop_id(k->fd, id, DRM_MODE_OBJECT_PLANE, "zpos") != 0;
+		z[i] = prop_value(k->fd, id, DRM_MODE_OBJECT_PLANE, "zpos");
+	}
+	if (!has)
+		return;
+	/* insertion sort: stable for equal zpos */
+	for (int i = 1; i < k->noverlays; i++)
+		for (int j = i; j > 0 && z[j - 1] > z[j]; j--) {
+			uint64_t tz = z[j];
+			struct kplane tp = k->planes[1 + j];
+
+			z[j] = z[j - 1];
+			z[j - 1] = tz;
+			k->planes[1 + j] = k->planes[j];
+			k->planes[j] = tp;
+		}
+}
+
 static int pick_pipe(struct kms *k)
 {
 	drmModeRes *res = drmModeGetResources(k->fd);
@@ -278,6 +376,21 @@ static int pick_pipe(struct kms *k)
 		if (k->plane)
 			break;
 	}
+	k->planes[0].id = k->plane;
+	for (uint32_t i = 0; k->plane && i < pres->count_planes; i++) {
+		drmModePlane *p = drmModeGetPlane(k->fd, pres->planes[i]);
+		bool xrgb = false;
+
+		for (uint32_t j = 0; p && j < p->count_formats; j++)
+			xrgb |= p->formats[j] == DRM_FORMAT_XRGB8888;
+		if (p && xrgb && k->noverlays < MAX_OVERLAYS &&
+		    (p->possible_crtcs & (1u << crtc_idx)) &&
+		    prop_value(k->fd, p->plane_id, DRM_MODE_OBJECT_PLANE, "type") ==
+		    DRM_PLANE_TYPE_OVERLAY)
+			k->planes[1 + k->noverlays++].id = p->plane_id;
+		drmModeFreePlane(p);
+	}
+	sort_overlays(k);
 	ret = k->plane ? 0 : -1;
 out:
 	drmModeFreePlaneResources(pres);
@@ -285,22 +398,112 @@ out:
 	return ret;
 }
 
-static int plane_props(struct kms *k, drmModeAtomicReq *req, uint32_t fb)
+/* Plane p shows all of fb (w x h) at x,y; fb 0 turns it off. */
+static int plane_rect(struct kms *k, drmModeAtomicReq *req, uint32_t p,
+		      uint32_t fb, int32_t x, int32_t y, int32_t w, int32_t h)
 {
-	int w = k->srv->output.width, h = k->srv->output.height, r = 0;
-	uint32_t p = k->plane, t = DRM_MODE_OBJECT_PLANE;
+	uint32_t t = DRM_MODE_OBJECT_PLANE;
+	int r = 0;
 
 	r |= add(req, k->fd, p, t, "FB_ID", fb);
-	r |= add(req, k->fd, p, t, "CRTC_ID", k->crtc);
+	r |= add(req, k->fd, p, t, "CRTC_ID", fb ? k->crtc : 0);
+	if (!fb)
+		return r;
 	r |= add(req, k->fd, p, t, "SRC_X", 0);
 	r |= add(req, k->fd, p, t, "SRC_Y", 0);
 	r |= add(req, k->fd, p, t, "SRC_W", (uint64_t)w << 16);
 	r |= add(req, k->fd, p, t, "SRC_H", (uint64_t)h << 16);
-	r |= add(req, k->fd, p, t, "CRTC_X", 0);
-	r |= add(req, k->fd, p, t, "CRTC_Y", 0);
+	r |= add(req, k->fd, p, t, "CRTC_X", (uint64_t)(int64_t)x);
+	r |= add(req, k->fd, p, t, "CRTC_Y", (uint64_t)(int64_t)y);
 	r |= add(req, k->fd, p, t, "CRTC_W", w);
 	r |= add(req, k->fd, p, t, "CRTC_H", h);
 	return r;
+}
+
+/* The primary plane shows all of fb, the output's size. */
+static int plane_props(struct kms *k, drmModeAtomicReq *req, uint32_t fb)
+{
+	return plane_rect(k, req, k->plane, fb, 0, 0, k->srv->output.width,
+			  k->srv->output.height);
+}
+
+/* The next commit: nothing on the overlays (those on go off). */
+static void next_clear(struct kms *k)
+{
+	for (int i = 0; i <= k->noverlays; i++) {
+		k->planes[i].next_fb = 0;
+		k->planes[i].next_buf = NULL;
+	}
+}
+
+/* The next commit puts fb (of client buffer b, or a dumb one: NULL) on
+ * plane i at x,y, w x h. */
+static void next_set(struct kms *k, int i, uint32_t fb, struct buffer *b,
+		     int32_t x, int32_t y, int32_t w, int32_t h)
+{
+	struct kplane *p = &k->planes[i];
+
+	p->next_fb = fb;
+	p->next_buf = b;
+	p->nx = x, p->ny = y, p->nw = w, p->nh = h;
+}
+
+/* Whether plane i is part of the next commit. */
+static bool next_touches(struct kms *k, int i)
+{
+	return k->planes[i].next_fb || (i > 0 && k->planes[i].fb);
+}
+
+/*
+ * The planes' next_* as one atomic commit (flags: TEST_ONLY, or a
+ * nonblocking page flip with its event), with a writeback job if @wb.
+ * 0 or -errno. A page flip that the kernel took moves each plane's
+ * next buffer (busy reference) to flip_buf.
+ */
+static int commit_planes(struct kms *k, uint32_t flags, bool wb)
+{
+	drmModeAtomicReq *req = drmModeAtomicAlloc();
+	int r = 0;
+
+	if (!req)
+		return -ENOMEM;
+	for (int i = 0; i <= k->noverlays; i++) {
+		struct kplane *p = &k->planes[i];
+
+		if (!next_touches(k, i))
+			continue;
+		if (i == 0)
+			r |= plane_props(k, req, p->next_fb);
+		else
+			r |= plane_rect(k, req, p->id, p->next_fb, p->nx, p->ny,
+					p->nw, p->nh);
+	}
+	if (!(flags & DRM_MODE_ATOMIC_TEST_ONLY))
+		k->wb_fence = -1;
+	if (wb) {
+		uint32_t t = DRM_MODE_OBJECT_CONNECTOR;
+
+		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_FB_ID", k->wb.fb);
+		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_OUT_FENCE_PTR",
+			 (uint64_t)(uintptr_t)&k->wb_fence);
+	}
+	if (r)
+		r = -EINVAL;
+	else if (drmModeAtomicCommit(k->fd, req, flags, k))
+		r = -errno;
+	drmModeAtomicFree(req);
+	if (r || (flags & DRM_MODE_ATOMIC_TEST_ONLY))
+		return r;
+	for (int i = 0; i <= k->noverlays; i++) {
+		struct kplane *p = &k->planes[i];
+
+		if (!next_touches(k, i))
+			continue;
+		p->fb = p->next_fb;
+		p->flip_buf = p->next_buf ? buffer_ref(p->next_buf) : NULL;
+		p->in_commit = true;
+	}
+	return 0;
 }
 
 /*
@@ -403,30 +606,17 @@ static int modeset(struct kms *k)
 	return 0;
 }
 
-/* The page flip of framebuffer fb, with a writeback job if @wb: 0 or -errno */
-static int flip(struct kms *k, uint32_t fb, bool wb)
+/*
+ * The page flip of framebuffer fb (client buffer b, or a dumb buffer:
+ * NULL) on the primary plane, every overlay off, with a writeback job if
+ * @wb: 0 or -errno
+ */
+static int flip(struct kms *k, uint32_t fb, struct buffer *b, bool wb)
 {
-	drmModeAtomicReq *req = drmModeAtomicAlloc();
-	int r;
-
-	if (!req)
-		return -ENOMEM;
-	r = plane_props(k, req, fb);
-	k->wb_fence = -1;
-	if (wb) {
-		uint32_t t = DRM_MODE_OBJECT_CONNECTOR;
-
-		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_FB_ID", k->wb.fb);
-		r |= add(req, k->fd, k->wb_conn, t, "WRITEBACK_OUT_FENCE_PTR",
-			 (uint64_t)(uintptr_t)&k->wb_fence);
-	}
-	if (r)
-		r = -EINVAL;
-	else if (drmModeAtomicCommit(k->fd, req, DRM_MODE_ATOMIC_NONBLOCK |
-				     DRM_MODE_PAGE_FLIP_EVENT, k))
-		r = -errno;
-	drmModeAtomicFree(req);
-	return r;
+	next_clear(k);
+	next_set(k, 0, fb, b, 0, 0, k->srv->output.width, k->srv->output.height);
+	return commit_planes(k, DRM_MODE_ATOMIC_NONBLOCK |
+			     DRM_MODE_PAGE_FLIP_EVENT, wb);
 }
 
 /* ---- direct scanout: the client's dma-buf on the plane ---- */
@@ -486,17 +676,88 @@ static bool module_dmabuf(int fd)
  * The module's INFO pinned_invalidations of b (a module dma-buf);
  * false when INFO cannot be asked (no /dev/userptr_dmabuf, or it fails).
  */
+static bool buffer_info(struct kms *k, struct buffer *b,
+			struct userptr_dmabuf_info *info)
+{
+	if (k->srv->udb_fd < 0)
+		return false;
+	memset(info, 0, sizeof(*info));
+	info->fd = b->dmabuf.planes[0].fd;
+	return !ioctl(k->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, info);
+}
+
 static bool pinned_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
 {
 	struct userptr_dmabuf_info info;
 
-	if (k->srv->udb_fd < 0)
-		return false;
-	memset(&info, 0, sizeof(info));
-	info.fd = b->dmabuf.planes[0].fd;
-	if (ioctl(k->srv->udb_fd, USERPTR_DMABUF_IOC_INFO, &info))
+	if (!buffer_info(k, b, &info))
 		return false;
 	*n = info.pinned_invalidations;
+	return true;
+}
+
+/*
+ * All of the module's invalidations of b, pinned or not: once vkms's
+ * pin is gone, pinned_invalidations no longer moves when the client
+ * moves its memory; this count does.
+ */
+static bool all_invalidations(struct kms *k, struct buffer *b, uint64_t *n)
+{
+	struct userptr_dmabuf_info info;
+
+	if (!buffer_info(k, b, &info))
+		return false;
+	*n = info.invalidations;
+	return true;
+}
+
+/* The quiet candidacies a stale buffer needs before its import:
+ * exponential in the times it went stale, capped. */
+static unsigned int settle_need(const struct scanout_fb *f)
+{
+	unsigned int k = f->stale_events;
+
+	return 1u << (k < STALE_BACKOFF_MAX ? k : STALE_BACKOFF_MAX);
+}
+
+/*
+ * A stale buffer (ESTALE) that is a candidate again: note its
+ * invalidation count; true once it may be imported again (see struct
+ * scanout_fb): its framebuffer gone, the count unmoved over the last
+ * settle_need() candidacies, and no pinned pages left (*info: INFO
+ * just before the import). The quiet count survives a wait for the pin:
+ * only a move of the memory resets it.
+ */
+static bool stale_settled(struct kms *k, struct scanout_fb *f,
+			  struct userptr_dmabuf_info *info)
+{
+	if (!buffer_info(k, f->b, info)) {
+		f->settle_seen = false;
+		f->quiet = 0;
+		return false;
+	}
+	if (f->settle_seen && info->invalidations == f->settle_inv)
+		f->quiet++;
+	else
+		f->quiet = 0;
+	f->settle_inv = info->invalidations;
+	f->settle_seen = true;
+	if (f->fb || f->quiet < settle_need(f))
+		return false;
+	if (info->pinned_pages) {
+		if (!f->pin_wait_logged)
+			server_log(k->srv, "kms: a settled stale buffer waits: "
+				   "the old pin set still holds %llu pages "
+				   "(attachments %u)",
+				   (unsigned long long)info->pinned_pages,
+				   info->attachments);
+		f->pin_wait_logged = true;
+		k->srv->stats.direct_pin_waits++;
+		return false;
+	}
+	f->quiet = 0;
+	f->settle_seen = false;
+	f->pin_wait_logged = false;
 	return true;
 }
 
@@ -520,10 +781,13 @@ static bool transient(int err)
 	return err == EAGAIN || err == EINTR || err == ENOMEM || err == EBUSY;
 }
 
-/* Whether b is on the plane or on its way there. */
+/* Whether b is on a plane or on its way there. */
 static bool on_plane(struct kms *k, struct buffer *b)
 {
-	return b == k->flip_buf || b == k->screen_buf;
+	for (int i = 0; i <= k->noverlays; i++)
+		if (b == k->planes[i].flip_buf || b == k->planes[i].screen_buf)
+			return true;
+	return false;
 }
 
 /*
@@ -553,17 +817,20 @@ static void scanout_fb_drop_transient(struct kms *k, struct scanout_fb *f)
 }
 
 /*
- * The framebuffer of b for the plane, imported and tested on first use;
+ * The framebuffer of b for a plane, imported on first use and, for the
+ * primary plane (the whole output), tested there once (an overlay's is
+ * tested with the frame's whole configuration, every frame);
  * NULL with the reason when vkms does not take it: a final refusal is
  * remembered (and the framebuffer dropped once off the plane), a
  * transient failure (EAGAIN, EINTR, ENOMEM, EBUSY) is tried again.
  */
 static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
-				     const char **why)
+				     bool primary, const char **why)
 {
 	struct scanout_fb *f = b->scanout_state;
 	uint32_t handles[4] = { 0 }, pitches[4] = { 0 }, offsets[4] = { 0 };
 	uint64_t mods[4] = { 0 }, inv;
+	struct userptr_dmabuf_info info;
 	int r;
 
 	if (!f) {
@@ -578,6 +845,17 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		b->scanout_state = f;
 		b->scanout_state_destroy = scanout_state_destroy;
 		f->module = module_dmabuf(b->dmabuf.planes[0].fd);
+	}
+	if (f->refused == ESTALE && stale_settled(k, f, &info)) {
+		/* its old framebuffer and vkms's pins are gone */
+		f->refused = 0;
+		f->tested = false;
+		k->srv->stats.direct_reimports++;
+		server_log(k->srv, "kms: a stale buffer is imported again "
+			   "(INFO before: pinned_pages %llu, attachments %u; "
+			   "%u quiet candidacies)",
+			   (unsigned long long)info.pinned_pages,
+			   info.attachments, settle_need(f));
 	}
 	if (!f->refused && !f->fb) {
 		/* a module dma-buf whose staleness cannot be checked is
@@ -630,7 +908,7 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		}
 		f->tested = false;
 	}
-	if (!f->refused && !f->tested) {
+	if (!f->refused && primary && !f->tested) {
 		r = -test_fb(k, f->fb);
 		if (r) {
 			server_log(k->srv, "kms: TEST_ONLY commit of a client dma-buf "
@@ -647,8 +925,11 @@ static struct scanout_fb *scanout_fb(struct kms *k, struct buffer *b,
 		/* vkms's pin holds the pages of the import: the client's
 		 * memory moved since, the plane would show the old pages */
 		f->refused = ESTALE;
+		f->stale_events++;
+		f->quiet = 0;
+		f->settle_seen = all_invalidations(k, b, &f->settle_inv);
 		server_log(k->srv, "kms: a scanned-out buffer's pinned pages "
-			   "were invalidated; it is composited from now on");
+			   "were invalidated; it is composited until it settles");
 	}
 	if (!f->refused)
 		return f;
@@ -692,12 +973,12 @@ static int repaint_direct(struct kms *k, struct surface *s,
 	struct server *srv = k->srv;
 	int r;
 
-	r = flip(k, f->fb, wb);
+	r = flip(k, f->fb, s->buffer, wb);	/* on the plane from now */
 	if (r < 0)
 		return r;
 	server_repaint_direct(srv, s);
-	k->flip_buf = buffer_ref(s->buffer);	/* on the plane from now */
 	k->direct_in_flight = true;
+	k->prim_valid = false;
 	srv->stats.frames_direct++;
 	if (!k->last_direct)
 		server_log(srv, "kms: direct scanout of a %dx%d client dma-buf "
@@ -707,15 +988,82 @@ static int repaint_direct(struct kms *k, struct surface *s,
 	return 0;
 }
 
+/* planes_assign()'s accept: the buffer's framebuffer for an overlay */
+static bool accept_overlay(void *data, struct surface *s)
+{
+	const char *why;
+
+	return scanout_fb(data, s->buffer, false, &why) != NULL;
+}
+
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t sig_tree(uint64_t h, struct surface *s, int32_t x, int32_t y,
+			 const struct plane_view *pv, int n)
+{
+	struct stack_node *nd;
+
+	wl_list_for_each(nd, &s->stack, link) {
+		struct surface *c = nd->surface;
+		int32_t cx, cy;
+		bool on = false;
+
+		if (nd != &s->self_node) {
+			subsurface_position(c, &cx, &cy);
+			h = sig_tree(h, c, x + cx, y + cy, pv, n);
+			continue;
+		}
+		if (!s->has_content)
+			continue;
+		for (int i = 0; i < n; i++)
+			on |= pv[i].surface == s;
+		h = fnv(h, (uintptr_t)s);
+		h = fnv(h, (uint64_t)(uint32_t)x << 32 | (uint32_t)y);
+		h = fnv(h, (uint64_t)(uint32_t)s->width << 32 | (uint32_t)s->height);
+		h = fnv(h, (uint64_t)s->scale << 32 | (uint32_t)s->transform);
+		/* a window on a plane leaves the background under it in
+		 * the primary, whatever it commits */
+		h = fnv(h, on ? 0 : (uint64_t)s->commits << 1 | 1);
+		h = fnv(h, on ? 0 : (uintptr_t)s->buffer);
+	}
+	return h;
+}
+
+/*
+ * What the primary plane's composed image depends on when the windows
+ * pv[0..n) are on overlays: every other surface on the output with its
+ * place, size and commits (a commit may change its content), and where
+ * the overlay windows are (the background shows there). The status
+ * strip is never shown with overlays (planes.c).
+ */
+static uint64_t primary_sig(struct server *srv, const struct plane_view *pv,
+			    int n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct view *v;
+
+	wl_list_for_each(v, &srv->scene.views, link)
+		h = sig_tree(h, v->surface, v->x, v->y, pv, n);
+	return fnv(h, (uint64_t)n);
+}
+
 static void kms_repaint(struct kms *k)
 {
 	struct server *srv = k->srv;
 	struct dumb *d = &k->bufs[k->back];
-	bool capture, wb;
+	bool capture, wb, compose = true;
 	struct scanout_fb *f = NULL;
+	struct plane_view pv[MAX_OVERLAYS];
+	struct surface *on[MAX_OVERLAYS];
 	struct surface *s;
-	const char *why;
-	int r;
+	const char *why, *pwhy = NULL;
+	uint64_t sig;
+	int r, n = 0;
 
 	k->want_repaint = false;
 	if (!server_needs_repaint(srv))
@@ -724,7 +1072,7 @@ static void kms_repaint(struct kms *k)
 	wb = capture && k->wb_ok;
 	s = scanout_candidate(srv, k->wb_ok, &why);
 	if (s)
-		f = scanout_fb(k, s->buffer, &why);
+		f = scanout_fb(k, s->buffer, true, &why);
 	if (f) {
 		r = repaint_direct(k, s, f, wb);
 		if (!r)
@@ -738,26 +1086,91 @@ static void kms_repaint(struct kms *k)
 		server_log(srv, "kms: flip of a client dma-buf failed: %s",
 			   strerror(-r));
 	}
-	if (!server_repaint(srv))
-		return;
-	note_composited(k, why);
-	renderer_read(srv->renderer, d->map, d->pitch);
-	r = flip(k, d->fb, wb);
+	/* windows on overlay planes (planes.c), the rest composed on the
+	 * primary plane, or not at all if nothing composed changed */
+	next_clear(k);
+	if (k->noverlays && !s)
+		n = planes_assign(srv, k->wb_ok, k->noverlays, accept_overlay,
+				  k, pv, &pwhy);
+	for (int i = 0; i < n; i++) {
+		struct scanout_fb *o = pv[i].surface->buffer->scanout_state;
+
+		on[i] = pv[i].surface;
+		next_set(k, 1 + i, o->fb, on[i]->buffer, pv[i].x, pv[i].y,
+			 pv[i].w, pv[i].h);
+	}
+	sig = primary_sig(srv, pv, n);
+	if (n) {
+		compose = !k->prim_valid || sig != k->prim_sig;
+		if (compose)
+			next_set(k, 0, d->fb, NULL, 0, 0, 0, 0);
+		r = commit_planes(k, DRM_MODE_ATOMIC_TEST_ONLY, false);
+		if (r && r != k->last_test_err)
+			server_log(srv, "kms: TEST_ONLY commit of %d overlay "
+				   "planes refused: %s; composited", n,
+				   strerror(-r));
+		k->last_test_err = r;
+		if (r) {
+			next_clear(k);
+			n = 0;
+			compose = true;
+			why = "vkms refused the overlay planes";
+			sig = primary_sig(srv, pv, 0);
+		}
+	}
+	if (n != k->last_n || pwhy != k->last_pwhy) {
+		if (n > 0 || k->last_n > 0)
+			server_log(srv, "kms: %d window%s on overlay planes%s%s "
+				   "(frame %u)", n, n == 1 ? "" : "s",
+				   pwhy ? "; one composited: " : "",
+				   pwhy ? pwhy : "", srv->output.seq);
+		k->last_n = n;
+		k->last_pwhy = pwhy;
+	}
+	if (n) {
+		server_repaint_planes(srv, on, n, compose);
+		srv->stats.frames_overlay++;
+		srv->stats.overlay_views += n;
+		if (compose)
+			srv->stats.frames_composited++;
+		else
+			srv->stats.frames_primary_kept++;
+		k->last_direct = false;
+		k->last_why = NULL;
+	} else {
+		if (!server_repaint(srv))
+			return;
+		note_composited(k, why ? why : pwhy ? pwhy :
+				"no window on a plane");
+	}
+	if (compose) {
+		renderer_read(srv->renderer, d->map, d->pitch);
+		next_set(k, 0, d->fb, NULL, 0, 0, 0, 0);
+	}
+	r = commit_planes(k, DRM_MODE_ATOMIC_NONBLOCK |
+			  DRM_MODE_PAGE_FLIP_EVENT, wb);
 	if (r < 0 && wb) {
 		server_log(srv, "kms: flip with a writeback job failed (%s); "
 			   "captures read the scanout buffer from now on",
 			   strerror(-r));
 		k->wb_ok = false;
 		wb = false;
-		r = flip(k, d->fb, false);
+		r = commit_planes(k, DRM_MODE_ATOMIC_NONBLOCK |
+				  DRM_MODE_PAGE_FLIP_EVENT, false);
 	}
 	if (r < 0) {
 		server_log(srv, "kms: commit failed: %s", strerror(-r));
 		server_exit(srv, 1);
 		return;
 	}
-	k->direct_in_flight = false;
-	k->back ^= 1;
+	/* a capture of a frame with overlays needs the writeback connector
+	 * (no dumb buffer holds the frame), as a direct frame does */
+	k->direct_in_flight = n > 0;
+	if (compose) {
+		k->back ^= 1;
+		k->prim_sig = sig;
+		k->prim_valid = true;
+	}
 flipped:
 	k->flip_pending = true;
 	k->capture_in_flight = capture;
@@ -765,21 +1178,28 @@ flipped:
 }
 
 /*
- * The flip that was in flight is on screen: the buffer it put on the
- * plane (if any) stays busy there; the one it replaced leaves the
- * screen now and may be released (after the frame's feedback went).
+ * The flip that was in flight is on screen: on each plane it had in its
+ * commit, the buffer it put there (if any) stays busy there; the one it
+ * replaced leaves the screen now and may be released (after the frame's
+ * feedback went). Planes it left alone keep theirs.
  */
 static void screen_advance(struct kms *k)
 {
-	struct buffer *old = k->screen_buf;
+	for (int i = 0; i <= k->noverlays; i++) {
+		struct kplane *p = &k->planes[i];
+		struct buffer *old = p->screen_buf;
 
-	k->screen_buf = k->flip_buf;
-	k->flip_buf = NULL;
-	if (old && old->scanout_state_destroy == scanout_state_destroy &&
-	    ((struct scanout_fb *)old->scanout_state)->refused)
-		scanout_fb_drop(k, old->scanout_state);
-	if (old)
-		buffer_unref(old);
+		if (!p->in_commit)
+			continue;
+		p->in_commit = false;
+		p->screen_buf = p->flip_buf;
+		p->flip_buf = NULL;
+		if (old && old->scanout_state_destroy == scanout_state_destroy &&
+		    ((struct scanout_fb *)old->scanout_state)->refused)
+			scanout_fb_drop(k, old->scanout_state);
+		if (old)
+			buffer_unref(old);
+	}
 }
 
 /*
@@ -922,22 +1342,34 @@ static void kms_drop_buffers(struct server *srv)
 {
 	struct kms *k = srv->output.backend;
 	struct scanout_fb *f, *tmp;
+	bool client = false;
 
 	if (!k || k->fd < 0)
 		return;
 	wait_flip(k);
-	if (k->flip_buf || k->screen_buf) {
+	for (int i = 0; i <= k->noverlays; i++)
+		client |= k->planes[i].flip_buf || k->planes[i].screen_buf;
+	if (client) {
 		drmModeAtomicReq *req = drmModeAtomicAlloc();
+		int r = req ? plane_props(k, req, k->bufs[k->back ^ 1].fb) : -1;
 
-		if (req && !plane_props(k, req, k->bufs[k->back ^ 1].fb))
+		for (int i = 1; i <= k->noverlays; i++)
+			if (k->planes[i].fb)
+				r |= plane_rect(k, req, k->planes[i].id, 0, 0, 0, 0, 0);
+		if (!r)
 			drmModeAtomicCommit(k->fd, req, 0, NULL);
 		drmModeAtomicFree(req);
 	}
-	if (k->flip_buf)
-		buffer_unref(k->flip_buf);
-	if (k->screen_buf)
-		buffer_unref(k->screen_buf);
-	k->flip_buf = k->screen_buf = NULL;
+	for (int i = 0; i <= k->noverlays; i++) {
+		struct kplane *p = &k->planes[i];
+
+		if (p->flip_buf)
+			buffer_unref(p->flip_buf);
+		if (p->screen_buf)
+			buffer_unref(p->screen_buf);
+		p->flip_buf = p->screen_buf = NULL;
+		p->fb = 0;
+	}
 	wl_list_for_each_safe(f, tmp, &k->fbs, link)
 		scanout_fb_free(f);
 }
@@ -1040,9 +1472,10 @@ int output_kms_init(struct server *srv)
 	srv->output.vsync = true;
 	k->fd_src = wl_event_loop_add_fd(srv->loop, k->fd, WL_EVENT_READABLE,
 					 on_drm, k);
-	server_log(srv, "kms: vkms %dx%d@%.2f Hz, connector %u%s, crtc %u, plane %u, writeback %u",
+	server_log(srv, "kms: vkms %dx%d@%.2f Hz, connector %u%s, crtc %u, plane %u, "
+		   "%d overlay planes, writeback %u",
 		   w, h, 1e9 / srv->output.refresh_ns, k->conn,
 		   k->wb_route == WB_ALONE ? " (off)" : "", k->crtc, k->plane,
-		   k->wb_ok ? k->wb_conn : 0);
+		   k->noverlays, k->wb_ok ? k->wb_conn : 0);
 	return k->fd_src ? 0 : -1;
 }

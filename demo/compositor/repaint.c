@@ -64,36 +64,55 @@ static void upload(struct server *srv, struct surface *s)
 	buffer_unref(b);
 }
 
+/* What a frame does with the surfaces: which are on planes of their
+ * own, whether the rest is drawn with GL. */
+struct frame_plan {
+	struct surface *const *planes;
+	int n;
+	bool compose;
+};
+
+static bool plan_on_plane(const struct frame_plan *p, struct surface *s)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->planes[i] == s)
+			return true;
+	return false;
+}
+
 /*
- * Draws s and its subsurfaces at x,y; with direct set (a frame that
- * scans direct's buffer out) draws nothing but marks every surface this
- * would have drawn as drawn all the same. That is weston's way with
- * occluded views: every view on the output gets its frame callbacks and
- * its feedback presented (not discarded) with the frame, and keeps the
- * output entered; only the scanned-out surface's feedback says
- * ZERO_COPY (server_repaint_direct()). So windows under a fullscreen
- * one keep running as they do under a composited one.
+ * Draws s and its subsurfaces at x,y, except the surfaces on planes of
+ * their own and everything when the frame does not compose; a surface
+ * not drawn for those reasons is marked drawn all the same. That is
+ * weston's way with occluded views: every view on the output gets its
+ * frame callbacks and its feedback presented (not discarded) with the
+ * frame, and keeps the output entered; only the scanned-out surfaces'
+ * feedback says ZERO_COPY (server_repaint_planes()). So windows under a
+ * fullscreen one keep running as they do under a composited one. The
+ * frame holds the buffers it reads: those it draws and those on planes.
  */
 static void draw_tree(struct server *srv, struct surface *s, int32_t x,
-		      int32_t y, struct surface *direct)
+		      int32_t y, const struct frame_plan *p)
 {
 	struct stack_node *n;
 
 	wl_list_for_each(n, &s->stack, link) {
 		struct surface *c = n->surface;
 		int32_t cx, cy, w, h;
+		bool on_plane;
 
 		if (n != &s->self_node) {
 			subsurface_position(c, &cx, &cy);
 			if (c->has_content)
-				draw_tree(srv, c, x + cx, y + cy, direct);
+				draw_tree(srv, c, x + cx, y + cy, p);
 			continue;
 		}
 		if (!s->has_content)
 			continue;
 		w = s->width / (s->scale > 0 ? s->scale : 1);
 		h = s->height / (s->scale > 0 ? s->scale : 1);
-		if (!direct &&
+		on_plane = plan_on_plane(p, s);
+		if (p->compose && !on_plane &&
 		    !renderer_draw_surface(srv->renderer, s, x, y, w, h)) {
 			/* content that cannot be drawn (a failed dma-buf
 			 * import) is not shown, but its client is not
@@ -102,7 +121,7 @@ static void draw_tree(struct server *srv, struct surface *s, int32_t x,
 			output_frame_take(&srv->output, s);
 			continue;
 		}
-		if (s->buffer && (!direct || s == direct))
+		if (s->buffer && (on_plane || p->compose))
 			output_frame_hold(&srv->output, s->buffer);
 		s->drawn = true;
 		s->out_x = x;
@@ -156,42 +175,49 @@ static void frame_end(struct server *srv, int64_t t0)
 	stats_frame(srv, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 }
 
+void server_repaint_planes(struct server *srv, struct surface *const *planes,
+			   int n, bool compose)
+{
+	const struct frame_plan p = { planes, n, compose };
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	struct view *v;
+
+	frame_begin(srv);
+	if (compose)
+		renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
+	wl_list_for_each(v, &srv->scene.views, link)
+		draw_tree(srv, v->surface, v->x, v->y, &p);
+	if (compose) {
+		strip_draw(srv);
+		renderer_end(srv->renderer);
+	}
+	/* before frame_end() takes the rest into the plain list */
+	for (int i = 0; i < n; i++) {
+		wl_list_insert_list(srv->output.frame_feedbacks_zc.prev,
+				    &planes[i]->feedbacks);
+		wl_list_init(&planes[i]->feedbacks);
+	}
+	frame_end(srv, t0);
+}
+
 bool server_repaint(struct server *srv)
 {
-	struct view *v;
-	int64_t t0;
-
 	if (!server_needs_repaint(srv))
 		return false;
-	t0 = now_ns(CLOCK_MONOTONIC);
-	frame_begin(srv);
-	renderer_begin(srv->renderer, BG_R, BG_G, BG_B);
-	wl_list_for_each(v, &srv->scene.views, link)
-		draw_tree(srv, v->surface, v->x, v->y, NULL);
-	strip_draw(srv);
-	renderer_end(srv->renderer);
-	frame_end(srv, t0);
+	server_repaint_planes(srv, NULL, 0, true);
 	return true;
 }
 
 /*
  * s (scanout.c said so) is the whole output as it is: no drawing, but
  * the same bookkeeping as a composited frame for every surface it would
- * have drawn (draw_tree() with direct), and the frame holds s's buffer
- * like a drawn one. s's feedback alone says ZERO_COPY. The backend puts
- * the buffer on the plane.
+ * have drawn, and the frame holds s's buffer like a drawn one. s's
+ * feedback alone says ZERO_COPY. The backend puts the buffer on the
+ * plane.
  */
 void server_repaint_direct(struct server *srv, struct surface *s)
 {
-	int64_t t0 = now_ns(CLOCK_MONOTONIC);
-	struct view *v;
-
-	frame_begin(srv);
-	wl_list_for_each(v, &srv->scene.views, link)
-		draw_tree(srv, v->surface, v->x, v->y, s);
-	wl_list_insert_list(srv->output.frame_feedbacks_zc.prev, &s->feedbacks);
-	wl_list_init(&s->feedbacks);
-	frame_end(srv, t0);
+	server_repaint_planes(srv, &s, 1, false);
 }
 
 void server_frame_done(struct server *srv, int64_t ts_ns, uint64_t seq,

@@ -11,7 +11,13 @@
  * KMS only: frames_direct and frames_composited count the frames that
  * put a client's dma-buf on the plane and those composited with GL;
  * direct_refused is why the last composited one was not scanned out
- * (scanout.c, output_kms.c), "none" if every frame was.
+ * (scanout.c, output_kms.c), "none" if every frame was;
+ * direct_reimports counts the stale buffers imported again once they
+ * settled (output_kms.c), direct_pin_waits the candidacies of settled
+ * ones that waited for the module's old pin set to go first. frames_overlay counts the frames that put at
+ * least one window on an overlay plane (planes.c), overlay_views the
+ * windows they put there, frames_primary_kept those of them that left
+ * the primary plane as it was (nothing composited changed: no GL).
  * protocol_errors counts every wl_display.error sent to a client, ours
  * and libwayland's own, seen through a protocol logger.
  */
@@ -140,6 +146,16 @@ int report_write(struct server *srv)
 			(unsigned long long)st->frames_composited);
 		fprintf(f, "direct_refused=%s\n", st->direct_refused[0] ?
 			st->direct_refused : "none");
+		fprintf(f, "direct_reimports=%llu\n",
+			(unsigned long long)st->direct_reimports);
+		fprintf(f, "direct_pin_waits=%llu\n",
+			(unsigned long long)st->direct_pin_waits);
+		fprintf(f, "frames_overlay=%llu\n",
+			(unsigned long long)st->frames_overlay);
+		fprintf(f, "overlay_views=%llu\n",
+			(unsigned long long)st->overlay_views);
+		fprintf(f, "frames_primary_kept=%llu\n",
+			(unsigned long long)st->frames_primary_kept);
 	}
 	fprintf(f, "frame_ms_p99=%.3f\n", p99);
 	fprintf(f, "frame_ms_median=%.3f\n", median);

@@ -30,7 +30,7 @@
 #include "server.h"
 
 /* Any content in the subsurface tree of s, s itself apart. */
-static bool children_have_content(struct surface *s)
+bool scanout_children_have_content(struct surface *s)
 {
 	struct stack_node *n;
 
@@ -38,7 +38,7 @@ static bool children_have_content(struct surface *s)
 		if (n == &s->self_node)
 			continue;
 		if (n->surface->has_content ||
-		    children_have_content(n->surface))
+		    scanout_children_have_content(n->surface))
 			return true;
 	}
 	return false;
@@ -96,21 +96,29 @@ struct surface *scanout_candidate(struct server *srv, bool capture_ok,
 		*why = "buffer not the mode's size at 0,0, scale or transform";
 		return NULL;
 	}
-	if (children_have_content(s)) {
+	if (scanout_children_have_content(s)) {
 		*why = "a subsurface is shown above it";
 		return NULL;
 	}
+	if (!scanout_buffer_ok(b, why))
+		return NULL;
+	*why = NULL;
+	return s;
+}
+
+/* The buffer rules of a plane, shared with planes.c. */
+bool scanout_buffer_ok(const struct buffer *b, const char **why)
+{
 	if (b->dmabuf.nplanes != 1 ||
 	    (b->dmabuf.modifier != DRM_FORMAT_MOD_LINEAR &&
 	     b->dmabuf.modifier != DRM_FORMAT_MOD_INVALID) ||
 	    dmabuf_buffer_y_invert(b)) {
 		*why = "not one LINEAR plane, or y-inverted";
-		return NULL;
+		return false;
 	}
 	if (b->dmabuf.fourcc != DRM_FORMAT_XRGB8888) {
 		*why = "format not XRGB8888 (ARGB8888 may be translucent)";
-		return NULL;
+		return false;
 	}
-	*why = NULL;
-	return s;
+	return true;
 }

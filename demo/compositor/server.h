@@ -212,6 +212,14 @@ struct stats {
 	 * the last composited frame was not scanned out (scanout.c) */
 	uint64_t frames_direct, frames_composited;
 	char direct_refused[96];
+	/* KMS: stale buffers imported again once they settled, and the
+	 * candidacies of settled ones that waited for the module's old pin
+	 * set to go (INFO pinned_pages not 0 yet) */
+	uint64_t direct_reimports, direct_pin_waits;
+	/* KMS overlay planes: frames with at least one window on an
+	 * overlay, windows put there (summed over frames), and frames that
+	 * left the primary plane as it was (nothing composited changed) */
+	uint64_t frames_overlay, overlay_views, frames_primary_kept;
 	struct samples frame_ms;		/* every repaint's wall time */
 	uint64_t clients_seen;
 	uint64_t buffers_dmabuf, buffers_shm;
@@ -360,12 +368,32 @@ bool server_wants_pixels(struct server *srv);
  * buffer held, enter/leave, the capture geometry) without drawing.
  */
 void server_repaint_direct(struct server *srv, struct surface *s);
+/*
+ * A frame with planes[0..n) on planes of their own (not drawn, held,
+ * their feedback ZERO_COPY) and, if compose, the rest drawn with GL as
+ * server_repaint() does; without compose nothing is drawn (the primary
+ * plane keeps the image of the last composed frame: nothing in it
+ * changed). Either way the bookkeeping of every surface on the output.
+ */
+void server_repaint_planes(struct server *srv, struct surface *const *planes,
+			   int n, bool compose);
 bool server_needs_repaint(struct server *srv);
 
 /* scanout.c: the surface whose dma-buf can be shown as the whole output
  * as it is, or NULL with the reason in why (a static string) */
 struct surface *scanout_candidate(struct server *srv, bool capture_ok,
 				  const char **why);
+bool scanout_buffer_ok(const struct buffer *b, const char **why);
+bool scanout_children_have_content(struct surface *s);
+
+/* planes.c: the windows that may go on overlay planes, bottom to top */
+struct plane_view {
+	struct surface *surface;
+	int32_t x, y, w, h;			/* on the output */
+};
+int planes_assign(struct server *srv, bool capture_ok, int max,
+		  bool (*accept)(void *data, struct surface *s),
+		  void *data, struct plane_view *out, const char **why);
 
 /* output_headless.c, output_kms.c */
 int output_headless_init(struct server *srv);
